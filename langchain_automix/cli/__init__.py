@@ -1,0 +1,1 @@
+"""The ``automix`` command line."""
