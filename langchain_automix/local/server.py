@@ -1,0 +1,402 @@
+"""Run the embedded models behind llama.cpp's OpenAI-compatible server.
+
+:class:`LocalModelServer` writes a llama.cpp server config holding several models,
+starts ``python -m llama_cpp.server --config_file ...`` as a subprocess in its own
+process group on a free loopback port, waits until ``GET /v1/models`` answers, and
+stops the whole process group on exit, on Ctrl-C, on errors, at interpreter exit
+and on SIGTERM/SIGHUP. On Linux the server also gets ``PR_SET_PDEATHSIG`` so it
+dies with its parent even when the parent is killed with SIGKILL.
+
+Models are reached through :meth:`LocalModelServer.chat_model`, a plain
+``langchain_openai.ChatOpenAI`` pointed at the server: the same code path a vLLM,
+Ollama or OpenAI user takes.
+
+llama.cpp's server keeps one model in memory at a time and swaps models when a
+request names another one. ``process_per_model=True`` starts one server per model
+instead (more memory, no swapping), each on its own port.
+
+Example:
+    >>> from langchain_automix.local import LocalModelServer
+    >>> with LocalModelServer() as server:  # doctest: +SKIP
+    ...     small = server.chat_model("qwen2.5-coder-0.5b", temperature=0)
+    ...     print(small.invoke("Say hi").content)
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any
+
+from langchain_automix.local.models import DEFAULT_PAIR, INSTALL_HINT, MODELS, assemble
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
+
+__all__ = ["LocalModelServer", "LocalServerError", "local_chat_models"]
+
+_LIVE: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()
+_HANDLERS_INSTALLED = False
+_DUMMY_KEY = "sk-local-no-key"  # noqa: S105 - llama.cpp's server ignores keys
+
+
+class LocalServerError(RuntimeError):
+    """The local llama.cpp server could not start or stopped unexpectedly."""
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+def _stop_all() -> None:
+    for server in list(_LIVE):
+        server.stop()
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    _stop_all()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _install_handlers() -> None:
+    global _HANDLERS_INSTALLED
+    if _HANDLERS_INSTALLED:
+        return
+    atexit.register(_stop_all)
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            if signal.getsignal(sig) in (signal.SIG_DFL, None):
+                signal.signal(sig, _on_signal)
+    _HANDLERS_INSTALLED = True
+
+
+@dataclass
+class _Proc:
+    models: tuple[str, ...]
+    port: int
+    config_path: Path
+    log_path: Path
+    popen: subprocess.Popen[bytes] | None = None
+    log_file: Any = field(default=None, repr=False)
+
+
+class LocalModelServer:
+    """Context manager that serves embedded GGUF models over an OpenAI-compatible API.
+
+    Args:
+        models: embedded model ids (keys of
+            :data:`~langchain_automix.local.models.MODELS`), cheapest first.
+        n_ctx: context window in tokens.
+        n_threads: CPU threads for generation and prompt processing.
+        logits_all: keep logits for every token; needed for ``logprobs`` (the
+            logprob verifier) but costs memory (``n_ctx * vocab`` floats).
+        host: loopback address to bind.
+        startup_timeout: seconds to wait for the server to answer.
+        cache_dir: where assembled models live (see
+            :func:`~langchain_automix.local.models.cache_dir`).
+        process_per_model: one server process per model instead of one shared
+            process that swaps models.
+        work_dir: where to write the config and the log; a temporary directory
+            (removed on stop) by default.
+
+    Example:
+        >>> server = LocalModelServer(["qwen2.5-coder-0.5b"], n_ctx=2048)
+        >>> server.running
+        False
+    """
+
+    def __init__(
+        self,
+        models: Sequence[str] = DEFAULT_PAIR,
+        *,
+        n_ctx: int = 4096,
+        n_threads: int = 2,
+        logits_all: bool = False,
+        host: str = "127.0.0.1",
+        startup_timeout: float = 300.0,
+        cache_dir: str | os.PathLike[str] | None = None,
+        process_per_model: bool = False,
+        work_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        unknown = [m for m in models if m not in MODELS]
+        if unknown or not models:
+            raise ValueError(
+                f"Unknown embedded model(s) {unknown}; known: {', '.join(sorted(MODELS))}"
+            )
+        self.models = tuple(models)
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads
+        self.logits_all = logits_all
+        self.host = host
+        self.startup_timeout = startup_timeout
+        self.cache_dir = cache_dir
+        self.process_per_model = process_per_model
+        self._work_dir_arg = work_dir
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._procs: list[_Proc] = []
+        self._lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether every server process is alive."""
+        return bool(self._procs) and all(
+            p.popen is not None and p.popen.poll() is None for p in self._procs
+        )
+
+    @property
+    def pids(self) -> list[int]:
+        """Process ids of the server processes (also their process-group ids)."""
+        return [p.popen.pid for p in self._procs if p.popen is not None]
+
+    def base_url(self, model_id: str | None = None) -> str:
+        """The ``/v1`` base URL that serves ``model_id`` (the first model by default)."""
+        model_id = model_id or self.models[0]
+        for proc in self._procs:
+            if model_id in proc.models:
+                return f"http://{self.host}:{proc.port}/v1"
+        raise KeyError(f"{model_id!r} is not served here (serving {self.models})")
+
+    def start(self) -> LocalModelServer:
+        """Assemble the models, start the server(s) and wait until they answer.
+
+        Raises:
+            MissingModelError: a model package is missing (see ``assemble``).
+            CorruptModelError: a model file is corrupted (see ``assemble``).
+            LocalServerError: llama.cpp is not installed, or the server died or did
+                not answer in time (the message holds the end of its log).
+        """
+        with self._lock:
+            if self._procs:
+                return self
+            try:
+                import llama_cpp.server  # noqa: F401
+            except ImportError as exc:
+                raise LocalServerError(
+                    f"llama.cpp's server is not installed ({exc}). Fix: {INSTALL_HINT}"
+                ) from exc
+            paths = {m: assemble(m, self.cache_dir) for m in self.models}
+            if self._work_dir_arg is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="automix-llama-")
+                work = Path(self._tmp.name)
+            else:
+                work = Path(self._work_dir_arg)
+                work.mkdir(parents=True, exist_ok=True)
+            groups = [(m,) for m in self.models] if self.process_per_model else [self.models]
+            _install_handlers()
+            _LIVE.add(self)
+            try:
+                for i, group in enumerate(groups):
+                    proc = _Proc(
+                        models=group,
+                        port=_free_port(self.host),
+                        config_path=work / f"llama-server-{i}.json",
+                        log_path=work / f"llama-server-{i}.log",
+                    )
+                    self._write_config(proc, paths)
+                    self._spawn(proc)
+                    self._procs.append(proc)
+                deadline = time.monotonic() + self.startup_timeout
+                for proc in self._procs:
+                    self._wait_healthy(proc, deadline)
+            except BaseException:
+                self._stop_locked()
+                raise
+            return self
+
+    def stop(self) -> None:
+        """Stop every server process (SIGTERM to its group, then SIGKILL). Idempotent."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        for proc in self._procs:
+            popen = proc.popen
+            if popen is None:
+                continue
+            if popen.poll() is None:
+                try:
+                    os.killpg(popen.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
+                try:
+                    popen.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    try:
+                        os.killpg(popen.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    popen.wait(timeout=10)
+            if proc.log_file is not None:
+                proc.log_file.close()
+        self._procs = []
+        _LIVE.discard(self)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> LocalModelServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> LocalModelServer:
+        import asyncio
+
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- clients -------------------------------------------------------------------
+    def chat_model(self, model_id: str, **kwargs: Any) -> ChatOpenAI:
+        """A ``ChatOpenAI`` talking to ``model_id`` on this server.
+
+        Args:
+            model_id: one of the served models.
+            **kwargs: passed to ``ChatOpenAI`` (``temperature``, ``max_tokens``...).
+
+        Example:
+            >>> with LocalModelServer(["qwen2.5-coder-0.5b"]) as s:  # doctest: +SKIP
+            ...     s.chat_model("qwen2.5-coder-0.5b", max_tokens=32).invoke("2+2?")
+        """
+        from langchain_openai import ChatOpenAI
+
+        if not self._procs:
+            raise LocalServerError("The server is not running; use it as a context manager.")
+        params: dict[str, Any] = {"timeout": 600.0, "max_retries": 1}
+        params.update(kwargs)
+        return ChatOpenAI(
+            model=model_id,
+            base_url=self.base_url(model_id),
+            api_key=_DUMMY_KEY,  # type: ignore[arg-type]
+            **params,
+        )
+
+    def chat_models(self, **kwargs: Any) -> list[ChatOpenAI]:
+        """One ``ChatOpenAI`` per served model, cheapest first."""
+        return [self.chat_model(m, **kwargs) for m in self.models]
+
+    # -- internals -----------------------------------------------------------------
+    def _write_config(self, proc: _Proc, paths: dict[str, Path]) -> None:
+        config = {
+            "host": self.host,
+            "port": proc.port,
+            "interrupt_requests": False,
+            "models": [
+                {
+                    "model": str(paths[m]),
+                    "model_alias": m,
+                    "n_ctx": self.n_ctx,
+                    "n_threads": self.n_threads,
+                    "n_threads_batch": self.n_threads,
+                    "n_batch": 512,
+                    "n_gpu_layers": 0,
+                    "logits_all": self.logits_all,
+                    "verbose": False,
+                    **({"chat_format": MODELS[m].chat_format} if MODELS[m].chat_format else {}),
+                }
+                for m in proc.models
+            ],
+        }
+        proc.config_path.write_text(json.dumps(config, indent=2))
+
+    def _spawn(self, proc: _Proc) -> None:
+        proc.log_file = proc.log_path.open("wb")
+        env = dict(os.environ)
+        env.pop("CONFIG_FILE", None)
+        env.pop("HOST", None)
+        env.pop("PORT", None)
+        preexec = _set_pdeathsig if sys.platform.startswith("linux") else None
+        if threading.current_thread() is not threading.main_thread():
+            preexec = None  # PDEATHSIG fires when the spawning *thread* exits
+        proc.popen = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
+            [sys.executable, "-m", "llama_cpp.server", "--config_file", str(proc.config_path)],
+            stdin=subprocess.DEVNULL,
+            stdout=proc.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=env,
+            preexec_fn=preexec,  # noqa: PLW1509
+        )
+
+    def _log_tail(self, proc: _Proc, n_lines: int = 30) -> str:
+        try:
+            lines = proc.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return "(no log)"
+        return "\n".join(lines[-n_lines:])
+
+    def _wait_healthy(self, proc: _Proc, deadline: float) -> None:
+        url = f"http://{self.host}:{proc.port}/v1/models"
+        assert proc.popen is not None  # noqa: S101
+        while True:
+            code = proc.popen.poll()
+            if code is not None:
+                raise LocalServerError(
+                    f"llama.cpp server for {', '.join(proc.models)} exited with code {code} "
+                    f"before it was ready. End of its log ({proc.log_path}):\n"
+                    + self._log_tail(proc)
+                )
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise LocalServerError(
+                    f"llama.cpp server for {', '.join(proc.models)} did not answer on {url} "
+                    f"within {self.startup_timeout:.0f}s. End of its log:\n"
+                    + self._log_tail(proc)
+                )
+            time.sleep(0.25)
+
+
+def local_chat_models(
+    server: LocalModelServer, **kwargs: Any
+) -> list[ChatOpenAI]:
+    """Chat models for every model of a started ``server``, cheapest first.
+
+    A convenience for demos: ``with LocalModelServer() as s: small, large =
+    local_chat_models(s, temperature=0)``.
+    """
+    return server.chat_models(**kwargs)
