@@ -1,0 +1,41 @@
+"""Build langchain_automix/data/qa_mix_500.jsonl from ../shared/data/qa (fixed seed).
+
+Usage: python scripts/make_qa_subset.py /work/shared/data/qa
+Picks 300 SQuAD 2.0 dev and 200 BoolQ dev questions whose context has at most
+150 words (short prompts for CPU inference), with random.Random(20240101), then
+shuffles the 500 together so that any prefix mixes both sets.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+SEED = 20240101
+MAX_WORDS = 150
+KEEP = ("id", "dataset", "title", "context", "question", "answers", "is_impossible", "source")
+
+
+def pick(path: Path, n: int, rng: random.Random) -> list[dict]:
+    rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
+    short = [r for r in rows if len(r["context"].split()) <= MAX_WORDS]
+    chosen = rng.sample(short, n)
+    return [{k: r[k] for k in KEEP if k in r} for r in chosen]
+
+
+def main() -> None:
+    src = Path(sys.argv[1])
+    out = Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "qa_mix_500.jsonl"
+    rng = random.Random(SEED)
+    rows = pick(src / "squad_v2_dev.jsonl", 300, rng) + pick(src / "boolq_dev.jsonl", 200, rng)
+    rng.shuffle(rows)
+    with out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} rows to {out}")
+
+
+if __name__ == "__main__":
+    main()
