@@ -12,7 +12,9 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``automix --help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = (
+    "collect",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,390 @@
+"""Collect replay data: run every tier over a QA file, verify, score, append rows.
+
+For each question, every tier answers (greedy, fixed seed); every tier except the
+last also verifies its own answer ``k`` times (temperature 1.0, seeds
+``seed, seed+1, ...``); each answer is scored (SQuAD token F1 and exact match,
+see :mod:`langchain_automix.scoring`). One JSON row per question is appended to the
+output file::
+
+    {"id": "q1", "dataset": "squad_v2", "question": "...", "context": "...",
+     "answers": ["..."], "tiers": [
+        {"model": "small", "answer": "...", "score": 0.67, "exact_match": 0.0,
+         "verifier_confidence": 0.625, "verifier_samples": ["..."],
+         "verifier_n_valid": 8, "usage": {"input_tokens": 210, "output_tokens": 6},
+         "verify_usage": {...}, "latency_s": 0.8, "verify_latency_s": 5.1},
+        {"model": "large", "answer": "...", "score": 1.0, "exact_match": 1.0,
+         "usage": {...}, "latency_s": 1.7}]}
+
+Resumable: each finished row is appended as one ``write`` of one line, then
+flushed and fsynced. On restart the ids already in the output are skipped; a torn
+last line (a run killed mid-write) is truncated away. A question that still fails
+after the retries is written to the errors file (``<output>.errors.jsonl``) and
+tried again on the next run, never silently dropped.
+
+Example:
+    >>> import asyncio
+    >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
+    >>> from langchain_automix.datasets import QAItem
+    >>> small = FakeListChatModel(responses=["Paris"] + ["Verification Decision: Correct"] * 2)
+    >>> large = FakeListChatModel(responses=["Paris"])
+    >>> item = QAItem(id="q1", question="Capital of France?",
+    ...               context="Paris is the capital of France.", answers=("Paris",))
+    >>> row = asyncio.run(collect_one(item, [Tier("s", small), Tier("l", large)], k=2))
+    >>> row["tiers"][0]["verifier_confidence"], row["tiers"][1]["score"]
+    (1.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import random
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from langchain_core.language_models import BaseChatModel
+
+from langchain_automix.datasets import QAItem
+from langchain_automix.scoring import score
+
+__all__ = [
+    "CollectStats",
+    "Tier",
+    "acollect",
+    "collect_one",
+    "errors_path",
+    "prompt_version",
+    "read_done_ids",
+]
+
+try:  # the core building blocks (preferred)
+    from langchain_automix.prompts import (  # type: ignore[import-not-found,unused-ignore]
+        DEFAULT_SOLVE_PROMPT as _SOLVE_PROMPT,
+    )
+    from langchain_automix.prompts import (  # type: ignore[import-not-found,unused-ignore]
+        DEFAULT_VERIFY_PROMPT as _VERIFY_PROMPT,
+    )
+    from langchain_automix.solving import (  # type: ignore[import-not-found,unused-ignore]
+        asolve as _asolve,
+    )
+    from langchain_automix.verification import (  # type: ignore[import-not-found,unused-ignore]
+        averify as _averify,
+    )
+
+    CORE = "core"
+except ImportError:  # pragma: no cover - until the core modules land
+    from langchain_automix._stopgap import SOLVE_PROMPT as _SOLVE_PROMPT
+    from langchain_automix._stopgap import VERIFY_PROMPT as _VERIFY_PROMPT
+    from langchain_automix._stopgap import asolve as _asolve
+    from langchain_automix._stopgap import averify as _averify
+
+    CORE = "stopgap"
+
+
+@dataclass
+class Tier:
+    """One tier of the cascade for collection.
+
+    Attributes:
+        name: the label written in each row's ``model`` field.
+        model: the chat model that answers (greedy decoding recommended).
+        verifier: the chat model that verifies; defaults to ``model`` (AutoMix
+            verifies with the same model, sampled at ``temperature``).
+    """
+
+    name: str
+    model: BaseChatModel
+    verifier: BaseChatModel | None = None
+
+
+@dataclass
+class CollectStats:
+    """What a collection run did."""
+
+    total: int = 0
+    skipped: int = 0
+    written: int = 0
+    failed: int = 0
+    truncated_bytes: int = 0
+    failed_ids: list[str] = field(default_factory=list)
+
+
+def prompt_version() -> str:
+    """A short hash of the solve and verify prompts in use (written in each row)."""
+    text = repr(_SOLVE_PROMPT) + repr(_VERIFY_PROMPT)
+    return f"{CORE}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def errors_path(output: str | os.PathLike[str]) -> Path:
+    """Where failed questions of ``output`` are recorded."""
+    out = Path(output)
+    return out.with_name(out.name.removesuffix(".jsonl") + ".errors.jsonl")
+
+
+def question_seed(base_seed: int, qid: str) -> int:
+    """A stable per-question seed derived from the run seed and the question id."""
+    return (base_seed * 1_000_003 + zlib.crc32(qid.encode())) % (2**31 - 64)
+
+
+def read_done_ids(output: str | os.PathLike[str], *, repair: bool = True) -> tuple[set[str], int]:
+    """Read the ids already written to ``output``, truncating a torn last line.
+
+    Args:
+        output: the replay JSONL file (may not exist).
+        repair: truncate a torn last line in place (otherwise only report it).
+
+    Returns:
+        The set of ids present and the number of bytes truncated.
+
+    Raises:
+        ValueError: a line other than the last is not valid JSON or has no ``id``
+            (the file is damaged in a way resuming cannot fix safely).
+    """
+    path = Path(output)
+    if not path.exists():
+        return set(), 0
+    data = path.read_bytes()
+    done: set[str] = set()
+    good_end = 0
+    pos = 0
+    lineno = 0
+    while pos < len(data):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl + 1
+        line = data[pos:end]
+        lineno += 1
+        is_last = end >= len(data)
+        try:
+            if nl < 0:
+                raise ValueError("no newline")
+            if line.strip():
+                obj = json.loads(line)
+                done.add(str(obj["id"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            if is_last:
+                break
+            raise ValueError(f"{path}:{lineno}: damaged replay row ({exc})") from exc
+        good_end = end
+        pos = end
+    torn = len(data) - good_end
+    if torn and repair:
+        with path.open("r+b") as fh:
+            fh.truncate(good_end)
+    return done, torn
+
+
+def _append_line(fd: int, obj: dict[str, Any]) -> None:
+    line = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
+    written = os.write(fd, line)
+    if written != len(line):  # pragma: no cover - regular files write fully
+        raise OSError(f"short write ({written} of {len(line)} bytes)")
+    os.fsync(fd)
+
+
+def _usage_dict(usage: Any) -> dict[str, int]:
+    if isinstance(usage, dict):
+        return {k: int(v) for k, v in usage.items() if isinstance(v, (int, float))}
+    return {}
+
+
+async def collect_one(
+    item: QAItem,
+    tiers: Sequence[Tier],
+    *,
+    k: int = 8,
+    temperature: float = 1.0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Run every tier on one question and return its replay row.
+
+    Args:
+        item: the question.
+        tiers: the cascade, cheapest first (at least one).
+        k: verifier samples per non-final tier.
+        temperature: verifier sampling temperature.
+        seed: run seed; each question derives its own from it and its id.
+
+    Returns:
+        The replay row (see the module docstring).
+    """
+    if not tiers:
+        raise ValueError("need at least one tier")
+    qseed = question_seed(seed, item.id)
+    out_tiers: list[dict[str, Any]] = []
+    for i, tier in enumerate(tiers):
+        solved = await _asolve(tier.model, question=item.question, context=item.context)
+        answer = str(solved.answer)
+        f1, em = score(answer, item.answers)
+        entry: dict[str, Any] = {
+            "model": tier.name,
+            "answer": answer,
+            "score": f1,
+            "exact_match": em,
+            "usage": _usage_dict(solved.usage),
+            "latency_s": round(float(solved.latency_s), 4),
+        }
+        if i < len(tiers) - 1:
+            start = time.perf_counter()
+            verified = await _averify(
+                tier.verifier or tier.model,
+                question=item.question,
+                context=item.context,
+                answer=answer,
+                k=k,
+                temperature=temperature,
+                seed=qseed,
+            )
+            entry.update(
+                verifier_confidence=float(verified.confidence),
+                verifier_samples=list(verified.samples),
+                verifier_n_valid=int(verified.n_valid),
+                verify_usage=_usage_dict(verified.usage),
+                verify_latency_s=round(time.perf_counter() - start, 4),
+            )
+        out_tiers.append(entry)
+    return {
+        "id": item.id,
+        "dataset": item.dataset,
+        "question": item.question,
+        "context": item.context,
+        "answers": list(item.answers),
+        "tiers": out_tiers,
+        "k": k,
+        "seed": qseed,
+        "prompt_version": prompt_version(),
+    }
+
+
+class _Progress:
+    def __init__(self, total: int, initial: int, enabled: bool, stream: TextIO) -> None:
+        self._bar: Any = None
+        self._n = initial
+        self._total = total
+        self._stream = stream
+        self._enabled = enabled
+        self._start = time.monotonic()
+        if not enabled:
+            return
+        try:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, initial=initial, unit="q", file=stream)
+        except ImportError:
+            self._bar = None
+
+    def update(self, failed: int) -> None:
+        self._n += 1
+        if not self._enabled:
+            return
+        if self._bar is not None:
+            self._bar.set_postfix(failed=failed, refresh=False)
+            self._bar.update(1)
+            return
+        rate = (time.monotonic() - self._start) / max(1, self._n)
+        self._stream.write(
+            f"\r{self._n}/{self._total} questions, {failed} failed, {rate:.1f}s/q   "
+        )
+        self._stream.flush()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+        elif self._enabled:
+            self._stream.write("\n")
+
+
+async def acollect(
+    items: Iterable[QAItem],
+    tiers: Sequence[Tier],
+    output: str | os.PathLike[str],
+    *,
+    k: int = 8,
+    temperature: float = 1.0,
+    seed: int = 0,
+    concurrency: int = 1,
+    retries: int = 2,
+    progress: bool = True,
+    progress_stream: TextIO | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> CollectStats:
+    """Collect replay rows for ``items`` into ``output``, resuming a previous run.
+
+    Args:
+        items: the questions (ids must be unique).
+        tiers: the cascade, cheapest first.
+        output: replay JSONL file, appended to.
+        k: verifier samples per non-final tier.
+        temperature: verifier temperature.
+        seed: run seed (per-question seeds derive from it).
+        concurrency: questions in flight at once.
+        retries: extra attempts for a failing question before it goes to the
+            errors file.
+        progress: show a progress bar (tqdm if installed, else a stderr line).
+        progress_stream: where the progress goes (stderr by default).
+        on_row: called with each row after it is written.
+
+    Returns:
+        A :class:`CollectStats`.
+    """
+    items = list(items)
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done, torn = read_done_ids(out)
+    todo = [it for it in items if it.id not in done]
+    stats = CollectStats(total=len(items), skipped=len(items) - len(todo), truncated_bytes=torn)
+    sem = asyncio.Semaphore(max(1, concurrency))
+    bar = _Progress(len(items), stats.skipped, progress, progress_stream or sys.stderr)
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    err_fd: int | None = None
+
+    async def run(item: QAItem) -> None:
+        nonlocal err_fd
+        async with sem:
+            last: BaseException | None = None
+            for attempt in range(retries + 1):
+                try:
+                    row = await collect_one(item, tiers, k=k, temperature=temperature, seed=seed)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - recorded, retried, then reported
+                    last = exc
+                    await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + random.random()))  # noqa: S311
+                    continue
+                _append_line(fd, row)
+                stats.written += 1
+                if on_row is not None:
+                    on_row(row)
+                bar.update(stats.failed)
+                return
+            stats.failed += 1
+            stats.failed_ids.append(item.id)
+            if err_fd is None:
+                err_fd = os.open(
+                    errors_path(out), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+                )
+            _append_line(
+                err_fd,
+                {
+                    "id": item.id,
+                    "error": f"{type(last).__name__}: {last}",
+                    "attempts": retries + 1,
+                    "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                },
+            )
+            bar.update(stats.failed)
+
+    try:
+        await asyncio.gather(*(run(it) for it in todo))
+    finally:
+        bar.close()
+        os.close(fd)
+        if err_fd is not None:
+            os.close(err_fd)
+    return stats

@@ -1,0 +1,205 @@
+"""Tier specifications for any OpenAI-compatible endpoint (OpenAI, vLLM, Ollama, llama.cpp).
+
+A tier is a model name, an optional base URL, and the *name* of the environment
+variable that holds its API key. Keys are read from the environment when the chat
+model is built and are never printed, logged or written to disk.
+
+On the command line (``automix collect --tier ...``, cheapest tier first)::
+
+    --tier small=gpt-4o-mini,key_env=OPENAI_API_KEY
+    --tier large=meta-llama/Llama-3.1-70B-Instruct@http://gpu-box:8000/v1,key_env=VLLM_KEY
+    --tier local=qwen2.5:0.5b@http://127.0.0.1:11434/v1
+
+That is ``NAME=MODEL[@BASE_URL][,key=value...]`` where the keys are ``key_env``,
+``temperature`` and ``max_tokens``. Or a config file (JSON, or TOML on Python
+3.11+)::
+
+    # tiers.toml
+    [[tiers]]
+    name = "small"
+    model = "gpt-4o-mini"
+    api_key_env = "OPENAI_API_KEY"
+
+    [[tiers]]
+    name = "large"
+    model = "gpt-4o"
+    base_url = "https://api.openai.com/v1"
+    api_key_env = "OPENAI_API_KEY"
+
+A literal ``api_key`` in a config file is refused: put the key in an environment
+variable and name the variable.
+
+Example:
+    >>> spec = parse_tier("small=gpt-4o-mini@http://127.0.0.1:8000/v1,key_env=MY_KEY")
+    >>> spec.name, spec.model, spec.base_url, spec.api_key_env
+    ('small', 'gpt-4o-mini', 'http://127.0.0.1:8000/v1', 'MY_KEY')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_openai import ChatOpenAI
+
+__all__ = ["TierConfigError", "TierSpec", "load_tier_config", "parse_tier"]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_NO_KEY = "not-needed"  # noqa: S105 - placeholder for servers that take no key
+
+
+class TierConfigError(ValueError):
+    """A tier flag or config file is malformed."""
+
+
+@dataclass(frozen=True, slots=True)
+class TierSpec:
+    """One tier: model name, endpoint and the environment variable holding its key.
+
+    Attributes:
+        name: label used in replay rows and traces.
+        model: model name sent to the endpoint.
+        base_url: OpenAI-compatible base URL (``None``: the OpenAI default).
+        api_key_env: name of the environment variable that holds the key
+            (``None``: no key, for local servers).
+        temperature: answer temperature (default 0, greedy).
+        max_tokens: answer length cap.
+    """
+
+    name: str
+    model: str
+    base_url: str | None = None
+    api_key_env: str | None = None
+    temperature: float = 0.0
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or not self.model:
+            raise TierConfigError("a tier needs a name and a model")
+        if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
+            raise TierConfigError(
+                f"tier {self.name!r}: api_key_env must be the NAME of an environment "
+                "variable (letters, digits, underscore), not a key"
+            )
+
+    def chat_model(self, **kwargs: Any) -> ChatOpenAI:
+        """Build a ``ChatOpenAI`` for this tier, reading the key from the environment.
+
+        Raises:
+            TierConfigError: ``api_key_env`` is set but the variable is empty.
+        """
+        from langchain_openai import ChatOpenAI
+
+        key = _NO_KEY
+        if self.api_key_env is not None:
+            key = os.environ.get(self.api_key_env, "")
+            if not key:
+                raise TierConfigError(
+                    f"tier {self.name!r}: environment variable {self.api_key_env} is not set"
+                )
+        params: dict[str, Any] = {"temperature": self.temperature, "max_retries": 2}
+        if self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        if self.base_url is not None:
+            params["base_url"] = self.base_url
+        params.update(kwargs)
+        return ChatOpenAI(model=self.model, api_key=key, **params)  # type: ignore[arg-type]
+
+
+def _from_mapping(data: Mapping[str, Any], where: str) -> TierSpec:
+    if "api_key" in data:
+        raise TierConfigError(
+            f"{where}: literal 'api_key' is not accepted; put the key in an environment "
+            "variable and give its name as 'api_key_env'"
+        )
+    allowed = {"name", "model", "base_url", "api_key_env", "temperature", "max_tokens"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise TierConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
+    try:
+        return TierSpec(
+            name=str(data["name"]),
+            model=str(data["model"]),
+            base_url=str(data["base_url"]) if data.get("base_url") else None,
+            api_key_env=str(data["api_key_env"]) if data.get("api_key_env") else None,
+            temperature=float(data.get("temperature", 0.0)),
+            max_tokens=int(data["max_tokens"]) if data.get("max_tokens") is not None else None,
+        )
+    except KeyError as exc:
+        raise TierConfigError(f"{where}: missing field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, TierConfigError):
+            raise
+        raise TierConfigError(f"{where}: {exc}") from None
+
+
+def parse_tier(flag: str) -> TierSpec:
+    """Parse one ``--tier NAME=MODEL[@BASE_URL][,key_env=VAR][,temperature=T][,max_tokens=N]``.
+
+    Example:
+        >>> parse_tier("big=gpt-4o,key_env=OPENAI_API_KEY").api_key_env
+        'OPENAI_API_KEY'
+    """
+    head, *options = flag.split(",")
+    name, sep, target = head.partition("=")
+    if not sep or not name.strip() or not target.strip():
+        raise TierConfigError(
+            f"--tier {flag!r}: expected NAME=MODEL[@BASE_URL][,key_env=VAR]"
+        )
+    model, _, base_url = target.partition("@")
+    data: dict[str, Any] = {"name": name.strip(), "model": model.strip()}
+    if base_url:
+        data["base_url"] = base_url.strip()
+    aliases = {"key_env": "api_key_env", "api_key_env": "api_key_env"}
+    for opt in options:
+        key, sep, value = opt.partition("=")
+        key = key.strip()
+        if not sep:
+            raise TierConfigError(f"--tier {flag!r}: option {opt!r} is not key=value")
+        if key == "api_key":
+            raise TierConfigError(
+                "--tier: keys are not accepted on the command line; use key_env=VARIABLE"
+            )
+        data[aliases.get(key, key)] = value.strip()
+    return _from_mapping(data, f"--tier {name.strip()!r}")
+
+
+def load_tier_config(path: str | os.PathLike[str]) -> list[TierSpec]:
+    """Read tiers from a JSON or TOML file with a ``tiers`` list (cheapest first).
+
+    Raises:
+        TierConfigError: the file is malformed (the message names the file).
+    """
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError as exc:  # pragma: no cover - Python 3.10
+                raise TierConfigError(f"{p}: TOML needs Python 3.11+; use JSON") from exc
+            data: Any = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, TierConfigError):
+            raise
+        raise TierConfigError(f"{p}: cannot parse ({exc})") from None
+    tiers = data.get("tiers") if isinstance(data, dict) else None
+    if not isinstance(tiers, list) or not tiers:
+        raise TierConfigError(f"{p}: expected a non-empty 'tiers' list")
+    specs = []
+    for i, entry in enumerate(tiers):
+        if not isinstance(entry, dict):
+            raise TierConfigError(f"{p}: tiers[{i}] must be a table/object")
+        specs.append(_from_mapping(entry, f"{p}: tiers[{i}]"))
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise TierConfigError(f"{p}: tier names must be unique, got {names}")
+    return specs
