@@ -418,8 +418,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             if mode == "values":
                 final = chunk
             elif isinstance(chunk, dict) and "automix_chunk" in chunk:
-                streamed = True
-                yield _token(chunk["automix_chunk"])
+                token = _token(chunk["automix_chunk"])
+                if token.content:
+                    streamed = True
+                    yield token
         yield from _closing_chunks(result_from_state(ctx, final), streamed)
 
     async def _astream_run(
@@ -444,8 +446,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             if mode == "values":
                 final = chunk
             elif isinstance(chunk, dict) and "automix_chunk" in chunk:
-                streamed = True
-                yield _token(chunk["automix_chunk"])
+                token = _token(chunk["automix_chunk"])
+                if token.content:
+                    streamed = True
+                    yield token
         for c in _closing_chunks(result_from_state(ctx, final), streamed):
             yield c
 
