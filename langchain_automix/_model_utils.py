@@ -1,0 +1,97 @@
+"""Helpers for talking to arbitrary chat models (names, usage, supported sampling knobs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.ai import UsageMetadata, add_usage
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
+
+__all__ = [
+    "as_chat_model",
+    "child_config",
+    "message_text",
+    "model_name",
+    "sum_usage",
+    "supported_kwargs",
+    "usage_of",
+]
+
+
+def as_chat_model(model: Runnable[Any, Any]) -> BaseChatModel | None:
+    """The underlying ``BaseChatModel`` of ``model`` (through bindings), if any."""
+    seen = 0
+    while isinstance(model, RunnableBinding) and seen < 8:
+        model = model.bound
+        seen += 1
+    return model if isinstance(model, BaseChatModel) else None
+
+
+def model_name(model: Runnable[Any, Any]) -> str:
+    """A readable name for ``model``: its model name if it has one, else its type."""
+    chat = as_chat_model(model)
+    target: Any = chat if chat is not None else model
+    for attr in ("model_name", "model", "model_id"):
+        value = getattr(target, attr, None)
+        if isinstance(value, str) and value:
+            return value
+    if chat is not None:
+        llm_type = getattr(chat, "_llm_type", None)
+        if isinstance(llm_type, str) and llm_type:
+            return llm_type
+    return type(target).__name__
+
+
+def supported_kwargs(model: Runnable[Any, Any], candidates: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the call kwargs that ``model`` declares as fields and that are not None.
+
+    Sampling knobs such as ``temperature``, ``n``, ``seed`` or ``max_tokens`` are sent
+    only to models that know them, so fakes and exotic models are never handed
+    arguments they would choke on.
+    """
+    chat = as_chat_model(model)
+    if chat is None:
+        return {}
+    fields = type(chat).model_fields
+    return {k: v for k, v in candidates.items() if v is not None and k in fields}
+
+
+def usage_of(message: BaseMessage | None) -> UsageMetadata | None:
+    """The ``usage_metadata`` of an AI message, if it has one."""
+    if isinstance(message, AIMessage) and message.usage_metadata:
+        return message.usage_metadata
+    return None
+
+
+def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> UsageMetadata | None:
+    """Sum token usages, ignoring unknown ones; None when none is known."""
+    total: UsageMetadata | None = None
+    for usage in usages:
+        if not usage:
+            continue
+        u = cast(
+            UsageMetadata,
+            {
+                "input_tokens": int(usage.get("input_tokens", 0)),
+                "output_tokens": int(usage.get("output_tokens", 0)),
+                "total_tokens": int(usage.get("total_tokens", 0)),
+            },
+        )
+        total = u if total is None else add_usage(total, u)
+    return total
+
+
+def message_text(message: BaseMessage) -> str:
+    """The text of a message, whatever its content blocks."""
+    return message.text if isinstance(message.text, str) else str(message.content)
+
+
+def child_config(config: RunnableConfig | None, *, run_name: str) -> RunnableConfig:
+    """A config for a model call made by a node: same callbacks, a readable run name."""
+    cfg: RunnableConfig = dict(config or {})  # type: ignore[assignment]
+    cfg["run_name"] = run_name
+    cfg.pop("run_id", None)
+    return cfg

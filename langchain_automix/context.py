@@ -1,0 +1,44 @@
+"""Runtime context of the AutoMix graph: the models and settings of one run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable
+
+from langchain_automix.costs import CostModel
+from langchain_automix.meta_verifiers.base import MetaVerifier
+from langchain_automix.verification import VerifierSettings
+
+__all__ = ["AutoMixContext"]
+
+
+@dataclass(frozen=True, slots=True)
+class AutoMixContext:
+    """Passed to the graph as its LangGraph runtime context.
+
+    The graph's topology does not depend on the models, so one compiled graph
+    serves every ``AutoMixRunnable``; what differs between runs lives here.
+    """
+
+    models: tuple[Runnable[Any, Any], ...]
+    """Chat models, cheapest first (two or more)."""
+    model_names: tuple[str, ...]
+    """Readable names of the models, for traces."""
+    meta_verifier: MetaVerifier
+    """Decides after each non-final tier's verification."""
+    verifier: VerifierSettings
+    """How verification samples are drawn."""
+    costs: CostModel
+    """Unit costs (and optional token prices) per tier."""
+    solve_prompt: BasePromptTemplate | None = None
+    """Replacement solve prompt (variables ``context``, ``question``)."""
+    stream_final: bool = False
+    """Stream the final tier's tokens to the graph's custom stream."""
+
+    @property
+    def n_tiers(self) -> int:
+        """Number of tiers."""
+        return len(self.models)

@@ -1,0 +1,42 @@
+"""Errors raised by AutoMix, each naming what went wrong."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_automix.result import AutoMixResult
+
+__all__ = ["AutoMixError", "AutoMixInputError", "AutoMixModelError"]
+
+
+class AutoMixError(Exception):
+    """Base class of the errors raised by langchain-automix."""
+
+
+class AutoMixInputError(AutoMixError, ValueError):
+    """The input is malformed; raised before any model is called.
+
+    Attributes:
+        field: Name of the offending input field (``"question"``, ``"context"``, ...).
+    """
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class AutoMixModelError(AutoMixError, RuntimeError):
+    """The final tier failed; carries everything obtained before the failure.
+
+    Attributes:
+        partial: The partial result (answers and verifications of earlier tiers),
+            so nothing that was already paid for is lost.
+    """
+
+    def __init__(self, message: str, partial: AutoMixResult | None = None) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.args[0], self.partial))

@@ -1,0 +1,362 @@
+"""The AutoMix state machine: ``solve_small -> self_verify -> meta_decide -> solve_large``.
+
+```mermaid
+graph TD
+    solve_small --> self_verify --> meta_decide
+    meta_decide -- accept --> END
+    meta_decide -- escalate --> solve_large
+    solve_large -- non-final tier --> self_verify
+    solve_large -- final tier --> END
+```
+
+A failed answer call of a non-final tier skips verification and escalates; a
+failed final tier raises :class:`~langchain_automix.errors.AutoMixModelError`
+carrying the partial result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import lru_cache
+from typing import Any, Literal
+
+from langchain_core.messages import AIMessageChunk
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import Runtime
+
+from langchain_automix._model_utils import sum_usage
+from langchain_automix.context import AutoMixContext
+from langchain_automix.errors import AutoMixModelError
+from langchain_automix.meta_verifiers.base import Observation
+from langchain_automix.result import AutoMixResult, TierAttempt
+from langchain_automix.solving import SolveResult, asolve, solve
+from langchain_automix.state import AutoMixState, InputState
+from langchain_automix.verification import VerificationResult, averify, verify
+
+__all__ = [
+    "GRAPH_NAME",
+    "NODES",
+    "build_automix_graph",
+    "result_from_state",
+    "route_after_meta_decide",
+    "route_after_solve_large",
+    "route_after_solve_small",
+]
+
+GRAPH_NAME = "AutoMix"
+"""Name of the compiled graph (and of its run in traces)."""
+
+NODES = ("solve_small", "self_verify", "meta_decide", "solve_large")
+"""The graph's nodes, in the order a query meets them."""
+
+_RUNTIME_KEY = "__pregel_runtime"  # where LangGraph keeps the Runtime (see langgraph.runtime)
+
+_NodeRunnable: Any
+try:  # LangGraph's own node wrapper: sync and async bodies, no extra trace level
+    from langgraph._internal._runnable import RunnableCallable as _NodeRunnable
+except ImportError:  # pragma: no cover - layout of a future LangGraph
+    _NodeRunnable = None
+
+
+def _node(
+    name: str,
+    func: Callable[[AutoMixState, RunnableConfig], dict[str, Any]],
+    afunc: Callable[[AutoMixState, RunnableConfig], Awaitable[dict[str, Any]]],
+) -> Any:
+    """Wrap a node's sync and async bodies so that LangGraph runs the right one."""
+    if _NodeRunnable is not None:
+        return _NodeRunnable(func, afunc, name=name, trace=False)
+    return RunnableLambda(func, afunc=afunc, name=name)
+
+
+def _context(config: RunnableConfig) -> AutoMixContext:
+    runtime = (config.get("configurable") or {}).get(_RUNTIME_KEY)
+    ctx = getattr(runtime, "context", None)
+    if not isinstance(ctx, AutoMixContext):
+        raise TypeError(
+            "the AutoMix graph needs an AutoMixContext: call it through AutoMixRunnable, or "
+            "pass graph.invoke(input, context=AutoMixContext(...))"
+        )
+    return ctx
+
+
+def _writer(config: RunnableConfig) -> Any:
+    runtime = (config.get("configurable") or {}).get(_RUNTIME_KEY)
+    return runtime.stream_writer if isinstance(runtime, Runtime) else None
+
+
+def _tagged(config: RunnableConfig, node: str) -> RunnableConfig:
+    cfg: RunnableConfig = dict(config)  # type: ignore[assignment]
+    cfg["tags"] = [*(config.get("tags") or []), f"automix:{node}"]
+    return cfg
+
+
+# --- pure state updates shared by the sync and async nodes -------------------------------
+
+
+def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) -> TierAttempt:
+    name = ctx.model_names[tier]
+    if isinstance(out, BaseException):
+        return TierAttempt(tier=tier, model=name, error=f"{type(out).__name__}: {out}")
+    usage = dict(out.usage) if out.usage else None
+    return TierAttempt(
+        tier=tier,
+        model=name,
+        answer=out.answer,
+        usage=usage,
+        latency_s=out.latency_s,
+        cost=ctx.costs.unit_costs_for(ctx.n_tiers)[tier],
+        money=ctx.costs.money(tier, usage),
+    )
+
+
+def _verified(ctx: AutoMixContext, attempt: TierAttempt, v: VerificationResult) -> TierAttempt:
+    usage = dict(v.usage) if v.usage else None
+    money = ctx.costs.money(attempt.tier, usage)
+    return attempt.model_copy(
+        update={
+            "verifier_confidence": v.confidence,
+            "verifier_n_valid": v.n_valid,
+            "verifier_n_samples": v.n_samples,
+            "no_valid_sample": v.no_valid_sample,
+            "verifier_samples": v.samples,
+            "verifier_errors": v.errors,
+            "verify_usage": usage,
+            "verify_latency_s": v.latency_s,
+            "cost": attempt.cost + ctx.costs.verify_costs_for(ctx.n_tiers)[attempt.tier],
+            "money": None if money is None else (attempt.money or 0.0) + money,
+        }
+    )
+
+
+def _observation(ctx: AutoMixContext, state: AutoMixState) -> Observation:
+    attempts = state["attempts"]
+    current = attempts[-1]
+    return Observation(
+        tier=current.tier,
+        n_tiers=ctx.n_tiers,
+        confidence=current.verifier_confidence or 0.0,
+        n_valid=current.verifier_n_valid or 0,
+        n_samples=current.verifier_n_samples or 0,
+        answer=current.answer,
+        confidences=tuple(
+            a.verifier_confidence for a in attempts if a.verifier_confidence is not None
+        ),
+    )
+
+
+def _replace_last(state: AutoMixState, attempt: TierAttempt) -> dict[str, Any]:
+    return {"attempts": [*state["attempts"][:-1], attempt]}
+
+
+def _after_solve(
+    ctx: AutoMixContext, state: AutoMixState, tier: int, out: SolveResult | BaseException
+) -> dict[str, Any]:
+    attempt = _solved(ctx, tier, out)
+    attempts = [*state.get("attempts", []), attempt]
+    if attempt.error is not None and tier == ctx.n_tiers - 1:
+        partial = _partial_result(ctx, attempts)
+        raise AutoMixModelError(
+            f"the final tier {attempt.model!r} failed: {attempt.error}", partial=partial
+        ) from (out if isinstance(out, BaseException) else None)
+    return {"tier": tier, "attempts": attempts}
+
+
+def _stream_sink(ctx: AutoMixContext, tier: int, config: RunnableConfig) -> Any:
+    if not ctx.stream_final or tier != ctx.n_tiers - 1:
+        return None
+    writer = _writer(config)
+    if writer is None:
+        return None
+
+    def sink(chunk: AIMessageChunk) -> None:
+        writer({"automix_chunk": chunk})
+
+    return sink
+
+
+# --- nodes ---------------------------------------------------------------------------------
+
+
+def _solve_tier(
+    state: AutoMixState, config: RunnableConfig, tier: int, node: str
+) -> dict[str, Any]:
+    ctx = _context(config)
+    try:
+        out: SolveResult | BaseException = solve(
+            ctx.models[tier],
+            question=state["question"],
+            context=state.get("context"),
+            prompt=ctx.solve_prompt,
+            config=_tagged(config, node),
+            on_chunk=_stream_sink(ctx, tier, config),
+        )
+    except Exception as exc:  # recorded in the trace, then escalated or re-raised
+        out = exc
+    return _after_solve(ctx, state, tier, out)
+
+
+async def _asolve_tier(
+    state: AutoMixState, config: RunnableConfig, tier: int, node: str
+) -> dict[str, Any]:
+    ctx = _context(config)
+    try:
+        out: SolveResult | BaseException = await asolve(
+            ctx.models[tier],
+            question=state["question"],
+            context=state.get("context"),
+            prompt=ctx.solve_prompt,
+            config=_tagged(config, node),
+            on_chunk=_stream_sink(ctx, tier, config),
+        )
+    except Exception as exc:  # recorded in the trace, then escalated or re-raised
+        out = exc
+    return _after_solve(ctx, state, tier, out)
+
+
+def solve_small(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """Tier 0 answers the question."""
+    return _solve_tier(state, config, 0, "solve_small")
+
+
+async def asolve_small(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """Async twin of :func:`solve_small`."""
+    return await _asolve_tier(state, config, 0, "solve_small")
+
+
+def solve_large(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """The next tier answers the question (its tokens stream if it is the last)."""
+    return _solve_tier(state, config, state["tier"] + 1, "solve_large")
+
+
+async def asolve_large(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """Async twin of :func:`solve_large`."""
+    return await _asolve_tier(state, config, state["tier"] + 1, "solve_large")
+
+
+def self_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """The current tier verifies its own answer ``k`` times."""
+    ctx = _context(config)
+    attempt = state["attempts"][-1]
+    result = verify(
+        ctx.models[attempt.tier],
+        question=state["question"],
+        context=state.get("context"),
+        answer=attempt.answer or "",
+        settings=ctx.verifier,
+        config=_tagged(config, "self_verify"),
+    )
+    return _replace_last(state, _verified(ctx, attempt, result))
+
+
+async def aself_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """Async twin of :func:`self_verify`."""
+    ctx = _context(config)
+    attempt = state["attempts"][-1]
+    result = await averify(
+        ctx.models[attempt.tier],
+        question=state["question"],
+        context=state.get("context"),
+        answer=attempt.answer or "",
+        settings=ctx.verifier,
+        config=_tagged(config, "self_verify"),
+    )
+    return _replace_last(state, _verified(ctx, attempt, result))
+
+
+def meta_decide(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """The meta-verifier keeps the answer or escalates, from the verifier's confidence."""
+    ctx = _context(config)
+    decision = ctx.meta_verifier.decide(_observation(ctx, state))
+    if decision not in ("accept", "escalate"):
+        raise ValueError(
+            f"meta-verifier {ctx.meta_verifier.describe()} returned {decision!r}; "
+            "expected 'accept' or 'escalate'"
+        )
+    attempt = state["attempts"][-1].model_copy(
+        update={"decision": decision, "meta_verifier": ctx.meta_verifier.describe()}
+    )
+    return _replace_last(state, attempt)
+
+
+async def ameta_decide(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+    """Async twin of :func:`meta_decide` (decisions are CPU-only)."""
+    return meta_decide(state, config)
+
+
+# --- routers -------------------------------------------------------------------------------
+
+
+def route_after_solve_small(state: AutoMixState) -> Literal["self_verify", "solve_large"]:
+    """Verify the small answer, or escalate at once when the small call failed."""
+    return "solve_large" if state["attempts"][-1].error is not None else "self_verify"
+
+
+def route_after_meta_decide(state: AutoMixState) -> Literal["solve_large", "__end__"]:
+    """Escalate to the next tier or finish with the accepted answer."""
+    return "solve_large" if state["attempts"][-1].decision == "escalate" else "__end__"
+
+
+def route_after_solve_large(
+    state: AutoMixState, config: RunnableConfig
+) -> Literal["self_verify", "solve_large", "__end__"]:
+    """Finish at the last tier; otherwise verify this tier (or skip it if it failed)."""
+    ctx = _context(config)
+    if state["tier"] >= ctx.n_tiers - 1:
+        return "__end__"
+    return "solve_large" if state["attempts"][-1].error is not None else "self_verify"
+
+
+# --- graph ---------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Build (once) the compiled AutoMix ``StateGraph``.
+
+    The topology does not depend on the models: they, the meta-verifier and the
+    settings are passed per run as the graph's ``context``
+    (:class:`~langchain_automix.context.AutoMixContext`), so a single compiled
+    graph is shared by every ``AutoMixRunnable``.
+
+    Example:
+        >>> graph = build_automix_graph()
+        >>> graph.name, sorted(n for n in graph.get_graph().nodes if not n.startswith("__"))
+        ('AutoMix', ['meta_decide', 'self_verify', 'solve_large', 'solve_small'])
+    """
+    builder = StateGraph(AutoMixState, context_schema=AutoMixContext, input_schema=InputState)
+    builder.add_node("solve_small", _node("solve_small", solve_small, asolve_small))
+    builder.add_node("self_verify", _node("self_verify", self_verify, aself_verify))
+    builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide))
+    builder.add_node("solve_large", _node("solve_large", solve_large, asolve_large))
+    builder.add_edge(START, "solve_small")
+    builder.add_conditional_edges("solve_small", route_after_solve_small)
+    builder.add_edge("self_verify", "meta_decide")
+    builder.add_conditional_edges("meta_decide", route_after_meta_decide)
+    builder.add_conditional_edges("solve_large", route_after_solve_large)
+    return builder.compile(name=GRAPH_NAME)
+
+
+def _partial_result(ctx: AutoMixContext, attempts: list[TierAttempt]) -> AutoMixResult:
+    """A result made of the attempts so far (the last succeeded answer, if any)."""
+    answered = [a for a in attempts if a.answer is not None]
+    last = answered[-1] if answered else attempts[-1]
+    money = [a.money for a in attempts if a.money is not None]
+    return AutoMixResult(
+        answer=last.answer or "",
+        answered_by=last.tier,
+        answered_by_model=last.model,
+        escalated=len(attempts) > 1,
+        n_tiers=ctx.n_tiers,
+        attempts=attempts,
+        total_cost=sum(a.cost for a in attempts),
+        total_money=sum(money) if money else None,
+        usage=sum_usage(u for a in attempts for u in (a.usage, a.verify_usage)),
+    )
+
+
+def result_from_state(ctx: AutoMixContext, state: AutoMixState) -> AutoMixResult:
+    """Turn the graph's final state into an :class:`AutoMixResult`."""
+    return _partial_result(ctx, state["attempts"])

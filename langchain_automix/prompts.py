@@ -1,0 +1,112 @@
+"""Default prompts: a concise context-grounded answer, and the paper's few-shot verifier.
+
+The verification prompt follows the format of the AutoMix paper (Aggarwal, Madaan
+et al., 2024, Appendix): few-shot blocks of *Context / Question / AI Generated
+Answer / Instruction / Evaluation / Verification Decision*, asking the same small
+model whether its answer is entailed by the context. The worked examples below
+are our own.
+"""
+
+from __future__ import annotations
+
+from langchain_core.prompts import ChatPromptTemplate
+
+__all__ = [
+    "DEFAULT_SOLVE_PROMPT",
+    "DEFAULT_VERIFY_PROMPT",
+    "NO_CONTEXT",
+    "VERIFY_INSTRUCTION",
+]
+
+NO_CONTEXT = "(no context was given)"
+"""What the prompts show in place of a missing context."""
+
+DEFAULT_SOLVE_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        (
+            "system",
+            "You answer questions about a passage. Use only the passage. Reply with the "
+            "shortest answer that is correct: a few words, a name, a number, or yes/no. "
+            "If the passage does not contain the answer, reply exactly: unanswerable",
+        ),
+        ("human", "Passage:\n{context}\n\nQuestion: {question}\nAnswer:"),
+    ]
+)
+"""Solve prompt; variables ``context`` and ``question``."""
+
+VERIFY_INSTRUCTION = (
+    "Your task is to evaluate if the AI Generated Answer is correct, based on the provided "
+    "context and question. Provide the judgement and reasoning for each case. Choose "
+    "between Correct or Incorrect."
+)
+"""The instruction line repeated in every few-shot block."""
+
+_EXAMPLES = [
+    (
+        "The lighthouse at Cape Mora was automated in 1968, and its last keeper, Ines "
+        "Alvarez, moved to the nearby village of Sanlo.",
+        "Where did the last keeper of the Cape Mora lighthouse move?",
+        "Sanlo",
+        "The context says the last keeper, Ines Alvarez, moved to the village of Sanlo.",
+        "Correct",
+    ),
+    (
+        "The Velo bridge opened in 1931. It was designed by the engineer Karl Brandt and "
+        "spans 420 metres across the river Ems.",
+        "Who designed the Velo bridge?",
+        "It opened in 1931",
+        "The question asks who designed the bridge; the context names Karl Brandt. The "
+        "answer gives a year instead of a person.",
+        "Incorrect",
+    ),
+    (
+        "Tidewater frogs lay their eggs in brackish pools during the spring tides. The "
+        "tadpoles hatch after roughly nine days.",
+        "How long does it take tidewater frog tadpoles to hatch?",
+        "About three weeks",
+        "The context states the tadpoles hatch after roughly nine days, not three weeks.",
+        "Incorrect",
+    ),
+    (
+        "The Orchard Street library keeps its rare maps in a climate-controlled room on "
+        "the third floor, open to readers on Tuesdays.",
+        "On which floor are the rare maps kept?",
+        "the third floor",
+        "The context says the rare maps are kept in a room on the third floor.",
+        "Correct",
+    ),
+]
+
+
+def _block(context: str, question: str, answer: str, evaluation: str, decision: str) -> str:
+    return (
+        f"Context: {context}\n\nQuestion: {question}\n\nAI Generated Answer: {answer}\n\n"
+        f"Instruction: {VERIFY_INSTRUCTION}\n\nEvaluation: {evaluation}\n\n"
+        f"Verification Decision: The AI generated answer is {decision}."
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+_FEW_SHOT = "\n\n---\n\n".join(_escape(_block(*example)) for example in _EXAMPLES)
+
+DEFAULT_VERIFY_PROMPT = ChatPromptTemplate.from_messages(
+    [
+        (
+            "system",
+            "Complete the last block. Write a one-sentence Evaluation, then the line "
+            "'Verification Decision: The AI generated answer is Correct.' or "
+            "'Verification Decision: The AI generated answer is Incorrect.'",
+        ),
+        (
+            "human",
+            _FEW_SHOT + "\n\n---\n\nContext: {context}\n\nQuestion: {question}\n\n"
+            "AI Generated Answer: {answer}\n\nInstruction: "
+            + VERIFY_INSTRUCTION
+            + "\n\nEvaluation:",
+        ),
+    ]
+)
+"""Verification prompt; variables ``context``, ``question`` and ``answer``."""

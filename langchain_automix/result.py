@@ -1,0 +1,117 @@
+"""Structured results: every tier's attempt, the decisions, costs and usage of one query."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_automix.meta_verifiers.base import Decision
+
+__all__ = ["TRACE_KEY", "AutoMixResult", "TierAttempt"]
+
+TRACE_KEY = "automix"
+"""Key of the routing trace in ``AIMessage.response_metadata``."""
+
+
+class TierAttempt(BaseModel):
+    """What one tier did for one query."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tier: int
+    """Index of the tier (0 = cheapest)."""
+    model: str
+    """Name of the tier's model."""
+    answer: str | None = None
+    """The tier's answer (None when its call failed)."""
+    error: str | None = None
+    """The error of a failed answer call, e.g. ``"TimeoutError: ..."``."""
+    usage: dict[str, int] | None = None
+    """Token usage of the answer call."""
+    latency_s: float = 0.0
+    """Wall time of the answer call."""
+    verifier_confidence: float | None = None
+    """Share of valid verifier samples that said "Correct" (None: not verified)."""
+    verifier_n_valid: int | None = None
+    """Number of valid verifier samples."""
+    verifier_n_samples: int | None = None
+    """Number of verifier samples asked for."""
+    no_valid_sample: bool = False
+    """True when verification ran but no sample was valid (confidence then 0)."""
+    verifier_samples: list[str] = Field(default_factory=list)
+    """Raw verifier samples."""
+    verifier_errors: list[str] = Field(default_factory=list)
+    """Errors of failed verifier calls (each counts as an invalid sample)."""
+    verify_usage: dict[str, int] | None = None
+    """Token usage of all verifier calls."""
+    verify_latency_s: float = 0.0
+    """Wall time of the verification."""
+    decision: Decision | None = None
+    """The meta-verifier's decision for this tier (None for the final tier)."""
+    meta_verifier: str | None = None
+    """Which meta-verifier decided."""
+    cost: float = 0.0
+    """Unit cost spent at this tier: its call plus its verification."""
+    money: float | None = None
+    """Money spent at this tier, when token prices are configured."""
+
+
+class AutoMixResult(BaseModel):
+    """The full outcome of one AutoMix query.
+
+    Example:
+        >>> r = AutoMixResult(answer="Paris", answered_by=0, answered_by_model="small",
+        ...                   n_tiers=2, attempts=[TierAttempt(tier=0, model="small",
+        ...                   answer="Paris", cost=2.0)], total_cost=2.0)
+        >>> AutoMixResult.from_message(r.to_message()) == r
+        True
+    """
+
+    answer: str
+    """The final answer."""
+    answered_by: int
+    """Index of the tier whose answer was kept."""
+    answered_by_model: str
+    """Name of that tier's model."""
+    escalated: bool = False
+    """Whether the query went past the first tier."""
+    n_tiers: int
+    """Number of tiers in the cascade."""
+    attempts: list[TierAttempt]
+    """Every tier's attempt, in order."""
+    total_cost: float
+    """Total unit cost of the query (calls plus verifications)."""
+    total_money: float | None = None
+    """Total money, when token prices are configured."""
+    usage: dict[str, int] | None = None
+    """Token usage summed over all calls."""
+
+    @property
+    def cost_per_tier(self) -> list[float]:
+        """Unit cost spent at each tier reached."""
+        return [a.cost for a in self.attempts]
+
+    def trace(self) -> dict[str, Any]:
+        """The JSON-ready routing trace stored in ``response_metadata["automix"]``."""
+        data = self.model_dump(mode="json")
+        data["cost_per_tier"] = self.cost_per_tier
+        return data
+
+    def to_message(self) -> AIMessage:
+        """The ``AIMessage`` that ``AutoMixRunnable`` returns for this result."""
+        return AIMessage(
+            content=self.answer,
+            response_metadata={TRACE_KEY: self.trace()},
+            usage_metadata=self.usage,
+        )
+
+    @classmethod
+    def from_message(cls, message: BaseMessage) -> AutoMixResult:
+        """Recover the structured result from an ``AutoMixRunnable`` output message."""
+        trace = message.response_metadata.get(TRACE_KEY)
+        if not isinstance(trace, dict):
+            raise ValueError(f"message has no AutoMix trace in response_metadata[{TRACE_KEY!r}]")
+        data = {k: v for k, v in trace.items() if k in cls.model_fields}
+        return cls.model_validate(data)

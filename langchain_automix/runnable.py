@@ -1,0 +1,526 @@
+"""``AutoMixRunnable``: the AutoMix graph as a drop-in LangChain Runnable."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Union, cast
+
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.documents import Document
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
+from langchain_core.runnables.config import patch_config
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+
+from langchain_automix._model_utils import model_name
+from langchain_automix.context import AutoMixContext
+from langchain_automix.costs import CostModel
+from langchain_automix.errors import AutoMixInputError
+from langchain_automix.graph import build_automix_graph, result_from_state
+from langchain_automix.meta_verifiers.base import MetaVerifier
+from langchain_automix.meta_verifiers.threshold import Threshold
+from langchain_automix.result import TRACE_KEY, AutoMixResult
+from langchain_automix.state import AutoMixInput, InputState
+from langchain_automix.verification import (
+    DEFAULT_NUM_VERIFICATIONS,
+    DEFAULT_VERIFIER_TEMPERATURE,
+    VerifierSettings,
+)
+
+__all__ = ["AutoMixRunnable", "coerce_input"]
+
+AutoMixInputLike = Union[str, AutoMixInput, Mapping[str, Any], BaseMessage]  # noqa: UP007
+"""What ``AutoMixRunnable`` accepts: a question string, ``{"question", "context"}``, ..."""
+
+DEFAULT_THRESHOLD = 0.5
+"""Escalate below this verifier confidence when no meta-verifier is given."""
+
+
+def _context_text(value: Any, max_chars: int) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, Document):
+        value = value.page_content
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        parts = []
+        for i, item in enumerate(value):
+            if isinstance(item, Document):
+                parts.append(item.page_content)
+            elif isinstance(item, str):
+                parts.append(item)
+            else:
+                raise AutoMixInputError(
+                    "context",
+                    f"item {i} must be a string or a Document, got {type(item).__name__}",
+                )
+        value = "\n\n".join(parts)
+    if not isinstance(value, str):
+        raise AutoMixInputError(
+            "context", f"must be a string, a Document or a list of them, got {type(value).__name__}"
+        )
+    if len(value) > max_chars:
+        raise AutoMixInputError(
+            "context",
+            f"is {len(value):,} characters, over the limit of {max_chars:,} "
+            "(raise max_context_chars to allow it)",
+        )
+    return value or None
+
+
+def coerce_input(
+    value: Any, *, max_context_chars: int = 50_000, max_question_chars: int = 8_000
+) -> InputState:
+    """Validate and normalise one input, raising :class:`AutoMixInputError` on bad input.
+
+    Accepts a question string, an :class:`AutoMixInput`, a mapping with ``question``
+    and optional ``context`` (other keys are ignored, as RAG pipelines add some),
+    or a message whose text is the question. A context may be a string, a
+    ``Document`` or a list of them (joined by blank lines).
+
+    Example:
+        >>> coerce_input("Who wrote Hamlet?")
+        {'question': 'Who wrote Hamlet?', 'context': None}
+        >>> coerce_input({"question": " "})
+        Traceback (most recent call last):
+        ...
+        langchain_automix.errors.AutoMixInputError: question: must not be empty
+    """
+    context: Any = None
+    if isinstance(value, str):
+        question: Any = value
+    elif isinstance(value, AutoMixInput):
+        question, context = value.question, value.context
+    elif isinstance(value, BaseMessage):
+        question = value.text
+    elif isinstance(value, Mapping):
+        if "question" not in value:
+            raise AutoMixInputError(
+                "question", f"is missing from the input (keys: {sorted(map(str, value))})"
+            )
+        question, context = value["question"], value.get("context")
+    else:
+        raise AutoMixInputError(
+            "input",
+            "expected a question string or a mapping with 'question' and optional 'context', "
+            f"got {type(value).__name__}",
+        )
+    if not isinstance(question, str):
+        raise AutoMixInputError("question", f"must be a string, got {type(question).__name__}")
+    if not question.strip():
+        raise AutoMixInputError("question", "must not be empty")
+    if len(question) > max_question_chars:
+        raise AutoMixInputError(
+            "question",
+            f"is {len(question):,} characters, over the limit of {max_question_chars:,}",
+        )
+    return {"question": question, "context": _context_text(context, max_context_chars)}
+
+
+class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
+    """AutoMix: a small model answers, verifies itself, and escalates only when needed.
+
+    The query runs through a LangGraph state machine (``solve_small`` ->
+    ``self_verify`` -> ``meta_decide`` -> ``solve_large``). The output is an
+    ``AIMessage`` with the final answer, the routing trace in
+    ``response_metadata["automix"]`` and the summed token usage in
+    ``usage_metadata``, so any output parser works after it.
+
+    Setup:
+        .. code-block:: bash
+
+            pip install langchain-automix
+
+    Key init args:
+        models: chat models, cheapest first (two or more).
+        meta_verifier: decides from the verifier confidence; default ``Threshold(0.5)``.
+        threshold: the threshold of the default meta-verifier (tunable per request).
+        num_verifications: verifier samples ``k`` (default 8, tunable per request).
+        costs: unit costs per tier (default 1 and 50) and optional token prices.
+
+    Instantiate:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> small = FakeListChatModel(responses=[
+        ...     "Shakespeare",
+        ...     "Verification Decision: The AI generated answer is Correct.",
+        ... ])
+        >>> large = FakeListChatModel(responses=["William Shakespeare"])
+        >>> automix = AutoMixRunnable(models=[small, large], num_verifications=1)
+
+    Invoke:
+        >>> msg = automix.invoke({"question": "Who wrote Hamlet?",
+        ...                       "context": "Hamlet is a tragedy by Shakespeare."})
+        >>> msg.content, msg.response_metadata["automix"]["answered_by"]
+        ('Shakespeare', 0)
+
+    Stream:
+        Nothing of a tier is emitted before it is accepted; when a query escalates,
+        the final tier's tokens stream as they arrive. The last chunk carries the
+        trace and usage.
+
+        >>> "".join(str(c.content) for c in automix.stream("Who wrote Hamlet?"))
+        'Shakespeare'
+
+    Async:
+        ``ainvoke``, ``abatch``, ``astream`` and ``astream_events`` mirror the sync API.
+
+    Structured result:
+        >>> automix.with_result().invoke("Who wrote Hamlet?").escalated
+        False
+
+    Use in RAG:
+        .. code-block:: python
+
+            rag = {"context": retriever | format_docs, "question": RunnablePassthrough()}
+            chain = rag | automix | StrOutputParser()
+
+    Per-request threshold:
+        .. code-block:: python
+
+            from langchain_core.runnables import ConfigurableField
+            tunable = automix.configurable_fields(
+                threshold=ConfigurableField(id="threshold"),
+                num_verifications=ConfigurableField(id="num_verifications"),
+            )
+            tunable.invoke(q, config={"configurable": {"threshold": 0.75}})
+
+    Serve:
+        See ``docs/serving.md``: ``create_app(automix)`` mounts it with LangServe.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    models: list[Runnable[Any, Any]]
+    """Chat models, cheapest first (two or more); the last tier's answer is final."""
+    meta_verifier: MetaVerifier | None = None
+    """Decides from the verifier's confidence; default ``Threshold(threshold)``."""
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    """Threshold of the default meta-verifier (0.5 when unset); also overrides the
+    threshold of a given ``Threshold`` meta-verifier."""
+    num_verifications: int = Field(default=DEFAULT_NUM_VERIFICATIONS, ge=1, le=64)
+    """Number of verifier samples ``k``."""
+    verifier_temperature: float = Field(default=DEFAULT_VERIFIER_TEMPERATURE, ge=0.0)
+    """Sampling temperature of the verifier."""
+    verifier_max_tokens: int | None = Field(default=128, ge=1)
+    """Length cap of each verifier sample (for models that take ``max_tokens``)."""
+    verifier_seed: int | None = None
+    """Base sampling seed of the verifier (for models that take ``seed``)."""
+    request_n: bool | None = None
+    """Ask for all verifier samples in one ``n=k`` call; None: when the model has ``n``."""
+    costs: CostModel = Field(default_factory=CostModel)
+    """Unit costs per tier (default 1 and 50 for two tiers) and optional token prices."""
+    solve_prompt: BasePromptTemplate | None = None
+    """Replacement solve prompt (variables ``context`` and ``question``)."""
+    verify_prompt: BasePromptTemplate | None = None
+    """Replacement verification prompt (variables ``context``, ``question``, ``answer``)."""
+    max_context_chars: int = Field(default=50_000, ge=1)
+    """Inputs with a longer context are rejected before any model is called."""
+    max_question_chars: int = Field(default=8_000, ge=1)
+    """Inputs with a longer question are rejected before any model is called."""
+    name: str | None = "AutoMixRunnable"
+    """Name of the runnable in traces."""
+
+    _context: AutoMixContext = PrivateAttr()
+
+    @field_validator("models")
+    @classmethod
+    def _check_models(cls, models: list[Runnable[Any, Any]]) -> list[Runnable[Any, Any]]:
+        if len(models) < 2:
+            raise ValueError(
+                f"models must list two or more chat models, cheapest first; got {len(models)}"
+            )
+        for i, m in enumerate(models):
+            if not isinstance(m, Runnable):
+                raise ValueError(
+                    f"models[{i}] must be a chat model (a Runnable), got {type(m).__name__}"
+                )
+        return models
+
+    @field_validator("costs", mode="before")
+    @classmethod
+    def _coerce_costs(cls, value: Any) -> CostModel:
+        return CostModel.coerce(value)
+
+    @field_validator("solve_prompt", "verify_prompt")
+    @classmethod
+    def _check_prompt(
+        cls, prompt: BasePromptTemplate | None, info: Any
+    ) -> BasePromptTemplate | None:
+        if prompt is None:
+            return prompt
+        needed = {"context", "question"} | (
+            {"answer"} if info.field_name == "verify_prompt" else set()
+        )
+        extra = set(prompt.input_variables) - needed
+        if extra:
+            raise ValueError(
+                f"{info.field_name} may only use the variables {sorted(needed)}; "
+                f"it also uses {sorted(extra)}"
+            )
+        return prompt
+
+    def model_post_init(self, __context: Any) -> None:
+        """Check the costs against the tiers and prepare the graph's runtime context."""
+        self.costs.validate_tiers(len(self.models))
+        self._context = AutoMixContext(
+            models=tuple(self.models),
+            model_names=tuple(model_name(m) for m in self.models),
+            meta_verifier=self._resolve_meta_verifier(),
+            verifier=VerifierSettings(
+                k=self.num_verifications,
+                temperature=self.verifier_temperature,
+                max_tokens=self.verifier_max_tokens,
+                seed=self.verifier_seed,
+                request_n=self.request_n,
+                prompt=self.verify_prompt,
+            ),
+            costs=self.costs,
+            solve_prompt=self.solve_prompt,
+        )
+
+    def _resolve_meta_verifier(self) -> MetaVerifier:
+        mv = self.meta_verifier
+        if mv is None:
+            return Threshold(DEFAULT_THRESHOLD if self.threshold is None else self.threshold)
+        if self.threshold is not None:
+            if not isinstance(mv, Threshold):
+                raise ValueError(
+                    "threshold only applies to the Threshold meta-verifier; "
+                    f"got meta_verifier={mv.describe()}"
+                )
+            return Threshold(self.threshold, inclusive=mv.inclusive)
+        return mv
+
+    # --- schemas ---------------------------------------------------------------------------
+
+    @property
+    def InputType(self) -> Any:
+        """The accepted input types."""
+        return AutoMixInputLike
+
+    @property
+    def OutputType(self) -> type[AIMessage]:
+        """The output type: an ``AIMessage``."""
+        return AIMessage
+
+    def get_input_schema(self, config: RunnableConfig | None = None) -> type[BaseModel]:
+        """``{"question": str, "context": str | None}``, for LangServe and the playground."""
+        return AutoMixInput
+
+    @property
+    def context(self) -> AutoMixContext:
+        """The graph's runtime context for this runnable's settings."""
+        return self._context
+
+    @property
+    def graph(self) -> Any:
+        """The compiled LangGraph ``StateGraph`` that runs each query."""
+        return build_automix_graph()
+
+    def _coerce(self, value: Any) -> InputState:
+        return coerce_input(
+            value,
+            max_context_chars=self.max_context_chars,
+            max_question_chars=self.max_question_chars,
+        )
+
+    # --- invoke ----------------------------------------------------------------------------
+
+    def _run(
+        self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> AIMessage:
+        state = self._coerce(value)
+        out = self.graph.invoke(
+            state, patch_config(config, callbacks=run_manager.get_child()), context=self._context
+        )
+        return result_from_state(self._context, out).to_message()
+
+    async def _arun(
+        self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> AIMessage:
+        state = self._coerce(value)
+        out = await self.graph.ainvoke(
+            state, patch_config(config, callbacks=run_manager.get_child()), context=self._context
+        )
+        return result_from_state(self._context, out).to_message()
+
+    def invoke(
+        self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AIMessage:
+        """Answer one query; see the class docstring."""
+        return self._call_with_config(self._run, input, config, run_type="chain")
+
+    async def ainvoke(
+        self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AIMessage:
+        """Async twin of :meth:`invoke`."""
+        return await self._acall_with_config(self._arun, input, config, run_type="chain")
+
+    def batch(
+        self,
+        inputs: list[AutoMixInputLike],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Answer many queries concurrently (honours ``max_concurrency``).
+
+        Unless ``return_exceptions`` is set, every input is validated before any
+        model is called, so one bad input fails the batch at no cost.
+        """
+        if not return_exceptions:
+            for i, value in enumerate(inputs):
+                self._check_batch_item(i, value)
+        return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(
+        self,
+        inputs: list[AutoMixInputLike],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Async twin of :meth:`batch`."""
+        if not return_exceptions:
+            for i, value in enumerate(inputs):
+                self._check_batch_item(i, value)
+        return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    def _check_batch_item(self, index: int, value: Any) -> None:
+        try:
+            self._coerce(value)
+        except AutoMixInputError as exc:
+            raise AutoMixInputError(
+                f"inputs[{index}].{exc.field}", str(exc).split(": ", 1)[1]
+            ) from exc
+
+    # --- stream ----------------------------------------------------------------------------
+
+    def _stream_run(
+        self,
+        inputs: Iterator[Any],
+        run_manager: CallbackManagerForChainRun,
+        config: RunnableConfig,
+    ) -> Iterator[AIMessageChunk]:
+        state = self._coerce(_single(inputs))
+        ctx = replace(self._context, stream_final=True)
+        final: Any = None
+        streamed = False
+        for mode, chunk in self.graph.stream(
+            state,
+            patch_config(config, callbacks=run_manager.get_child()),
+            context=ctx,
+            stream_mode=["custom", "values"],
+        ):
+            if mode == "values":
+                final = chunk
+            elif isinstance(chunk, dict) and "automix_chunk" in chunk:
+                token = _token(chunk["automix_chunk"])
+                if token.content:
+                    streamed = True
+                    yield token
+        yield from _closing_chunks(result_from_state(ctx, final), streamed)
+
+    async def _astream_run(
+        self,
+        inputs: AsyncIterator[Any],
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
+    ) -> AsyncIterator[AIMessageChunk]:
+        value = None
+        async for item in inputs:
+            value = item
+        state = self._coerce(value)
+        ctx = replace(self._context, stream_final=True)
+        final: Any = None
+        streamed = False
+        async for mode, chunk in self.graph.astream(
+            state,
+            patch_config(config, callbacks=run_manager.get_child()),
+            context=ctx,
+            stream_mode=["custom", "values"],
+        ):
+            if mode == "values":
+                final = chunk
+            elif isinstance(chunk, dict) and "automix_chunk" in chunk:
+                token = _token(chunk["automix_chunk"])
+                if token.content:
+                    streamed = True
+                    yield token
+        for c in _closing_chunks(result_from_state(ctx, final), streamed):
+            yield c
+
+    def stream(
+        self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[AIMessage]:
+        """Stream the accepted answer; see the class docstring."""
+        yield from self._transform_stream_with_config(
+            iter([input]), self._stream_run, config, run_type="chain"
+        )
+
+    async def astream(
+        self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[AIMessage]:
+        """Async twin of :meth:`stream`."""
+
+        async def once() -> AsyncIterator[Any]:
+            yield input
+
+        async for chunk in self._atransform_stream_with_config(
+            once(), self._astream_run, config, run_type="chain"
+        ):
+            yield chunk
+
+    # --- structured results ----------------------------------------------------------------
+
+    def with_result(self) -> Runnable[AutoMixInputLike, AutoMixResult]:
+        """This runnable followed by a parser into :class:`AutoMixResult`.
+
+        Example:
+            >>> from langchain_core.language_models import FakeListChatModel
+            >>> small = FakeListChatModel(
+            ...     responses=["no idea", "The AI generated answer is Incorrect."])
+            >>> large = FakeListChatModel(responses=["42"])
+            >>> automix = AutoMixRunnable(models=[small, large], num_verifications=1)
+            >>> r = automix.with_result().invoke("?")
+            >>> r.answer, r.escalated, r.total_cost
+            ('42', True, 52.0)
+        """
+        return self | RunnableLambda(AutoMixResult.from_message, name="AutoMixResult")
+
+    def invoke_result(
+        self, input: AutoMixInputLike, config: RunnableConfig | None = None
+    ) -> AutoMixResult:
+        """Answer one query and return the full :class:`AutoMixResult`."""
+        return AutoMixResult.from_message(self.invoke(input, config))
+
+    async def ainvoke_result(
+        self, input: AutoMixInputLike, config: RunnableConfig | None = None
+    ) -> AutoMixResult:
+        """Async twin of :meth:`invoke_result`."""
+        return AutoMixResult.from_message(await self.ainvoke(input, config))
+
+
+def _single(inputs: Iterator[Any]) -> Any:
+    value = None
+    for value in inputs:  # noqa: B007 - the last input is the one
+        pass
+    return value
+
+
+def _token(chunk: AIMessageChunk) -> AIMessageChunk:
+    # Usage of the streamed tier is reported once, summed, in the closing chunk.
+    return AIMessageChunk(content=chunk.content, id=chunk.id)
+
+
+def _closing_chunks(result: AutoMixResult, streamed: bool) -> Iterator[AIMessageChunk]:
+    if not streamed:
+        yield AIMessageChunk(content=result.answer)
+    yield AIMessageChunk(
+        content="",
+        response_metadata={TRACE_KEY: result.trace()},
+        usage_metadata=cast(Any, result.usage),
+    )

@@ -1,0 +1,116 @@
+"""Solve step: one tier answers a (context, question) pair."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from langchain_automix._model_utils import child_config, message_text, usage_of
+from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, NO_CONTEXT
+
+__all__ = ["SolveResult", "asolve", "format_solve_messages", "solve"]
+
+ChunkSink = Callable[[AIMessageChunk], None]
+"""Receives the tokens of a streamed answer as they arrive."""
+
+
+@dataclass(frozen=True, slots=True)
+class SolveResult:
+    """One tier's answer."""
+
+    answer: str
+    """The answer text, stripped."""
+    usage: UsageMetadata | None
+    """Token usage reported by the model (None when the model reports none)."""
+    latency_s: float
+    """Wall time of the call in seconds."""
+
+
+def format_solve_messages(
+    question: str, context: str | None, prompt: BasePromptTemplate | None = None
+) -> list[BaseMessage]:
+    """Render the solve prompt for one query."""
+    return (
+        (prompt or DEFAULT_SOLVE_PROMPT)
+        .format_prompt(question=question, context=context if context else NO_CONTEXT)
+        .to_messages()
+    )
+
+
+def _result(message: BaseMessage, started: float) -> SolveResult:
+    return SolveResult(
+        answer=message_text(message).strip(),
+        usage=usage_of(message),
+        latency_s=time.perf_counter() - started,
+    )
+
+
+def solve(
+    model: Runnable[Any, Any],
+    *,
+    question: str,
+    context: str | None,
+    prompt: BasePromptTemplate | None = None,
+    config: RunnableConfig | None = None,
+    on_chunk: ChunkSink | None = None,
+) -> SolveResult:
+    """Ask ``model`` to answer ``question`` about ``context``.
+
+    With ``on_chunk`` the answer is streamed and each chunk handed over as it
+    arrives (used for the final tier, whose answer needs no verification).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> solve(FakeListChatModel(responses=["Paris"]), question="Capital?",
+        ...       context="Paris is the capital of France.").answer
+        'Paris'
+    """
+    messages = format_solve_messages(question, context, prompt)
+    cfg = child_config(config, run_name="solve")
+    started = time.perf_counter()
+    if on_chunk is None:
+        return _result(model.invoke(messages, cfg), started)
+    full: AIMessageChunk | None = None
+    for chunk in model.stream(messages, cfg):
+        chunk = _as_chunk(chunk)
+        on_chunk(chunk)
+        full = chunk if full is None else full + chunk
+    return _result(full if full is not None else AIMessage(content=""), started)
+
+
+async def asolve(
+    model: Runnable[Any, Any],
+    *,
+    question: str,
+    context: str | None,
+    prompt: BasePromptTemplate | None = None,
+    config: RunnableConfig | None = None,
+    on_chunk: ChunkSink | None = None,
+) -> SolveResult:
+    """Async twin of :func:`solve`."""
+    messages = format_solve_messages(question, context, prompt)
+    cfg = child_config(config, run_name="solve")
+    started = time.perf_counter()
+    if on_chunk is None:
+        return _result(await model.ainvoke(messages, cfg), started)
+    full: AIMessageChunk | None = None
+    async for chunk in model.astream(messages, cfg):
+        chunk = _as_chunk(chunk)
+        on_chunk(chunk)
+        full = chunk if full is None else full + chunk
+    return _result(full if full is not None else AIMessage(content=""), started)
+
+
+def _as_chunk(chunk: Any) -> AIMessageChunk:
+    if isinstance(chunk, AIMessageChunk):
+        return chunk
+    if isinstance(chunk, BaseMessage):
+        return AIMessageChunk(content=chunk.content)
+    return AIMessageChunk(content=str(chunk))

@@ -1,0 +1,43 @@
+"""Graph state: the narrow input and the full state that nodes update."""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from langchain_automix.result import TierAttempt
+
+__all__ = ["AutoMixInput", "AutoMixState", "InputState"]
+
+
+class AutoMixInput(BaseModel):
+    """Input of ``AutoMixRunnable``: a question and the passage it is about.
+
+    A plain string is also accepted as the question.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(min_length=1, description="The question to answer.")
+    """The question to answer."""
+    context: str | None = Field(
+        default=None, description="The passage that grounds the answer (optional)."
+    )
+    """The passage that grounds the answer (optional)."""
+
+
+class InputState(TypedDict):
+    """What the graph is started with."""
+
+    question: str
+    context: str | None
+
+
+class AutoMixState(InputState, total=False):
+    """Everything the nodes know about one query."""
+
+    tier: int
+    """Index of the tier currently answering."""
+    attempts: list[TierAttempt]
+    """Every tier's attempt so far; the current tier's last."""

@@ -1,0 +1,354 @@
+"""Self-verification: the same model judges its own answer ``k`` times.
+
+Each sample is the model's completion of the few-shot entailment prompt. A sample
+is *valid* when it contains "the ai generated answer is" (any case); it says
+*correct* when that phrase is followed by "correct" rather than "incorrect".
+The confidence is the share of valid samples that say correct; with no valid
+sample it is 0 and the result is flagged.
+
+All ``k`` samples are requested in one call (``n=k``) when the model declares an
+``n`` field (OpenAI-compatible models do). Servers that ignore ``n`` (llama.cpp's,
+most fakes) return fewer generations; the rest are made up with concurrent calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import LLMResult
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import get_executor_for_config
+
+from langchain_automix._model_utils import (
+    as_chat_model,
+    child_config,
+    message_text,
+    sum_usage,
+    supported_kwargs,
+    usage_of,
+)
+from langchain_automix.prompts import DEFAULT_VERIFY_PROMPT, NO_CONTEXT
+
+__all__ = [
+    "DEFAULT_NUM_VERIFICATIONS",
+    "DEFAULT_VERIFIER_TEMPERATURE",
+    "VERIFY_PHRASE",
+    "VerificationResult",
+    "VerifierSettings",
+    "averify",
+    "confidence_of",
+    "parse_verification",
+    "verify",
+]
+
+VERIFY_PHRASE = "the ai generated answer is"
+"""A verifier sample is valid when it contains this phrase (any case)."""
+
+DEFAULT_NUM_VERIFICATIONS = 8
+"""Default number of verifier samples ``k`` (the paper's)."""
+
+DEFAULT_VERIFIER_TEMPERATURE = 1.0
+"""Default sampling temperature of the verifier."""
+
+_DECISION = re.compile(r"the ai generated answer is\W*(in)?correct", re.IGNORECASE)
+
+
+def parse_verification(text: str) -> bool | None:
+    """Read one verifier sample.
+
+    Returns:
+        True when the sample says the answer is correct, False when it is a valid
+        sample that does not (says "Incorrect" or anything else after the phrase),
+        None when the sample is not valid.
+
+    The first decision in the sample counts: small models often go on to invent
+    another few-shot block after deciding.
+
+    Example:
+        >>> parse_verification("Evaluation: fine. Verification Decision: The AI generated "
+        ...                    "answer is Correct.")
+        True
+        >>> parse_verification("... the AI generated answer is incorrect.")
+        False
+        >>> parse_verification("I think so") is None
+        True
+    """
+    low = text.lower()
+    start = low.find(VERIFY_PHRASE)
+    if start < 0:
+        return None
+    match = _DECISION.match(low, start)
+    return bool(match) and match.group(1) is None  # type: ignore[union-attr]
+
+
+def confidence_of(verdicts: Sequence[bool | None]) -> tuple[float, int]:
+    """Confidence (share of valid verdicts that are True) and number of valid verdicts."""
+    valid = [v for v in verdicts if v is not None]
+    if not valid:
+        return 0.0, 0
+    return sum(valid) / len(valid), len(valid)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierSettings:
+    """How verification samples are drawn.
+
+    Example:
+        >>> VerifierSettings(k=4, temperature=0.7).k
+        4
+    """
+
+    k: int = DEFAULT_NUM_VERIFICATIONS
+    """Number of samples."""
+    temperature: float | None = DEFAULT_VERIFIER_TEMPERATURE
+    """Sampling temperature (sent to models that have a ``temperature`` field)."""
+    max_tokens: int | None = 128
+    """Cap on each sample's length (sent to models that have a ``max_tokens`` field)."""
+    stop: tuple[str, ...] | None = ("\n---",)
+    """Stop sequences: the few-shot blocks are separated by ``---``."""
+    seed: int | None = None
+    """Base seed; sample ``i`` of a fallback call uses ``seed + i`` where supported."""
+    request_n: bool | None = None
+    """Ask for all samples in one call with ``n=k``; None: when the model has ``n``."""
+    prompt: BasePromptTemplate | None = None
+    """Verification prompt with ``context``, ``question``, ``answer``; default the paper's."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.k, int) or self.k < 1:
+            raise ValueError(
+                f"the number of verifications k must be an integer >= 1, got {self.k!r}"
+            )
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError(f"verifier temperature must be >= 0, got {self.temperature!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationResult:
+    """The outcome of verifying one answer."""
+
+    samples: list[str]
+    """Raw verifier samples (failed calls are absent; see ``errors``)."""
+    verdicts: list[bool | None]
+    """Parsed sample per sample: True correct, False incorrect, None invalid."""
+    confidence: float
+    """Share of valid samples that say correct (0.0 with no valid sample)."""
+    n_valid: int
+    """Number of valid samples."""
+    n_samples: int
+    """Number of samples asked for (``k``)."""
+    usage: UsageMetadata | None = None
+    """Token usage of all verification calls together."""
+    latency_s: float = 0.0
+    """Wall time of the verification in seconds."""
+    errors: list[str] = field(default_factory=list)
+    """Errors of failed verifier calls; each failed sample counts as invalid."""
+
+    @property
+    def no_valid_sample(self) -> bool:
+        """True when no sample was valid (confidence is then 0 by convention)."""
+        return self.n_valid == 0
+
+
+def _messages(
+    question: str, context: str | None, answer: str, settings: VerifierSettings
+) -> list[BaseMessage]:
+    prompt = settings.prompt or DEFAULT_VERIFY_PROMPT
+    return prompt.format_prompt(
+        question=question, context=context if context else NO_CONTEXT, answer=answer
+    ).to_messages()
+
+
+def _call_kwargs(
+    model: Runnable[Any, Any], settings: VerifierSettings, seed: int | None
+) -> dict[str, Any]:
+    return supported_kwargs(
+        model,
+        {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "seed": seed},
+    )
+
+
+def _wants_n(model: Runnable[Any, Any], settings: VerifierSettings) -> BaseChatModel | None:
+    chat = as_chat_model(model)
+    if chat is None or settings.k < 2 or settings.request_n is False:
+        return None
+    if settings.request_n is None and "n" not in type(chat).model_fields:
+        return None
+    return chat
+
+
+def _generate_kwargs(config: RunnableConfig) -> dict[str, Any]:
+    return {
+        "callbacks": config.get("callbacks"),
+        "tags": config.get("tags"),
+        "metadata": config.get("metadata"),
+        "run_name": config.get("run_name"),
+    }
+
+
+def _from_llm_result(result: LLMResult) -> tuple[list[str], UsageMetadata | None]:
+    gens = result.generations[0] if result.generations else []
+    texts = [g.text for g in gens]
+    # One request reports one usage; OpenAI-style clients copy it onto every choice.
+    usage = usage_of(getattr(gens[0], "message", None)) if gens else None
+    return texts, usage
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _finish(
+    texts: list[str],
+    usages: list[UsageMetadata | None],
+    errors: list[str],
+    settings: VerifierSettings,
+    started: float,
+) -> VerificationResult:
+    texts = texts[: settings.k]
+    verdicts = [parse_verification(t) for t in texts]
+    confidence, n_valid = confidence_of(verdicts)
+    return VerificationResult(
+        samples=texts,
+        verdicts=verdicts,
+        confidence=confidence,
+        n_valid=n_valid,
+        n_samples=settings.k,
+        usage=sum_usage(usages),
+        latency_s=time.perf_counter() - started,
+        errors=errors,
+    )
+
+
+def verify(
+    model: Runnable[Any, Any],
+    *,
+    question: str,
+    context: str | None,
+    answer: str,
+    settings: VerifierSettings | None = None,
+    config: RunnableConfig | None = None,
+) -> VerificationResult:
+    """Verify ``answer`` with ``k`` samples from ``model``.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> judge = FakeListChatModel(responses=[
+        ...     "Supported. Verification Decision: The AI generated answer is Correct.",
+        ...     "Verification Decision: The AI generated answer is Incorrect.",
+        ... ])
+        >>> r = verify(judge, question="Capital?", context="Paris is the capital.",
+        ...            answer="Paris", settings=VerifierSettings(k=4))
+        >>> r.confidence, r.n_valid
+        (0.5, 4)
+    """
+    settings = settings or VerifierSettings()
+    messages = _messages(question, context, answer, settings)
+    cfg = child_config(config, run_name="verify")
+    started = time.perf_counter()
+    texts: list[str] = []
+    usages: list[UsageMetadata | None] = []
+    errors: list[str] = []
+    chat = _wants_n(model, settings)
+    if chat is not None:
+        try:
+            result = chat.generate(
+                [messages],
+                stop=list(settings.stop) if settings.stop else None,
+                n=settings.k,
+                **_call_kwargs(model, settings, settings.seed),
+                **_generate_kwargs(cfg),
+            )
+            got, usage = _from_llm_result(result)
+            texts += got
+            usages.append(usage)
+        except Exception as exc:  # a failed verifier call counts as invalid samples
+            errors.append(_error(exc))
+    missing = settings.k - len(texts)
+    if missing > 0:
+        stop = list(settings.stop) if settings.stop else None
+        base = 0 if settings.seed is None else settings.seed + len(texts)
+
+        def one(i: int) -> BaseMessage:
+            seed = None if settings.seed is None else base + i
+            return model.invoke(messages, cfg, stop=stop, **_call_kwargs(model, settings, seed))
+
+        with get_executor_for_config(cfg) as executor:
+            futures: list[Future[BaseMessage]] = [executor.submit(one, i) for i in range(missing)]
+            for fut in futures:
+                try:
+                    msg = fut.result()
+                except Exception as exc:
+                    errors.append(_error(exc))
+                    continue
+                texts.append(message_text(msg))
+                usages.append(usage_of(msg))
+    return _finish(texts, usages, errors, settings, started)
+
+
+async def averify(
+    model: Runnable[Any, Any],
+    *,
+    question: str,
+    context: str | None,
+    answer: str,
+    settings: VerifierSettings | None = None,
+    config: RunnableConfig | None = None,
+) -> VerificationResult:
+    """Async twin of :func:`verify`; fallback samples run concurrently."""
+    settings = settings or VerifierSettings()
+    messages = _messages(question, context, answer, settings)
+    cfg = child_config(config, run_name="verify")
+    started = time.perf_counter()
+    texts: list[str] = []
+    usages: list[UsageMetadata | None] = []
+    errors: list[str] = []
+    chat = _wants_n(model, settings)
+    if chat is not None:
+        try:
+            result = await chat.agenerate(
+                [messages],
+                stop=list(settings.stop) if settings.stop else None,
+                n=settings.k,
+                **_call_kwargs(model, settings, settings.seed),
+                **_generate_kwargs(cfg),
+            )
+            got, usage = _from_llm_result(result)
+            texts += got
+            usages.append(usage)
+        except Exception as exc:  # a failed verifier call counts as invalid samples
+            errors.append(_error(exc))
+    missing = settings.k - len(texts)
+    if missing > 0:
+        stop = list(settings.stop) if settings.stop else None
+        base = 0 if settings.seed is None else settings.seed + len(texts)
+        limit = cfg.get("max_concurrency")
+        sem = asyncio.Semaphore(limit) if limit else None
+
+        async def one(i: int) -> BaseMessage:
+            seed = None if settings.seed is None else base + i
+            kwargs = _call_kwargs(model, settings, seed)
+            if sem is None:
+                return await model.ainvoke(messages, cfg, stop=stop, **kwargs)
+            async with sem:
+                return await model.ainvoke(messages, cfg, stop=stop, **kwargs)
+
+        outcomes = await asyncio.gather(*(one(i) for i in range(missing)), return_exceptions=True)
+        for out in outcomes:
+            if isinstance(out, BaseException):
+                if not isinstance(out, Exception):
+                    raise out
+                errors.append(_error(out))
+                continue
+            texts.append(message_text(out))
+            usages.append(usage_of(out))
+    return _finish(texts, usages, errors, settings, started)

@@ -1,0 +1,172 @@
+"""Deterministic fake chat models for the unit tests (no network)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForLLMRun,
+    CallbackManagerForLLMRun,
+)
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from pydantic import Field, PrivateAttr
+
+CORRECT = "The context supports it. Verification Decision: The AI generated answer is Correct."
+INCORRECT = "Not supported. Verification Decision: The AI generated answer is Incorrect."
+
+
+def is_verify_prompt(messages: list[BaseMessage]) -> bool:
+    return "AI Generated Answer:" in str(messages[-1].content)
+
+
+class ScriptedChatModel(BaseChatModel):
+    """Answers solve prompts with ``answer`` and verify prompts with ``verdicts`` in turn.
+
+    Records every call (kind and kwargs) and the peak number of calls in flight.
+    """
+
+    answer: str = "Paris"
+    verdicts: list[str] = Field(default_factory=lambda: [CORRECT])
+    latency: float = 0.0
+    fail_solve: bool = False
+    fail_verify: bool = False
+    usage: tuple[int, int] = (10, 2)
+
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+    _verify_i: int = PrivateAttr(default=0)
+    _in_flight: int = PrivateAttr(default=0)
+    calls: list[tuple[str, dict[str, Any]]] = Field(default_factory=list)
+    peak_in_flight: int = 0
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _kind(self, messages: list[BaseMessage]) -> str:
+        return "verify" if is_verify_prompt(messages) else "solve"
+
+    def _text(self, kind: str) -> str:
+        if kind == "solve":
+            if self.fail_solve:
+                raise RuntimeError("solve backend down")
+            return self.answer
+        if self.fail_verify:
+            raise TimeoutError("verify timed out")
+        with self._lock:
+            text = self.verdicts[self._verify_i % len(self.verdicts)]
+            self._verify_i += 1
+        return text
+
+    def _enter(self, kind: str, kwargs: dict[str, Any]) -> None:
+        with self._lock:
+            self.calls.append((kind, dict(kwargs)))
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+
+    def _leave(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _message(self, text: str) -> AIMessage:
+        i, o = self.usage
+        return AIMessage(
+            content=text,
+            usage_metadata={"input_tokens": i, "output_tokens": o, "total_tokens": i + o},
+        )
+
+    def _n(self, kwargs: dict[str, Any]) -> int:
+        return 1
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        kind = self._kind(messages)
+        self._enter(kind, kwargs)
+        try:
+            if self.latency:
+                time.sleep(self.latency)
+            gens = [
+                ChatGeneration(message=self._message(self._text(kind)))
+                for _ in range(self._n(kwargs) if kind == "verify" else 1)
+            ]
+        finally:
+            self._leave()
+        return ChatResult(generations=gens)
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        kind = self._kind(messages)
+        self._enter(kind, kwargs)
+        try:
+            if self.latency:
+                await asyncio.sleep(self.latency)
+            gens = [
+                ChatGeneration(message=self._message(self._text(kind)))
+                for _ in range(self._n(kwargs) if kind == "verify" else 1)
+            ]
+        finally:
+            self._leave()
+        return ChatResult(generations=gens)
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        kind = self._kind(messages)
+        self._enter(kind, kwargs)
+        try:
+            words = self._text(kind).split(" ")
+        finally:
+            self._leave()
+        for i, word in enumerate(words):
+            token = word if i == 0 else " " + word
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=token))
+            if run_manager:
+                run_manager.on_llm_new_token(token, chunk=chunk)
+            yield chunk
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        for chunk in self._stream(messages, stop, None, **kwargs):
+            if run_manager:
+                await run_manager.on_llm_new_token(str(chunk.message.content), chunk=chunk)
+            yield chunk
+
+    def count(self, kind: str) -> int:
+        return sum(1 for k, _ in self.calls if k == kind)
+
+
+class NChatModel(ScriptedChatModel):
+    """Declares OpenAI-style sampling fields and honours ``n`` (up to ``max_n``)."""
+
+    n: int = 1
+    temperature: float = 0.0
+    seed: int | None = None
+    max_tokens: int | None = None
+    max_n: int = 100
+
+    def _n(self, kwargs: dict[str, Any]) -> int:
+        return min(int(kwargs.get("n", 1)), self.max_n)

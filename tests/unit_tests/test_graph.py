@@ -1,0 +1,36 @@
+from pathlib import Path
+
+from langchain_automix import build_automix_graph
+from langchain_automix.graph import NODES
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = Path(__file__).parent / "snapshots" / "graph.mmd"
+
+
+def test_graph_has_exactly_the_four_nodes() -> None:
+    graph = build_automix_graph()
+    assert graph.name == "AutoMix"
+    nodes = {n for n in graph.get_graph().nodes if not n.startswith("__")}
+    assert nodes == set(NODES) == {"solve_small", "self_verify", "meta_decide", "solve_large"}
+
+
+def test_graph_is_built_once() -> None:
+    assert build_automix_graph() is build_automix_graph()
+
+
+def test_mermaid_snapshot_matches_graph_and_readme() -> None:
+    mermaid = build_automix_graph().get_graph().draw_mermaid()
+    assert mermaid == SNAPSHOT.read_text(), "graph changed: update the snapshot and the README"
+    readme = (ROOT / "README.md").read_text()
+    assert mermaid.strip() in readme, "README's mermaid block differs from the graph"
+
+
+def test_router_edges() -> None:
+    edges = {(e.source, e.target) for e in build_automix_graph().get_graph().edges}
+    assert ("__start__", "solve_small") in edges
+    assert ("self_verify", "meta_decide") in edges
+    assert ("meta_decide", "solve_large") in edges
+    assert ("meta_decide", "__end__") in edges
+    assert ("solve_large", "self_verify") in edges
+    assert ("solve_large", "__end__") in edges
+    assert ("solve_small", "solve_large") in edges
