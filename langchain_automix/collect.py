@@ -25,7 +25,8 @@ Example:
     >>> import asyncio
     >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
     >>> from langchain_automix.datasets import QAItem
-    >>> small = FakeListChatModel(responses=["Paris"] + ["Verification Decision: Correct"] * 2)
+    >>> small = FakeListChatModel(responses=["Paris"] + [
+    ...     "Verification Decision: The AI generated answer is Correct."] * 2)
     >>> large = FakeListChatModel(responses=["Paris"])
     >>> item = QAItem(id="q1", question="Capital of France?",
     ...               context="Paris is the capital of France.", answers=("Paris",))
@@ -64,28 +65,9 @@ __all__ = [
     "read_done_ids",
 ]
 
-try:  # the core building blocks (preferred)
-    from langchain_automix.prompts import (  # type: ignore[import-not-found,unused-ignore]
-        DEFAULT_SOLVE_PROMPT as _SOLVE_PROMPT,
-    )
-    from langchain_automix.prompts import (  # type: ignore[import-not-found,unused-ignore]
-        DEFAULT_VERIFY_PROMPT as _VERIFY_PROMPT,
-    )
-    from langchain_automix.solving import (  # type: ignore[import-not-found,unused-ignore]
-        asolve as _asolve,
-    )
-    from langchain_automix.verification import (  # type: ignore[import-not-found,unused-ignore]
-        averify as _averify,
-    )
-
-    CORE = "core"
-except ImportError:  # pragma: no cover - until the core modules land
-    from langchain_automix._stopgap import SOLVE_PROMPT as _SOLVE_PROMPT
-    from langchain_automix._stopgap import VERIFY_PROMPT as _VERIFY_PROMPT
-    from langchain_automix._stopgap import asolve as _asolve
-    from langchain_automix._stopgap import averify as _averify
-
-    CORE = "stopgap"
+from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
+from langchain_automix.solving import asolve
+from langchain_automix.verification import VerifierSettings, averify
 
 
 @dataclass
@@ -97,11 +79,15 @@ class Tier:
         model: the chat model that answers (greedy decoding recommended).
         verifier: the chat model that verifies; defaults to ``model`` (AutoMix
             verifies with the same model, sampled at ``temperature``).
+        request_n: ask for the k samples in one call with ``n=k`` (None: when the
+            model supports ``n``; set False for servers that ignore ``n`` such as
+            llama.cpp's).
     """
 
     name: str
     model: BaseChatModel
     verifier: BaseChatModel | None = None
+    request_n: bool | None = None
 
 
 @dataclass
@@ -118,8 +104,8 @@ class CollectStats:
 
 def prompt_version() -> str:
     """A short hash of the solve and verify prompts in use (written in each row)."""
-    text = repr(_SOLVE_PROMPT) + repr(_VERIFY_PROMPT)
-    return f"{CORE}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+    text = repr(DEFAULT_SOLVE_PROMPT) + repr(DEFAULT_VERIFY_PROMPT)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def errors_path(output: str | os.PathLike[str]) -> Path:
@@ -190,7 +176,11 @@ def _append_line(fd: int, obj: dict[str, Any]) -> None:
 
 def _usage_dict(usage: Any) -> dict[str, int]:
     if isinstance(usage, dict):
-        return {k: int(v) for k, v in usage.items() if isinstance(v, (int, float))}
+        return {
+            key: int(usage.get(key) or 0)
+            for key in ("input_tokens", "output_tokens", "total_tokens")
+            if key in usage
+        }
     return {}
 
 
@@ -201,6 +191,7 @@ async def collect_one(
     k: int = 8,
     temperature: float = 1.0,
     seed: int = 0,
+    verify_max_tokens: int | None = 128,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -210,6 +201,7 @@ async def collect_one(
         k: verifier samples per non-final tier.
         temperature: verifier sampling temperature.
         seed: run seed; each question derives its own from it and its id.
+        verify_max_tokens: cap on each verifier sample.
 
     Returns:
         The replay row (see the module docstring).
@@ -219,7 +211,7 @@ async def collect_one(
     qseed = question_seed(seed, item.id)
     out_tiers: list[dict[str, Any]] = []
     for i, tier in enumerate(tiers):
-        solved = await _asolve(tier.model, question=item.question, context=item.context)
+        solved = await asolve(tier.model, question=item.question, context=item.context)
         answer = str(solved.answer)
         f1, em = score(answer, item.answers)
         entry: dict[str, Any] = {
@@ -232,19 +224,24 @@ async def collect_one(
         }
         if i < len(tiers) - 1:
             start = time.perf_counter()
-            verified = await _averify(
+            verified = await averify(
                 tier.verifier or tier.model,
                 question=item.question,
                 context=item.context,
                 answer=answer,
-                k=k,
-                temperature=temperature,
-                seed=qseed,
+                settings=VerifierSettings(
+                    k=k,
+                    temperature=temperature,
+                    max_tokens=verify_max_tokens,
+                    seed=qseed,
+                    request_n=tier.request_n,
+                ),
             )
             entry.update(
                 verifier_confidence=float(verified.confidence),
                 verifier_samples=list(verified.samples),
                 verifier_n_valid=int(verified.n_valid),
+                verifier_errors=list(verified.errors),
                 verify_usage=_usage_dict(verified.usage),
                 verify_latency_s=round(time.perf_counter() - start, 4),
             )
@@ -312,6 +309,7 @@ async def acollect(
     retries: int = 2,
     progress: bool = True,
     progress_stream: TextIO | None = None,
+    verify_max_tokens: int | None = 128,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
@@ -328,6 +326,7 @@ async def acollect(
             errors file.
         progress: show a progress bar (tqdm if installed, else a stderr line).
         progress_stream: where the progress goes (stderr by default).
+        verify_max_tokens: cap on each verifier sample.
         on_row: called with each row after it is written.
 
     Returns:
@@ -350,10 +349,17 @@ async def acollect(
             last: BaseException | None = None
             for attempt in range(retries + 1):
                 try:
-                    row = await collect_one(item, tiers, k=k, temperature=temperature, seed=seed)
+                    row = await collect_one(
+                        item,
+                        tiers,
+                        k=k,
+                        temperature=temperature,
+                        seed=seed,
+                        verify_max_tokens=verify_max_tokens,
+                    )
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - recorded, retried, then reported
+                except Exception as exc:
                     last = exc
                     await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + random.random()))  # noqa: S311
                     continue
@@ -366,9 +372,7 @@ async def acollect(
             stats.failed += 1
             stats.failed_ids.append(item.id)
             if err_fd is None:
-                err_fd = os.open(
-                    errors_path(out), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-                )
+                err_fd = os.open(errors_path(out), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
             _append_line(
                 err_fd,
                 {

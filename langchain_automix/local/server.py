@@ -53,7 +53,7 @@ __all__ = ["LocalModelServer", "LocalServerError", "local_chat_models"]
 
 _LIVE: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()
 _HANDLERS_INSTALLED = False
-_DUMMY_KEY = "sk-local-no-key"  # noqa: S105 - llama.cpp's server ignores keys
+_DUMMY_KEY = "sk-local-no-key"
 
 
 class LocalServerError(RuntimeError):
@@ -307,7 +307,7 @@ class LocalModelServer:
         return ChatOpenAI(
             model=model_id,
             base_url=self.base_url(model_id),
-            api_key=_DUMMY_KEY,  # type: ignore[arg-type]
+            api_key=_DUMMY_KEY,
             **params,
         )
 
@@ -355,7 +355,7 @@ class LocalModelServer:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
-            preexec_fn=preexec,  # noqa: PLW1509
+            preexec_fn=preexec,
         )
 
     def _log_tail(self, proc: _Proc, n_lines: int = 30) -> str:
@@ -377,7 +377,7 @@ class LocalModelServer:
                     + self._log_tail(proc)
                 )
             try:
-                with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - loopback
+                with urllib.request.urlopen(url, timeout=2) as resp:
                     if resp.status == 200:
                         return
             except (urllib.error.URLError, OSError):
@@ -385,15 +385,12 @@ class LocalModelServer:
             if time.monotonic() > deadline:
                 raise LocalServerError(
                     f"llama.cpp server for {', '.join(proc.models)} did not answer on {url} "
-                    f"within {self.startup_timeout:.0f}s. End of its log:\n"
-                    + self._log_tail(proc)
+                    f"within {self.startup_timeout:.0f}s. End of its log:\n" + self._log_tail(proc)
                 )
             time.sleep(0.25)
 
 
-def local_chat_models(
-    server: LocalModelServer, **kwargs: Any
-) -> list[ChatOpenAI]:
+def local_chat_models(server: LocalModelServer, **kwargs: Any) -> list[ChatOpenAI]:
     """Chat models for every model of a started ``server``, cheapest first.
 
     A convenience for demos: ``with LocalModelServer() as s: small, large =
