@@ -222,7 +222,7 @@ def compare_methods(
     used_train = used_test = 0
     for seed in seeds:
         if test is None:
-            n_test = max(1, int(round(train.n_rows * test_fraction)))
+            n_test = max(1, round(train.n_rows * test_fraction))
             pool, test_s = train.split(train.n_rows - n_test, seed=seed)
             base_test = base_test or test_s
         else:
@@ -234,6 +234,7 @@ def compare_methods(
                                 target_llm_share=target_llm_share, budget=budget, lam=lam)
             results[name].append(evaluate_policy(policy, test_s, costs=costs,
                                                  verify_costs=verify_costs, name=name))
-    assert base_test is not None
+    if base_test is None:
+        raise ValueError("seeds must not be empty")
     spec = CostSpec.make(costs, verify_costs, n_tiers=base_test.n_tiers)
     return Comparison(results, baselines(base_test.scores, spec), used_train, used_test)

@@ -251,7 +251,9 @@ class ReplayDataset:
         if isinstance(rows, Mapping):
             cols = {k: list(v) for k, v in rows.items()}
             n = len(next(iter(cols.values()))) if cols else 0
-            records: list[Mapping[str, Any]] = [{k: v[i] for k, v in cols.items()} for i in range(n)]
+            records: list[Mapping[str, Any]] = [
+                {k: v[i] for k, v in cols.items()} for i in range(n)
+            ]
         else:
             records = list(rows)
 
@@ -320,7 +322,7 @@ class ReplayDataset:
     ) -> tuple[ReplayDataset, ReplayDataset]:
         """Random train/test split; ``train_size`` is a row count or a fraction."""
         n = self.n_rows
-        k = int(round(train_size * n)) if isinstance(train_size, float) else int(train_size)
+        k = round(train_size * n) if isinstance(train_size, float) else int(train_size)
         if not 1 <= k < n:
             raise ValueError(f"train_size must leave rows on both sides, got {train_size!r} of {n}")
         perm = np.random.default_rng(seed).permutation(n)

@@ -7,7 +7,12 @@ import json
 from typing import Any
 
 from langchain_automix.cli._common import fail, parse_costs
-from langchain_automix.evaluation import DEFAULT_METHODS, Comparison, compare_methods, evaluate_policy
+from langchain_automix.evaluation import (
+    DEFAULT_METHODS,
+    Comparison,
+    compare_methods,
+    evaluate_policy,
+)
 from langchain_automix.meta_verifiers.base import MetaVerifier, PolicyError
 from langchain_automix.meta_verifiers.registry import get_meta_verifier_class
 from langchain_automix.metrics import CostSpec, baselines
@@ -94,10 +99,10 @@ def _run(args: argparse.Namespace) -> int:
             except KeyError as exc:
                 raise _Fail(str(exc.args[0])) from None
         train = _load(args.train, "--train")
-        test = _load(args.test, "--test") if args.test else None
+        test_opt = _load(args.test, "--test") if args.test else None
         try:
             comp = compare_methods(
-                train, test, methods=methods, costs=args.costs, verify_costs=args.verify_costs,
+                train, test_opt, methods=methods, costs=args.costs, verify_costs=args.verify_costs,
                 seeds=range(args.seeds), train_size=args.train_size,
                 test_fraction=args.test_fraction, target_llm_share=args.target_llm_share,
                 budget=args.budget, lam=args.lam,

@@ -84,7 +84,8 @@ class Frontier:
             d = np.asarray(delta_ibc(cost, perf, small, large), float)
             d = np.where(np.isnan(d), -np.inf, d)
             return int(np.argmax(d))
-        assert objective.value is not None
+        if objective.value is None:
+            raise ValueError(f"objective {objective.kind!r} needs a value")
         if objective.kind == "target_share":
             dist = np.abs(share - objective.value)
             best = np.flatnonzero(dist <= dist.min() + 1e-12)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
@@ -67,11 +68,12 @@ class _LookupPolicy(MetaVerifier):
     observations_: list[float] | None
     escalate_: list[bool] | None
 
-    def _set_table(self, observations: Sequence[float], escalate: Sequence[bool]) -> None:
+    def _set_table(self, observations: Sequence[float] | np.ndarray,
+                   escalate: Sequence[bool] | np.ndarray) -> None:
         obs = [float(v) for v in observations]
         self.observations_ = obs
         self.escalate_ = [bool(a) for a in escalate]
-        self._mids = [(a + b) / 2.0 for a, b in zip(obs[:-1], obs[1:], strict=True)]
+        self._mids = [(a + b) / 2.0 for a, b in pairwise(obs)]
         self._values = np.asarray(obs)
         self._actions = np.asarray(self.escalate_, dtype=bool)
 
@@ -297,8 +299,7 @@ class POMDP(_LookupPolicy):
         values = np.asarray(self.observations_)
         delta = float(costs.stop_costs[1] - costs.stop_costs[0])
         if objective.kind == "lam":
-            assert objective.value is not None
-            lam = float(objective.value)
+            lam = float(objective.value or 0.0)
         else:
             masks, levels = _top_k_masks(gain)
             idx = nearest_index(values, data.confidences[:, 0])
@@ -329,9 +330,9 @@ class POMDP(_LookupPolicy):
         """A copy of this fitted policy re-solved for another ``lam`` (same beliefs)."""
         self._check_fitted()
         out = POMDP.from_params(self.get_params())
-        assert out.cost_delta_ is not None
+        delta = float(out.cost_delta_ or 0.0)
         out.lam_ = float(lam)
-        out._set_table(self.observations_ or [], np.asarray(self.gain_) > lam * out.cost_delta_)
+        out._set_table(self.observations_ or [], list(np.asarray(self.gain_) > lam * delta))
         return out
 
     # ------------------------------------------------------------ serialisation
@@ -361,7 +362,7 @@ class POMDP(_LookupPolicy):
             obs, gain, esc = fitted["observations"], fitted["expected_gain"], fitted["escalate"]
             if not (len(obs) == len(gain) == len(esc)) or not obs:
                 raise ValueError("observations, expected_gain and escalate must match in length")
-            if any(b <= a for a, b in zip(obs[:-1], obs[1:], strict=True)):
+            if any(b <= a for a, b in pairwise(obs)):
                 raise ValueError("observations must be strictly increasing")
             out.lam_ = float(fitted["lam"])
             out.cost_delta_ = float(fitted["cost_delta"])
