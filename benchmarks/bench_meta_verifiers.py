@@ -135,7 +135,8 @@ def main() -> None:
         lib = run_library(lib_make, df_train, df_test)
         scale = test.n_rows / lib["n_eval"]
         lib_total = lib["fit"] + lib["eval"] * scale
-        note = "" if scale == 1 else f"  (lib eval on {lib['n_eval']} rows, x{scale:g} extrapolated)"
+        note = ("" if scale == 1
+                else f"  (lib eval on {lib['n_eval']} rows, x{scale:g} extrapolated)")
         print(f"{name:16} {ours_total:15.4f} {lib['fit']:10.3f} {lib['eval'] * scale:11.3f} "
               f"{lib_total:12.3f} {lib_total / ours_total:8.0f}x {ours['delta_ibc']:10.2f} "
               f"{lib['delta_ibc']:9.2f}{note}")
