@@ -12,7 +12,10 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``automix --help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = (
+    "fit",
+    "evaluate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
