@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv install demo test integration_tests doctest lint typecheck format check bench clean
+.PHONY: help venv install demo test integration_tests lint typecheck format check bench clean
 
 help:
 	@echo "make demo               install with the embedded local models and run 'automix demo'"
@@ -32,9 +32,6 @@ demo: install
 test: install
 	$(BIN)/python -m pytest tests/unit_tests
 
-doctest: install
-	$(BIN)/python -m pytest --doctest-modules langchain_automix -p no:randomly
-
 integration_tests: install
 	$(BIN)/python -m pytest tests/integration_tests -m integration
 
@@ -49,7 +46,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-check: lint typecheck doctest test
+check: lint typecheck test
 
 bench: install
 	$(BIN)/python benchmarks/bench_overhead.py

@@ -43,7 +43,14 @@ DEFAULT_METHODS: tuple[str, ...] = (
 """Methods fitted by :func:`compare_methods` and ``automix evaluate --train``."""
 
 METRICS: tuple[str, ...] = (
-    "delta_ibc", "avg_cost", "avg_performance", "llm_call_share", "apgr", "cpt50", "cpt80", "aiq",
+    "delta_ibc",
+    "avg_cost",
+    "avg_performance",
+    "llm_call_share",
+    "apgr",
+    "cpt50",
+    "cpt80",
+    "aiq",
 )
 
 
@@ -103,14 +110,23 @@ def evaluate_policy(
     small = (spec.small_cost, float(test.scores[:, 0].mean()))
     large = (spec.large_cost, float(test.scores[:, -1].mean()))
     stop = spec.stop_costs
-    anchors = Frontier(np.array([stop[0], stop[-1]]), np.array([small[1], large[1]]),
-                       np.array([0.0, 1.0]))
-    chosen = Frontier(np.array([point.avg_cost]), np.array([point.avg_performance]),
-                      np.array([point.llm_call_share]))
+    anchors = Frontier(
+        np.array([stop[0], stop[-1]]), np.array([small[1], large[1]]), np.array([0.0, 1.0])
+    )
+    chosen = Frontier(
+        np.array([point.avg_cost]),
+        np.array([point.avg_performance]),
+        np.array([point.llm_call_share]),
+    )
     front = Frontier.concat([policy._frontier(test, spec, None), chosen, anchors])
     share_args = (front.llm_call_share, front.avg_performance, small[1], large[1])
-    regions = delta_ibc_regions(front.avg_cost, front.avg_performance, small, large,
-                                cost_range=(float(stop[0]), float(stop[-1])))
+    regions = delta_ibc_regions(
+        front.avg_cost,
+        front.avg_performance,
+        small,
+        large,
+        cost_range=(float(stop[0]), float(stop[-1])),
+    )
     return MethodResult(
         name=name or policy.name,
         delta_ibc=_clean(float(delta_ibc(point.avg_cost, point.avg_performance, small, large))),
@@ -146,8 +162,9 @@ class Comparison:
                 nums = np.array([v for v in vals if v is not None], float)
                 row[metric] = _clean(float(nums.mean())) if nums.size else None
                 row[f"{metric}_std"] = _clean(float(nums.std())) if nums.size else None
-            regions = np.array([[np.nan if v is None else v for v in r.delta_ibc_regions]
-                                for r in runs], float)
+            regions = np.array(
+                [[np.nan if v is None else v for v in r.delta_ibc_regions] for r in runs], float
+            )
             with np.errstate(all="ignore"):
                 reg_mean = np.nanmean(regions, axis=0) if regions.size else np.array([])
             row["delta_ibc_regions"] = [_clean(float(v)) for v in reg_mean]
@@ -158,11 +175,16 @@ class Comparison:
 
     def to_json_dict(self) -> dict[str, Any]:
         """``{"methods": {...}, "baselines": {...}, "train_size": ..., "test_size": ...}``."""
-        return {"methods": self.summary(), "baselines": self.baselines,
-                "train_size": self.train_size, "test_size": self.test_size}
+        return {
+            "methods": self.summary(),
+            "baselines": self.baselines,
+            "train_size": self.train_size,
+            "test_size": self.test_size,
+        }
 
     def format_table(self) -> str:
         """A plain-text table like the paper's (mean ± std over seeds)."""
+
         def fmt(v: float | None, s: float | None, digits: int) -> str:
             if v is None:
                 return "-"
@@ -171,23 +193,37 @@ class Comparison:
         head = ["method", "ΔIBC %", "ΔIBC 5-reg", "cost", "quality", "LLM share", "APGR"]
         rows = [head]
         for name, m in self.summary().items():
-            rows.append([
-                name,
-                fmt(m["delta_ibc"], m["delta_ibc_std"], 1),
-                fmt(m["delta_ibc_regions_mean"], None, 1),
-                fmt(m["avg_cost"], m["avg_cost_std"], 2),
-                fmt(m["avg_performance"], m["avg_performance_std"], 3),
-                fmt(m["llm_call_share"], m["llm_call_share_std"], 3),
-                fmt(m["apgr"], m["apgr_std"], 3),
-            ])
+            rows.append(
+                [
+                    name,
+                    fmt(m["delta_ibc"], m["delta_ibc_std"], 1),
+                    fmt(m["delta_ibc_regions_mean"], None, 1),
+                    fmt(m["avg_cost"], m["avg_cost_std"], 2),
+                    fmt(m["avg_performance"], m["avg_performance_std"], 3),
+                    fmt(m["llm_call_share"], m["llm_call_share_std"], 3),
+                    fmt(m["apgr"], m["apgr_std"], 3),
+                ]
+            )
         for name, b in self.baselines.items():
-            rows.append([f"[{name}]", fmt(b.get("delta_ibc"), None, 1), "",
-                         fmt(b["avg_cost"], None, 2), fmt(b["avg_performance"], None, 3),
-                         fmt(b["llm_call_share"], None, 3), fmt(b.get("apgr"), None, 3)])
+            rows.append(
+                [
+                    f"[{name}]",
+                    fmt(b.get("delta_ibc"), None, 1),
+                    "",
+                    fmt(b["avg_cost"], None, 2),
+                    fmt(b["avg_performance"], None, 3),
+                    fmt(b["llm_call_share"], None, 3),
+                    fmt(b.get("apgr"), None, 3),
+                ]
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                           for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-                 for r in rows]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in rows
+        ]
         lines.insert(1, "-" * len(lines[0]))
         return "\n".join(lines)
 
@@ -230,10 +266,17 @@ def compare_methods(
         train_s = pool if train_size is None else pool.sample(train_size, seed=seed)
         used_train, used_test = train_s.n_rows, test_s.n_rows
         for name, make in factories.items():
-            policy = make().fit(train_s, costs=costs, verify_costs=verify_costs,
-                                target_llm_share=target_llm_share, budget=budget, lam=lam)
-            results[name].append(evaluate_policy(policy, test_s, costs=costs,
-                                                 verify_costs=verify_costs, name=name))
+            policy = make().fit(
+                train_s,
+                costs=costs,
+                verify_costs=verify_costs,
+                target_llm_share=target_llm_share,
+                budget=budget,
+                lam=lam,
+            )
+            results[name].append(
+                evaluate_policy(policy, test_s, costs=costs, verify_costs=verify_costs, name=name)
+            )
     if base_test is None:
         raise ValueError("seeds must not be empty")
     spec = CostSpec.make(costs, verify_costs, n_tiers=base_test.n_tiers)

@@ -240,9 +240,7 @@ def _pgr_curve(
     shares: Any, performances: Any, small_performance: float, large_performance: float
 ) -> tuple[np.ndarray, np.ndarray]:
     s = np.concatenate([[0.0], np.asarray(shares, float), [1.0]])
-    p = np.concatenate(
-        [[small_performance], np.asarray(performances, float), [large_performance]]
-    )
+    p = np.concatenate([[small_performance], np.asarray(performances, float), [large_performance]])
     idx = pareto_front(s, p)
     return s[idx], np.asarray(pgr(p[idx], small_performance, large_performance))
 
@@ -346,13 +344,24 @@ def baselines(scores: Any, costs: CostSpec) -> dict[str, dict[str, float | None]
         return v if np.isfinite(v) else None
 
     return {
-        "always_small": {"avg_cost": small[0], "avg_performance": small[1],
-                         "llm_call_share": 0.0, "delta_ibc": None},
-        "always_large": {"avg_cost": large[0], "avg_performance": large[1],
-                         "llm_call_share": 1.0, "delta_ibc": dibc(*large)},
-        "random_mixing": {"avg_cost": (small[0] + large[0]) / 2,
-                          "avg_performance": (small[1] + large[1]) / 2,
-                          "llm_call_share": 0.5, "delta_ibc": 0.0, "apgr": 0.5},
-        "oracle": {**oracle.to_dict(),
-                   "delta_ibc": dibc(oracle.avg_cost, oracle.avg_performance)},
+        "always_small": {
+            "avg_cost": small[0],
+            "avg_performance": small[1],
+            "llm_call_share": 0.0,
+            "delta_ibc": None,
+        },
+        "always_large": {
+            "avg_cost": large[0],
+            "avg_performance": large[1],
+            "llm_call_share": 1.0,
+            "delta_ibc": dibc(*large),
+        },
+        "random_mixing": {
+            "avg_cost": (small[0] + large[0]) / 2,
+            "avg_performance": (small[1] + large[1]) / 2,
+            "llm_call_share": 0.5,
+            "delta_ibc": 0.0,
+            "apgr": 0.5,
+        },
+        "oracle": {**oracle.to_dict(), "delta_ibc": dibc(oracle.avg_cost, oracle.avg_performance)},
     }

@@ -51,15 +51,23 @@ def plot_cost_quality(
         f = res.frontier
         idx = pareto_front(f.avg_cost, f.avg_performance)
         line = ax.plot(f.avg_cost[idx], f.avg_performance[idx], "-", lw=1.2, alpha=0.8)[0]
-        ax.scatter([res.avg_cost], [res.avg_performance], color=line.get_color(), s=50,
-                   edgecolor="k", zorder=6, label=f"{res.name} (ΔIBC {res.delta_ibc or 0:.0f}%)")
+        ax.scatter(
+            [res.avg_cost],
+            [res.avg_performance],
+            color=line.get_color(),
+            s=50,
+            edgecolor="k",
+            zorder=6,
+            label=f"{res.name} (ΔIBC {res.delta_ibc or 0:.0f}%)",
+        )
     ax.set_xlabel("average cost per query")
     ax.set_ylabel("average quality")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    ax.set_xlim(left=0, right=float(np.max([xs[1], *[r.frontier.avg_cost.max() for r in results]]))
-                * 1.05)
+    ax.set_xlim(
+        left=0, right=float(np.max([xs[1], *[r.frontier.avg_cost.max() for r in results]])) * 1.05
+    )
     out = Path(path)
     fig.tight_layout()
     fig.savefig(out, dpi=120)

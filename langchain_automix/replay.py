@@ -125,9 +125,7 @@ class ReplayDataset:
         return cls._from_numbered(((i + 1, r) for i, r in enumerate(records)), source)
 
     @classmethod
-    def _from_numbered(
-        cls, numbered: Iterable[tuple[int, Any]], source: str
-    ) -> ReplayDataset:
+    def _from_numbered(cls, numbered: Iterable[tuple[int, Any]], source: str) -> ReplayDataset:
         ids: list[Any] = []
         scores: list[list[float]] = []
         confs: list[list[float]] = []
@@ -272,10 +270,13 @@ class ReplayDataset:
                 }
                 if answer_column is not None and rec.get(answer_column) is not None:
                     small["answer"] = rec[answer_column]
-                yield i + 1, {
-                    "id": qid if qid is not None else i,
-                    "tiers": [small, {"score": rec[large_column]}],
-                }
+                yield (
+                    i + 1,
+                    {
+                        "id": qid if qid is not None else i,
+                        "tiers": [small, {"score": rec[large_column]}],
+                    },
+                )
 
         data = cls._from_numbered(numbered(), "row")
         return cls(data.ids, data.scores, data.confidences, data.answers, data.models)

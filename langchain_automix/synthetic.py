@@ -36,7 +36,8 @@ def synthetic_replay(
     rng = np.random.default_rng(seed)
     kind = rng.choice(3, size=n, p=np.asarray(shares) / sum(shares))
     small = np.where(
-        kind == 0, np.where(rng.random(n) < 0.9, 1.0, 0.5),
+        kind == 0,
+        np.where(rng.random(n) < 0.9, 1.0, 0.5),
         np.where(kind == 1, np.where(rng.random(n) < 0.8, 0.0, 0.25), 0.0),
     )
     large = np.where(kind == 2, 0.0, np.where(rng.random(n) < 0.95, 1.0, 0.6))
@@ -45,6 +46,9 @@ def synthetic_replay(
     unans = (kind == 1) & (rng.random(n) < unanswerable_share)
     answers = [("unanswerable" if u else "answer", "answer") for u in unans]
     return ReplayDataset.from_arrays(
-        np.stack([small, large], axis=1), conf.reshape(-1, 1),
-        ids=[f"q{i}" for i in range(n)], answers=answers, models=("small", "large"),
+        np.stack([small, large], axis=1),
+        conf.reshape(-1, 1),
+        ids=[f"q{i}" for i in range(n)],
+        answers=answers,
+        models=("small", "large"),
     )

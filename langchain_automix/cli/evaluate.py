@@ -24,24 +24,44 @@ __all__ = ["register", "run"]
 def register(subparsers: Any) -> None:
     """Add the ``evaluate`` sub-command."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "evaluate", help="evaluate a policy, or fit and compare every method",
+        "evaluate",
+        help="evaluate a policy, or fit and compare every method",
         description="With --policy: evaluate it on --test. Without: fit every method on "
         "--train and print a paper-style table (mean ± std over seeds).",
     )
     p.add_argument("--policy", help="policy file written by `automix fit`")
     p.add_argument("--train", help="replay file to fit on (without --policy)")
     p.add_argument("--test", help="replay file to evaluate on")
-    p.add_argument("--costs", type=parse_costs, default=(1.0, 50.0),
-                   help="unit cost per tier, e.g. 1,50 (default)")
-    p.add_argument("--verify-costs", type=parse_costs, default=None,
-                   help="verification cost per non-final tier (default: its unit cost)")
-    p.add_argument("--methods", default=",".join(DEFAULT_METHODS),
-                   help="comma-separated methods to compare (default: all)")
+    p.add_argument(
+        "--costs",
+        type=parse_costs,
+        default=(1.0, 50.0),
+        help="unit cost per tier, e.g. 1,50 (default)",
+    )
+    p.add_argument(
+        "--verify-costs",
+        type=parse_costs,
+        default=None,
+        help="verification cost per non-final tier (default: its unit cost)",
+    )
+    p.add_argument(
+        "--methods",
+        default=",".join(DEFAULT_METHODS),
+        help="comma-separated methods to compare (default: all)",
+    )
     p.add_argument("--seeds", type=int, default=10, help="number of seeds (default 10)")
-    p.add_argument("--train-size", type=int, default=None,
-                   help="training rows drawn per seed (default: all; down to 50)")
-    p.add_argument("--test-fraction", type=float, default=0.5,
-                   help="share held out for testing when --test is not given (default 0.5)")
+    p.add_argument(
+        "--train-size",
+        type=int,
+        default=None,
+        help="training rows drawn per seed (default: all; down to 50)",
+    )
+    p.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.5,
+        help="share held out for testing when --test is not given (default 0.5)",
+    )
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--target-llm-share", type=float, help="share of queries to escalate")
     goal.add_argument("--budget", type=float, help="maximum average cost per query")
@@ -102,10 +122,17 @@ def _run(args: argparse.Namespace) -> int:
         test_opt = _load(args.test, "--test") if args.test else None
         try:
             comp = compare_methods(
-                train, test_opt, methods=methods, costs=args.costs, verify_costs=args.verify_costs,
-                seeds=range(args.seeds), train_size=args.train_size,
-                test_fraction=args.test_fraction, target_llm_share=args.target_llm_share,
-                budget=args.budget, lam=args.lam,
+                train,
+                test_opt,
+                methods=methods,
+                costs=args.costs,
+                verify_costs=args.verify_costs,
+                seeds=range(args.seeds),
+                train_size=args.train_size,
+                test_fraction=args.test_fraction,
+                target_llm_share=args.target_llm_share,
+                budget=args.budget,
+                lam=args.lam,
             )
         except (ValueError, NotImplementedError) as exc:
             raise _Fail(str(exc)) from None
@@ -117,8 +144,9 @@ def _run(args: argparse.Namespace) -> int:
         from langchain_automix.plotting import plot_cost_quality
 
         try:
-            plot_cost_quality([runs[0] for runs in comp.results.values()], comp.baselines,
-                              args.plot)
+            plot_cost_quality(
+                [runs[0] for runs in comp.results.values()], comp.baselines, args.plot
+            )
         except ImportError as exc:
             raise _Fail(str(exc)) from None
     return 0

@@ -15,16 +15,28 @@ __all__ = ["register", "run"]
 def register(subparsers: Any) -> None:
     """Add the ``fit`` sub-command."""
     p: argparse.ArgumentParser = subparsers.add_parser(
-        "fit", help="fit a meta-verifier on replay data and save the policy",
+        "fit",
+        help="fit a meta-verifier on replay data and save the policy",
         description="Fit a meta-verifier on a JSON Lines replay file and write a policy file.",
     )
-    p.add_argument("--method", default="pomdp",
-                   help=f"one of: {', '.join(available_meta_verifiers())} (default pomdp)")
+    p.add_argument(
+        "--method",
+        default="pomdp",
+        help=f"one of: {', '.join(available_meta_verifiers())} (default pomdp)",
+    )
     p.add_argument("--train", required=True, help="replay file (JSON Lines)")
-    p.add_argument("--costs", type=parse_costs, default=(1.0, 50.0),
-                   help="unit cost per tier, e.g. 1,50 (default)")
-    p.add_argument("--verify-costs", type=parse_costs, default=None,
-                   help="verification cost per non-final tier (default: its unit cost)")
+    p.add_argument(
+        "--costs",
+        type=parse_costs,
+        default=(1.0, 50.0),
+        help="unit cost per tier, e.g. 1,50 (default)",
+    )
+    p.add_argument(
+        "--verify-costs",
+        type=parse_costs,
+        default=None,
+        help="verification cost per non-final tier (default: its unit cost)",
+    )
     goal = p.add_mutually_exclusive_group()
     goal.add_argument("--target-llm-share", type=float, help="share of queries to escalate")
     goal.add_argument("--budget", type=float, help="maximum average cost per query")
@@ -47,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
     if args.verify_costs is not None:
         verify = args.verify_costs
     try:
-        policy.fit(train, costs=args.costs, verify_costs=verify,
-                   target_llm_share=args.target_llm_share, budget=args.budget, lam=args.lam)
+        policy.fit(
+            train,
+            costs=args.costs,
+            verify_costs=verify,
+            target_llm_share=args.target_llm_share,
+            budget=args.budget,
+            lam=args.lam,
+        )
     except (ValueError, NotImplementedError) as exc:
         return fail(str(exc))
     try:

@@ -9,8 +9,14 @@ import numpy as np
 
 from langchain_automix.metrics import CostSpec, delta_ibc
 
-__all__ = ["Frontier", "Objective", "band_frontier", "nearest_index", "observation_table",
-           "table_frontier"]
+__all__ = [
+    "Frontier",
+    "Objective",
+    "band_frontier",
+    "nearest_index",
+    "observation_table",
+    "table_frontier",
+]
 
 ObjectiveKind = Literal["max_delta_ibc", "target_share", "budget", "lam"]
 
@@ -76,8 +82,9 @@ class Frontier:
     def __len__(self) -> int:
         return int(self.avg_cost.shape[0])
 
-    def choose(self, objective: Objective, small: tuple[float, float],
-               large: tuple[float, float]) -> int:
+    def choose(
+        self, objective: Objective, small: tuple[float, float], large: tuple[float, float]
+    ) -> int:
         """Index of the point the objective prefers (first one on ties)."""
         cost, perf, share = self.avg_cost, self.avg_performance, self.llm_call_share
         if objective.kind == "max_delta_ibc":

@@ -16,8 +16,14 @@ if TYPE_CHECKING:
     from langchain_automix.metrics import CostSpec
     from langchain_automix.replay import ReplayDataset
 
-__all__ = ["POLICY_FORMAT", "POLICY_VERSION", "Decision", "MetaVerifier", "Observation",
-           "PolicyError"]
+__all__ = [
+    "POLICY_FORMAT",
+    "POLICY_VERSION",
+    "Decision",
+    "MetaVerifier",
+    "Observation",
+    "PolicyError",
+]
 
 Decision = Literal["accept", "escalate"]
 """What a meta-verifier decides for one answer."""
@@ -198,8 +204,7 @@ class MetaVerifier(ABC):
         """Operating points of this policy's family on ``data`` (its parameter sweep)."""
         from langchain_automix.metrics import CostSpec
 
-        return self._frontier(data, CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers),
-                              None)
+        return self._frontier(data, CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers), None)
 
     def _frontier(
         self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
@@ -211,8 +216,9 @@ class MetaVerifier(ABC):
         if forced is not None:
             final = np.where(forced, data.n_tiers - 1, final)
         p = routing_point(data.scores, final, costs)
-        return Frontier(np.array([p.avg_cost]), np.array([p.avg_performance]),
-                        np.array([p.llm_call_share]))
+        return Frontier(
+            np.array([p.avg_cost]), np.array([p.avg_performance]), np.array([p.llm_call_share])
+        )
 
     # ------------------------------------------------------------ serialisation
     def get_params(self) -> dict[str, Any]:
@@ -268,8 +274,7 @@ class MetaVerifier(ABC):
     def save(self, path: str | Path) -> Path:
         """Write the policy as JSON (floats round-trip exactly); returns the path."""
         p = Path(path)
-        p.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n",
-                     encoding="utf-8")
+        p.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
         return p
 
     @classmethod

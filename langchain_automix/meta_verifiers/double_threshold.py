@@ -84,11 +84,19 @@ class DoubleThreshold(MetaVerifier):
         i, j = np.triu_indices(v.size, k=1)
         return np.stack([v[i], v[j]], axis=1)
 
-    def _sweep(self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None,
-               pairs: np.ndarray) -> Frontier:
+    def _sweep(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None, pairs: np.ndarray
+    ) -> Frontier:
         if data.n_tiers == 2:
-            return band_frontier(data.confidences[:, 0], data.scores, pairs[:, 0], pairs[:, 1],
-                                 inclusive=self.inclusive, costs=costs, forced=forced)
+            return band_frontier(
+                data.confidences[:, 0],
+                data.scores,
+                pairs[:, 0],
+                pairs[:, 1],
+                inclusive=self.inclusive,
+                costs=costs,
+                forced=forced,
+            )
         keep = (self.low, self.high)
         pts = []
         try:
@@ -100,12 +108,15 @@ class DoubleThreshold(MetaVerifier):
                 pts.append(routing_point(data.scores, final, costs))
         finally:
             self.low, self.high = keep
-        return Frontier(np.array([p.avg_cost for p in pts]),
-                        np.array([p.avg_performance for p in pts]),
-                        np.array([p.llm_call_share for p in pts]))
+        return Frontier(
+            np.array([p.avg_cost for p in pts]),
+            np.array([p.avg_performance for p in pts]),
+            np.array([p.llm_call_share for p in pts]),
+        )
 
-    def _fit(self, data: ReplayDataset, costs: CostSpec, objective: Objective,
-             forced: np.ndarray | None) -> None:
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
         pairs = self._pairs(data)
         front = self._sweep(data, costs, forced, pairs)
         small = (costs.small_cost, float(data.scores[:, 0].mean()))
@@ -113,14 +124,14 @@ class DoubleThreshold(MetaVerifier):
         lo, hi = pairs[front.choose(objective, small, large)]
         self.low, self.high = float(lo), float(hi)
 
-    def _frontier(self, data: ReplayDataset, costs: CostSpec,
-                  forced: np.ndarray | None) -> Frontier:
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
         return self._sweep(data, costs, forced, self._pairs(data))
 
     def get_params(self) -> dict[str, Any]:
         """Band ends, tie convention and candidate grid."""
-        return {"low": self.low, "high": self.high, "inclusive": self.inclusive,
-                "grid": self.grid}
+        return {"low": self.low, "high": self.high, "inclusive": self.inclusive, "grid": self.grid}
 
     def describe(self) -> str:
         """E.g. ``double_threshold([0.25,0.75))``."""
@@ -128,5 +139,7 @@ class DoubleThreshold(MetaVerifier):
         return f"{self.name}([{self.low:g},{self.high:g}{close})"
 
     def __repr__(self) -> str:
-        return (f"DoubleThreshold(low={self.low!r}, high={self.high!r}, "
-                f"inclusive={self.inclusive!r}, grid={self.grid!r})")
+        return (
+            f"DoubleThreshold(low={self.low!r}, high={self.high!r}, "
+            f"inclusive={self.inclusive!r}, grid={self.grid!r})"
+        )

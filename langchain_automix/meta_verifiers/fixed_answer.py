@@ -36,8 +36,13 @@ class FixedAnswerRouting(MetaVerifier):
 
     name: ClassVar[str] = "fixed_answer_routing"
 
-    def __init__(self, method: MetaVerifier | None = None,
-                 answers: Iterable[str] = ("unanswerable",), *, normalize: bool = True) -> None:
+    def __init__(
+        self,
+        method: MetaVerifier | None = None,
+        answers: Iterable[str] = ("unanswerable",),
+        *,
+        normalize: bool = True,
+    ) -> None:
         if method is None:
             from langchain_automix.meta_verifiers.threshold import Threshold
 
@@ -64,11 +69,16 @@ class FixedAnswerRouting(MetaVerifier):
             return "escalate"
         return self.method.decide(observation)
 
-    def decide_batch(self, confidences: Any, *, tier: int = 0, n_tiers: int = 2,
-                     answers: Sequence[str | None] | None = None) -> np.ndarray:
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
         """Vectorised :meth:`decide`."""
-        inner = self.method.decide_batch(confidences, tier=tier, n_tiers=n_tiers,
-                                         answers=answers)
+        inner = self.method.decide_batch(confidences, tier=tier, n_tiers=n_tiers, answers=answers)
         if answers is None:
             return inner
         return inner | np.fromiter((self.is_fixed(a) for a in answers), bool, len(answers))
@@ -77,34 +87,43 @@ class FixedAnswerRouting(MetaVerifier):
         mine = np.fromiter((self.is_fixed(a) for a in data.tier_answers(0)), bool, data.n_rows)
         return mine if forced is None else mine | forced
 
-    def _fit(self, data: ReplayDataset, costs: CostSpec, objective: Objective,
-             forced: np.ndarray | None) -> None:
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
         if data.n_tiers != 2:
             self.method._fit(data, costs, objective, forced)
             return
         self.method._fit(data, costs, objective, self._forced(data, forced))
 
-    def _frontier(self, data: ReplayDataset, costs: CostSpec,
-                  forced: np.ndarray | None) -> Frontier:
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
         if data.n_tiers != 2:
             return MetaVerifier._frontier(self, data, costs, forced)
         return self.method._frontier(data, costs, self._forced(data, forced))
 
     def get_params(self) -> dict[str, Any]:
         """The wrapped policy, the answers and the normalisation flag."""
-        return {"method": self.method.to_dict(), "answers": list(self.answers),
-                "normalize": self.normalize}
+        return {
+            "method": self.method.to_dict(),
+            "answers": list(self.answers),
+            "normalize": self.normalize,
+        }
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> FixedAnswerRouting:
         """Rebuild, including the wrapped policy."""
-        return cls(MetaVerifier.from_dict(params["method"]), params["answers"],
-                   normalize=params.get("normalize", True))
+        return cls(
+            MetaVerifier.from_dict(params["method"]),
+            params["answers"],
+            normalize=params.get("normalize", True),
+        )
 
     def describe(self) -> str:
         """E.g. ``fixed_answer_routing(threshold(<0.5))``."""
         return f"{self.name}({self.method.describe()})"
 
     def __repr__(self) -> str:
-        return (f"FixedAnswerRouting({self.method!r}, {self.answers!r}, "
-                f"normalize={self.normalize!r})")
+        return (
+            f"FixedAnswerRouting({self.method!r}, {self.answers!r}, normalize={self.normalize!r})"
+        )

@@ -68,8 +68,9 @@ class _LookupPolicy(MetaVerifier):
     observations_: list[float] | None
     escalate_: list[bool] | None
 
-    def _set_table(self, observations: Sequence[float] | np.ndarray,
-                   escalate: Sequence[bool] | np.ndarray) -> None:
+    def _set_table(
+        self, observations: Sequence[float] | np.ndarray, escalate: Sequence[bool] | np.ndarray
+    ) -> None:
         obs = [float(v) for v in observations]
         self.observations_ = obs
         self.escalate_ = [bool(a) for a in escalate]
@@ -136,8 +137,9 @@ class GreedyPOMDP(_LookupPolicy):
         self.escalate_ = None
         self.bin_gain_: list[float] | None = None
 
-    def _fit(self, data: ReplayDataset, costs: CostSpec, objective: Objective,
-             forced: np.ndarray | None) -> None:
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
         _require_two_tiers(data.n_tiers, "GreedyPOMDP")
         nb = self.num_bins + 1
         values = np.arange(nb) / self.num_bins
@@ -155,8 +157,9 @@ class GreedyPOMDP(_LookupPolicy):
         self.bin_gain_ = [float(v) for v in smooth]
         self._set_table(values, masks[k])
 
-    def _frontier(self, data: ReplayDataset, costs: CostSpec,
-                  forced: np.ndarray | None) -> Frontier:
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
         self._check_fitted()
         masks, _ = _top_k_masks(np.asarray(self.bin_gain_))
         idx = nearest_index(self._values, data.confidences[:, 0])
@@ -164,8 +167,12 @@ class GreedyPOMDP(_LookupPolicy):
 
     def get_params(self) -> dict[str, Any]:
         """Binning, smoothing and the fitted table."""
-        return {"num_bins": self.num_bins, "sigma": self.sigma,
-                "bin_gain": self.bin_gain_, "escalate": self.escalate_}
+        return {
+            "num_bins": self.num_bins,
+            "sigma": self.sigma,
+            "bin_gain": self.bin_gain_,
+            "escalate": self.escalate_,
+        }
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GreedyPOMDP:
@@ -224,8 +231,9 @@ class POMDP(_LookupPolicy):
     ) -> None:
         if isinstance(bandwidth, str):
             if bandwidth not in ("scott", "silverman"):
-                raise ValueError(f"bandwidth must be 'scott', 'silverman' or a number, "
-                                 f"got {bandwidth!r}")
+                raise ValueError(
+                    f"bandwidth must be 'scott', 'silverman' or a number, got {bandwidth!r}"
+                )
         elif not (math.isfinite(float(bandwidth)) and float(bandwidth) > 0):
             raise ValueError(f"bandwidth must be positive, got {bandwidth!r}")
         if isinstance(quality_bins, bool) or int(quality_bins) < 1:
@@ -292,8 +300,9 @@ class POMDP(_LookupPolicy):
         self.observations_ = [float(v) for v in values]
         return np.asarray(gain)
 
-    def _fit(self, data: ReplayDataset, costs: CostSpec, objective: Objective,
-             forced: np.ndarray | None) -> None:
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
         _require_two_tiers(data.n_tiers, "POMDP")
         gain = self.solve(data, forced)
         values = np.asarray(self.observations_)
@@ -319,8 +328,9 @@ class POMDP(_LookupPolicy):
         self.cost_delta_ = delta
         self._set_table(values, gain > lam * delta)
 
-    def _frontier(self, data: ReplayDataset, costs: CostSpec,
-                  forced: np.ndarray | None) -> Frontier:
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
         self._check_fitted()
         masks, _ = _top_k_masks(np.asarray(self.gain_))
         idx = nearest_index(self._values, data.confidences[:, 0])
@@ -342,7 +352,9 @@ class POMDP(_LookupPolicy):
             "bandwidth": self.bandwidth,
             "quality_bins": self.quality_bins,
             "max_observations": self.max_observations,
-            "fitted": None if self.escalate_ is None else {
+            "fitted": None
+            if self.escalate_ is None
+            else {
                 "lam": self.lam_,
                 "cost_delta": self.cost_delta_,
                 "bandwidth": self.bandwidth_,
@@ -376,5 +388,7 @@ class POMDP(_LookupPolicy):
         return self.name if self.lam_ is None else f"{self.name}(lam={self.lam_:.4g})"
 
     def __repr__(self) -> str:
-        return (f"POMDP(bandwidth={self.bandwidth!r}, quality_bins={self.quality_bins!r}, "
-                f"max_observations={self.max_observations!r})")
+        return (
+            f"POMDP(bandwidth={self.bandwidth!r}, quality_bins={self.quality_bins!r}, "
+            f"max_observations={self.max_observations!r})"
+        )

@@ -22,8 +22,15 @@ __all__ = [
 
 META_VERIFIERS: dict[str, type[MetaVerifier]] = {
     cls.name: cls
-    for cls in (Threshold, DoubleThreshold, SelfConsistency, GreedyPOMDP, POMDP,
-                AutomixUnion, FixedAnswerRouting)
+    for cls in (
+        Threshold,
+        DoubleThreshold,
+        SelfConsistency,
+        GreedyPOMDP,
+        POMDP,
+        AutomixUnion,
+        FixedAnswerRouting,
+    )
 }
 """Registered meta-verifier classes by their ``name``."""
 

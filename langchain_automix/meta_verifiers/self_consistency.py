@@ -32,12 +32,16 @@ class SelfConsistency(Threshold):
 
     name: ClassVar[str] = "self_consistency"
 
-    def __init__(self, threshold: float = 0.5, *, inclusive: bool = True,
-                 grid: int | None = None) -> None:
+    def __init__(
+        self, threshold: float = 0.5, *, inclusive: bool = True, grid: int | None = None
+    ) -> None:
         super().__init__(threshold, inclusive=inclusive, grid=grid)
 
     def _fit(
-        self, data: ReplayDataset, costs: CostSpec, objective: Objective,
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        objective: Objective,
         forced: np.ndarray | None,
     ) -> None:
         return None

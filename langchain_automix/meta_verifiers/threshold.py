@@ -94,12 +94,22 @@ class Threshold(MetaVerifier):
         return candidate_values(data.confidences.reshape(-1), self.grid)
 
     def _sweep(
-        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None,
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        forced: np.ndarray | None,
         cands: np.ndarray,
     ) -> Frontier:
         if data.n_tiers == 2:
-            return band_frontier(data.confidences[:, 0], data.scores, None, cands,
-                                 inclusive=self.inclusive, costs=costs, forced=forced)
+            return band_frontier(
+                data.confidences[:, 0],
+                data.scores,
+                None,
+                cands,
+                inclusive=self.inclusive,
+                costs=costs,
+                forced=forced,
+            )
         keep = self.threshold
         pts = []
         try:
@@ -111,12 +121,17 @@ class Threshold(MetaVerifier):
                 pts.append(routing_point(data.scores, final, costs))
         finally:
             self.threshold = keep
-        return Frontier(np.array([p.avg_cost for p in pts]),
-                        np.array([p.avg_performance for p in pts]),
-                        np.array([p.llm_call_share for p in pts]))
+        return Frontier(
+            np.array([p.avg_cost for p in pts]),
+            np.array([p.avg_performance for p in pts]),
+            np.array([p.llm_call_share for p in pts]),
+        )
 
     def _fit(
-        self, data: ReplayDataset, costs: CostSpec, objective: Objective,
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        objective: Objective,
         forced: np.ndarray | None,
     ) -> None:
         cands = self._candidates(data)
@@ -142,5 +157,7 @@ class Threshold(MetaVerifier):
 
     def __repr__(self) -> str:
         extra = "" if self.grid is None else f", grid={self.grid!r}"
-        return (f"{type(self).__name__}(threshold={self.threshold!r}, "
-                f"inclusive={self.inclusive!r}{extra})")
+        return (
+            f"{type(self).__name__}(threshold={self.threshold!r}, "
+            f"inclusive={self.inclusive!r}{extra})"
+        )

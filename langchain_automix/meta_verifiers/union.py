@@ -60,14 +60,20 @@ class AutomixUnion(MetaVerifier):
         """Decide with the chosen member."""
         return self._member().decide(observation)
 
-    def decide_batch(self, confidences: Any, *, tier: int = 0, n_tiers: int = 2,
-                     answers: Sequence[str | None] | None = None) -> np.ndarray:
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
         """Vectorised decision of the chosen member."""
-        return self._member().decide_batch(confidences, tier=tier, n_tiers=n_tiers,
-                                           answers=answers)
+        return self._member().decide_batch(confidences, tier=tier, n_tiers=n_tiers, answers=answers)
 
-    def _fit(self, data: ReplayDataset, costs: CostSpec, objective: Objective,
-             forced: np.ndarray | None) -> None:
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
         points = []
         for m in self.methods:
             m._fit(data, costs, objective, forced)
@@ -77,8 +83,9 @@ class AutomixUnion(MetaVerifier):
         large = (costs.large_cost, float(data.scores[:, -1].mean()))
         self.chosen = front.choose(objective, small, large)
 
-    def _frontier(self, data: ReplayDataset, costs: CostSpec,
-                  forced: np.ndarray | None) -> Frontier:
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
         return Frontier.concat([m._frontier(data, costs, forced) for m in self.methods])
 
     def get_params(self) -> dict[str, Any]:

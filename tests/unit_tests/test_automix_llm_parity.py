@@ -15,11 +15,13 @@ from langchain_automix.synthetic import synthetic_replay  # noqa: E402
 
 
 def to_frame(data: ReplayDataset) -> pd.DataFrame:
-    return pd.DataFrame({
-        "llama13b_f1": data.scores[:, 0],
-        "llama70b_f1": data.scores[:, 1],
-        "p_ver_13b": data.confidences[:, 0],
-    })
+    return pd.DataFrame(
+        {
+            "llama13b_f1": data.scores[:, 0],
+            "llama70b_f1": data.scores[:, 1],
+            "p_ver_13b": data.confidences[:, 0],
+        }
+    )
 
 
 def library_run(method: object, train: ReplayDataset, test: ReplayDataset) -> tuple:
@@ -54,8 +56,9 @@ def test_threshold_from_paper_columns_matches_library() -> None:
     best, res = library_run(automix.Threshold(num_bins=8), train, test)
     policy = Threshold(inclusive=True, grid=8).fit(train)
     assert policy.threshold == best
-    assert evaluate_policy(policy, test).delta_ibc == pytest.approx(res["ibc_lift"] * 100,
-                                                                    rel=1e-12)
+    assert evaluate_policy(policy, test).delta_ibc == pytest.approx(
+        res["ibc_lift"] * 100, rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 4])

@@ -86,9 +86,17 @@ def test_policy_file_errors(tmp_path: Path) -> None:
 
 
 def test_registry() -> None:
-    assert available_meta_verifiers() == sorted([
-        "automix_union", "double_threshold", "fixed_answer_routing", "greedy_pomdp",
-        "pomdp", "self_consistency", "threshold"])
+    assert available_meta_verifiers() == sorted(
+        [
+            "automix_union",
+            "double_threshold",
+            "fixed_answer_routing",
+            "greedy_pomdp",
+            "pomdp",
+            "self_consistency",
+            "threshold",
+        ]
+    )
     assert isinstance(get_meta_verifier("POMDP"), POMDP)
     assert isinstance(get_meta_verifier("DoubleThreshold", low=0.1), DoubleThreshold)
     with pytest.raises(KeyError, match="unknown meta-verifier"):
@@ -101,8 +109,12 @@ def hopeless_data(n: int = 600, seed: int = 0) -> ReplayDataset:
     kind = rng.choice(3, n, p=[0.4, 0.3, 0.3])
     small = (kind == 0).astype(float)
     large = (kind != 2).astype(float)
-    conf = np.choose(kind, [rng.binomial(8, 0.9, n), rng.binomial(8, 0.5, n),
-                            rng.binomial(8, 0.05, n)]) / 8
+    conf = (
+        np.choose(
+            kind, [rng.binomial(8, 0.9, n), rng.binomial(8, 0.5, n), rng.binomial(8, 0.05, n)]
+        )
+        / 8
+    )
     return ReplayDataset.from_arrays(np.stack([small, large], 1), conf[:, None])
 
 
@@ -116,8 +128,10 @@ def test_pomdp_does_not_escalate_hopeless_queries() -> None:
     assert policy.decide(Observation(0, 2, 1.0, 8, 8)) == "accept"
     # a threshold can only escalate the hopeless low end along with the needy middle
     test = hopeless_data(seed=1)
-    assert evaluate_policy(policy, test).delta_ibc > evaluate_policy(
-        Threshold().fit(data), test).delta_ibc
+    assert (
+        evaluate_policy(policy, test).delta_ibc
+        > evaluate_policy(Threshold().fit(data), test).delta_ibc
+    )
 
 
 def test_pomdp_expected_gain_is_kernel_weighted_average() -> None:
@@ -132,9 +146,12 @@ def test_pomdp_expected_gain_is_kernel_weighted_average() -> None:
 
 def test_pomdp_lam_sweep_traces_monotone_frontier() -> None:
     base = POMDP().fit(TRAIN, lam=0.0)
-    shares = [routing_point(TEST.scores, base.with_lam(lam).route(TEST),
-                            CostSpec.make((1, 50))).llm_call_share
-              for lam in (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)]
+    shares = [
+        routing_point(
+            TEST.scores, base.with_lam(lam).route(TEST), CostSpec.make((1, 50))
+        ).llm_call_share
+        for lam in (0.0, 0.002, 0.005, 0.01, 0.02, 0.05)
+    ]
     assert shares == sorted(shares, reverse=True)
     assert shares[0] > shares[-1]
     assert POMDP().fit(TRAIN, lam=1.0).route(TEST).sum() == 0
@@ -203,8 +220,7 @@ def test_threshold_three_tiers() -> None:
     data = ReplayDataset.from_arrays(s, c)
     policy = Threshold().fit(data, costs=(1, 10, 50))
     final = policy.route(data)
-    expect = np.where(c[:, 0] >= policy.threshold, 0,
-                      np.where(c[:, 1] >= policy.threshold, 1, 2))
+    expect = np.where(c[:, 0] >= policy.threshold, 0, np.where(c[:, 1] >= policy.threshold, 1, 2))
     np.testing.assert_array_equal(final, expect)
 
 

@@ -9,10 +9,21 @@ import pytest
 from langchain_automix.replay import ReplayDataset, ReplayError, load_replay, write_replay
 from langchain_automix.synthetic import synthetic_replay
 
-GOOD = {"id": "q1", "dataset": "squad_v2", "answers": ["x"], "tiers": [
-    {"model": "s", "answer": "a", "score": 0.67, "verifier_confidence": 0.625,
-     "usage": {"input_tokens": 3}},
-    {"model": "l", "answer": "b", "score": 1.0}]}
+GOOD = {
+    "id": "q1",
+    "dataset": "squad_v2",
+    "answers": ["x"],
+    "tiers": [
+        {
+            "model": "s",
+            "answer": "a",
+            "score": 0.67,
+            "verifier_confidence": 0.625,
+            "usage": {"input_tokens": 3},
+        },
+        {"model": "l", "answer": "b", "score": 1.0},
+    ],
+}
 
 
 def write_lines(tmp_path: Path, lines: list[str]) -> Path:
@@ -41,23 +52,39 @@ def test_loads_good_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        ('{"id": "q9", "tiers": [{"verifier_confidence": 0.5}, {"score": 1}]}',
-         "line 2: tier 0 is missing required field 'score'"),
-        ('{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 1.5}, {"score": 1}]}',
-         "line 2: tier 0 verifier_confidence must be in [0, 1]"),
-        ('{"id": "q9", "tiers": [{"score": 0.5}, {"score": 1}]}',
-         "line 2: tier 0 is missing required field 'verifier_confidence'"),
-        ('{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": -0.1}]}',
-         "line 2: tier 1 score must be in [0, 1]"),
-        ('{"id": "q9", "tiers": [{"score": "high", "verifier_confidence": 0.5}, {"score": 1}]}',
-         "line 2: tier 0 score must be a number"),
-        ('{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": NaN}]}',
-         "line 2: tier 1 score must be in [0, 1]"),
+        (
+            '{"id": "q9", "tiers": [{"verifier_confidence": 0.5}, {"score": 1}]}',
+            "line 2: tier 0 is missing required field 'score'",
+        ),
+        (
+            '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 1.5}, {"score": 1}]}',
+            "line 2: tier 0 verifier_confidence must be in [0, 1]",
+        ),
+        (
+            '{"id": "q9", "tiers": [{"score": 0.5}, {"score": 1}]}',
+            "line 2: tier 0 is missing required field 'verifier_confidence'",
+        ),
+        (
+            '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": -0.1}]}',
+            "line 2: tier 1 score must be in [0, 1]",
+        ),
+        (
+            '{"id": "q9", "tiers": [{"score": "high", "verifier_confidence": 0.5}, {"score": 1}]}',
+            "line 2: tier 0 score must be a number",
+        ),
+        (
+            '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": NaN}]}',
+            "line 2: tier 1 score must be in [0, 1]",
+        ),
         ('{"tiers": []}', "line 2: missing required field 'id'"),
-        ('{"id": "q1", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": 1}]}',
-         "line 2: duplicate id 'q1'"),
-        ('{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}]}',
-         "line 2: 'tiers' must be a list of at least 2 tiers"),
+        (
+            '{"id": "q1", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": 1}]}',
+            "line 2: duplicate id 'q1'",
+        ),
+        (
+            '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}]}',
+            "line 2: 'tiers' must be a list of at least 2 tiers",
+        ),
         ("{not json", "line 2: invalid JSON"),
         ("[1, 2]", "line 2: expected a JSON object"),
     ],
@@ -92,24 +119,34 @@ def test_nothing_dropped_and_round_trip(tmp_path: Path) -> None:
     np.testing.assert_array_equal(back.confidences, data.confidences)
     assert list(back.ids) == list(data.ids)
     # raw records (with extra fields) are written back unchanged
-    again = load_replay(write_replay(load_replay(write_lines(tmp_path, [json.dumps(GOOD)])),
-                                     tmp_path / "y.jsonl"))
+    again = load_replay(
+        write_replay(load_replay(write_lines(tmp_path, [json.dumps(GOOD)])), tmp_path / "y.jsonl")
+    )
     assert again.records[0] == GOOD
 
 
 def test_paper_columns() -> None:
     rows = [
-        {"id": 1, "llama13b_f1": 0.5, "llama70b_f1": 1.0, "p_ver_13b": 0.25,
-         "llama13b_pred_ans": "unanswerable"},
-        {"id": 2, "llama13b_f1": 1.0, "llama70b_f1": 1.0, "p_ver_13b": 1.0,
-         "llama13b_pred_ans": "x"},
+        {
+            "id": 1,
+            "llama13b_f1": 0.5,
+            "llama70b_f1": 1.0,
+            "p_ver_13b": 0.25,
+            "llama13b_pred_ans": "unanswerable",
+        },
+        {
+            "id": 2,
+            "llama13b_f1": 1.0,
+            "llama70b_f1": 1.0,
+            "p_ver_13b": 1.0,
+            "llama13b_pred_ans": "x",
+        },
     ]
     data = ReplayDataset.from_columns(rows, answer_column="llama13b_pred_ans")
     assert data.scores.tolist() == [[0.5, 1.0], [1.0, 1.0]]
     assert data.tier_answers(0) == ["unanswerable", "x"]
     cols = {"a": [0.1], "b": [0.2], "v": [0.3]}
-    d2 = ReplayDataset.from_columns(cols, small_column="a", large_column="b",
-                                    verifier_column="v")
+    d2 = ReplayDataset.from_columns(cols, small_column="a", large_column="b", verifier_column="v")
     assert d2.confidences.tolist() == [[0.3]]
     with pytest.raises(ReplayError, match="row 2: missing column 'p_ver_13b'"):
         ReplayDataset.from_columns([rows[0], {"llama13b_f1": 1, "llama70b_f1": 1}])
