@@ -9,9 +9,25 @@ from langchain_automix._version import __version__
 from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel, TokenPrice
 from langchain_automix.errors import AutoMixError, AutoMixInputError, AutoMixModelError
+from langchain_automix.evaluation import compare_methods, evaluate_policy
 from langchain_automix.graph import build_automix_graph
-from langchain_automix.meta_verifiers import Decision, MetaVerifier, Observation, Threshold
+from langchain_automix.meta_verifiers import (
+    POMDP,
+    AutomixUnion,
+    Decision,
+    DoubleThreshold,
+    FixedAnswerRouting,
+    GreedyPOMDP,
+    MetaVerifier,
+    Observation,
+    PolicyError,
+    SelfConsistency,
+    Threshold,
+    available_meta_verifiers,
+    get_meta_verifier,
+)
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
+from langchain_automix.replay import ReplayDataset, ReplayError, load_replay, write_replay
 from langchain_automix.result import AutoMixResult, TierAttempt
 from langchain_automix.runnable import AutoMixRunnable
 from langchain_automix.state import AutoMixInput
@@ -20,6 +36,7 @@ from langchain_automix.verification import VerificationResult, VerifierSettings,
 __all__ = [
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
+    "POMDP",
     "AutoMixContext",
     "AutoMixError",
     "AutoMixInput",
@@ -27,16 +44,30 @@ __all__ = [
     "AutoMixModelError",
     "AutoMixResult",
     "AutoMixRunnable",
+    "AutomixUnion",
     "CostModel",
     "Decision",
+    "DoubleThreshold",
+    "FixedAnswerRouting",
+    "GreedyPOMDP",
     "MetaVerifier",
     "Observation",
+    "PolicyError",
+    "ReplayDataset",
+    "ReplayError",
+    "SelfConsistency",
     "Threshold",
     "TierAttempt",
     "TokenPrice",
     "VerificationResult",
     "VerifierSettings",
     "__version__",
+    "available_meta_verifiers",
     "build_automix_graph",
+    "compare_methods",
+    "evaluate_policy",
+    "get_meta_verifier",
+    "load_replay",
     "parse_verification",
+    "write_replay",
 ]

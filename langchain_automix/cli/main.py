@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 # Sub-command modules, in the order ``automix --help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "fit",
+    "evaluate",
     "collect",
 )
 

@@ -1,6 +1,42 @@
 """Meta-verifiers: policies that decide from noisy self-verification when to escalate."""
 
-from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.meta_verifiers.base import (
+    POLICY_VERSION,
+    Decision,
+    MetaVerifier,
+    Observation,
+    PolicyError,
+)
+from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
+from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
+from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
+from langchain_automix.meta_verifiers.registry import (
+    META_VERIFIERS,
+    available_meta_verifiers,
+    get_meta_verifier,
+    get_meta_verifier_class,
+    register_meta_verifier,
+)
+from langchain_automix.meta_verifiers.self_consistency import SelfConsistency
 from langchain_automix.meta_verifiers.threshold import Threshold
+from langchain_automix.meta_verifiers.union import AutomixUnion
 
-__all__ = ["Decision", "MetaVerifier", "Observation", "Threshold"]
+__all__ = [
+    "META_VERIFIERS",
+    "POLICY_VERSION",
+    "POMDP",
+    "AutomixUnion",
+    "Decision",
+    "DoubleThreshold",
+    "FixedAnswerRouting",
+    "GreedyPOMDP",
+    "MetaVerifier",
+    "Observation",
+    "PolicyError",
+    "SelfConsistency",
+    "Threshold",
+    "available_meta_verifiers",
+    "get_meta_verifier",
+    "get_meta_verifier_class",
+    "register_meta_verifier",
+]

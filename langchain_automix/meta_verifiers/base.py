@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from langchain_automix.meta_verifiers._fitting import Frontier, Objective
+    from langchain_automix.metrics import CostSpec
+    from langchain_automix.replay import ReplayDataset
+
+__all__ = [
+    "POLICY_FORMAT",
+    "POLICY_VERSION",
+    "Decision",
+    "MetaVerifier",
+    "Observation",
+    "PolicyError",
+]
 
 Decision = Literal["accept", "escalate"]
 """What a meta-verifier decides for one answer."""
+
+POLICY_FORMAT = "langchain-automix/policy"
+"""Value of the ``format`` field of policy files."""
+POLICY_VERSION = 1
+"""Version of the policy file layout written by :meth:`MetaVerifier.save`."""
+
+_M = TypeVar("_M", bound="MetaVerifier")
+
+
+class PolicyError(ValueError):
+    """A policy file or dict is malformed, of an unknown version, or of another method."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +75,9 @@ class MetaVerifier(ABC):
     """Decides from a noisy self-verification whether to keep an answer or escalate.
 
     Subclasses implement :meth:`decide`; the fitted policies in this package also
-    vectorise over whole replay datasets. ``name`` is the key in the registry.
+    vectorise over whole replay datasets (:meth:`decide_batch`, :meth:`route`), fit on
+    replay data (:meth:`fit`) and round-trip through versioned JSON policy files
+    (:meth:`save`, :meth:`load`). ``name`` is the key in the registry.
     """
 
     name: ClassVar[str] = "meta_verifier"
@@ -61,3 +93,213 @@ class MetaVerifier(ABC):
     def describe(self) -> str:
         """A short human-readable description used in traces."""
         return self.name
+
+    # ------------------------------------------------------------ vectorised use
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Escalation mask for many queries at one tier.
+
+        Args:
+            confidences: Shape ``(n,)`` (this tier's confidence) or ``(n, tier + 1)``
+                (every confidence seen so far, this tier's last).
+            tier: Index of the tier being judged.
+            n_tiers: Number of tiers in the cascade.
+            answers: This tier's answers (for answer-aware policies), or ``None``.
+
+        Returns:
+            Boolean array, ``True`` where the query escalates.
+
+        The base implementation calls :meth:`decide` per row; fitted policies override
+        it with a vectorised version giving the same decisions.
+        """
+        conf = _as_history(confidences)
+        out = np.empty(conf.shape[0], dtype=bool)
+        for i in range(conf.shape[0]):
+            obs = Observation(
+                tier=tier,
+                n_tiers=n_tiers,
+                confidence=float(conf[i, -1]),
+                n_valid=0,
+                n_samples=0,
+                answer=None if answers is None else answers[i],
+                confidences=tuple(float(c) for c in conf[i]),
+            )
+            out[i] = self.decide(obs) == "escalate"
+        return out
+
+    def route(self, data: ReplayDataset) -> np.ndarray:
+        """Tier at which each query of a replay dataset stops, shape ``(n,)``."""
+        n, t = data.n_rows, data.n_tiers
+        final = np.full(n, t - 1, dtype=np.intp)
+        active = np.arange(n)
+        for tier in range(t - 1):
+            if active.size == 0:
+                break
+            answers = None
+            if data.answers:
+                answers = [data.answers[i][tier] for i in active]
+            esc = self.decide_batch(
+                data.confidences[active, : tier + 1], tier=tier, n_tiers=t, answers=answers
+            )
+            final[active[~esc]] = tier
+            active = active[esc]
+        return final
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self: _M,
+        data: ReplayDataset,
+        *,
+        costs: Sequence[float] = (1.0, 50.0),
+        verify_costs: Sequence[float] | float | None = None,
+        target_llm_share: float | None = None,
+        budget: float | None = None,
+        lam: float | None = None,
+    ) -> _M:
+        """Fit the policy's parameters on replay data and return ``self``.
+
+        Args:
+            data: Training rows.
+            costs: Unit cost of each tier (default the paper's 1 and 50).
+            verify_costs: Verification cost of each non-final tier (default: its unit cost).
+            target_llm_share: Hit this share of queries answered by the last tier
+                (RouteLLM-style quantile calibration).
+            budget: Best quality with an average cost per query at most this.
+            lam: Maximise ``quality - lam * cost``.
+
+        With none of the three objectives, fitting maximises ΔIBC on the training rows
+        (the paper library's behaviour). Policies without parameters ignore the data.
+        """
+        from langchain_automix.meta_verifiers._fitting import Objective
+        from langchain_automix.metrics import CostSpec
+
+        spec = CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers)
+        objective = Objective.from_args(target_llm_share=target_llm_share, budget=budget, lam=lam)
+        self._fit(data, spec, objective, None)
+        return self
+
+    def _fit(
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        objective: Objective,
+        forced: np.ndarray | None,
+    ) -> None:
+        """Fit in place; ``forced`` marks rows escalated anyway (2-tier fast path)."""
+        return None
+
+    def frontier(
+        self,
+        data: ReplayDataset,
+        *,
+        costs: Sequence[float] = (1.0, 50.0),
+        verify_costs: Sequence[float] | float | None = None,
+    ) -> Frontier:
+        """Operating points of this policy's family on ``data`` (its parameter sweep)."""
+        from langchain_automix.metrics import CostSpec
+
+        return self._frontier(data, CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers), None)
+
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
+        from langchain_automix.meta_verifiers._fitting import Frontier
+        from langchain_automix.metrics import routing_point
+
+        final = self.route(data)
+        if forced is not None:
+            final = np.where(forced, data.n_tiers - 1, final)
+        p = routing_point(data.scores, final, costs)
+        return Frontier(
+            np.array([p.avg_cost]), np.array([p.avg_performance]), np.array([p.llm_call_share])
+        )
+
+    # ------------------------------------------------------------ serialisation
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments and fitted state as JSON-ready values."""
+        return {}
+
+    @classmethod
+    def from_params(cls: type[_M], params: dict[str, Any]) -> _M:
+        """Rebuild from :meth:`get_params` output."""
+        return cls(**params)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Versioned policy dict (what :meth:`save` writes)."""
+        return {
+            "format": POLICY_FORMAT,
+            "version": POLICY_VERSION,
+            "method": self.name,
+            "params": self.get_params(),
+        }
+
+    @classmethod
+    def from_dict(cls: type[_M], payload: dict[str, Any]) -> _M:
+        """Rebuild a policy from :meth:`to_dict` output (any registered method).
+
+        Raises:
+            PolicyError: for another format, a newer version, an unknown method, or a
+                method that is not ``cls`` (when called on a subclass).
+        """
+        from langchain_automix.meta_verifiers.registry import get_meta_verifier_class
+
+        if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
+            raise PolicyError(f"not a langchain-automix policy (format must be {POLICY_FORMAT!r})")
+        version = payload.get("version")
+        if not isinstance(version, int) or not 1 <= version <= POLICY_VERSION:
+            raise PolicyError(
+                f"unsupported policy version {version!r} (this library reads up to "
+                f"{POLICY_VERSION})"
+            )
+        try:
+            klass = get_meta_verifier_class(str(payload.get("method")))
+        except KeyError as exc:
+            raise PolicyError(str(exc.args[0])) from None
+        if cls is not MetaVerifier and not issubclass(klass, cls):
+            raise PolicyError(f"policy is a {klass.__name__}, not a {cls.__name__}")
+        params = payload.get("params")
+        if not isinstance(params, dict):
+            raise PolicyError("policy 'params' must be an object")
+        try:
+            return klass.from_params(params)  # type: ignore[return-value]
+        except (TypeError, ValueError, KeyError) as exc:
+            raise PolicyError(f"bad {klass.__name__} policy parameters: {exc}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the policy as JSON (floats round-trip exactly); returns the path."""
+        p = Path(path)
+        p.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+        return p
+
+    @classmethod
+    def load(cls: type[_M], path: str | Path) -> _M:
+        """Read a policy file written by :meth:`save` (no code is evaluated)."""
+        p = Path(path)
+        try:
+            payload = json.loads(p.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise PolicyError(f"{p}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+        try:
+            return cls.from_dict(payload)
+        except PolicyError as exc:
+            raise PolicyError(f"{p}: {exc}") from None
+
+
+def _as_history(confidences: Any) -> np.ndarray:
+    conf = np.asarray(confidences, dtype=float)
+    if conf.ndim == 1:
+        conf = conf.reshape(-1, 1)
+    if conf.ndim != 2:
+        raise ValueError(f"confidences must have shape (n,) or (n, tiers), got {conf.shape}")
+    return conf
+
+
+def current_confidence(confidences: Any) -> np.ndarray:
+    """This tier's confidence from a ``(n,)`` or ``(n, tier + 1)`` array."""
+    return np.asarray(_as_history(confidences)[:, -1])

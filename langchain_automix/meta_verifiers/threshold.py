@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+import numpy as np
+
+from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier, observation_table
+from langchain_automix.meta_verifiers.base import (
+    Decision,
+    MetaVerifier,
+    Observation,
+    current_confidence,
+)
+from langchain_automix.metrics import routing_point
+
+if TYPE_CHECKING:
+    from langchain_automix.meta_verifiers._fitting import Objective
+    from langchain_automix.metrics import CostSpec
+    from langchain_automix.replay import ReplayDataset
+
+__all__ = ["Threshold"]
+
+
+def candidate_values(conf: np.ndarray, grid: int | None) -> np.ndarray:
+    """Threshold candidates: the observed values plus 0 and 1, or the grid ``i / grid``."""
+    if grid is not None:
+        return np.arange(grid + 1) * (1.0 / grid)
+    values, _ = observation_table(conf)
+    return np.unique(np.concatenate([[0.0], values, [1.0]]))
 
 
 class Threshold(MetaVerifier):
@@ -16,6 +41,10 @@ class Threshold(MetaVerifier):
     The paper's library escalates at ``confidence <= threshold``; pass
     ``inclusive=True`` for that convention.
 
+    :meth:`fit` picks the threshold among candidates: the observed confidence values
+    (plus 0 and 1) by default, or the library's grid ``i / grid`` for ``i = 0..grid``
+    when ``grid`` is given. Ties go to the smallest threshold, as in the library.
+
     Example:
         >>> from langchain_automix.meta_verifiers.base import Observation
         >>> Threshold(0.5).decide(Observation(0, 2, confidence=0.5, n_valid=8, n_samples=8))
@@ -23,15 +52,24 @@ class Threshold(MetaVerifier):
         >>> Threshold(0.5, inclusive=True).decide(
         ...     Observation(0, 2, confidence=0.5, n_valid=8, n_samples=8))
         'escalate'
+        >>> from langchain_automix.replay import ReplayDataset
+        >>> data = ReplayDataset.from_arrays([[1, 1], [0, 1], [0, 1]], [[0.9], [0.2], [0.4]])
+        >>> Threshold().fit(data).threshold
+        0.9
     """
 
     name: ClassVar[str] = "threshold"
 
-    def __init__(self, threshold: float = 0.5, *, inclusive: bool = False) -> None:
+    def __init__(
+        self, threshold: float = 0.5, *, inclusive: bool = False, grid: int | None = None
+    ) -> None:
         if not 0.0 <= float(threshold) <= 1.0:
             raise ValueError(f"threshold must be between 0.0 and 1.0, got {threshold!r}")
+        if grid is not None and (isinstance(grid, bool) or int(grid) < 1):
+            raise ValueError(f"grid must be a positive integer, got {grid!r}")
         self.threshold = float(threshold)
         self.inclusive = bool(inclusive)
+        self.grid = None if grid is None else int(grid)
 
     def decide(self, observation: Observation) -> Decision:
         """Escalate when the confidence is below (or at, if inclusive) the threshold."""
@@ -39,10 +77,87 @@ class Threshold(MetaVerifier):
         low = c <= self.threshold if self.inclusive else c < self.threshold
         return "escalate" if low else "accept"
 
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Vectorised :meth:`decide` (only this tier's confidence matters)."""
+        c = current_confidence(confidences)
+        return np.asarray(c <= self.threshold if self.inclusive else c < self.threshold)
+
+    # ------------------------------------------------------------------ fitting
+    def _candidates(self, data: ReplayDataset) -> np.ndarray:
+        return candidate_values(data.confidences.reshape(-1), self.grid)
+
+    def _sweep(
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        forced: np.ndarray | None,
+        cands: np.ndarray,
+    ) -> Frontier:
+        if data.n_tiers == 2:
+            return band_frontier(
+                data.confidences[:, 0],
+                data.scores,
+                None,
+                cands,
+                inclusive=self.inclusive,
+                costs=costs,
+                forced=forced,
+            )
+        keep = self.threshold
+        pts = []
+        try:
+            for t in cands:
+                self.threshold = float(t)
+                final = self.route(data)
+                if forced is not None:
+                    final = np.where(forced, data.n_tiers - 1, final)
+                pts.append(routing_point(data.scores, final, costs))
+        finally:
+            self.threshold = keep
+        return Frontier(
+            np.array([p.avg_cost for p in pts]),
+            np.array([p.avg_performance for p in pts]),
+            np.array([p.llm_call_share for p in pts]),
+        )
+
+    def _fit(
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        objective: Objective,
+        forced: np.ndarray | None,
+    ) -> None:
+        cands = self._candidates(data)
+        front = self._sweep(data, costs, forced, cands)
+        small = (costs.small_cost, float(data.scores[:, 0].mean()))
+        large = (costs.large_cost, float(data.scores[:, -1].mean()))
+        self.threshold = float(cands[front.choose(objective, small, large)])
+
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
+        return self._sweep(data, costs, forced, self._candidates(data))
+
+    # ------------------------------------------------------------ serialisation
+    def get_params(self) -> dict[str, Any]:
+        """Threshold, tie convention and candidate grid."""
+        return {"threshold": self.threshold, "inclusive": self.inclusive, "grid": self.grid}
+
     def describe(self) -> str:
         """E.g. ``threshold(<0.5)``."""
         op = "<=" if self.inclusive else "<"
         return f"{self.name}({op}{self.threshold:g})"
 
     def __repr__(self) -> str:
-        return f"Threshold(threshold={self.threshold!r}, inclusive={self.inclusive!r})"
+        extra = "" if self.grid is None else f", grid={self.grid!r}"
+        return (
+            f"{type(self).__name__}(threshold={self.threshold!r}, "
+            f"inclusive={self.inclusive!r}{extra})"
+        )

@@ -247,3 +247,23 @@ def test_concurrent_invocations_share_one_graph() -> None:
         return [str(m.content) for m in msgs]
 
     assert asyncio.run(many()) == ["Paris"] * 20
+
+
+def test_fitted_policy_file_plugs_into_the_runnable(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from langchain_automix import POMDP
+    from langchain_automix.synthetic import synthetic_replay
+
+    policy = POMDP().fit(synthetic_replay(400, seed=3), costs=(1, 50), target_llm_share=0.3)
+    path = tmp_path / "policy.json"
+    policy.save(path)
+    loaded = POMDP.load(path)
+    automix, _, _ = make([CORRECT] * 8, meta_verifier=loaded)
+    r = automix.invoke_result(QUERY)
+    assert r.attempts[0].meta_verifier == loaded.describe()
+    expected = loaded.decide(Observation(0, 2, confidence=1.0, n_valid=8, n_samples=8))
+    assert r.attempts[0].decision == expected
+    automix_low, _, _ = make([INCORRECT] * 8, meta_verifier=loaded)
+    low = automix_low.invoke_result(QUERY)
+    assert low.attempts[0].decision == loaded.decide(
+        Observation(0, 2, confidence=0.0, n_valid=8, n_samples=8)
+    )

@@ -1,0 +1,55 @@
+# Developer entry points. `make demo` and `make check` are the README's two commands.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv install demo test integration_tests lint typecheck format check bench clean
+
+help:
+	@echo "make demo               install with the embedded local models and run 'automix demo'"
+	@echo "make check              install everything and run the whole test suite (lint, types, unit, integration)"
+	@echo "make test               unit tests (fake models, no network)"
+	@echo "make integration_tests  tests with the real embedded local models"
+	@echo "make lint | typecheck | format | bench"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+venv: $(BIN)/python
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[test,server,local,plot]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/automix demo
+
+test: install
+	$(BIN)/python -m pytest tests/unit_tests
+
+integration_tests: install
+	$(BIN)/python -m pytest tests/integration_tests -m integration
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy langchain_automix
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check: lint typecheck test
+
+bench: install
+	$(BIN)/python benchmarks/bench_overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -1,0 +1,130 @@
+"""Overhead of AutoMixRunnable over a bare LangGraph graph, and abatch throughput.
+
+Run: ``python benchmarks/bench_overhead.py`` (about a minute on 2 cores).
+
+1. Median per-query time of ``AutoMixRunnable.invoke`` with zero-latency fake models,
+   beside a bare compiled LangGraph graph of four no-op nodes, in the same run. The
+   difference is AutoMix's overhead per query (validation, prompts, the model calls'
+   LangChain bookkeeping, verification parsing, the meta-decision and the trace).
+   Measured with a fake that honours ``n`` (one verification call, as with an
+   OpenAI-compatible API) and one that ignores it (k = 8 concurrent calls, as with
+   llama.cpp's server).
+2. ``abatch`` of 500 queries against fakes that take 50 ms a call with
+   ``max_concurrency=50``, as a share of the ideal throughput. Every query's critical
+   path is solve (50 ms) + verification (50 ms, samples concurrent), so the ideal is
+   ``50 / 0.1 s = 500`` queries per second.
+Targets: overhead <= 3 ms per query; abatch >= 80% of ideal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, TypedDict
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import itertools
+
+from _fakes import LatencyChatModel, LatencyNChatModel
+from langgraph.graph import START, StateGraph
+
+from langchain_automix import AutoMixRunnable
+
+QUERY = {"question": "What is the capital of France?", "context": "Paris is the capital of France."}
+
+
+class S(TypedDict):
+    question: str
+    context: str | None
+
+
+def noop(state: S) -> dict[str, Any]:
+    return {}
+
+
+def bare_graph() -> Any:
+    b = StateGraph(S)
+    names = ["solve_small", "self_verify", "meta_decide", "solve_large"]
+    for n in names:
+        b.add_node(n, noop)
+    b.add_edge(START, names[0])
+    for a, c in itertools.pairwise(names):
+        b.add_edge(a, c)
+    return b.compile(name="bare")
+
+
+def median_ms(fn: Any, repeats: int, warmup: int = 30) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def overhead(repeats: int = 400) -> dict[str, float]:
+    graph = bare_graph()
+    bare = median_ms(lambda: graph.invoke(QUERY), repeats)
+    out = {"bare_graph_ms": bare}
+    for label, cls in (("n_honoured", LatencyNChatModel), ("n_ignored_k8_calls", LatencyChatModel)):
+        automix = AutoMixRunnable(models=[cls(), cls(answer="Paris, France")])
+        t = median_ms(lambda a=automix: a.invoke(QUERY), repeats)
+        out[f"automix_{label}_ms"] = t
+        out[f"overhead_{label}_ms"] = t - bare
+    return out
+
+
+async def abatch_share(
+    n: int = 500, concurrency: int = 50, latency: float = 0.05
+) -> dict[str, float]:
+    small = LatencyNChatModel(latency=latency)
+    large = LatencyNChatModel(latency=latency, answer="Paris, France")
+    automix = AutoMixRunnable(models=[small, large])
+    queries = [dict(QUERY, question=f"{QUERY['question']} #{i}") for i in range(n)]
+    t0 = time.perf_counter()
+    out = await automix.abatch(queries, config={"max_concurrency": concurrency})
+    elapsed = time.perf_counter() - t0
+    assert len(out) == n and all(m.content == "Paris" for m in out)
+    ideal_qps = concurrency / (2 * latency)
+    qps = n / elapsed
+    return {
+        "queries": n,
+        "elapsed_s": elapsed,
+        "qps": qps,
+        "ideal_qps": ideal_qps,
+        "share_of_ideal": qps / ideal_qps,
+    }
+
+
+def main() -> int:
+    o = overhead()
+    print("== per-query overhead (median of 400, zero-latency fakes) ==")
+    print(f"bare LangGraph graph, 4 no-op nodes : {o['bare_graph_ms']:.3f} ms")
+    for label in ("n_honoured", "n_ignored_k8_calls"):
+        print(
+            f"AutoMixRunnable ({label:>18}) : {o[f'automix_{label}_ms']:.3f} ms"
+            f"  -> overhead {o[f'overhead_{label}_ms']:.3f} ms"
+            f"  (ratio {o[f'automix_{label}_ms'] / o['bare_graph_ms']:.1f}x)"
+        )
+    b = asyncio.run(abatch_share())
+    print("== abatch: 500 queries, 50 ms per model call, max_concurrency=50 ==")
+    print(
+        f"elapsed {b['elapsed_s']:.2f} s, {b['qps']:.1f} q/s, ideal {b['ideal_qps']:.1f} q/s, "
+        f"share of ideal {b['share_of_ideal']:.1%}"
+    )
+    ok_overhead = o["overhead_n_honoured_ms"] <= 3.0
+    ok_batch = b["share_of_ideal"] >= 0.8
+    print(f"target overhead <= 3 ms (n honoured): {'MET' if ok_overhead else 'MISSED'}")
+    print(f"target abatch >= 80% of ideal: {'MET' if ok_batch else 'MISSED'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""Fit and evaluate meta-verifiers on replay data; paper-style tables over seeds."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from langchain_automix.meta_verifiers._fitting import Frontier
+from langchain_automix.meta_verifiers.base import MetaVerifier
+from langchain_automix.meta_verifiers.registry import get_meta_verifier
+from langchain_automix.metrics import (
+    CostSpec,
+    aiq,
+    apgr,
+    baselines,
+    cpt,
+    delta_ibc,
+    delta_ibc_regions,
+    routing_point,
+)
+from langchain_automix.replay import ReplayDataset
+
+__all__ = [
+    "DEFAULT_METHODS",
+    "Comparison",
+    "MethodResult",
+    "compare_methods",
+    "evaluate_policy",
+]
+
+DEFAULT_METHODS: tuple[str, ...] = (
+    "threshold",
+    "double_threshold",
+    "self_consistency",
+    "greedy_pomdp",
+    "pomdp",
+    "automix_union",
+)
+"""Methods fitted by :func:`compare_methods` and ``automix evaluate --train``."""
+
+METRICS: tuple[str, ...] = (
+    "delta_ibc",
+    "avg_cost",
+    "avg_performance",
+    "llm_call_share",
+    "apgr",
+    "cpt50",
+    "cpt80",
+    "aiq",
+)
+
+
+def _clean(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+@dataclass
+class MethodResult:
+    """Test metrics of one fitted policy (chosen point) and of its frontier."""
+
+    name: str
+    delta_ibc: float | None
+    delta_ibc_regions: list[float | None]
+    avg_cost: float
+    avg_performance: float
+    llm_call_share: float
+    apgr: float | None
+    cpt50: float | None
+    cpt80: float | None
+    aiq: float | None
+    frontier: Frontier = field(repr=False)
+    describe: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metrics (``None`` where undefined)."""
+        return {
+            "delta_ibc": self.delta_ibc,
+            "delta_ibc_regions": self.delta_ibc_regions,
+            "avg_cost": self.avg_cost,
+            "avg_performance": self.avg_performance,
+            "llm_call_share": self.llm_call_share,
+            "apgr": self.apgr,
+            "cpt50": self.cpt50,
+            "cpt80": self.cpt80,
+            "aiq": self.aiq,
+        }
+
+
+def evaluate_policy(
+    policy: MetaVerifier,
+    test: ReplayDataset,
+    *,
+    costs: Sequence[float] = (1.0, 50.0),
+    verify_costs: Sequence[float] | float | None = None,
+    name: str | None = None,
+) -> MethodResult:
+    """Metrics of a fitted policy on test rows.
+
+    ΔIBC, cost, quality and share are those of the policy's decisions. APGR, CPT and
+    AIQ and the five-region ΔIBC use the policy family's frontier on the test rows
+    (its parameter sweep, plus never- and always-escalate), as RouteLLM and
+    RouterBench evaluate routers over their thresholds.
+    """
+    spec = CostSpec.make(costs, verify_costs, n_tiers=test.n_tiers)
+    point = routing_point(test.scores, policy.route(test), spec)
+    small = (spec.small_cost, float(test.scores[:, 0].mean()))
+    large = (spec.large_cost, float(test.scores[:, -1].mean()))
+    stop = spec.stop_costs
+    anchors = Frontier(
+        np.array([stop[0], stop[-1]]), np.array([small[1], large[1]]), np.array([0.0, 1.0])
+    )
+    chosen = Frontier(
+        np.array([point.avg_cost]),
+        np.array([point.avg_performance]),
+        np.array([point.llm_call_share]),
+    )
+    front = Frontier.concat([policy._frontier(test, spec, None), chosen, anchors])
+    share_args = (front.llm_call_share, front.avg_performance, small[1], large[1])
+    regions = delta_ibc_regions(
+        front.avg_cost,
+        front.avg_performance,
+        small,
+        large,
+        cost_range=(float(stop[0]), float(stop[-1])),
+    )
+    return MethodResult(
+        name=name or policy.name,
+        delta_ibc=_clean(float(delta_ibc(point.avg_cost, point.avg_performance, small, large))),
+        delta_ibc_regions=[_clean(r) for r in regions],
+        avg_cost=point.avg_cost,
+        avg_performance=point.avg_performance,
+        llm_call_share=point.llm_call_share,
+        apgr=_clean(apgr(*share_args)),
+        cpt50=_clean(cpt(*share_args, level=0.5)),
+        cpt80=_clean(cpt(*share_args, level=0.8)),
+        aiq=_clean(aiq(front.avg_cost, front.avg_performance)),
+        frontier=front,
+        describe=policy.describe(),
+    )
+
+
+@dataclass
+class Comparison:
+    """Results of every method over seeds, with baselines on the test rows."""
+
+    results: dict[str, list[MethodResult]]
+    baselines: dict[str, dict[str, float | None]]
+    train_size: int
+    test_size: int
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Mean of each metric over seeds (``<metric>_std`` for the standard deviation)."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, runs in self.results.items():
+            row: dict[str, Any] = {"seeds": len(runs)}
+            for metric in METRICS:
+                vals = [getattr(r, metric) for r in runs]
+                nums = np.array([v for v in vals if v is not None], float)
+                row[metric] = _clean(float(nums.mean())) if nums.size else None
+                row[f"{metric}_std"] = _clean(float(nums.std())) if nums.size else None
+            regions = np.array(
+                [[np.nan if v is None else v for v in r.delta_ibc_regions] for r in runs], float
+            )
+            with np.errstate(all="ignore"):
+                reg_mean = np.nanmean(regions, axis=0) if regions.size else np.array([])
+            row["delta_ibc_regions"] = [_clean(float(v)) for v in reg_mean]
+            finite = reg_mean[np.isfinite(reg_mean)]
+            row["delta_ibc_regions_mean"] = _clean(float(finite.mean())) if finite.size else None
+            out[name] = row
+        return out
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """``{"methods": {...}, "baselines": {...}, "train_size": ..., "test_size": ...}``."""
+        return {
+            "methods": self.summary(),
+            "baselines": self.baselines,
+            "train_size": self.train_size,
+            "test_size": self.test_size,
+        }
+
+    def format_table(self) -> str:
+        """A plain-text table like the paper's (mean ± std over seeds)."""
+
+        def fmt(v: float | None, s: float | None, digits: int) -> str:
+            if v is None:
+                return "-"
+            return f"{v:.{digits}f}" + ("" if s is None else f" ± {s:.{digits}f}")
+
+        head = ["method", "ΔIBC %", "ΔIBC 5-reg", "cost", "quality", "LLM share", "APGR"]
+        rows = [head]
+        for name, m in self.summary().items():
+            rows.append(
+                [
+                    name,
+                    fmt(m["delta_ibc"], m["delta_ibc_std"], 1),
+                    fmt(m["delta_ibc_regions_mean"], None, 1),
+                    fmt(m["avg_cost"], m["avg_cost_std"], 2),
+                    fmt(m["avg_performance"], m["avg_performance_std"], 3),
+                    fmt(m["llm_call_share"], m["llm_call_share_std"], 3),
+                    fmt(m["apgr"], m["apgr_std"], 3),
+                ]
+            )
+        for name, b in self.baselines.items():
+            rows.append(
+                [
+                    f"[{name}]",
+                    fmt(b.get("delta_ibc"), None, 1),
+                    "",
+                    fmt(b["avg_cost"], None, 2),
+                    fmt(b["avg_performance"], None, 3),
+                    fmt(b["llm_call_share"], None, 3),
+                    fmt(b.get("apgr"), None, 3),
+                ]
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+        lines = [
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w)
+                for i, (c, w) in enumerate(zip(r, widths, strict=True))
+            )
+            for r in rows
+        ]
+        lines.insert(1, "-" * len(lines[0]))
+        return "\n".join(lines)
+
+
+def compare_methods(
+    train: ReplayDataset,
+    test: ReplayDataset | None = None,
+    *,
+    methods: Sequence[str] | Mapping[str, Callable[[], MetaVerifier]] = DEFAULT_METHODS,
+    costs: Sequence[float] = (1.0, 50.0),
+    verify_costs: Sequence[float] | float | None = None,
+    seeds: Sequence[int] = (0,),
+    train_size: int | None = None,
+    test_fraction: float = 0.5,
+    target_llm_share: float | None = None,
+    budget: float | None = None,
+    lam: float | None = None,
+) -> Comparison:
+    """Fit every method on resampled training sets and evaluate on test rows.
+
+    For each seed, ``train_size`` rows are drawn without replacement from ``train``
+    (all of it when ``None``). Without ``test``, each seed first splits ``train`` into
+    a test part (``test_fraction``) and a training pool.
+    """
+    factories: dict[str, Callable[[], MetaVerifier]]
+    if isinstance(methods, Mapping):
+        factories = dict(methods)
+    else:
+        factories = {m: (lambda m=m: get_meta_verifier(m)) for m in methods}  # type: ignore[misc]
+    results: dict[str, list[MethodResult]] = {name: [] for name in factories}
+    base_test: ReplayDataset | None = test
+    used_train = used_test = 0
+    for seed in seeds:
+        if test is None:
+            n_test = max(1, round(train.n_rows * test_fraction))
+            pool, test_s = train.split(train.n_rows - n_test, seed=seed)
+            base_test = base_test or test_s
+        else:
+            pool, test_s = train, test
+        train_s = pool if train_size is None else pool.sample(train_size, seed=seed)
+        used_train, used_test = train_s.n_rows, test_s.n_rows
+        for name, make in factories.items():
+            policy = make().fit(
+                train_s,
+                costs=costs,
+                verify_costs=verify_costs,
+                target_llm_share=target_llm_share,
+                budget=budget,
+                lam=lam,
+            )
+            results[name].append(
+                evaluate_policy(policy, test_s, costs=costs, verify_costs=verify_costs, name=name)
+            )
+    if base_test is None:
+        raise ValueError("seeds must not be empty")
+    spec = CostSpec.make(costs, verify_costs, n_tiers=base_test.n_tiers)
+    return Comparison(results, baselines(base_test.scores, spec), used_train, used_test)

@@ -1,0 +1,145 @@
+"""Double threshold: escalate only a middle band of verifier confidence."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier
+from langchain_automix.meta_verifiers.base import (
+    Decision,
+    MetaVerifier,
+    Observation,
+    current_confidence,
+)
+from langchain_automix.meta_verifiers.threshold import candidate_values
+from langchain_automix.metrics import routing_point
+
+if TYPE_CHECKING:
+    from langchain_automix.meta_verifiers._fitting import Objective
+    from langchain_automix.metrics import CostSpec
+    from langchain_automix.replay import ReplayDataset
+
+__all__ = ["DoubleThreshold"]
+
+
+class DoubleThreshold(MetaVerifier):
+    """Escalate when ``low <= confidence < high`` (``<= high`` if ``inclusive``).
+
+    Very low confidence often marks queries no model can answer ("hopeless"), so
+    escalating them wastes money; very high confidence marks answers that are right.
+    The band in between is escalated. ``inclusive=True`` is the paper library's
+    convention (both ends included). :meth:`fit` searches all pairs ``low < high`` of
+    the candidate values (observed confidences plus 0 and 1, or ``i / grid``).
+
+    Example:
+        >>> from langchain_automix.meta_verifiers.base import Observation
+        >>> policy = DoubleThreshold(0.25, 0.75)
+        >>> [policy.decide(Observation(0, 2, c, 8, 8)) for c in (0.125, 0.5, 0.875)]
+        ['accept', 'escalate', 'accept']
+    """
+
+    name: ClassVar[str] = "double_threshold"
+
+    def __init__(
+        self,
+        low: float = 0.25,
+        high: float = 0.75,
+        *,
+        inclusive: bool = False,
+        grid: int | None = None,
+    ) -> None:
+        low, high = float(low), float(high)
+        if not 0.0 <= low <= high <= 1.0:
+            raise ValueError(f"need 0 <= low <= high <= 1, got low={low!r}, high={high!r}")
+        if grid is not None and (isinstance(grid, bool) or int(grid) < 1):
+            raise ValueError(f"grid must be a positive integer, got {grid!r}")
+        self.low, self.high = low, high
+        self.inclusive = bool(inclusive)
+        self.grid = None if grid is None else int(grid)
+
+    def decide(self, observation: Observation) -> Decision:
+        """Escalate inside the band."""
+        c = observation.confidence
+        inside = self.low <= c and (c <= self.high if self.inclusive else c < self.high)
+        return "escalate" if inside else "accept"
+
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Vectorised :meth:`decide`."""
+        c = current_confidence(confidences)
+        upper = c <= self.high if self.inclusive else c < self.high
+        return np.asarray((c >= self.low) & upper)
+
+    def _pairs(self, data: ReplayDataset) -> np.ndarray:
+        v = candidate_values(data.confidences.reshape(-1), self.grid)
+        i, j = np.triu_indices(v.size, k=1)
+        return np.stack([v[i], v[j]], axis=1)
+
+    def _sweep(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None, pairs: np.ndarray
+    ) -> Frontier:
+        if data.n_tiers == 2:
+            return band_frontier(
+                data.confidences[:, 0],
+                data.scores,
+                pairs[:, 0],
+                pairs[:, 1],
+                inclusive=self.inclusive,
+                costs=costs,
+                forced=forced,
+            )
+        keep = (self.low, self.high)
+        pts = []
+        try:
+            for lo, hi in pairs:
+                self.low, self.high = float(lo), float(hi)
+                final = self.route(data)
+                if forced is not None:
+                    final = np.where(forced, data.n_tiers - 1, final)
+                pts.append(routing_point(data.scores, final, costs))
+        finally:
+            self.low, self.high = keep
+        return Frontier(
+            np.array([p.avg_cost for p in pts]),
+            np.array([p.avg_performance for p in pts]),
+            np.array([p.llm_call_share for p in pts]),
+        )
+
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
+        pairs = self._pairs(data)
+        front = self._sweep(data, costs, forced, pairs)
+        small = (costs.small_cost, float(data.scores[:, 0].mean()))
+        large = (costs.large_cost, float(data.scores[:, -1].mean()))
+        lo, hi = pairs[front.choose(objective, small, large)]
+        self.low, self.high = float(lo), float(hi)
+
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
+        return self._sweep(data, costs, forced, self._pairs(data))
+
+    def get_params(self) -> dict[str, Any]:
+        """Band ends, tie convention and candidate grid."""
+        return {"low": self.low, "high": self.high, "inclusive": self.inclusive, "grid": self.grid}
+
+    def describe(self) -> str:
+        """E.g. ``double_threshold([0.25,0.75))``."""
+        close = "]" if self.inclusive else ")"
+        return f"{self.name}([{self.low:g},{self.high:g}{close})"
+
+    def __repr__(self) -> str:
+        return (
+            f"DoubleThreshold(low={self.low!r}, high={self.high!r}, "
+            f"inclusive={self.inclusive!r}, grid={self.grid!r})"
+        )

@@ -1,0 +1,394 @@
+"""POMDP meta-verifiers (paper appendix A.3) and the library's greedy histogram variant."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from langchain_automix.meta_verifiers._fitting import (
+    Frontier,
+    nearest_index,
+    observation_table,
+    table_frontier,
+)
+from langchain_automix.meta_verifiers.base import (
+    Decision,
+    MetaVerifier,
+    Observation,
+    current_confidence,
+)
+
+if TYPE_CHECKING:
+    from langchain_automix.meta_verifiers._fitting import Objective
+    from langchain_automix.metrics import CostSpec
+    from langchain_automix.replay import ReplayDataset
+
+__all__ = ["POMDP", "GreedyPOMDP"]
+
+
+def _require_two_tiers(n_tiers: int, who: str) -> None:
+    if n_tiers != 2:
+        raise NotImplementedError(
+            f"{who} supports 2-tier cascades only (got {n_tiers} tiers); use Threshold, "
+            "DoubleThreshold or SelfConsistency, which apply one rule at every tier"
+        )
+
+
+def _top_k_masks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks escalating the entries with the k largest distinct ``values``, k = 0..K."""
+    levels = np.unique(values)[::-1]
+    masks = np.zeros((levels.size + 1, values.size), dtype=bool)
+    masks[1:] = values[None, :] >= levels[:, None]
+    return masks, levels
+
+
+def _gaussian_smooth(x: np.ndarray, sigma: float) -> np.ndarray:
+    """1-D Gaussian smoothing with mirrored edges (sigma in entries; 0 = none)."""
+    if sigma <= 0 or x.size < 2:
+        return x.copy()
+    radius = max(1, int(4.0 * sigma + 0.5))
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    idx = np.arange(x.size)[:, None] + offsets[None, :]
+    period = 2 * x.size
+    idx = np.mod(idx, period)
+    idx = np.where(idx >= x.size, period - 1 - idx, idx)
+    return np.asarray((x[idx] * kernel[None, :]).sum(axis=1))
+
+
+class _LookupPolicy(MetaVerifier):
+    """A fitted lookup table from observation value to action (shared live path)."""
+
+    observations_: list[float] | None
+    escalate_: list[bool] | None
+
+    def _set_table(
+        self, observations: Sequence[float] | np.ndarray, escalate: Sequence[bool] | np.ndarray
+    ) -> None:
+        obs = [float(v) for v in observations]
+        self.observations_ = obs
+        self.escalate_ = [bool(a) for a in escalate]
+        self._mids = [(a + b) / 2.0 for a, b in pairwise(obs)]
+        self._values = np.asarray(obs)
+        self._actions = np.asarray(self.escalate_, dtype=bool)
+
+    def _check_fitted(self) -> None:
+        if self.escalate_ is None:
+            raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() or load()")
+
+    def decide(self, observation: Observation) -> Decision:
+        """Look the confidence up in the fitted table (nearest observation value)."""
+        if self.escalate_ is None:
+            self._check_fitted()
+        if observation.n_tiers != 2:
+            _require_two_tiers(observation.n_tiers, type(self).__name__)
+        esc = self.escalate_[bisect_right(self._mids, observation.confidence)]  # type: ignore[index]
+        return "escalate" if esc else "accept"
+
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Vectorised :meth:`decide`."""
+        self._check_fitted()
+        _require_two_tiers(n_tiers, type(self).__name__)
+        c = current_confidence(confidences)
+        return np.asarray(self._actions[nearest_index(self._values, c)])
+
+
+class GreedyPOMDP(_LookupPolicy):
+    """Escalate confidence bins in order of their smoothed average quality gain.
+
+    Confidences are binned to the nearest of ``i / num_bins``; each bin's mean gain
+    ``q_large - q_small`` over the training rows is smoothed across bins with a
+    Gaussian of ``sigma`` bins, and fitting escalates the ``k`` bins with the largest
+    smoothed gain, ``k`` chosen by the objective. This is the paper library's
+    ``GreedyPOMDP`` idea (a one-step greedy solution on a histogram), in numpy.
+
+    Example:
+        >>> from langchain_automix.replay import ReplayDataset
+        >>> data = ReplayDataset.from_arrays(
+        ...     [[1, 1], [0, 1], [0, 0]] * 10, [[0.875], [0.5], [0.0]] * 10)
+        >>> policy = GreedyPOMDP(num_bins=8, sigma=0).fit(data)
+        >>> [policy.decide(Observation(0, 2, c, 8, 8)) for c in (0.0, 0.5, 0.875)]
+        ['accept', 'escalate', 'accept']
+    """
+
+    name: ClassVar[str] = "greedy_pomdp"
+
+    def __init__(self, num_bins: int = 8, sigma: float = 2.0) -> None:
+        if isinstance(num_bins, bool) or int(num_bins) < 1:
+            raise ValueError(f"num_bins must be a positive integer, got {num_bins!r}")
+        if not float(sigma) >= 0:
+            raise ValueError(f"sigma must be >= 0, got {sigma!r}")
+        self.num_bins = int(num_bins)
+        self.sigma = float(sigma)
+        self.observations_ = None
+        self.escalate_ = None
+        self.bin_gain_: list[float] | None = None
+
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
+        _require_two_tiers(data.n_tiers, "GreedyPOMDP")
+        nb = self.num_bins + 1
+        values = np.arange(nb) / self.num_bins
+        idx = nearest_index(values, data.confidences[:, 0])
+        free = np.ones(data.n_rows, bool) if forced is None else ~forced
+        cnt = np.bincount(idx[free], minlength=nb)
+        gsum = np.bincount(idx[free], weights=data.gain[free], minlength=nb)
+        mean = np.divide(gsum, cnt, out=np.zeros(nb), where=cnt > 0)
+        smooth = _gaussian_smooth(mean, self.sigma)
+        masks, _ = _top_k_masks(smooth)
+        front = table_frontier(idx, nb, data.scores, masks, costs, forced)
+        small = (costs.small_cost, float(data.scores[:, 0].mean()))
+        large = (costs.large_cost, float(data.scores[:, -1].mean()))
+        k = front.choose(objective, small, large)
+        self.bin_gain_ = [float(v) for v in smooth]
+        self._set_table(values, masks[k])
+
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
+        self._check_fitted()
+        masks, _ = _top_k_masks(np.asarray(self.bin_gain_))
+        idx = nearest_index(self._values, data.confidences[:, 0])
+        return table_frontier(idx, self._values.size, data.scores, masks, costs, forced)
+
+    def get_params(self) -> dict[str, Any]:
+        """Binning, smoothing and the fitted table."""
+        return {
+            "num_bins": self.num_bins,
+            "sigma": self.sigma,
+            "bin_gain": self.bin_gain_,
+            "escalate": self.escalate_,
+        }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> GreedyPOMDP:
+        """Rebuild, including the fitted table."""
+        p = dict(params)
+        gain, esc = p.pop("bin_gain", None), p.pop("escalate", None)
+        out = cls(**p)
+        if esc is not None:
+            if gain is None or len(esc) != out.num_bins + 1 or len(gain) != len(esc):
+                raise ValueError("bin_gain and escalate must have num_bins + 1 entries")
+            out.bin_gain_ = [float(v) for v in gain]
+            out._set_table(np.arange(out.num_bins + 1) / out.num_bins, esc)
+        return out
+
+    def __repr__(self) -> str:
+        return f"GreedyPOMDP(num_bins={self.num_bins!r}, sigma={self.sigma!r})"
+
+
+class POMDP(_LookupPolicy):
+    """The paper's POMDP meta-verifier (appendix A.3), solved offline into a lookup table.
+
+    * **States**: a query's per-tier quality ``(q_small, q_large)``, discretised into
+      ``quality_bins`` levels per tier; each state is represented by the mean quality
+      of the training rows in it.
+    * **Observations**: the verifier confidence (the ``k + 1`` values seen with ``k``
+      samples, or up to ``max_observations`` quantiles of a continuous confidence).
+    * **Observation model**: ``P(o | s)`` is a Gaussian kernel density estimate over the
+      confidences of the training rows in state ``s`` (bandwidth ``"scott"``,
+      ``"silverman"`` or a number); the prior ``b0(s)`` is the share of rows in ``s``.
+    * **Belief**: ``b(s | o) ∝ b0(s) P(o | s)``.
+    * **Reward**: ``quality - lam * cost``; accepting earns ``q_small - lam * C_accept``,
+      escalating ``q_large - lam * C_escalate``. The optimal action for observation
+      ``o`` is to escalate iff ``E_b[q_large - q_small | o] > lam * (C_escalate - C_accept)``.
+
+    A query no model solves has ``q_large - q_small = 0``, so observations dominated by
+    such "hopeless" queries have an expected gain near zero and are not escalated.
+    Sweeping ``lam`` traces the frontier (:meth:`frontier`); :meth:`fit` picks ``lam``
+    for the objective (``lam=`` uses it as given).
+
+    Example:
+        >>> from langchain_automix.replay import ReplayDataset
+        >>> data = ReplayDataset.from_arrays(   # easy, needs-large, hopeless
+        ...     [[1, 1], [0, 1], [0, 0]] * 20, [[0.875], [0.5], [0.0]] * 20)
+        >>> policy = POMDP(bandwidth=0.05).fit(data, lam=0.001)
+        >>> [policy.decide(Observation(0, 2, c, 8, 8)) for c in (0.0, 0.5, 0.875)]
+        ['accept', 'escalate', 'accept']
+    """
+
+    name: ClassVar[str] = "pomdp"
+
+    def __init__(
+        self,
+        bandwidth: float | str = "scott",
+        quality_bins: int = 10,
+        max_observations: int = 256,
+    ) -> None:
+        if isinstance(bandwidth, str):
+            if bandwidth not in ("scott", "silverman"):
+                raise ValueError(
+                    f"bandwidth must be 'scott', 'silverman' or a number, got {bandwidth!r}"
+                )
+        elif not (math.isfinite(float(bandwidth)) and float(bandwidth) > 0):
+            raise ValueError(f"bandwidth must be positive, got {bandwidth!r}")
+        if isinstance(quality_bins, bool) or int(quality_bins) < 1:
+            raise ValueError(f"quality_bins must be a positive integer, got {quality_bins!r}")
+        if isinstance(max_observations, bool) or int(max_observations) < 2:
+            raise ValueError(f"max_observations must be >= 2, got {max_observations!r}")
+        self.bandwidth: float | str = bandwidth if isinstance(bandwidth, str) else float(bandwidth)
+        self.quality_bins = int(quality_bins)
+        self.max_observations = int(max_observations)
+        self.observations_ = None
+        self.escalate_ = None
+        self.gain_: list[float] | None = None
+        self.lam_: float | None = None
+        self.cost_delta_: float | None = None
+        self.bandwidth_: float | None = None
+
+    # ------------------------------------------------------------------ solving
+    def _bandwidth(self, conf: np.ndarray) -> float:
+        if not isinstance(self.bandwidth, str):
+            return float(self.bandwidth)
+        n = conf.size
+        sd = float(np.std(conf, ddof=1)) if n > 1 else 0.0
+        if self.bandwidth == "silverman":
+            iqr = float(np.subtract(*np.percentile(conf, [75, 25]))) / 1.349
+            spread = min(sd, iqr) if iqr > 0 else sd
+            h = 0.9 * spread * n ** (-0.2)
+        else:
+            h = sd * n ** (-0.2)
+        return max(h, 1e-3)
+
+    def solve(self, data: ReplayDataset, forced: np.ndarray | None = None) -> np.ndarray:
+        """Belief update for every observation value: returns ``E[q_large - q_small | o]``.
+
+        Sets :attr:`observations_` (the table's observation values) and
+        :attr:`bandwidth_`. Rows in ``forced`` are left out (they escalate anyway).
+        """
+        _require_two_tiers(data.n_tiers, "POMDP")
+        keep = np.ones(data.n_rows, bool) if forced is None else ~forced
+        if not keep.any():
+            keep = np.ones(data.n_rows, bool)
+        conf = data.confidences[keep, 0]
+        scores = data.scores[keep]
+        values, obs_idx = observation_table(conf, self.max_observations)
+        h = self._bandwidth(conf)
+        # states: joint discretised quality
+        qb = np.minimum((scores * self.quality_bins).astype(np.intp), self.quality_bins - 1)
+        joint = qb[:, 0] * self.quality_bins + qb[:, 1]
+        states, state_idx = np.unique(joint, return_inverse=True)
+        n_states, n_obs = states.size, values.size
+        n_s = np.bincount(state_idx, minlength=n_states).astype(float)
+        q_small = np.bincount(state_idx, weights=scores[:, 0], minlength=n_states) / n_s
+        q_large = np.bincount(state_idx, weights=scores[:, 1], minlength=n_states) / n_s
+        counts = np.zeros((n_states, n_obs))
+        np.add.at(counts, (state_idx, obs_idx), 1.0)
+        # observation model P(o | s): Gaussian KDE of the state's confidences
+        z = (values[:, None] - values[None, :]) / h
+        kernel = np.exp(-0.5 * z * z) / (h * math.sqrt(2.0 * math.pi))
+        p_obs = (counts @ kernel.T) / n_s[:, None]  # (states, observations)
+        prior = n_s / n_s.sum()
+        joint_p = prior[:, None] * p_obs
+        belief = joint_p / np.maximum(joint_p.sum(axis=0, keepdims=True), 1e-300)
+        gain = belief.T @ (q_large - q_small)
+        self.bandwidth_ = h
+        self.observations_ = [float(v) for v in values]
+        return np.asarray(gain)
+
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
+        _require_two_tiers(data.n_tiers, "POMDP")
+        gain = self.solve(data, forced)
+        values = np.asarray(self.observations_)
+        delta = float(costs.stop_costs[1] - costs.stop_costs[0])
+        if objective.kind == "lam":
+            lam = float(objective.value or 0.0)
+        else:
+            masks, levels = _top_k_masks(gain)
+            idx = nearest_index(values, data.confidences[:, 0])
+            front = table_frontier(idx, values.size, data.scores, masks, costs, forced)
+            small = (costs.small_cost, float(data.scores[:, 0].mean()))
+            large = (costs.large_cost, float(data.scores[:, -1].mean()))
+            k = front.choose(objective, small, large)
+            if k == 0:
+                tau = max(float(levels[0]), 0.0)
+            elif k == levels.size:
+                tau = float(levels[-1]) - 1.0
+            else:
+                tau = (float(levels[k - 1]) + float(levels[k])) / 2.0
+            lam = tau / delta
+        self.gain_ = [float(g) for g in gain]
+        self.lam_ = lam
+        self.cost_delta_ = delta
+        self._set_table(values, gain > lam * delta)
+
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
+        self._check_fitted()
+        masks, _ = _top_k_masks(np.asarray(self.gain_))
+        idx = nearest_index(self._values, data.confidences[:, 0])
+        return table_frontier(idx, self._values.size, data.scores, masks, costs, forced)
+
+    def with_lam(self, lam: float) -> POMDP:
+        """A copy of this fitted policy re-solved for another ``lam`` (same beliefs)."""
+        self._check_fitted()
+        out = POMDP.from_params(self.get_params())
+        delta = float(out.cost_delta_ or 0.0)
+        out.lam_ = float(lam)
+        out._set_table(self.observations_ or [], list(np.asarray(self.gain_) > lam * delta))
+        return out
+
+    # ------------------------------------------------------------ serialisation
+    def get_params(self) -> dict[str, Any]:
+        """Settings and the solved table (observations, expected gains, actions, lam)."""
+        return {
+            "bandwidth": self.bandwidth,
+            "quality_bins": self.quality_bins,
+            "max_observations": self.max_observations,
+            "fitted": None
+            if self.escalate_ is None
+            else {
+                "lam": self.lam_,
+                "cost_delta": self.cost_delta_,
+                "bandwidth": self.bandwidth_,
+                "observations": self.observations_,
+                "expected_gain": self.gain_,
+                "escalate": self.escalate_,
+            },
+        }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> POMDP:
+        """Rebuild, including the solved table."""
+        p = dict(params)
+        fitted = p.pop("fitted", None)
+        out = cls(**p)
+        if fitted is not None:
+            obs, gain, esc = fitted["observations"], fitted["expected_gain"], fitted["escalate"]
+            if not (len(obs) == len(gain) == len(esc)) or not obs:
+                raise ValueError("observations, expected_gain and escalate must match in length")
+            if any(b <= a for a, b in pairwise(obs)):
+                raise ValueError("observations must be strictly increasing")
+            out.lam_ = float(fitted["lam"])
+            out.cost_delta_ = float(fitted["cost_delta"])
+            out.bandwidth_ = None if fitted.get("bandwidth") is None else float(fitted["bandwidth"])
+            out.gain_ = [float(g) for g in gain]
+            out._set_table(obs, esc)
+        return out
+
+    def describe(self) -> str:
+        """E.g. ``pomdp(lam=0.002)``."""
+        return self.name if self.lam_ is None else f"{self.name}(lam={self.lam_:.4g})"
+
+    def __repr__(self) -> str:
+        return (
+            f"POMDP(bandwidth={self.bandwidth!r}, quality_bins={self.quality_bins!r}, "
+            f"max_observations={self.max_observations!r})"
+        )

@@ -1,0 +1,110 @@
+"""AutomixUnion: fit several meta-verifiers and keep the one the objective prefers."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from langchain_automix.meta_verifiers._fitting import Frontier
+from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+
+if TYPE_CHECKING:
+    from langchain_automix.meta_verifiers._fitting import Objective
+    from langchain_automix.metrics import CostSpec
+    from langchain_automix.replay import ReplayDataset
+
+__all__ = ["AutomixUnion"]
+
+
+def _default_members() -> list[MetaVerifier]:
+    from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
+    from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
+    from langchain_automix.meta_verifiers.threshold import Threshold
+
+    return [POMDP(), GreedyPOMDP(), DoubleThreshold(), Threshold()]
+
+
+class AutomixUnion(MetaVerifier):
+    """Fit every member and decide with the one whose training point is best.
+
+    The paper library's ``POMDP`` is such a union (of a POMDP heuristic, the greedy
+    POMDP, a double and a single threshold) searched on the training rows. The default
+    members here are ``POMDP``, ``GreedyPOMDP``, ``DoubleThreshold`` and ``Threshold``.
+
+    Example:
+        >>> from langchain_automix.meta_verifiers import SelfConsistency, Threshold
+        >>> union = AutomixUnion(Threshold(0.3), SelfConsistency())
+        >>> union.chosen is None
+        True
+    """
+
+    name: ClassVar[str] = "automix_union"
+
+    def __init__(self, *methods: MetaVerifier, chosen: int | None = None) -> None:
+        members = list(methods) if methods else _default_members()
+        if not all(isinstance(m, MetaVerifier) for m in members):
+            raise TypeError("AutomixUnion members must be MetaVerifier instances")
+        if chosen is not None and not 0 <= int(chosen) < len(members):
+            raise ValueError(f"chosen must index a member, got {chosen!r}")
+        self.methods = members
+        self.chosen: int | None = None if chosen is None else int(chosen)
+
+    def _member(self) -> MetaVerifier:
+        if self.chosen is None:
+            raise RuntimeError("AutomixUnion is not fitted: call fit() or load()")
+        return self.methods[self.chosen]
+
+    def decide(self, observation: Observation) -> Decision:
+        """Decide with the chosen member."""
+        return self._member().decide(observation)
+
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Vectorised decision of the chosen member."""
+        return self._member().decide_batch(confidences, tier=tier, n_tiers=n_tiers, answers=answers)
+
+    def _fit(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
+        points = []
+        for m in self.methods:
+            m._fit(data, costs, objective, forced)
+            points.append(MetaVerifier._frontier(m, data, costs, forced))
+        front = Frontier.concat(points)
+        small = (costs.small_cost, float(data.scores[:, 0].mean()))
+        large = (costs.large_cost, float(data.scores[:, -1].mean()))
+        self.chosen = front.choose(objective, small, large)
+
+    def _frontier(
+        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
+    ) -> Frontier:
+        return Frontier.concat([m._frontier(data, costs, forced) for m in self.methods])
+
+    def get_params(self) -> dict[str, Any]:
+        """Members as nested policy dicts and the chosen index."""
+        return {"methods": [m.to_dict() for m in self.methods], "chosen": self.chosen}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> AutomixUnion:
+        """Rebuild members from their nested policy dicts."""
+        members = [MetaVerifier.from_dict(d) for d in params["methods"]]
+        if not members:
+            raise ValueError("AutomixUnion needs at least one member")
+        return cls(*members, chosen=params.get("chosen"))
+
+    def describe(self) -> str:
+        """E.g. ``automix_union->pomdp(lam=0.002)``."""
+        if self.chosen is None:
+            return f"{self.name}({', '.join(m.describe() for m in self.methods)})"
+        return f"{self.name}->{self.methods[self.chosen].describe()}"
+
+    def __repr__(self) -> str:
+        return f"AutomixUnion({', '.join(repr(m) for m in self.methods)})"

@@ -1,0 +1,367 @@
+"""Offline cost and quality metrics of a cascade (paper Eq. 1, RouteLLM, RouterBench).
+
+Cost of one query that stops at tier ``j`` of an ``N``-tier cascade::
+
+    C = sum(unit_costs[:j + 1]) + sum(verify_costs[:min(j, N - 2) + 1])
+
+i.e. every tier reached is paid, and every non-final tier reached is also verified. For
+two tiers that is the paper's ``C = C_small + C_verify + w * C_large``. The verification
+cost of a tier defaults to that tier's unit cost (the paper's ``C_verify = C_small``).
+
+The baselines are the tiers called directly: always-small at ``(unit_costs[0], P_small)``
+and always-large at ``(unit_costs[-1], P_large)``. The straight line between them is what
+random mixing achieves, and ΔIBC (Eq. 1) measures the lift of a method's
+incremental benefit per cost over that line, in percent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_UNIT_COSTS",
+    "CostSpec",
+    "RoutingPoint",
+    "aiq",
+    "apgr",
+    "baselines",
+    "cpt",
+    "delta_ibc",
+    "delta_ibc_regions",
+    "ibc",
+    "interpolate_frontier",
+    "pareto_front",
+    "pgr",
+    "query_costs",
+    "routing_point",
+]
+
+DEFAULT_UNIT_COSTS: tuple[float, ...] = (1.0, 50.0)
+"""The paper's unit costs: small model 1, large model 50."""
+
+
+@dataclass(frozen=True)
+class CostSpec:
+    """Unit cost of each tier and verification cost of each non-final tier.
+
+    Example:
+        >>> spec = CostSpec.make((1, 50))
+        >>> spec.stop_costs.tolist()   # stop at tier 0 (verified) or tier 1
+        [2.0, 52.0]
+    """
+
+    unit_costs: tuple[float, ...]
+    verify_costs: tuple[float, ...]
+
+    @classmethod
+    def make(
+        cls,
+        unit_costs: Sequence[float] = DEFAULT_UNIT_COSTS,
+        verify_costs: Sequence[float] | float | None = None,
+        *,
+        n_tiers: int | None = None,
+    ) -> CostSpec:
+        """Validate costs; ``verify_costs`` defaults to the unit cost of each verified tier."""
+        units = tuple(float(c) for c in unit_costs)
+        if n_tiers is not None and len(units) != n_tiers:
+            raise ValueError(f"expected {n_tiers} unit costs (one per tier), got {len(units)}")
+        if len(units) < 2:
+            raise ValueError(f"need at least 2 unit costs, got {len(units)}")
+        if any(not np.isfinite(c) or c < 0 for c in units):
+            raise ValueError(f"unit costs must be finite and >= 0, got {units}")
+        if units[-1] <= units[0]:
+            raise ValueError(f"the last tier must cost more than the first, got {units}")
+        if verify_costs is None:
+            verify = units[:-1]
+        elif isinstance(verify_costs, (int, float)):
+            verify = (float(verify_costs),) * (len(units) - 1)
+        else:
+            verify = tuple(float(c) for c in verify_costs)
+        if len(verify) != len(units) - 1:
+            raise ValueError(f"expected {len(units) - 1} verification costs, got {len(verify)}")
+        if any(not np.isfinite(c) or c < 0 for c in verify):
+            raise ValueError(f"verification costs must be finite and >= 0, got {verify}")
+        return cls(units, verify)
+
+    @property
+    def n_tiers(self) -> int:
+        """Number of tiers."""
+        return len(self.unit_costs)
+
+    @property
+    def stop_costs(self) -> np.ndarray:
+        """Cost of a query that stops at each tier, shape ``(n_tiers,)``."""
+        units = np.cumsum(self.unit_costs)
+        ver = np.cumsum((*self.verify_costs, 0.0))
+        return np.asarray(units + ver)
+
+    @property
+    def small_cost(self) -> float:
+        """Cost of calling the first tier alone (the always-small baseline)."""
+        return self.unit_costs[0]
+
+    @property
+    def large_cost(self) -> float:
+        """Cost of calling the last tier alone (the always-large baseline)."""
+        return self.unit_costs[-1]
+
+
+@dataclass(frozen=True)
+class RoutingPoint:
+    """Average cost, quality and share escalated of one routing of a dataset."""
+
+    avg_cost: float
+    avg_performance: float
+    llm_call_share: float
+    """Share of queries answered by the last tier."""
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain-dict view."""
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+def query_costs(final_tier: Any, costs: CostSpec) -> np.ndarray:
+    """Per-query cost when each query stops at ``final_tier`` (int array)."""
+    return np.asarray(costs.stop_costs[np.asarray(final_tier, dtype=np.intp)])
+
+
+def routing_point(scores: Any, final_tier: Any, costs: CostSpec) -> RoutingPoint:
+    """Average cost, quality and last-tier share of a routing (``scores`` is ``(n, tiers)``).
+
+    Example:
+        >>> p = routing_point([[0.0, 1.0], [1.0, 1.0]], [1, 0], CostSpec.make((1, 50)))
+        >>> p.avg_cost, p.avg_performance, p.llm_call_share
+        (27.0, 1.0, 0.5)
+    """
+    s = np.asarray(scores, dtype=float)
+    f = np.asarray(final_tier, dtype=np.intp)
+    perf = s[np.arange(s.shape[0]), f]
+    return RoutingPoint(
+        avg_cost=float(query_costs(f, costs).mean()),
+        avg_performance=float(perf.mean()),
+        llm_call_share=float((f == s.shape[1] - 1).mean()),
+    )
+
+
+def ibc(performance: Any, cost: Any, ref_performance: float, ref_cost: float) -> Any:
+    """Incremental benefit per cost: ``(P - P_ref) / (C - C_ref)`` (vectorised)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.asarray(performance, float) - ref_performance) / (
+            np.asarray(cost, float) - ref_cost
+        )
+
+
+def delta_ibc(
+    cost: Any,
+    performance: Any,
+    small: tuple[float, float],
+    large: tuple[float, float],
+) -> Any:
+    """ΔIBC of Eq. 1 in percent, against the line from ``small`` to ``large``.
+
+    ``small`` and ``large`` are ``(cost, performance)`` of the baselines. Vectorised over
+    ``cost``/``performance``; a point on the random-mixing line scores 0.
+
+    Example:
+        >>> float(delta_ibc(25.5, 0.75, small=(1, 0.5), large=(50, 1.0)))
+        0.0
+        >>> round(float(delta_ibc(11.0, 0.75, small=(1, 0.5), large=(50, 1.0))), 6)
+        145.0
+    """
+    base = (large[1] - small[1]) / (large[0] - small[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = (ibc(performance, cost, small[1], small[0]) - base) / base * 100.0
+    return out if np.ndim(out) else float(out)
+
+
+def pareto_front(costs: Any, performances: Any) -> np.ndarray:
+    """Indices of the points no other point beats (lower-or-equal cost, higher quality).
+
+    Returned in increasing cost (and quality) order; duplicates keep one point.
+    """
+    c = np.asarray(costs, float)
+    p = np.asarray(performances, float)
+    order = np.lexsort((-p, c))
+    keep: list[int] = []
+    best = -np.inf
+    for i in order:
+        if p[i] > best:
+            keep.append(int(i))
+            best = p[i]
+    return np.asarray(keep, dtype=np.intp)
+
+
+def interpolate_frontier(costs: Any, performances: Any, at: Any) -> np.ndarray:
+    """Quality of the Pareto frontier at costs ``at`` (linear between operating points).
+
+    Linear interpolation is achievable by mixing two policies at random. Outside the
+    frontier's cost range the nearest end is used.
+    """
+    idx = pareto_front(costs, performances)
+    c = np.asarray(costs, float)[idx]
+    p = np.asarray(performances, float)[idx]
+    return np.asarray(np.interp(np.asarray(at, float), c, p))
+
+
+def delta_ibc_regions(
+    costs: Any,
+    performances: Any,
+    small: tuple[float, float],
+    large: tuple[float, float],
+    *,
+    cost_range: tuple[float, float],
+    n_regions: int = 5,
+) -> list[float]:
+    """ΔIBC of a method's frontier at the centre of ``n_regions`` equal cost regions.
+
+    The frontier is the Pareto front of the method's operating points (its parameter
+    sweep), linearly interpolated; ``cost_range`` is split into equal regions (the paper's
+    Table 1 protocol uses five between the cheapest and the dearest cascade cost).
+    """
+    lo, hi = cost_range
+    width = (hi - lo) / n_regions
+    centres = lo + width * (np.arange(n_regions) + 0.5)
+    perf = interpolate_frontier(costs, performances, centres)
+    return [float(v) for v in np.atleast_1d(delta_ibc(centres, perf, small, large))]
+
+
+def pgr(performance: Any, small_performance: float, large_performance: float) -> Any:
+    """Performance gap recovered: ``(P - P_small) / (P_large - P_small)`` (RouteLLM)."""
+    gap = large_performance - small_performance
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return (np.asarray(performance, float) - small_performance) / gap
+
+
+def _pgr_curve(
+    shares: Any, performances: Any, small_performance: float, large_performance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    s = np.concatenate([[0.0], np.asarray(shares, float), [1.0]])
+    p = np.concatenate([[small_performance], np.asarray(performances, float), [large_performance]])
+    idx = pareto_front(s, p)
+    return s[idx], np.asarray(pgr(p[idx], small_performance, large_performance))
+
+
+def apgr(
+    shares: Any, performances: Any, small_performance: float, large_performance: float
+) -> float:
+    """Average performance gap recovered over the share of large-model calls (RouteLLM).
+
+    The PGR curve runs through ``(0, 0)``, the method's Pareto-efficient
+    ``(share, PGR)`` points and ``(1, 1)``, linearly interpolated; APGR is its area.
+    Random mixing scores 0.5, a perfect router close to 1.
+
+    Example:
+        >>> apgr([0.5], [0.75], 0.5, 1.0)
+        0.5
+    """
+    s, g = _pgr_curve(shares, performances, small_performance, large_performance)
+    if s[-1] < 1.0:  # the best point is above P_large before share 1: flat afterwards
+        s, g = np.append(s, 1.0), np.append(g, g[-1])
+    return float(np.sum((s[1:] - s[:-1]) * (g[1:] + g[:-1]) / 2.0))
+
+
+def cpt(
+    shares: Any,
+    performances: Any,
+    small_performance: float,
+    large_performance: float,
+    level: float = 0.5,
+) -> float:
+    """Call-performance threshold: least share of large-model calls (percent) to reach PGR.
+
+    ``level`` is the PGR to reach (0.5 for CPT(50%), 0.8 for CPT(80%)).
+
+    Example:
+        >>> cpt([0.5], [0.75], 0.5, 1.0, level=0.8)
+        80.0
+    """
+    s, g = _pgr_curve(shares, performances, small_performance, large_performance)
+    for i in range(len(s)):
+        if g[i] >= level:
+            if i == 0:
+                return float(s[0] * 100.0)
+            frac = (level - g[i - 1]) / (g[i] - g[i - 1])
+            return float((s[i - 1] + frac * (s[i] - s[i - 1])) * 100.0)
+    return float("nan")
+
+
+def aiq(costs: Any, performances: Any, cost_range: tuple[float, float] | None = None) -> float:
+    """Average improvement in quality (RouterBench): mean height of the hull over cost.
+
+    The non-decreasing convex hull of the ``(cost, quality)`` points is integrated over
+    ``cost_range`` (default: the points' cost range) and divided by its width. Before
+    the cheapest point the curve is undefined and counts as that point's quality.
+
+    Example:
+        >>> aiq([0, 1, 2], [0.0, 1.0, 1.0])
+        0.75
+    """
+    c = np.asarray(costs, float)
+    p = np.asarray(performances, float)
+    order = np.lexsort((p, c))
+    c, p = c[order], p[order]
+    hull: list[int] = []
+    for i in range(len(c)):  # upper hull (monotone chain)
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            cross = (c[b] - c[a]) * (p[i] - p[a]) - (p[b] - p[a]) * (c[i] - c[a])
+            if cross >= 0:
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    hc, hp = c[hull], p[hull]
+    top = int(np.argmax(hp))
+    hc, hp = hc[: top + 1], hp[: top + 1]
+    lo, hi = cost_range if cost_range is not None else (float(c.min()), float(c.max()))
+    if hi <= lo:
+        return float(hp.max())
+    grid = np.unique(np.concatenate([[lo, hi], hc[(hc > lo) & (hc < hi)]]))
+    vals = np.interp(grid, hc, hp)
+    area = np.sum((grid[1:] - grid[:-1]) * (vals[1:] + vals[:-1]) / 2.0)
+    return float(area / (hi - lo))
+
+
+def baselines(scores: Any, costs: CostSpec) -> dict[str, dict[str, float | None]]:
+    """Always-small, always-large, random mixing (halfway) and the oracle cascade.
+
+    The oracle is a perfect meta-verifier inside the cascade: it stops at the first tier
+    whose score is the row's best (so it pays verification like any method). ΔIBC of
+    always-small is undefined (``None``); always-large and random mixing score 0.
+    """
+    s = np.asarray(scores, float)
+    small = (costs.small_cost, float(s[:, 0].mean()))
+    large = (costs.large_cost, float(s[:, -1].mean()))
+    oracle_tier = np.argmax(s >= s.max(axis=1, keepdims=True), axis=1)
+    oracle = routing_point(s, oracle_tier, costs)
+
+    def dibc(cost: float, perf: float) -> float | None:
+        v = float(delta_ibc(cost, perf, small, large))
+        return v if np.isfinite(v) else None
+
+    return {
+        "always_small": {
+            "avg_cost": small[0],
+            "avg_performance": small[1],
+            "llm_call_share": 0.0,
+            "delta_ibc": None,
+        },
+        "always_large": {
+            "avg_cost": large[0],
+            "avg_performance": large[1],
+            "llm_call_share": 1.0,
+            "delta_ibc": dibc(*large),
+        },
+        "random_mixing": {
+            "avg_cost": (small[0] + large[0]) / 2,
+            "avg_performance": (small[1] + large[1]) / 2,
+            "llm_call_share": 0.5,
+            "delta_ibc": 0.0,
+            "apgr": 0.5,
+        },
+        "oracle": {**oracle.to_dict(), "delta_ibc": dibc(oracle.avg_cost, oracle.avg_performance)},
+    }

@@ -1,0 +1,373 @@
+"""Replay datasets: the offline record of what each tier answered, scored and verified.
+
+A replay file is JSON Lines with one query a line::
+
+    {"id": "q1", "tiers": [
+        {"model": "small", "answer": "...", "score": 0.67, "verifier_confidence": 0.625},
+        {"model": "large", "answer": "...", "score": 1.0}]}
+
+``id``, every tier's ``score`` (quality in ``[0, 1]``) and ``verifier_confidence`` for
+every tier but the last are required; everything else is optional and kept as-is.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ReplayDataset", "ReplayError", "load_replay", "write_replay"]
+
+
+class ReplayError(ValueError):
+    """A replay file or record is invalid; the message names the line and the problem."""
+
+
+def _unit_float(value: Any, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ReplayError(f"{where}: {what} must be a number in [0, 1], got {value!r}")
+    x = float(value)
+    if math.isnan(x) or not 0.0 <= x <= 1.0:
+        raise ReplayError(f"{where}: {what} must be in [0, 1], got {value!r}")
+    return x
+
+
+@dataclass(frozen=True, eq=False)
+class ReplayDataset:
+    """A validated replay dataset as numpy arrays.
+
+    Attributes:
+        ids: Query ids, shape ``(n,)``.
+        scores: Quality of each tier's answer, shape ``(n, n_tiers)``, values in ``[0, 1]``.
+        confidences: Verifier confidence of every non-final tier, shape
+            ``(n, n_tiers - 1)``, values in ``[0, 1]``.
+        answers: Answer text per query and tier (``None`` when absent).
+        models: Model name of each tier when the rows agree on one, else ``None``.
+        records: The raw records (only when loaded from JSON Lines), for writing back.
+
+    Example:
+        >>> data = ReplayDataset.from_arrays(
+        ...     scores=[[1.0, 1.0], [0.0, 1.0]], confidences=[[0.875], [0.25]])
+        >>> data.n_rows, data.n_tiers
+        (2, 2)
+        >>> data.gain.tolist()
+        [0.0, 1.0]
+    """
+
+    ids: np.ndarray
+    scores: np.ndarray
+    confidences: np.ndarray
+    answers: tuple[tuple[str | None, ...], ...] = ()
+    models: tuple[str | None, ...] = ()
+    records: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        scores = np.asarray(self.scores, dtype=float)
+        conf = np.asarray(self.confidences, dtype=float)
+        if scores.ndim != 2 or scores.shape[1] < 2:
+            raise ReplayError(f"scores must have shape (n, n_tiers >= 2), got {scores.shape}")
+        n, t = scores.shape
+        if conf.ndim == 1:
+            conf = conf.reshape(-1, 1)
+        if conf.shape != (n, t - 1):
+            raise ReplayError(f"confidences must have shape {(n, t - 1)}, got {conf.shape}")
+        for name, arr in (("score", scores), ("verifier_confidence", conf)):
+            bad = ~((arr >= 0.0) & (arr <= 1.0))
+            if bad.any():
+                row, col = (int(v) for v in np.argwhere(bad)[0])
+                raise ReplayError(
+                    f"row {row + 1}: tier {col} {name} must be in [0, 1], got {arr[row, col]!r}"
+                )
+        ids = np.asarray(self.ids, dtype=object).reshape(-1)
+        if ids.shape[0] != n:
+            raise ReplayError(f"expected {n} ids, got {ids.shape[0]}")
+        object.__setattr__(self, "scores", scores)
+        object.__setattr__(self, "confidences", conf)
+        object.__setattr__(self, "ids", ids)
+        if self.answers and len(self.answers) != n:
+            raise ReplayError(f"expected {n} answer rows, got {len(self.answers)}")
+
+    # ------------------------------------------------------------------ builders
+    @classmethod
+    def from_arrays(
+        cls,
+        scores: Any,
+        confidences: Any,
+        *,
+        ids: Sequence[Any] | None = None,
+        answers: Sequence[Sequence[str | None]] | None = None,
+        models: Sequence[str | None] = (),
+    ) -> ReplayDataset:
+        """Build a dataset from arrays (scores ``(n, tiers)``, confidences ``(n, tiers-1)``)."""
+        s = np.asarray(scores, dtype=float)
+        n = s.shape[0] if s.ndim else 0
+        return cls(
+            ids=np.asarray(list(ids) if ids is not None else [str(i) for i in range(n)], object),
+            scores=s,
+            confidences=np.asarray(confidences, dtype=float),
+            answers=tuple(tuple(a) for a in answers) if answers is not None else (),
+            models=tuple(models),
+        )
+
+    @classmethod
+    def from_records(
+        cls, records: Iterable[Mapping[str, Any]], *, source: str = "record"
+    ) -> ReplayDataset:
+        """Validate replay records (dicts in the JSON Lines layout).
+
+        Errors name the record as ``<source> <number>`` (1-based).
+        """
+        return cls._from_numbered(((i + 1, r) for i, r in enumerate(records)), source)
+
+    @classmethod
+    def _from_numbered(cls, numbered: Iterable[tuple[int, Any]], source: str) -> ReplayDataset:
+        ids: list[Any] = []
+        scores: list[list[float]] = []
+        confs: list[list[float]] = []
+        answers: list[tuple[str | None, ...]] = []
+        models: list[tuple[str | None, ...]] = []
+        records: list[Mapping[str, Any]] = []
+        n_tiers: int | None = None
+        seen: dict[Any, int] = {}
+        for lineno, rec in numbered:
+            where = f"{source} {lineno}"
+            if not isinstance(rec, Mapping):
+                raise ReplayError(f"{where}: expected a JSON object, got {type(rec).__name__}")
+            if "id" not in rec or rec["id"] is None:
+                raise ReplayError(f"{where}: missing required field 'id'")
+            qid = rec["id"]
+            if not isinstance(qid, (str, int)) or isinstance(qid, bool):
+                raise ReplayError(f"{where}: 'id' must be a string or integer, got {qid!r}")
+            if qid in seen:
+                raise ReplayError(f"{where}: duplicate id {qid!r} (first on {source} {seen[qid]})")
+            seen[qid] = lineno
+            tiers = rec.get("tiers")
+            if not isinstance(tiers, list) or len(tiers) < 2:
+                raise ReplayError(f"{where}: 'tiers' must be a list of at least 2 tiers")
+            if n_tiers is None:
+                n_tiers = len(tiers)
+            elif len(tiers) != n_tiers:
+                raise ReplayError(f"{where}: has {len(tiers)} tiers, earlier rows have {n_tiers}")
+            row_s: list[float] = []
+            row_c: list[float] = []
+            row_a: list[str | None] = []
+            row_m: list[str | None] = []
+            for t, tier in enumerate(tiers):
+                if not isinstance(tier, Mapping):
+                    raise ReplayError(f"{where}: tier {t} must be an object")
+                if "score" not in tier or tier["score"] is None:
+                    raise ReplayError(f"{where}: tier {t} is missing required field 'score'")
+                row_s.append(_unit_float(tier["score"], f"tier {t} score", where))
+                if t < len(tiers) - 1:
+                    if tier.get("verifier_confidence") is None:
+                        raise ReplayError(
+                            f"{where}: tier {t} is missing required field 'verifier_confidence'"
+                        )
+                    row_c.append(
+                        _unit_float(
+                            tier["verifier_confidence"], f"tier {t} verifier_confidence", where
+                        )
+                    )
+                ans = tier.get("answer")
+                row_a.append(None if ans is None else str(ans))
+                model = tier.get("model")
+                row_m.append(None if model is None else str(model))
+            ids.append(qid)
+            scores.append(row_s)
+            confs.append(row_c)
+            answers.append(tuple(row_a))
+            models.append(tuple(row_m))
+            records.append(rec)
+        if n_tiers is None:
+            raise ReplayError(f"no {source}s found: the replay data is empty")
+        model_names = tuple(
+            models[0][t] if all(m[t] == models[0][t] for m in models) else None
+            for t in range(n_tiers)
+        )
+        return cls(
+            ids=np.asarray(ids, dtype=object),
+            scores=np.asarray(scores, dtype=float),
+            confidences=np.asarray(confs, dtype=float).reshape(len(ids), n_tiers - 1),
+            answers=tuple(answers),
+            models=model_names,
+            records=tuple(records),
+        )
+
+    @classmethod
+    def from_jsonl(cls, path: str | Path) -> ReplayDataset:
+        """Load and validate a JSON Lines replay file (blank lines are skipped).
+
+        Raises:
+            ReplayError: naming ``line N`` for bad JSON, missing fields or out-of-range values.
+            FileNotFoundError: if the file does not exist.
+        """
+        p = Path(path)
+
+        def numbered() -> Iterable[tuple[int, Any]]:
+            with p.open(encoding="utf-8") as fh:
+                for lineno, line in enumerate(fh, start=1):
+                    if not line.strip():
+                        continue
+                    try:
+                        yield lineno, json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise ReplayError(f"{p}: line {lineno}: invalid JSON ({exc.msg})") from None
+
+        try:
+            return cls._from_numbered(numbered(), "line")
+        except ReplayError as exc:
+            msg = str(exc)
+            raise ReplayError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None
+
+    @classmethod
+    def from_columns(
+        cls,
+        rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        *,
+        small_column: str = "llama13b_f1",
+        large_column: str = "llama70b_f1",
+        verifier_column: str = "p_ver_13b",
+        id_column: str | None = "id",
+        answer_column: str | None = None,
+    ) -> ReplayDataset:
+        """Load the paper's column layout (one record per query, named columns).
+
+        ``rows`` is a sequence of dicts (e.g. ``json.loads`` of each line of the paper's
+        release, or ``df.to_dict("records")``) or a dict of columns. Missing ids are
+        replaced by the row number; a missing answer column leaves answers empty.
+
+        Example:
+            >>> rows = [{"id": "a", "llama13b_f1": 0.5, "llama70b_f1": 1.0, "p_ver_13b": 0.25}]
+            >>> ReplayDataset.from_columns(rows).confidences.tolist()
+            [[0.25]]
+        """
+        if isinstance(rows, Mapping):
+            cols = {k: list(v) for k, v in rows.items()}
+            n = len(next(iter(cols.values()))) if cols else 0
+            records: list[Mapping[str, Any]] = [
+                {k: v[i] for k, v in cols.items()} for i in range(n)
+            ]
+        else:
+            records = list(rows)
+
+        def numbered() -> Iterable[tuple[int, Any]]:
+            for i, rec in enumerate(records):
+                where = f"row {i + 1}"
+                if not isinstance(rec, Mapping):
+                    raise ReplayError(f"{where}: expected a mapping")
+                for col in (small_column, large_column, verifier_column):
+                    if col not in rec:
+                        raise ReplayError(f"{where}: missing column {col!r}")
+                qid = rec.get(id_column) if id_column else None
+                small: dict[str, Any] = {
+                    "score": rec[small_column],
+                    "verifier_confidence": rec[verifier_column],
+                }
+                if answer_column is not None and rec.get(answer_column) is not None:
+                    small["answer"] = rec[answer_column]
+                yield (
+                    i + 1,
+                    {
+                        "id": qid if qid is not None else i,
+                        "tiers": [small, {"score": rec[large_column]}],
+                    },
+                )
+
+        data = cls._from_numbered(numbered(), "row")
+        return cls(data.ids, data.scores, data.confidences, data.answers, data.models)
+
+    # ------------------------------------------------------------------ views
+    @property
+    def n_rows(self) -> int:
+        """Number of queries."""
+        return int(self.scores.shape[0])
+
+    def __len__(self) -> int:
+        return self.n_rows
+
+    @property
+    def n_tiers(self) -> int:
+        """Number of tiers (models) in the cascade."""
+        return int(self.scores.shape[1])
+
+    @property
+    def gain(self) -> np.ndarray:
+        """Quality gained by answering with the last tier instead of the first."""
+        return np.asarray(self.scores[:, -1] - self.scores[:, 0])
+
+    def tier_answers(self, tier: int = 0) -> list[str | None]:
+        """Answers of one tier (``None`` where absent or when no answers were loaded)."""
+        if not self.answers:
+            return [None] * self.n_rows
+        return [row[tier] for row in self.answers]
+
+    def subset(self, index: Any) -> ReplayDataset:
+        """Rows selected by an integer index array or a boolean mask."""
+        idx = np.arange(self.n_rows)[np.asarray(index)]
+        return ReplayDataset(
+            ids=self.ids[idx],
+            scores=self.scores[idx],
+            confidences=self.confidences[idx],
+            answers=tuple(self.answers[i] for i in idx) if self.answers else (),
+            models=self.models,
+            records=tuple(self.records[i] for i in idx) if self.records else (),
+        )
+
+    def split(
+        self, train_size: int | float, *, seed: int = 0
+    ) -> tuple[ReplayDataset, ReplayDataset]:
+        """Random train/test split; ``train_size`` is a row count or a fraction."""
+        n = self.n_rows
+        k = round(train_size * n) if isinstance(train_size, float) else int(train_size)
+        if not 1 <= k < n:
+            raise ValueError(f"train_size must leave rows on both sides, got {train_size!r} of {n}")
+        perm = np.random.default_rng(seed).permutation(n)
+        return self.subset(np.sort(perm[:k])), self.subset(np.sort(perm[k:]))
+
+    def sample(self, size: int, *, seed: int = 0) -> ReplayDataset:
+        """``size`` rows drawn without replacement."""
+        if not 1 <= size <= self.n_rows:
+            raise ValueError(f"sample size must be in [1, {self.n_rows}], got {size}")
+        idx = np.random.default_rng(seed).choice(self.n_rows, size=size, replace=False)
+        return self.subset(np.sort(idx))
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """Records in the JSON Lines layout (the raw records when loaded from JSON Lines)."""
+        if self.records:
+            return [dict(r) for r in self.records]
+        out: list[dict[str, Any]] = []
+        for i in range(self.n_rows):
+            tiers: list[dict[str, Any]] = []
+            for t in range(self.n_tiers):
+                tier: dict[str, Any] = {}
+                if self.models and self.models[t] is not None:
+                    tier["model"] = self.models[t]
+                if self.answers and self.answers[i][t] is not None:
+                    tier["answer"] = self.answers[i][t]
+                tier["score"] = float(self.scores[i, t])
+                if t < self.n_tiers - 1:
+                    tier["verifier_confidence"] = float(self.confidences[i, t])
+                tiers.append(tier)
+            qid = self.ids[i]
+            out.append({"id": qid if isinstance(qid, (str, int)) else str(qid), "tiers": tiers})
+        return out
+
+
+def load_replay(path: str | Path) -> ReplayDataset:
+    """Load a JSON Lines replay file (see :meth:`ReplayDataset.from_jsonl`)."""
+    return ReplayDataset.from_jsonl(path)
+
+
+def write_replay(data: ReplayDataset | Iterable[Mapping[str, Any]], path: str | Path) -> Path:
+    """Write a dataset (or raw records) as JSON Lines; returns the path."""
+    records = data.to_records() if isinstance(data, ReplayDataset) else list(data)
+    p = Path(path)
+    with p.open("w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return p

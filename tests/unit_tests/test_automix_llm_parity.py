@@ -1,0 +1,87 @@
+"""Threshold and SelfConsistency reproduce automix-llm's numbers under its conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pd = pytest.importorskip("pandas")
+automix = pytest.importorskip("automix")
+
+from langchain_automix.evaluation import evaluate_policy  # noqa: E402
+from langchain_automix.meta_verifiers import SelfConsistency, Threshold  # noqa: E402
+from langchain_automix.replay import ReplayDataset  # noqa: E402
+from langchain_automix.synthetic import synthetic_replay  # noqa: E402
+
+
+def to_frame(data: ReplayDataset) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "llama13b_f1": data.scores[:, 0],
+            "llama70b_f1": data.scores[:, 1],
+            "p_ver_13b": data.confidences[:, 0],
+        }
+    )
+
+
+def library_run(method: object, train: ReplayDataset, test: ReplayDataset) -> tuple:
+    mixer = automix.Automix(method, costs=[1, 50], verifier_cost=1)
+    mixer.train(to_frame(train))
+    res = mixer.evaluate(to_frame(test), return_dict=True, return_decisions=True)
+    return mixer.best_param, res
+
+
+@pytest.mark.parametrize(("num_bins", "seed"), [(8, 0), (10, 1), (20, 2), (8, 3)])
+def test_threshold_matches_library(num_bins: int, seed: int) -> None:
+    data = synthetic_replay(1400, seed=seed)
+    train, test = data.split(400, seed=seed)
+    best, res = library_run(automix.Threshold(num_bins=num_bins), train, test)
+
+    policy = Threshold(inclusive=True, grid=num_bins).fit(train, costs=(1, 50))
+    assert policy.threshold == best
+    np.testing.assert_array_equal(
+        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
+    )
+    mine = evaluate_policy(policy, test, costs=(1, 50))
+    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-12)
+    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-12)
+    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-12)
+
+
+def test_threshold_from_paper_columns_matches_library() -> None:
+    data = synthetic_replay(900, seed=7)
+    frame = to_frame(data)
+    loaded = ReplayDataset.from_columns(frame.to_dict("records"), id_column=None)
+    train, test = loaded.split(300, seed=0)
+    best, res = library_run(automix.Threshold(num_bins=8), train, test)
+    policy = Threshold(inclusive=True, grid=8).fit(train)
+    assert policy.threshold == best
+    assert evaluate_policy(policy, test).delta_ibc == pytest.approx(
+        res["ibc_lift"] * 100, rel=1e-12
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_self_consistency_matches_library(seed: int) -> None:
+    data = synthetic_replay(1000, seed=seed)
+    train, test = data.split(300, seed=seed)
+    best, res = library_run(automix.SelfConsistency(num_bins=8), train, test)
+    policy = SelfConsistency().fit(train)
+    assert policy.threshold == best == 0.5
+    np.testing.assert_array_equal(
+        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
+    )
+    mine = evaluate_policy(policy, test)
+    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-12)
+    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-12)
+    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-12)
+
+
+def test_strict_convention_differs_on_ties() -> None:
+    """With k = 8 samples, confidences equal to the threshold are common."""
+    data = synthetic_replay(500, seed=3)
+    strict = Threshold(0.5).route(data)
+    inclusive = Threshold(0.5, inclusive=True).route(data)
+    ties = data.confidences[:, 0] == 0.5
+    assert ties.any()
+    assert np.array_equal(strict != inclusive, ties)

@@ -1,0 +1,162 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from langchain_automix.cli.main import main
+from langchain_automix.meta_verifiers import POMDP
+from langchain_automix.replay import write_replay
+from langchain_automix.synthetic import synthetic_replay
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("cli")
+    return (
+        write_replay(synthetic_replay(600, seed=1), d / "train.jsonl"),
+        write_replay(synthetic_replay(600, seed=2), d / "test.jsonl"),
+    )
+
+
+@pytest.mark.parametrize(
+    "goal", [[], ["--target-llm-share", "0.3"], ["--budget", "10"], ["--lam", "0.01"]]
+)
+def test_fit_then_evaluate(files, tmp_path: Path, goal, capsys) -> None:
+    train, test = files
+    out = tmp_path / "policy.json"
+    assert (
+        main(
+            [
+                "fit",
+                "--method",
+                "pomdp",
+                "--train",
+                str(train),
+                "--costs",
+                "1,50",
+                *goal,
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    policy = POMDP.load(out)
+    assert policy.escalate_ is not None
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(out), "--test", str(test), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    m = payload["methods"]["pomdp"]
+    for key in (
+        "delta_ibc",
+        "delta_ibc_regions",
+        "avg_cost",
+        "avg_performance",
+        "llm_call_share",
+        "apgr",
+    ):
+        assert key in m
+    assert set(payload["baselines"]) == {"always_small", "always_large", "random_mixing", "oracle"}
+
+
+def test_evaluate_compare_table_and_json(files, capsys) -> None:
+    train, test = files
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(train),
+                "--test",
+                str(test),
+                "--seeds",
+                "2",
+                "--train-size",
+                "50",
+            ]
+        )
+        == 0
+    )
+    table = capsys.readouterr().out
+    assert "pomdp" in table and "ΔIBC" in table and "±" in table
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(train),
+                "--seeds",
+                "2",
+                "--json",
+                "--methods",
+                "threshold,pomdp",
+            ]
+        )
+        == 0
+    )
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload["methods"]) == {"threshold", "pomdp"}
+    assert payload["methods"]["pomdp"]["seeds"] == 2
+
+
+def test_plot(files, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    train, test = files
+    png = tmp_path / "curve.png"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(train),
+                "--test",
+                str(test),
+                "--seeds",
+                "1",
+                "--plot",
+                str(png),
+            ]
+        )
+        == 0
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["fit", "--method", "nope", "--train", "{train}", "-o", "{tmp}/p.json"],
+            "unknown meta-verifier",
+        ),
+        (["fit", "--train", "{tmp}/missing.jsonl", "-o", "{tmp}/p.json"], "cannot read --train"),
+        (["fit", "--train", "{bad}", "-o", "{tmp}/p.json"], "line 2: tier 0 is missing"),
+        (["fit", "--train", "{train}", "--budget", "0.5", "-o", "{tmp}/p.json"], "budget"),
+        (["evaluate", "--policy", "{train}", "--test", "{train}"], "cannot read --policy"),
+        (["evaluate", "--policy", "{tmp}/p.json"], "--policy needs --test"),
+        (["evaluate", "--test", "{train}"], "give --policy"),
+        (["evaluate", "--train", "{train}", "--methods", "pomdp,bogus"], "bogus"),
+    ],
+)
+def test_errors_exit_2(files, tmp_path: Path, capsys, argv, message) -> None:
+    train, _ = files
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        train.read_text().splitlines()[0]
+        + "\n"
+        + '{"id": "x", "tiers": [{"verifier_confidence": 1}, {"score": 1}]}\n'
+    )
+    args = [a.format(train=train, tmp=tmp_path, bad=bad) for a in argv]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "automix: error:" in err and message in err
+
+
+def test_bad_costs_argument(files, capsys) -> None:
+    train, _ = files
+    with pytest.raises(SystemExit) as info:
+        main(["fit", "--train", str(train), "--costs", "one,fifty", "-o", "x.json"])
+    assert info.value.code == 2
+    assert "comma-separated" in capsys.readouterr().err

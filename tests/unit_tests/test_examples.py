@@ -1,0 +1,32 @@
+import subprocess
+import sys
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_rag_example_runs_offline() -> None:
+    out = subprocess.run(
+        [sys.executable, "rag_pipeline.py"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={"PYTHONPATH": str(EXAMPLES.parent), "PATH": "/usr/bin:/bin"},
+    )
+    assert "answer: It was completed in 1889." in out.stdout
+    assert "answered by tier 1" in out.stdout
+
+
+def test_quickstart_without_configuration_says_what_to_set() -> None:
+    out = subprocess.run(
+        [sys.executable, "quickstart.py"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PYTHONPATH": str(EXAMPLES.parent), "PATH": "/usr/bin:/bin"},
+    )
+    assert out.returncode != 0
+    assert "set AUTOMIX_SMALL_MODEL" in out.stderr
