@@ -310,6 +310,7 @@ async def acollect(
     progress: bool = True,
     progress_stream: TextIO | None = None,
     verify_max_tokens: int | None = 128,
+    retry_backoff_s: float = 2.0,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
@@ -327,6 +328,7 @@ async def acollect(
         progress: show a progress bar (tqdm if installed, else a stderr line).
         progress_stream: where the progress goes (stderr by default).
         verify_max_tokens: cap on each verifier sample.
+        retry_backoff_s: base of the exponential back-off between retries (jittered).
         on_row: called with each row after it is written.
 
     Returns:
@@ -361,7 +363,8 @@ async def acollect(
                     raise
                 except Exception as exc:
                     last = exc
-                    await asyncio.sleep(min(30.0, 2.0**attempt) * (0.5 + random.random()))  # noqa: S311
+                    delay = min(30.0, retry_backoff_s * 2.0**attempt)
+                    await asyncio.sleep(delay * (0.5 + random.random()))  # noqa: S311
                     continue
                 _append_line(fd, row)
                 stats.written += 1

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from langchain_automix.datasets import QADataError, load_qa, shipped_path
+
+
+def test_shipped_subset_schema_and_mix() -> None:
+    items = load_qa("qa_mix_500")
+    assert len(items) == 500
+    by = {d: [i for i in items if i.dataset == d] for d in ("squad_v2", "boolq")}
+    assert len(by["squad_v2"]) == 300 and len(by["boolq"]) == 200
+    assert any(not i.answers for i in by["squad_v2"])  # unanswerable ones kept
+    assert all(i.answers in (("yes",), ("no",)) for i in by["boolq"])
+    assert all(len(i.context.split()) <= 150 for i in items)
+    assert len({i.id for i in items}) == 500
+
+
+def test_shipped_data_has_license_and_readme() -> None:
+    folder = shipped_path("qa_mix_500").parent
+    readme = (folder / "README.md").read_text()
+    assert "CC BY-SA 4.0" in readme and "CC BY-SA 3.0" in readme
+    assert "Rajpurkar" in readme and "Clark" in readme
+    assert (folder / "LICENSE-DATA").is_file()
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    p = tmp_path / "qa.jsonl"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+GOOD = json.dumps({"id": "a", "question": "q?", "context": "c", "answers": ["x"]})
+
+
+def test_loader_reads_and_limits(tmp_path: Path) -> None:
+    b = json.dumps({"id": "b", "question": "q?", "context": "c", "answers": [], "title": "T"})
+    items = load_qa(_write(tmp_path, [GOOD, "", b]))
+    assert [i.id for i in items] == ["a", "b"]
+    assert items[1].answers == () and items[1].extra == {"title": "T"}
+    assert len(load_qa(_write(tmp_path, [GOOD, b]), limit=1)) == 1
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        (json.dumps({"id": "b", "question": "q", "context": "c"}), "missing field"),
+        (json.dumps({"id": "b", "question": "q", "context": "c", "answers": "x"}), "answers"),
+        (json.dumps([1, 2]), "expected a JSON object"),
+        (GOOD, "duplicated id"),
+    ],
+)
+def test_loader_errors_name_file_and_line(tmp_path: Path, bad: str, message: str) -> None:
+    path = _write(tmp_path, [GOOD, bad])
+    with pytest.raises(QADataError, match=message) as info:
+        load_qa(path)
+    assert f"{path}:2" in str(info.value)
