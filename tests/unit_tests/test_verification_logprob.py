@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from langchain_automix.verification_logprob import (
+    DECISION_ONLY_VERIFY_PROMPT,
+    alogprob_verify,
+    decision_probability,
+    logprob_verify,
+)
+
+
+def entry(token: str, alts: dict[str, float]) -> dict[str, Any]:
+    return {
+        "token": token,
+        "logprob": alts.get(token, -9.0),
+        "top_logprobs": [{"token": t, "logprob": lp} for t, lp in alts.items()],
+    }
+
+
+def msg(entries: list[dict[str, Any]]) -> AIMessage:
+    text = "".join(e["token"] for e in entries)
+    return AIMessage(content=text, response_metadata={"logprobs": {"content": entries}})
+
+
+PREFIX = [entry(t, {t: -0.01}) for t in ["The", " AI", " generated", " answer", " is"]]
+
+
+def test_probability_after_prefix_sums_variants() -> None:
+    m = msg(
+        [
+            *PREFIX,
+            entry(
+                " Correct",
+                {
+                    " Correct": math.log(0.5),
+                    " correct": math.log(0.1),
+                    " Incorrect": math.log(0.3),
+                    " In": math.log(0.1),
+                },
+            ),
+        ]
+    )
+    assert decision_probability(m) == pytest.approx(0.6 / 1.0)
+
+
+def test_bare_decision_word_first() -> None:
+    m = msg(
+        [
+            entry(" Incorrect", {" Incorrect": math.log(0.9), " Correct": math.log(0.05)}),
+            entry(".", {".": 0.0}),
+        ]
+    )
+    assert decision_probability(m) == pytest.approx(0.05 / 0.95)
+
+
+def test_no_logprobs_or_no_decision_is_none() -> None:
+    assert decision_probability(AIMessage(content="The AI generated answer is Correct.")) is None
+    assert decision_probability(msg([entry(" maybe", {" maybe": 0.0})])) is None
+    assert decision_probability(msg([*PREFIX, entry(" unclear", {" unclear": 0.0})])) is None
+
+
+class LogprobModel(BaseChatModel):
+    p_correct: float = 0.8
+    seen: list[dict[str, Any]] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "logprob-fake"
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        self.seen.append({"stop": stop, **kwargs, "text": messages[-1].content})
+        e = entry(
+            " Correct",
+            {" Correct": math.log(self.p_correct), " Incorrect": math.log(1 - self.p_correct)},
+        )
+        m = msg([*PREFIX, e])
+        return ChatResult(generations=[ChatGeneration(message=m)])
+
+
+def test_logprob_verify_returns_verification_result() -> None:
+    model = LogprobModel(p_correct=0.8, seen=[])
+    r = logprob_verify(model, question="Q?", context="C", answer="A", seed=7)
+    assert r.confidence == pytest.approx(0.8) and r.n_valid == 1 and r.n_samples == 1
+    assert r.verdicts == [True]
+    call = model.seen[0]
+    assert call["logprobs"] is True and call["top_logprobs"] >= 5 and call["temperature"] == 0.0
+    assert call["seed"] == 7 and "AI Generated Answer: A" in call["text"]
+
+
+async def test_alogprob_verify_low_confidence() -> None:
+    r = await alogprob_verify(
+        LogprobModel(p_correct=0.1, seen=[]), question="Q?", context="C", answer="A"
+    )
+    assert r.confidence == pytest.approx(0.1) and r.verdicts == [False]
+
+
+def test_decision_only_prompt_variables() -> None:
+    assert set(DECISION_ONLY_VERIFY_PROMPT.input_variables) == {"question", "context", "answer"}
+    text = DECISION_ONLY_VERIFY_PROMPT.format(question="Q", context="C", answer="A")
+    assert text.rstrip().endswith("Verification Decision:")
