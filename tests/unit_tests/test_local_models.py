@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -101,7 +102,7 @@ def test_truncated_cached_file_is_corrupt(fake_model: tuple[str, bytes, Path]) -
     model_id, whole, cache = fake_model
     path = assemble(model_id, cache)
     path.write_bytes(whole[:-1])
-    with pytest.raises(CorruptModelError, match="fake.gguf"):
+    with pytest.raises(CorruptModelError, match=r"fake\.gguf"):
         assemble(model_id, cache)
 
 
@@ -110,20 +111,8 @@ def test_missing_part_package_names_package_and_fix(
 ) -> None:
     model_id, _, cache = fake_model
     model = lm.MODELS[model_id]
-    broken = (
-        EmbeddedModel(
-            **{
-                **model.__dict__,
-                "parts": (*model.parts, PartFile("fakeparts-part9", "1.0", "x.bin")),
-            }
-        )
-        if hasattr(model, "__dict__")
-        else None
-    )
-    if broken is None:  # slots dataclass
-        from dataclasses import replace
-
-        broken = replace(model, parts=(*model.parts, PartFile("fakeparts-part9", "1.0", "x.bin")))
+    extra = PartFile("fakeparts-part9", "1.0", "x.bin")
+    broken = replace(model, parts=(*model.parts, extra))
     monkeypatch.setitem(lm.MODELS, model_id, broken)  # type: ignore[index]
     with pytest.raises(MissingModelError) as info:
         assemble(model_id, cache)

@@ -7,6 +7,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from pydantic import Field
 
 from langchain_automix.verification_logprob import (
     DECISION_ONLY_VERIFY_PROMPT,
@@ -68,7 +69,7 @@ def test_no_logprobs_or_no_decision_is_none() -> None:
 
 class LogprobModel(BaseChatModel):
     p_correct: float = 0.8
-    seen: list[dict[str, Any]] = []
+    seen: list[dict[str, Any]] = Field(default_factory=list)
 
     @property
     def _llm_type(self) -> str:
@@ -87,7 +88,7 @@ class LogprobModel(BaseChatModel):
 
 
 def test_logprob_verify_returns_verification_result() -> None:
-    model = LogprobModel(p_correct=0.8, seen=[])
+    model = LogprobModel(p_correct=0.8)
     r = logprob_verify(model, question="Q?", context="C", answer="A", seed=7)
     assert r.confidence == pytest.approx(0.8) and r.n_valid == 1 and r.n_samples == 1
     assert r.verdicts == [True]
@@ -97,9 +98,7 @@ def test_logprob_verify_returns_verification_result() -> None:
 
 
 async def test_alogprob_verify_low_confidence() -> None:
-    r = await alogprob_verify(
-        LogprobModel(p_correct=0.1, seen=[]), question="Q?", context="C", answer="A"
-    )
+    r = await alogprob_verify(LogprobModel(p_correct=0.1), question="Q?", context="C", answer="A")
     assert r.confidence == pytest.approx(0.1) and r.verdicts == [False]
 
 
