@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 # Sub-command modules, in the order ``automix --help`` lists them.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("serve",)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -197,7 +197,7 @@ def test_model_failure_is_502_with_partial_trace_then_server_recovers(
 
 # --- 401 and logs --------------------------------------------------------------------------
 
-SECRET = "sk-automix-test-7f3a9c1e5b"
+SECRET = "sk-automix-test-7f3a9c1e5b"  # noqa: S105 - a test key
 
 
 @pytest.fixture(scope="module")
