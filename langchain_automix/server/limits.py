@@ -135,12 +135,12 @@ def limited_input_model(max_question_chars: int, max_context_chars: int) -> type
             ),
         ),
         context=(
-            str | None,
+            str,  # not Optional: the playground cannot render a nullable field
             Field(
-                default=None,
+                default="",
                 max_length=max_context_chars,
                 description=(
-                    "The passage that grounds the answer (optional, at most "
+                    "The passage that grounds the answer (optional, empty for none; at most "
                     f"{max_context_chars:,} characters)."
                 ),
             ),

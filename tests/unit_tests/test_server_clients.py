@@ -92,7 +92,8 @@ def test_schemas_and_playground(served: Served) -> None:
     with httpx.Client(base_url=served.url, timeout=5) as http:
         schema = http.get("/automix/input_schema").json()
         assert set(schema["properties"]) == {"question", "context"}
-        assert schema["properties"]["context"]["anyOf"][0]["maxLength"] == 2_000
+        assert schema["properties"]["context"]["maxLength"] == 2_000
+        assert "anyOf" not in str(schema)  # the playground cannot render nullable fields
         out = http.get("/automix/output_schema").json()
         assert "content" in out["properties"]
         config = http.get("/automix/config_schema").json()
