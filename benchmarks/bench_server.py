@@ -179,9 +179,8 @@ def main() -> int:
     throughput = r["answered"] / r["elapsed"]  # type: ignore[operator]
     lost = args.requests - r["answered"]  # type: ignore[operator]
     errors: list[str] = r["errors"]  # type: ignore[assignment]
-    print(
-        f"route                {args.route} ({args.requests} requests, concurrency {args.concurrency})"
-    )
+    print(f"route                {args.route}")
+    print(f"load                 {args.requests} requests, concurrency {args.concurrency}")
     print(f"model latency        {args.latency * 1000:.0f} ms per call, k={args.k} via n")
     print(f"critical path        {critical_path * 1000:.0f} ms (solve + verify)")
     print(f"ideal throughput     {ideal:.1f} req/s  (= concurrency / critical path)")
