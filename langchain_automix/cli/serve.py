@@ -17,19 +17,9 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from langchain_automix.cli._common import parse_costs
+
 __all__ = ["register", "run"]
-
-
-def _costs(text: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"costs must be comma-separated numbers like 1,50, got {text!r}"
-        ) from None
-    if len(values) < 2:
-        raise argparse.ArgumentTypeError(f"need a cost per tier (at least 2), got {text!r}")
-    return values
 
 
 def _threshold(text: str) -> float:
@@ -64,7 +54,7 @@ def register(subparsers: Any) -> None:
         metavar="MODEL,MODEL",
         help="serve the embedded local models (default pair; extra [local])",
     )
-    p.add_argument("--costs", type=_costs, default=None, help="unit cost per tier, e.g. 1,50")
+    p.add_argument("--costs", type=parse_costs, default=None, help="unit cost per tier, e.g. 1,50")
     p.add_argument("--threshold", type=_threshold, default=None, help="default threshold")
     p.add_argument("--num-verifications", type=int, default=8, help="verifier samples k")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
