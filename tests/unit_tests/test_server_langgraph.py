@@ -31,7 +31,7 @@ def test_module_imports_without_langgraph_api_or_server_extras() -> None:
         "import sys; sys.modules['langgraph_api'] = None; sys.modules['fastapi'] = None\n"
         "import langchain_automix.server.langgraph_app as m; print(m.make_graph.__name__)"
     )
-    out = subprocess.run(  # noqa: S603 - our own interpreter and code
+    out = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "make_graph"
