@@ -5,6 +5,8 @@ Example:
     >>> # automix = AutoMixRunnable(models=[small_chat_model, large_chat_model])
 """
 
+from typing import Any
+
 from langchain_automix._version import __version__
 from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel, TokenPrice
@@ -32,6 +34,16 @@ from langchain_automix.result import AutoMixResult, TierAttempt
 from langchain_automix.runnable import AutoMixRunnable
 from langchain_automix.state import AutoMixInput
 from langchain_automix.verification import VerificationResult, VerifierSettings, parse_verification
+
+
+def __getattr__(name: str) -> Any:
+    """Import the server lazily: it needs the ``[server]`` extra (FastAPI, LangServe)."""
+    if name == "create_app":
+        from langchain_automix.server import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_SOLVE_PROMPT",
@@ -65,6 +77,7 @@ __all__ = [
     "available_meta_verifiers",
     "build_automix_graph",
     "compare_methods",
+    "create_app",
     "evaluate_policy",
     "get_meta_verifier",
     "load_replay",

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_type_hints
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig, RunnableLambda
@@ -62,13 +62,27 @@ except ImportError:  # pragma: no cover - layout of a future LangGraph
 
 def _node(
     name: str,
-    func: Callable[[AutoMixState, RunnableConfig], dict[str, Any]],
-    afunc: Callable[[AutoMixState, RunnableConfig], Awaitable[dict[str, Any]]],
+    func: Callable[..., Any],
+    afunc: Callable[..., Awaitable[Any]],
 ) -> Any:
     """Wrap a node's sync and async bodies so that LangGraph runs the right one."""
     if _NodeRunnable is not None:
         return _NodeRunnable(func, afunc, name=name, trace=False)
     return RunnableLambda(func, afunc=afunc, name=name)
+
+
+def _router(func: Callable[..., str]) -> tuple[Any, list[str]]:
+    """A router runnable with an async twin (no thread hop under ``ainvoke``) and its ends.
+
+    The ends come from the router's ``Literal`` return type, so the drawn graph and the
+    routing cannot drift apart.
+    """
+    ends = list(get_args(get_type_hints(func)["return"]))
+
+    async def afunc(*args: Any, **kwargs: Any) -> str:
+        return func(*args, **kwargs)
+
+    return _node(func.__name__, func, afunc), ends
 
 
 def _context(config: RunnableConfig) -> AutoMixContext:
@@ -332,10 +346,10 @@ def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide))
     builder.add_node("solve_large", _node("solve_large", solve_large, asolve_large))
     builder.add_edge(START, "solve_small")
-    builder.add_conditional_edges("solve_small", route_after_solve_small)
+    builder.add_conditional_edges("solve_small", *_router(route_after_solve_small))
     builder.add_edge("self_verify", "meta_decide")
-    builder.add_conditional_edges("meta_decide", route_after_meta_decide)
-    builder.add_conditional_edges("solve_large", route_after_solve_large)
+    builder.add_conditional_edges("meta_decide", *_router(route_after_meta_decide))
+    builder.add_conditional_edges("solve_large", *_router(route_after_solve_large))
     return builder.compile(name=GRAPH_NAME)
 
 

@@ -186,8 +186,14 @@ def _wants_n(model: Runnable[Any, Any], settings: VerifierSettings) -> BaseChatM
     return chat
 
 
-def _generate_kwargs(config: RunnableConfig) -> dict[str, Any]:
+def _n_request(
+    model: Runnable[Any, Any], settings: VerifierSettings, config: RunnableConfig
+) -> dict[str, Any]:
+    """Keyword arguments of one ``generate`` call that asks for all ``k`` samples."""
     return {
+        "stop": list(settings.stop) if settings.stop else None,
+        "n": settings.k,
+        **_call_kwargs(model, settings, settings.seed),
         "callbacks": config.get("callbacks"),
         "tags": config.get("tags"),
         "metadata": config.get("metadata"),
@@ -195,38 +201,54 @@ def _generate_kwargs(config: RunnableConfig) -> dict[str, Any]:
     }
 
 
-def _from_llm_result(result: LLMResult) -> tuple[list[str], UsageMetadata | None]:
-    gens = result.generations[0] if result.generations else []
-    texts = [g.text for g in gens]
-    # One request reports one usage; OpenAI-style clients copy it onto every choice.
-    usage = usage_of(getattr(gens[0], "message", None)) if gens else None
-    return texts, usage
+class _Samples:
+    """Collects verifier samples, their usage and errors, then scores them."""
 
+    def __init__(self, settings: VerifierSettings) -> None:
+        self.settings = settings
+        self.started = time.perf_counter()
+        self.texts: list[str] = []
+        self.usages: list[UsageMetadata | None] = []
+        self.errors: list[str] = []
 
-def _error(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    def add_result(self, result: LLMResult) -> None:
+        gens = result.generations[0] if result.generations else []
+        self.texts += [g.text for g in gens]
+        # One request reports one usage; OpenAI-style clients copy it onto every choice.
+        self.usages.append(usage_of(getattr(gens[0], "message", None)) if gens else None)
 
+    def add_message(self, message: BaseMessage) -> None:
+        self.texts.append(message_text(message))
+        self.usages.append(usage_of(message))
 
-def _finish(
-    texts: list[str],
-    usages: list[UsageMetadata | None],
-    errors: list[str],
-    settings: VerifierSettings,
-    started: float,
-) -> VerificationResult:
-    texts = texts[: settings.k]
-    verdicts = [parse_verification(t) for t in texts]
-    confidence, n_valid = confidence_of(verdicts)
-    return VerificationResult(
-        samples=texts,
-        verdicts=verdicts,
-        confidence=confidence,
-        n_valid=n_valid,
-        n_samples=settings.k,
-        usage=sum_usage(usages),
-        latency_s=time.perf_counter() - started,
-        errors=errors,
-    )
+    def add_error(self, exc: BaseException) -> None:
+        # A failed verifier call counts as invalid samples.
+        self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def top_up(self, model: Runnable[Any, Any]) -> list[dict[str, Any]]:
+        """Call kwargs of each single-sample call still needed (distinct seeds)."""
+        s = self.settings
+        have = len(self.texts)
+        stop = list(s.stop) if s.stop else None
+        return [
+            {"stop": stop, **_call_kwargs(model, s, None if s.seed is None else s.seed + i)}
+            for i in range(have, s.k)
+        ]
+
+    def finish(self) -> VerificationResult:
+        texts = self.texts[: self.settings.k]
+        verdicts = [parse_verification(t) for t in texts]
+        confidence, n_valid = confidence_of(verdicts)
+        return VerificationResult(
+            samples=texts,
+            verdicts=verdicts,
+            confidence=confidence,
+            n_valid=n_valid,
+            n_samples=self.settings.k,
+            usage=sum_usage(self.usages),
+            latency_s=time.perf_counter() - self.started,
+            errors=self.errors,
+        )
 
 
 def verify(
@@ -254,45 +276,25 @@ def verify(
     settings = settings or VerifierSettings()
     messages = _messages(question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
-    started = time.perf_counter()
-    texts: list[str] = []
-    usages: list[UsageMetadata | None] = []
-    errors: list[str] = []
+    samples = _Samples(settings)
     chat = _wants_n(model, settings)
     if chat is not None:
         try:
-            result = chat.generate(
-                [messages],
-                stop=list(settings.stop) if settings.stop else None,
-                n=settings.k,
-                **_call_kwargs(model, settings, settings.seed),
-                **_generate_kwargs(cfg),
-            )
-            got, usage = _from_llm_result(result)
-            texts += got
-            usages.append(usage)
-        except Exception as exc:  # a failed verifier call counts as invalid samples
-            errors.append(_error(exc))
-    missing = settings.k - len(texts)
-    if missing > 0:
-        stop = list(settings.stop) if settings.stop else None
-        base = 0 if settings.seed is None else settings.seed + len(texts)
-
-        def one(i: int) -> BaseMessage:
-            seed = None if settings.seed is None else base + i
-            return model.invoke(messages, cfg, stop=stop, **_call_kwargs(model, settings, seed))
-
+            samples.add_result(chat.generate([messages], **_n_request(model, settings, cfg)))
+        except Exception as exc:
+            samples.add_error(exc)
+    calls = samples.top_up(model)
+    if calls:
         with get_executor_for_config(cfg) as executor:
-            futures: list[Future[BaseMessage]] = [executor.submit(one, i) for i in range(missing)]
+            futures: list[Future[BaseMessage]] = [
+                executor.submit(model.invoke, messages, cfg, **kwargs) for kwargs in calls
+            ]
             for fut in futures:
                 try:
-                    msg = fut.result()
+                    samples.add_message(fut.result())
                 except Exception as exc:
-                    errors.append(_error(exc))
-                    continue
-                texts.append(message_text(msg))
-                usages.append(usage_of(msg))
-    return _finish(texts, usages, errors, settings, started)
+                    samples.add_error(exc)
+    return samples.finish()
 
 
 async def averify(
@@ -308,47 +310,30 @@ async def averify(
     settings = settings or VerifierSettings()
     messages = _messages(question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
-    started = time.perf_counter()
-    texts: list[str] = []
-    usages: list[UsageMetadata | None] = []
-    errors: list[str] = []
+    samples = _Samples(settings)
     chat = _wants_n(model, settings)
     if chat is not None:
         try:
-            result = await chat.agenerate(
-                [messages],
-                stop=list(settings.stop) if settings.stop else None,
-                n=settings.k,
-                **_call_kwargs(model, settings, settings.seed),
-                **_generate_kwargs(cfg),
-            )
-            got, usage = _from_llm_result(result)
-            texts += got
-            usages.append(usage)
-        except Exception as exc:  # a failed verifier call counts as invalid samples
-            errors.append(_error(exc))
-    missing = settings.k - len(texts)
-    if missing > 0:
-        stop = list(settings.stop) if settings.stop else None
-        base = 0 if settings.seed is None else settings.seed + len(texts)
+            samples.add_result(await chat.agenerate([messages], **_n_request(model, settings, cfg)))
+        except Exception as exc:
+            samples.add_error(exc)
+    calls = samples.top_up(model)
+    if calls:
         limit = cfg.get("max_concurrency")
         sem = asyncio.Semaphore(limit) if limit else None
 
-        async def one(i: int) -> BaseMessage:
-            seed = None if settings.seed is None else base + i
-            kwargs = _call_kwargs(model, settings, seed)
+        async def one(kwargs: dict[str, Any]) -> BaseMessage:
             if sem is None:
-                return await model.ainvoke(messages, cfg, stop=stop, **kwargs)
+                return await model.ainvoke(messages, cfg, **kwargs)
             async with sem:
-                return await model.ainvoke(messages, cfg, stop=stop, **kwargs)
+                return await model.ainvoke(messages, cfg, **kwargs)
 
-        outcomes = await asyncio.gather(*(one(i) for i in range(missing)), return_exceptions=True)
+        outcomes = await asyncio.gather(*(one(kw) for kw in calls), return_exceptions=True)
         for out in outcomes:
             if isinstance(out, BaseException):
                 if not isinstance(out, Exception):
                     raise out
-                errors.append(_error(out))
-                continue
-            texts.append(message_text(out))
-            usages.append(usage_of(out))
-    return _finish(texts, usages, errors, settings, started)
+                samples.add_error(out)
+            else:
+                samples.add_message(out)
+    return samples.finish()

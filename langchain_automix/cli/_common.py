@@ -1,4 +1,4 @@
-"""Helpers shared by the ``fit`` and ``evaluate`` sub-commands."""
+"""Helpers shared by the ``automix`` sub-commands."""
 
 from __future__ import annotations
 

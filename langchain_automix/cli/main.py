@@ -15,7 +15,11 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "fit",
     "evaluate",
+<<<<<<< HEAD
     "collect",
+=======
+    "serve",
+>>>>>>> main
 )
 
 

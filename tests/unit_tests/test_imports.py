@@ -32,6 +32,7 @@ EXPECTED_ALL = [
     "available_meta_verifiers",
     "build_automix_graph",
     "compare_methods",
+    "create_app",
     "evaluate_policy",
     "get_meta_verifier",
     "load_replay",
@@ -44,3 +45,14 @@ def test_all_is_pinned() -> None:
     assert sorted(langchain_automix.__all__) == sorted(EXPECTED_ALL)
     for name in langchain_automix.__all__:
         assert hasattr(langchain_automix, name), name
+
+
+def test_core_import_does_not_load_the_server() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, langchain_automix; "
+        "assert 'fastapi' not in sys.modules and 'langserve' not in sys.modules, sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

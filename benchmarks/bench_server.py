@@ -1,0 +1,205 @@
+"""Load test of the AutoMix HTTP server: 1,000 requests at concurrency 50.
+
+The server runs in a subprocess (uvicorn, one worker, 127.0.0.1, free port) backed
+by fake models with a fixed 50 ms latency per call that honour ``n``, so one AutoMix
+request costs, on its critical path:
+
+    solve (50 ms) + verify (one call drawing k samples with n=k, 50 ms)
+    [+ solve_large (50 ms) for an escalated request]
+
+Every request here is accepted by the small tier, so the per-request latency floor is
+L = 2 x 50 ms = 100 ms and, with C requests in flight, the ideal throughput is
+
+    ideal = C / L = 50 / 0.100 s = 500 requests/s.
+
+Reported: throughput, p50/p99 latency, errors (non-200 or wrong answer), lost requests
+(sent but never answered), and throughput as a share of the ideal.
+
+Usage:
+    python benchmarks/bench_server.py [--requests 1000] [--concurrency 50]
+        [--latency 0.05] [--route openai|langserve]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def serve(port: int, latency: float, k: int) -> None:
+    import uvicorn
+
+    from langchain_automix import AutoMixRunnable
+    from langchain_automix.server import create_app
+    from tests.unit_tests.fake_models import CORRECT, NChatModel
+
+    small = NChatModel(answer="Paris", verdicts=[CORRECT], latency=latency)
+    large = NChatModel(answer="Paris, France", latency=latency)
+    automix = AutoMixRunnable(models=[small, large], num_verifications=k)
+    app = create_app(automix, api_key_env=None)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def wait_healthy(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while True:
+            try:
+                if (await client.get(f"{url}/health")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("server did not start")
+            await asyncio.sleep(0.1)
+
+
+async def load(url: str, n: int, concurrency: int, route: str) -> dict[str, object]:
+    latencies: list[float] = []
+    errors: list[str] = []
+    answered = 0
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+
+    async def one(client: httpx.AsyncClient, i: int) -> None:
+        nonlocal answered
+        q = f"Question {i}: what is the capital of France?"
+        if route == "openai":
+            path, body = (
+                "/v1/chat/completions",
+                {
+                    "model": "automix",
+                    "messages": [
+                        {"role": "system", "content": "Paris."},
+                        {"role": "user", "content": q},
+                    ],
+                },
+            )
+        else:
+            path, body = "/automix/invoke", {"input": {"question": q, "context": "Paris."}}
+        t0 = time.perf_counter()
+        try:
+            r = await client.post(path, json=body)
+        except httpx.HTTPError as exc:
+            errors.append(f"{type(exc).__name__}: {exc}")
+            return
+        latencies.append(time.perf_counter() - t0)
+        answered += 1
+        data = r.json() if r.status_code == 200 else {}
+        text = (
+            data.get("choices", [{}])[0].get("message", {}).get("content")
+            if route == "openai"
+            else data.get("output", {}).get("content")
+        )
+        if r.status_code != 200 or text != "Paris":
+            errors.append(f"{r.status_code}: {r.text[:200]}")
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while True:
+            try:
+                i = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            await one(client, i)
+
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+        # warm-up (not counted): imports, first graph compile, connections
+        await asyncio.gather(*(one(client, -1 - j) for j in range(concurrency)))
+        latencies.clear()
+        errors.clear()
+        answered = 0
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
+        elapsed = time.perf_counter() - t0
+    latencies.sort()
+    return {
+        "elapsed": elapsed,
+        "answered": answered,
+        "errors": errors,
+        "p50": statistics.median(latencies),
+        "p99": latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--requests", type=int, default=1000)
+    p.add_argument("--concurrency", type=int, default=50)
+    p.add_argument("--latency", type=float, default=0.05, help="seconds per model call")
+    p.add_argument("--k", type=int, default=8, help="verifier samples (one call with n=k)")
+    p.add_argument("--route", choices=["openai", "langserve"], default="openai")
+    p.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: run the server
+    args = p.parse_args()
+    if args.serve:
+        serve(args.serve, args.latency, args.k)
+        return 0
+
+    port = free_port()
+    cmd = [
+        sys.executable,
+        __file__,
+        "--serve",
+        str(port),
+        "--latency",
+        str(args.latency),
+        "--k",
+        str(args.k),
+    ]
+    server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # noqa: S603
+    try:
+        url = f"http://127.0.0.1:{port}"
+        asyncio.run(wait_healthy(url))
+        r = asyncio.run(load(url, args.requests, args.concurrency, args.route))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    critical_path = 2 * args.latency  # solve + verify (n=k); every request is accepted
+    ideal = args.concurrency / critical_path
+    throughput = r["answered"] / r["elapsed"]  # type: ignore[operator]
+    lost = args.requests - r["answered"]  # type: ignore[operator]
+    errors: list[str] = r["errors"]  # type: ignore[assignment]
+    print(f"route                {args.route}")
+    print(f"load                 {args.requests} requests, concurrency {args.concurrency}")
+    print(f"model latency        {args.latency * 1000:.0f} ms per call, k={args.k} via n")
+    print(f"critical path        {critical_path * 1000:.0f} ms (solve + verify)")
+    print(f"ideal throughput     {ideal:.1f} req/s  (= concurrency / critical path)")
+    print(f"elapsed              {r['elapsed']:.2f} s")
+    print(f"throughput           {throughput:.1f} req/s")
+    print(f"share of ideal       {throughput / ideal:.1%}")
+    print(f"latency p50 / p99    {r['p50'] * 1000:.0f} ms / {r['p99'] * 1000:.0f} ms")  # type: ignore[operator]
+    print(f"errors               {len(errors)}")
+    print(f"lost requests        {lost}")
+    for e in errors[:5]:
+        print(f"  error: {e}")
+    ok = not errors and lost == 0 and throughput >= 0.7 * ideal
+    print(
+        "targets              "
+        + ("met" if ok else "NOT met")
+        + " (0 errors, 0 lost, >= 70% of ideal)"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

