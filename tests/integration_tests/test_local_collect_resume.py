@@ -21,12 +21,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def server_pids() -> set[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    return {
-        int(line.split()[0])
-        for line in out.splitlines()
-        if "llama_cpp.server" in line and "automix-llama-" in line
-    }
+    pids = set()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "llama_cpp.server" in args and "automix-llama-" in args and alive(int(proc.name)):
+            pids.add(int(proc.name))
+    return pids
 
 
 def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
@@ -34,9 +39,24 @@ def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
     items = load_qa("qa_mix_500", limit=4)
     data.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in items))
     out = tmp_path / "replay.jsonl"
-    cmd = [sys.executable, "-m", "langchain_automix.cli.main", "collect", "--local",
-           "--data", str(data), "--out", str(out), "--k", "2", "--verify-max-tokens", "48",
-           "--no-progress", "--n-ctx", "2048"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "langchain_automix.cli.main",
+        "collect",
+        "--local",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--k",
+        "2",
+        "--verify-max-tokens",
+        "48",
+        "--no-progress",
+        "--n-ctx",
+        "2048",
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     before = server_pids()
     first = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)

@@ -52,8 +52,9 @@ def test_answer_verify_and_route_live(local_pair: LocalModelServer) -> None:
 def test_logprob_verifier_live() -> None:
     with LocalModelServer([DEFAULT_PAIR[0]], n_ctx=2048, logits_all=True) as server:
         small = server.chat_model(DEFAULT_PAIR[0])
-        good = logprob_verify(small, question="Where is the tower?", context=CONTEXT,
-                              answer="Paris")
+        good = logprob_verify(
+            small, question="Where is the tower?", context=CONTEXT, answer="Paris"
+        )
         assert good.n_valid == 1 and 0.0 <= good.confidence <= 1.0
         pids = server.pids
     assert not any(alive(p) for p in pids)
@@ -108,6 +109,9 @@ def test_sigterm_to_parent_stops_server() -> None:
 def test_shipped_question_runs_through_both_tiers(local_pair: LocalModelServer) -> None:
     item = load_qa("qa_mix_500", limit=1)[0]
     for model_id in DEFAULT_PAIR:
-        out = solve(local_pair.chat_model(model_id, temperature=0, max_tokens=48),
-                    question=item.question, context=item.context)
+        out = solve(
+            local_pair.chat_model(model_id, temperature=0, max_tokens=48),
+            question=item.question,
+            context=item.context,
+        )
         assert out.answer and out.latency_s > 0

