@@ -15,11 +15,8 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "fit",
     "evaluate",
-<<<<<<< HEAD
-    "collect",
-=======
     "serve",
->>>>>>> main
+    "collect",
 )
 
 

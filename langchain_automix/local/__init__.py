@@ -18,7 +18,7 @@ from langchain_automix.local.models import (
     ModelAssemblyError,
     assemble,
 )
-from langchain_automix.local.server import LocalModelServer, LocalServerError
+from langchain_automix.local.server import LocalModelServer, LocalServerError, local_chat_models
 
 __all__ = [
     "DEFAULT_PAIR",
@@ -31,4 +31,5 @@ __all__ = [
     "MissingModelError",
     "ModelAssemblyError",
     "assemble",
+    "local_chat_models",
 ]

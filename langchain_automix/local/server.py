@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import ctypes
 import json
 import os
@@ -38,7 +39,7 @@ import time
 import urllib.error
 import urllib.request
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -390,10 +391,30 @@ class LocalModelServer:
             time.sleep(0.25)
 
 
-def local_chat_models(server: LocalModelServer, **kwargs: Any) -> list[ChatOpenAI]:
-    """Chat models for every model of a started ``server``, cheapest first.
+@contextlib.contextmanager
+def local_chat_models(
+    models: Sequence[str] = DEFAULT_PAIR,
+    *,
+    temperature: float = 0.0,
+    max_tokens: int | None = 64,
+    **server_kwargs: Any,
+) -> Iterator[list[ChatOpenAI]]:
+    """Start the embedded models and yield one ``ChatOpenAI`` per model, cheapest first.
 
-    A convenience for demos: ``with LocalModelServer() as s: small, large =
-    local_chat_models(s, temperature=0)``.
+    The server stops when the ``with`` block ends (also on errors and Ctrl-C).
+
+    Args:
+        models: embedded model ids, cheapest first (default: the Qwen pair).
+        temperature: default temperature of the chat models (the verifier
+            overrides it per call).
+        max_tokens: default answer length cap.
+        **server_kwargs: passed to :class:`LocalModelServer`.
+
+    Example:
+        >>> from langchain_automix import AutoMixRunnable
+        >>> with local_chat_models() as (small, large):  # doctest: +SKIP
+        ...     automix = AutoMixRunnable(models=[small, large])
+        ...     print(automix.invoke({"question": "...", "context": "..."}).content)
     """
-    return server.chat_models(**kwargs)
+    with LocalModelServer(models, **server_kwargs) as server:
+        yield server.chat_models(temperature=temperature, max_tokens=max_tokens)
