@@ -19,6 +19,7 @@ KEEP = ("id", "dataset", "title", "context", "question", "answers", "is_impossib
 
 
 def pick(path: Path, n: int, rng: random.Random) -> list[dict]:
+    """Sample ``n`` rows with short contexts from one QA file."""
     rows = [json.loads(line) for line in path.open(encoding="utf-8") if line.strip()]
     short = [r for r in rows if len(r["context"].split()) <= MAX_WORDS]
     chosen = rng.sample(short, n)
@@ -26,9 +27,10 @@ def pick(path: Path, n: int, rng: random.Random) -> list[dict]:
 
 
 def main() -> None:
+    """Write the shuffled subset."""
     src = Path(sys.argv[1])
     out = Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "qa_mix_500.jsonl"
-    rng = random.Random(SEED)
+    rng = random.Random(SEED)  # noqa: S311 - reproducible sampling, not security
     rows = pick(src / "squad_v2_dev.jsonl", 300, rng) + pick(src / "boolq_dev.jsonl", 200, rng)
     rng.shuffle(rows)
     with out.open("w", encoding="utf-8") as fh:
