@@ -58,11 +58,17 @@ async def main() -> None:
     ap.add_argument("--n", type=int, default=30)
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--out", default="automix-out/bench_verification.jsonl")
+    ap.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help="comma-separated subset of " + ", ".join(METHODS),
+    )
     args = ap.parse_args()
     rows = [json.loads(line) for line in Path(args.replay).open() if line.strip()][: args.n]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    results: dict[str, list[tuple[float, float]]] = {m: [] for m in METHODS}
+    methods = tuple(m for m in METHODS if m in args.methods.split(","))
+    results: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
     with (
         LocalModelServer([SMALL], n_ctx=4096) as plain,
         LocalModelServer([SMALL], n_ctx=4096, logits_all=True) as with_logits,
@@ -76,7 +82,8 @@ async def main() -> None:
                     "context": row["context"],
                     "answer": row["tiers"][0]["answer"],
                 }
-                order = METHODS[i % 3 :] + METHODS[: i % 3]
+                shift = i % len(methods)
+                order = methods[shift:] + methods[:shift]
                 rec: dict[str, object] = {"id": row["id"]}
                 for method in order:
                     start = time.perf_counter()
@@ -95,22 +102,33 @@ async def main() -> None:
                     }
                 fh.write(json.dumps(rec) + "\n")
                 fh.flush()
-                print(f"[{i + 1}/{len(rows)}] " + "  ".join(
-                    f"{m}: {results[m][-1][0]:.1f}s conf={results[m][-1][1]:.2f}" for m in METHODS
-                ), flush=True)
+                print(
+                    f"[{i + 1}/{len(rows)}] "
+                    + "  ".join(
+                        f"{m}: {results[m][-1][0]:.1f}s conf={results[m][-1][1]:.2f}"
+                        for m in methods
+                    ),
+                    flush=True,
+                )
     s_small = np.array([r["tiers"][0]["score"] for r in rows], float)
     s_large = np.array([r["tiers"][-1]["score"] for r in rows], float)
-    print(f"\n{len(rows)} questions, k={args.k}; small F1 {s_small.mean():.3f}, "
-          f"large F1 {s_large.mean():.3f}")
+    print(
+        f"\n{len(rows)} questions, k={args.k}; small F1 {s_small.mean():.3f}, "
+        f"large F1 {s_large.mean():.3f}"
+    )
     print(f"{'method':<14}{'s/question':>12}{'median s':>10}{'ΔIBC (best thr, in-sample)':>30}")
-    for m in METHODS:
+    for m in methods:
         t = np.array([x[0] for x in results[m]])
         conf = np.array([x[1] for x in results[m]])
-        print(f"{m:<14}{t.mean():>12.2f}{np.median(t):>10.2f}"
-              f"{best_delta_ibc(conf, s_small, s_large):>30.1f}")
+        print(
+            f"{m:<14}{t.mean():>12.2f}{np.median(t):>10.2f}"
+            f"{best_delta_ibc(conf, s_small, s_large):>30.1f}"
+        )
     replay_conf = np.array([r["tiers"][0]["verifier_confidence"] for r in rows], float)
-    print(f"{'replay (k=8)':<14}{'':>12}{'':>10}"
-          f"{best_delta_ibc(replay_conf, s_small, s_large):>30.1f}")
+    print(
+        f"{'replay (k=8)':<14}{'':>12}{'':>10}"
+        f"{best_delta_ibc(replay_conf, s_small, s_large):>30.1f}"
+    )
 
 
 if __name__ == "__main__":
