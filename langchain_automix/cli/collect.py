@@ -6,8 +6,8 @@ Examples::
     automix collect --local --data qa_mix_500 --out replay.jsonl --limit 300
 
     # any OpenAI-compatible endpoints; keys come from the named environment variables
-    automix collect --data my_qa.jsonl --out replay.jsonl \\
-        --tier small=gpt-4o-mini,key_env=OPENAI_API_KEY \\
+    automix collect --data my_qa.jsonl --out replay.jsonl \
+        --tier small=gpt-4o-mini,key_env=OPENAI_API_KEY \
         --tier large=llama-70b@http://gpu-box:8000/v1,key_env=VLLM_KEY
 
     # or a config file holding the tiers
@@ -118,10 +118,22 @@ def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``automix collect`` with parsed arguments; returns the exit code."""
-    from langchain_automix.collect import acollect, errors_path
-    from langchain_automix.datasets import load_qa
+    from langchain_automix.datasets import QADataError, load_qa
+    from langchain_automix.local.models import ModelAssemblyError
+    from langchain_automix.local.server import LocalServerError
+    from langchain_automix.tiers import TierConfigError
 
-    items = load_qa(args.data, limit=args.limit)
+    try:
+        items = load_qa(args.data, limit=args.limit)
+        return _collect(args, items)
+    except (QADataError, TierConfigError, ModelAssemblyError, LocalServerError, OSError) as exc:
+        print(f"collect: {exc}", file=sys.stderr)
+        return 2
+
+
+def _collect(args: argparse.Namespace, items: list[Any]) -> int:
+    from langchain_automix.collect import acollect, errors_path
+
     with _tiers(args) as tiers:
         if len(tiers) < 1:
             print("collect: need at least one tier", file=sys.stderr)

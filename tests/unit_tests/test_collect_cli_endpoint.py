@@ -1,0 +1,165 @@
+"""automix collect against a fake OpenAI-compatible endpoint on loopback (no network)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from langchain_automix.cli.main import main
+
+SECRET = "sk-test-never-written-0123456789"  # noqa: S105 - a fake key
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    requests: list[dict[str, Any]] = []  # noqa: RUF012 - shared record for the test
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.requests.append({"auth": self.headers.get("Authorization"), **body})
+        prompt = body["messages"][-1]["content"]
+        if "AI Generated Answer:" in prompt:
+            text = "Fine. Verification Decision: The AI generated answer is Correct."
+        else:
+            text = "Paris" if body["model"] == "big" else "Lyon"
+        n = int(body.get("n") or 1)
+        out = {
+            "id": "x",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body["model"],
+            "choices": [
+                {
+                    "index": i,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": text},
+                }
+                for i in range(n)
+            ],
+            "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
+        }
+        data = json.dumps(out).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def endpoint() -> Iterator[str]:
+    FakeOpenAI.requests = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def test_collect_with_tier_flags_uses_env_key_and_never_writes_it(
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("FAKE_KEY", SECRET)
+    data = tmp_path / "qa.jsonl"
+    data.write_text(
+        json.dumps({"id": "a", "question": "Capital?", "context": "Paris.", "answers": ["Paris"]})
+        + "\n"
+        + json.dumps({"id": "b", "question": "Moon?", "context": "No.", "answers": []})
+        + "\n"
+    )
+    out = tmp_path / "replay.jsonl"
+    argv = [
+        "collect",
+        "--data",
+        str(data),
+        "--out",
+        str(out),
+        "--k",
+        "4",
+        "--no-progress",
+        "--tier",
+        f"small=tiny@{endpoint},key_env=FAKE_KEY",
+        "--tier",
+        f"large=big@{endpoint},key_env=FAKE_KEY",
+    ]
+    assert main(argv) == 0
+    rows = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    small, large = rows[0]["tiers"]
+    assert (small["model"], small["answer"], small["score"]) == ("small", "Lyon", 0.0)
+    assert (large["answer"], large["score"]) == ("Paris", 1.0)
+    assert small["verifier_confidence"] == 1.0 and len(small["verifier_samples"]) == 4
+    assert small["usage"]["input_tokens"] == 11
+    # the key went to the endpoint, nowhere else
+    assert {r["auth"] for r in FakeOpenAI.requests} == {f"Bearer {SECRET}"}
+    captured = capsys.readouterr()
+    assert SECRET not in captured.out + captured.err
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="replace"), path
+    # verification asked for k samples at temperature 1 with a fixed seed
+    verify_calls = [
+        r for r in FakeOpenAI.requests if "AI Generated Answer:" in r["messages"][-1]["content"]
+    ]
+    assert verify_calls and all(r.get("temperature") == 1.0 for r in verify_calls)
+    assert all(r.get("seed") is not None for r in verify_calls)
+
+    # resume: nothing left to do, no new rows
+    FakeOpenAI.requests = []
+    assert main(argv) == 0
+    assert len(out.read_text().splitlines()) == 2 and FakeOpenAI.requests == []
+
+
+def test_collect_missing_key_variable_fails_clearly(
+    endpoint: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.delenv("FAKE_KEY_UNSET", raising=False)
+    data = tmp_path / "qa.jsonl"
+    data.write_text(json.dumps({"id": "a", "question": "q", "context": "c", "answers": []}) + "\n")
+    code = main(
+        [
+            "collect",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--tier",
+            f"s=m@{endpoint},key_env=FAKE_KEY_UNSET",
+        ]
+    )
+    assert code == 2
+    assert "FAKE_KEY_UNSET is not set" in capsys.readouterr().err
+
+
+def test_collect_bad_data_file_names_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"id": "a"}\n')
+    code = main(
+        [
+            "collect",
+            "--data",
+            str(data),
+            "--out",
+            str(tmp_path / "o.jsonl"),
+            "--tier",
+            "s=m@http://127.0.0.1:9/v1",
+        ]
+    )
+    assert code == 2
+    assert f"{data}:1" in capsys.readouterr().err
