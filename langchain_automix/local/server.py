@@ -162,7 +162,7 @@ class LocalModelServer:
         self._work_dir_arg = work_dir
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._procs: list[_Proc] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: the SIGTERM handler may run inside start()
 
     # -- lifecycle -----------------------------------------------------------------
     @property
