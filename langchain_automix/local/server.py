@@ -70,7 +70,7 @@ def _free_port(host: str) -> int:
 def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: nothing to save, die at once
     except OSError:
         pass
 
