@@ -110,11 +110,19 @@ def _tagged(config: RunnableConfig, node: str) -> RunnableConfig:
 # --- pure state updates shared by the sync and async nodes -------------------------------
 
 
+def _flat_usage(usage: Any) -> dict[str, int] | None:
+    # ChatOpenAI adds nested ``input_token_details``/``output_token_details`` dicts
+    # (empty ones from llama.cpp's server); keep the integer counts only.
+    if not usage:
+        return None
+    return {k: int(v) for k, v in dict(usage).items() if isinstance(v, (int, float))}
+
+
 def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) -> TierAttempt:
     name = ctx.model_names[tier]
     if isinstance(out, BaseException):
         return TierAttempt(tier=tier, model=name, error=f"{type(out).__name__}: {out}")
-    usage = dict(out.usage) if out.usage else None
+    usage = _flat_usage(out.usage)
     return TierAttempt(
         tier=tier,
         model=name,
@@ -127,7 +135,7 @@ def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) ->
 
 
 def _verified(ctx: AutoMixContext, attempt: TierAttempt, v: VerificationResult) -> TierAttempt:
-    usage = dict(v.usage) if v.usage else None
+    usage = _flat_usage(v.usage)
     money = ctx.costs.money(attempt.tier, usage)
     return attempt.model_copy(
         update={
