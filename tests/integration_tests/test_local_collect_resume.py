@@ -20,16 +20,21 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def server_pids() -> set[int]:
+def server_pids(parent: int | None = None) -> set[int]:
+    """Live llama.cpp servers started by LocalModelServer (children of ``parent``, or orphans
+    when ``parent`` is 1)."""
     pids = set()
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
             continue
-        if "llama_cpp.server" in args and "automix-llama-" in args and alive(int(proc.name)):
+        if "llama_cpp.server" not in args or "automix-llama-" not in args:
+            continue
+        if (parent is None or ppid == parent) and alive(int(proc.name)):
             pids.add(int(proc.name))
     return pids
 
@@ -58,7 +63,7 @@ def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
         "2048",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    before = server_pids()
+    orphans_before = server_pids(parent=1)
     first = subprocess.Popen(cmd, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 900
     while time.monotonic() < deadline:
@@ -66,14 +71,16 @@ def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
             break
         assert first.poll() is None, first.stderr.read() if first.stderr else ""
         time.sleep(0.5)
+    servers = server_pids(first.pid)
+    assert len(servers) == 2  # one per model
     first.send_signal(signal.SIGKILL)  # hardest case: no cleanup code runs
     first.wait()
     with out.open("ab") as fh:  # and a torn write, as if killed mid-line
         fh.write(b'{"id": "torn", "tiers": [')
     deadline = time.monotonic() + 10
-    while server_pids() - before and time.monotonic() < deadline:
+    while any(alive(p) for p in servers) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert server_pids() - before == set(), "server outlived its killed parent"
+    assert not any(alive(p) for p in servers), "server outlived its killed parent"
     done_before = [json.loads(x)["id"] for x in out.read_text().splitlines()[:-1]]
     assert 1 <= len(done_before) < 4
 
@@ -88,5 +95,4 @@ def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
         small, large = row["tiers"]
         assert 0.0 <= small["verifier_confidence"] <= 1.0 and len(small["verifier_samples"]) == 2
         assert "score" in small and "score" in large and "verifier_confidence" not in large
-    assert server_pids() - before == set()
-    assert not any(alive(p) for p in server_pids() - before)
+    assert server_pids(parent=1) - orphans_before == set(), "orphaned llama.cpp server"
