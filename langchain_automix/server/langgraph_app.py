@@ -7,7 +7,7 @@ graph's only node runs the core graph with a context built from the server's
 environment, and the wrapper's own (JSON) context carries the per-run knobs.
 
 Environment:
-    ``AUTOMIX_TIERS``: comma-separated ``MODEL@BASE_URL[:API_KEY_ENV_VAR]``, cheapest first.
+    ``AUTOMIX_TIERS``: ``;``-separated ``[NAME=]MODEL[@BASE_URL][,key_env=VAR]``, cheapest first.
     ``AUTOMIX_COSTS``: optional unit costs, e.g. ``1,50``.
     ``AUTOMIX_THRESHOLD``, ``AUTOMIX_NUM_VERIFICATIONS``: optional defaults.
 
@@ -109,13 +109,13 @@ def runnable_from_env() -> AutoMixRunnable:
     Raises:
         RuntimeError: when ``AUTOMIX_TIERS`` is unset or lists fewer than two tiers.
     """
-    from langchain_automix.server.tiers import build_tier_models, parse_tiers
+    from langchain_automix.tiers import build_tier_models, parse_tiers
 
     tiers = parse_tiers(os.environ.get("AUTOMIX_TIERS", ""))
     if len(tiers) < 2:
         raise RuntimeError(
-            "set AUTOMIX_TIERS to two or more comma-separated MODEL@BASE_URL[:API_KEY_ENV_VAR], "
-            "cheapest first"
+            "set AUTOMIX_TIERS to two or more ';'-separated tiers "
+            "[NAME=]MODEL[@BASE_URL][,key_env=VAR], cheapest first"
         )
     options: dict[str, Any] = {}
     if costs := os.environ.get("AUTOMIX_COSTS"):

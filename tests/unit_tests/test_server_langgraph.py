@@ -11,7 +11,7 @@ import pytest
 
 from langchain_automix import AutoMixRunnable
 from langchain_automix.server import langgraph_app
-from langchain_automix.server.tiers import parse_tier, parse_tiers
+from langchain_automix.tiers import TierConfigError, parse_tier, parse_tiers
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ async def test_wrapper_graph_answers_and_takes_knobs_from_run_context() -> None:
 def test_make_graph_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     langgraph_app.runnable_from_env.cache_clear()
     monkeypatch.setenv(
-        "AUTOMIX_TIERS", "small@http://127.0.0.1:9/v1,big@http://127.0.0.1:9/v1:BIG_KEY"
+        "AUTOMIX_TIERS", "small@http://127.0.0.1:9/v1; big@http://127.0.0.1:9/v1,key_env=BIG_KEY"
     )
     monkeypatch.setenv("BIG_KEY", "k")
     monkeypatch.setenv("AUTOMIX_COSTS", "1,20")
@@ -82,25 +82,31 @@ def test_make_graph_without_tiers_says_what_to_set(monkeypatch: pytest.MonkeyPat
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("m@http://h/v1", ("m", "http://h/v1", None)),
-        ("m@http://h:8080", ("m", "http://h:8080", None)),
-        ("m@http://h:8080/v1:KEY_VAR", ("m", "http://h:8080/v1", "KEY_VAR")),
-        ("org/m:q4@https://api.x.ai/v1:X", ("org/m:q4", "https://api.x.ai/v1", "X")),
+        ("m@http://h/v1", ("m", "m", "http://h/v1", None)),
+        ("m@http://h:8080", ("m", "m", "http://h:8080", None)),
+        ("m@http://h:8080/v1,key_env=KEY_VAR", ("m", "m", "http://h:8080/v1", "KEY_VAR")),
+        (
+            "fast=org/m:q4@https://api.x.ai/v1,key_env=X",
+            ("fast", "org/m:q4", "https://api.x.ai/v1", "X"),
+        ),
+        ("gpt-4o", ("gpt-4o", "gpt-4o", None, None)),
     ],
 )
-def test_parse_tier(text: str, expected: tuple[str, str, str | None]) -> None:
+def test_parse_tier(text: str, expected: tuple[str, str, str | None, str | None]) -> None:
     spec = parse_tier(text)
-    assert (spec.model, spec.base_url, spec.api_key_env) == expected
+    assert (spec.name, spec.model, spec.base_url, spec.api_key_env) == expected
 
 
-@pytest.mark.parametrize("text", ["no-at-sign", "m@", "@http://h", "m@ftp://h"])
+@pytest.mark.parametrize(
+    "text", ["", "=m", "m@", "m@ftp://h", "m,api_key=sk-123", "m,key_env=not a name"]
+)
 def test_parse_tier_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="tier"):
+    with pytest.raises(TierConfigError, match="tier"):
         parse_tier(text)
 
 
 def test_parse_tiers_and_missing_key_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    specs = parse_tiers("a@http://h/v1, b@http://h/v1:NOPE_UNSET_VAR")
+    specs = parse_tiers("a@http://h/v1; b@http://h/v1,key_env=NOPE_UNSET_VAR")
     monkeypatch.delenv("NOPE_UNSET_VAR", raising=False)
-    with pytest.raises(ValueError, match="NOPE_UNSET_VAR"):
+    with pytest.raises(TierConfigError, match="NOPE_UNSET_VAR"):
         specs[1].chat_model()

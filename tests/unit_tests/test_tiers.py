@@ -21,7 +21,7 @@ def test_parse_tier_minimal_and_model_with_colon() -> None:
 
 @pytest.mark.parametrize(
     "flag",
-    ["gpt-4o", "=gpt-4o", "small=", "small=gpt,api_key=sk-123", "s=m,key_env=sk-abc def", "s=m,x"],
+    ["=gpt-4o", "small=", "small=gpt,api_key=sk-123", "s=m,key_env=sk-abc def", "s=m,x"],
 )
 def test_parse_tier_rejects(flag: str) -> None:
     with pytest.raises(TierConfigError):
@@ -81,3 +81,13 @@ def test_chat_model_reads_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert model.openai_api_key is not None
     assert model.openai_api_key.get_secret_value() == "sk-test-abc"
     assert "sk-test-abc" not in repr(model) and "sk-test-abc" not in repr(spec)
+
+
+def test_name_defaults_to_the_model() -> None:
+    spec = parse_tier("gpt-4o,key_env=OPENAI_API_KEY")
+    assert (spec.name, spec.model, spec.base_url, spec.api_key_env) == (
+        "gpt-4o",
+        "gpt-4o",
+        None,
+        "OPENAI_API_KEY",
+    )
