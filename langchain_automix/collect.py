@@ -166,6 +166,15 @@ def read_done_ids(output: str | os.PathLike[str], *, repair: bool = True) -> tup
     return done, torn
 
 
+def _prompt_versions(output: Path) -> set[str]:
+    versions: set[str] = set()
+    with output.open(encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                versions.add(str(json.loads(line).get("prompt_version")))
+    return versions
+
+
 def _append_line(fd: int, obj: dict[str, Any]) -> None:
     line = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
     written = os.write(fd, line)
@@ -311,6 +320,7 @@ async def acollect(
     progress_stream: TextIO | None = None,
     verify_max_tokens: int | None = 128,
     retry_backoff_s: float = 2.0,
+    allow_mixed_prompts: bool = False,
     on_row: Callable[[dict[str, Any]], None] | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
@@ -329,6 +339,9 @@ async def acollect(
         progress_stream: where the progress goes (stderr by default).
         verify_max_tokens: cap on each verifier sample.
         retry_backoff_s: base of the exponential back-off between retries (jittered).
+        allow_mixed_prompts: resume a file whose rows were made with other
+            prompts (by default that is refused: a replay file should hold one
+            prompt version).
         on_row: called with each row after it is written.
 
     Returns:
@@ -338,6 +351,14 @@ async def acollect(
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     done, torn = read_done_ids(out)
+    if done and not allow_mixed_prompts:
+        versions = _prompt_versions(out)
+        if versions - {prompt_version()}:
+            raise ValueError(
+                f"{out} holds rows made with other prompts (prompt_version "
+                f"{', '.join(sorted(versions))}; now {prompt_version()}). Write to a new "
+                "file, or pass allow_mixed_prompts=True (--allow-mixed-prompts)."
+            )
     todo = [it for it in items if it.id not in done]
     stats = CollectStats(total=len(items), skipped=len(items) - len(todo), truncated_bytes=torn)
     sem = asyncio.Semaphore(max(1, concurrency))

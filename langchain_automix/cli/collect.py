@@ -50,6 +50,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--answer-max-tokens", type=int, default=64)
     p.add_argument("--verify-max-tokens", type=int, default=128)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--allow-mixed-prompts",
+        action="store_true",
+        help="resume an output whose rows were made with other prompts",
+    )
     p.set_defaults(func=run)
 
 
@@ -79,7 +84,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         items = load_qa(args.data, limit=args.limit)
         return _collect(args, items)
-    except (QADataError, TierConfigError, ModelAssemblyError, LocalServerError, OSError) as exc:
+    except (
+        QADataError,
+        TierConfigError,
+        ModelAssemblyError,
+        LocalServerError,
+        OSError,
+        ValueError,
+    ) as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 2
 
@@ -105,6 +117,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 retries=args.retries,
                 progress=not args.no_progress,
                 verify_max_tokens=args.verify_max_tokens,
+                allow_mixed_prompts=args.allow_mixed_prompts,
             )
         )
     if stats.truncated_bytes:

@@ -145,3 +145,16 @@ def test_cli_collect_with_tier_flags_parses(monkeypatch: pytest.MonkeyPatch) -> 
         build_parser().parse_args(
             ["collect", "--data", "d", "--out", "o", "--local", "--tier", "s=a"]
         )
+
+
+async def test_resume_refuses_rows_from_other_prompts(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    await acollect(items(2), tiers(), out, k=2, progress=False)
+    lines = out.read_text().splitlines()
+    row = json.loads(lines[0])
+    row["prompt_version"] = "old-prompts"
+    out.write_text(json.dumps(row) + "\n" + lines[1] + "\n")
+    with pytest.raises(ValueError, match="other prompts"):
+        await acollect(items(3), tiers(), out, k=2, progress=False)
+    stats = await acollect(items(3), tiers(), out, k=2, progress=False, allow_mixed_prompts=True)
+    assert stats.written == 1

@@ -52,3 +52,11 @@ def test_stop_is_idempotent_before_start() -> None:
     server.stop()
     server.stop()
     assert not server.running
+
+
+def test_missing_llama_cpp_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "llama_cpp.server", None)
+    with pytest.raises(LocalServerError, match=r"langchain-automix\[local\]"):
+        LocalModelServer(["qwen2.5-coder-0.5b"]).start()
