@@ -25,9 +25,13 @@ DEFAULT_SOLVE_PROMPT = ChatPromptTemplate.from_messages(
     [
         (
             "system",
-            "You answer questions about a passage. Use only the passage. Reply with the "
-            "shortest answer that is correct: a few words, a name, a number, or yes/no. "
-            "If the passage does not contain the answer, reply exactly: unanswerable",
+            "You answer questions about a passage, using only the passage.\n"
+            "- If the question asks whether something is true (a yes/no question), reply "
+            "yes or no.\n"
+            "- Otherwise reply with the shortest words from the passage that answer it: a "
+            "name, a number, a date or a short phrase. Do not reply yes or no to such "
+            "questions.\n"
+            "- If the passage does not contain the answer, reply exactly: unanswerable",
         ),
         ("human", "Passage:\n{context}\n\nQuestion: {question}\nAnswer:"),
     ]
