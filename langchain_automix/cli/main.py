@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 # Sub-command modules, in the order ``automix --help`` lists them.
 COMMANDS: tuple[str, ...] = (
+    "demo",
     "fit",
     "evaluate",
     "serve",

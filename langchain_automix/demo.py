@@ -1,0 +1,263 @@
+"""``automix demo``: AutoMix live on the embedded local models, with a paper-style table.
+
+What it does, in order:
+
+1. loads the shipped QA questions and the shipped replay rows (collected with the same
+   local pair by ``automix collect``);
+2. picks ``n`` live questions (seeded) and calibrates ``Threshold`` and ``POMDP`` on the
+   shipped replay rows that are *not* among them;
+3. starts the embedded llama.cpp models and runs ``AutoMixRunnable`` live on every
+   question (small answer, ``k`` self-verifications, POMDP decision, large answer when
+   escalated);
+4. asks the large model too where AutoMix did not (only to measure the always-large
+   baseline; that call is not part of AutoMix's cost);
+5. prints always-small, always-large, AutoMix + Threshold and AutoMix + POMDP on the live
+   questions: quality (token F1), cost per query (paper units: small 1, verification 1,
+   large 50), share sent to the large model, and ΔIBC; writes the live rows as a replay
+   file and the cost-quality plot.
+
+The Threshold row applies the calibrated threshold to the live verifier confidences of
+the same run (its decisions are a function of those confidences), so both policies are
+compared on identical model outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from langchain_automix.datasets import QAItem, load_qa
+from langchain_automix.evaluation import MethodResult, evaluate_policy
+from langchain_automix.meta_verifiers import POMDP, MetaVerifier, Threshold
+from langchain_automix.metrics import CostSpec, baselines
+from langchain_automix.replay import ReplayDataset, load_replay
+from langchain_automix.result import AutoMixResult
+from langchain_automix.scoring import score
+
+__all__ = [
+    "DEFAULT_QUESTIONS",
+    "SHIPPED_QA",
+    "SHIPPED_REPLAY",
+    "DemoReport",
+    "calibrate",
+    "pick_live_questions",
+    "run_demo",
+]
+
+DATA_DIR = Path(__file__).parent / "data"
+SHIPPED_QA = "qa_mix_500"
+"""The shipped question set (see ``langchain_automix/data/README.md``)."""
+SHIPPED_REPLAY = DATA_DIR / "replay_local_qwen.jsonl"
+"""Replay rows collected with the default local pair."""
+DEFAULT_QUESTIONS = 12
+"""Live questions by default: about 5 minutes on 2 CPU cores."""
+COSTS = (1.0, 50.0)
+MIN_CALIBRATION_ROWS = 10
+
+
+@dataclass
+class DemoReport:
+    """What the demo measured."""
+
+    live: ReplayDataset
+    """The live questions as replay rows (small and large scores, live confidence)."""
+    results: list[AutoMixResult]
+    """``AutoMixRunnable``'s result for each live question."""
+    methods: list[MethodResult]
+    """Threshold and POMDP on the live rows."""
+    baselines: dict[str, dict[str, float | None]]
+    """Always-small, always-large, random mixing, oracle on the live rows."""
+    calibration_rows: int
+    """Replay rows the meta-verifiers were fitted on."""
+    seconds: float
+    """Wall time of the live part."""
+    notes: list[str] = field(default_factory=list)
+    """Caveats worth printing (small calibration set, ...)."""
+
+    def table(self) -> str:
+        """The paper-style table."""
+        rows: list[tuple[str, float, float, float, float | None]] = []
+        for key, label in (("always_small", "always small"), ("always_large", "always large")):
+            b = self.baselines[key]
+            rows.append(
+                (
+                    label,
+                    float(b["avg_performance"] or 0.0),
+                    float(b["avg_cost"] or 0.0),
+                    float(b["llm_call_share"] or 0.0),
+                    b["delta_ibc"],
+                )
+            )
+        for m in self.methods:
+            rows.append((m.name, m.avg_performance, m.avg_cost, m.llm_call_share, m.delta_ibc))
+        head = f"{'method':<22}{'quality (F1)':>13}{'cost/query':>12}{'to large':>10}{'ΔIBC':>9}"
+        lines = [head, "-" * len(head)]
+        for name, q, c, share, d in rows:
+            dibc = "n/a" if d is None else f"{d:+.1f}"
+            lines.append(f"{name:<22}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}")
+        return "\n".join(lines)
+
+
+def pick_live_questions(items: Sequence[QAItem], n: int, *, seed: int = 0) -> list[QAItem]:
+    """``n`` questions drawn with ``seed``, in a stable order.
+
+    Example:
+        >>> from langchain_automix.datasets import load_qa
+        >>> qs = pick_live_questions(load_qa("qa_mix_500"), 3, seed=1)
+        >>> len(qs), len({q.id for q in qs})
+        (3, 3)
+    """
+    if n < 1:
+        raise ValueError(f"the number of live questions must be >= 1, got {n}")
+    if n > len(items):
+        raise ValueError(f"asked for {n} live questions but only {len(items)} are shipped")
+    return random.Random(seed).sample(list(items), n)  # noqa: S311 - not for security
+
+
+def calibrate(
+    replay: ReplayDataset, exclude_ids: set[str]
+) -> tuple[list[tuple[str, MetaVerifier]], int, list[str]]:
+    """Fit Threshold and POMDP on the replay rows whose ids are not in ``exclude_ids``."""
+    keep = [i for i, qid in enumerate(replay.ids) if str(qid) not in exclude_ids]
+    train = replay.subset(keep)
+    notes: list[str] = []
+    if train.n_rows < MIN_CALIBRATION_ROWS:
+        notes.append(
+            f"only {train.n_rows} shipped replay rows to calibrate on (fewer than "
+            f"{MIN_CALIBRATION_ROWS}): using the unfitted default threshold 0.5 and a POMDP "
+            "fitted on what there is"
+        )
+        threshold: MetaVerifier = Threshold(0.5)
+    else:
+        threshold = Threshold().fit(train, costs=COSTS)
+    pomdp = POMDP().fit(train, costs=COSTS) if train.n_rows >= 2 else None
+    policies: list[tuple[str, MetaVerifier]] = [("AutoMix + Threshold", threshold)]
+    if pomdp is not None:
+        policies.append(("AutoMix + POMDP", pomdp))
+    else:
+        notes.append("no replay rows to fit the POMDP on; it is left out")
+    return policies, train.n_rows, notes
+
+
+def _live_row(item: QAItem, result: AutoMixResult, large_answer: str) -> dict[str, Any]:
+    small = result.attempts[0]
+    small_score = score(small.answer or "", item.answers)
+    large_score = score(large_answer, item.answers)
+    return {
+        "id": item.id,
+        "dataset": item.dataset,
+        "question": item.question,
+        "answers": list(item.answers),
+        "tiers": [
+            {
+                "model": small.model,
+                "answer": small.answer,
+                "score": small_score.f1,
+                "exact_match": small_score.exact_match,
+                "verifier_confidence": small.verifier_confidence or 0.0,
+                "verifier_samples": small.verifier_samples,
+            },
+            {
+                "model": result.attempts[-1].model if result.escalated else "large",
+                "answer": large_answer,
+                "score": large_score.f1,
+                "exact_match": large_score.exact_match,
+            },
+        ],
+        "automix": {"escalated": result.escalated, "total_cost": result.total_cost},
+    }
+
+
+def run_demo(
+    models: Sequence[Any],
+    *,
+    n_questions: int = DEFAULT_QUESTIONS,
+    k: int = 8,
+    seed: int = 0,
+    out_dir: str | Path = "automix-demo",
+    replay_path: str | Path = SHIPPED_REPLAY,
+    plot: bool = True,
+    request_n: bool | None = None,
+    stream: TextIO = sys.stderr,
+    clock: Callable[[], float] = time.perf_counter,
+) -> DemoReport:
+    """Run the demo on two chat models (small, large); see the module docstring."""
+    from langchain_automix.runnable import AutoMixRunnable
+
+    if len(models) != 2:
+        raise ValueError(f"the demo compares two tiers; got {len(models)} models")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    items = pick_live_questions(load_qa(SHIPPED_QA), n_questions, seed=seed)
+    replay = load_replay(replay_path)
+    policies, n_cal, notes = calibrate(replay, {i.id for i in items})
+    for name, policy in policies:
+        print(f"calibrated {name} on {n_cal} shipped replay rows: {policy.describe()}", file=stream)
+    live_policy = policies[-1][1]
+    small, large = models
+    automix = AutoMixRunnable(
+        models=[small, large],
+        meta_verifier=live_policy,
+        num_verifications=k,
+        verifier_seed=seed,
+        request_n=request_n,
+    )
+    rows: list[dict[str, Any]] = []
+    results: list[AutoMixResult] = []
+    started = clock()
+    for i, item in enumerate(items, 1):
+        t0 = clock()
+        result = automix.invoke_result({"question": item.question, "context": item.context})
+        if result.escalated:
+            large_answer = result.answer
+        else:  # measure always-large too (not part of AutoMix's cost)
+            large_answer = str(large.invoke(_solve_messages(item)).content).strip()
+        results.append(result)
+        rows.append(_live_row(item, result, large_answer))
+        first = result.attempts[0]
+        print(
+            f"[{i}/{len(items)}] {clock() - t0:5.1f}s  confidence {first.verifier_confidence:.2f} "
+            f"-> {'escalated' if result.escalated else 'kept small'}: {result.answer[:50]!r} "
+            f"(gold {item.answers[0][:30] if item.answers else 'unanswerable'!r})",
+            file=stream,
+        )
+    seconds = clock() - started
+    (out / "live_replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    live = ReplayDataset.from_records(rows, source="live row")
+    spec = CostSpec.make(COSTS, None, n_tiers=2)
+    methods = [evaluate_policy(p, live, costs=COSTS, name=name) for name, p in policies]
+    report = DemoReport(
+        live=live,
+        results=results,
+        methods=methods,
+        baselines=baselines(live.scores, spec),
+        calibration_rows=n_cal,
+        seconds=seconds,
+        notes=notes,
+    )
+    if plot:
+        try:
+            from langchain_automix.plotting import plot_cost_quality
+
+            path = plot_cost_quality(
+                methods,
+                report.baselines,
+                out / "cost_quality.png",
+                title="AutoMix live on the embedded local models",
+            )
+            report.notes.append(f"cost-quality plot written to {path}")
+        except ImportError as exc:
+            report.notes.append(f"no plot ({exc}); pip install 'langchain-automix[plot]'")
+    return report
+
+
+def _solve_messages(item: QAItem) -> Any:
+    from langchain_automix.solving import format_solve_messages
+
+    return format_solve_messages(item.question, item.context)

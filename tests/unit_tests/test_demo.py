@@ -1,0 +1,148 @@
+"""The demo's logic with fake models: calibration, live routing, baselines, table, files."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+
+from langchain_automix.datasets import load_qa
+from langchain_automix.demo import SHIPPED_QA, pick_live_questions, run_demo
+from langchain_automix.synthetic import synthetic_replay
+
+ITEMS = {i.question: i for i in load_qa(SHIPPED_QA)}
+
+
+class OracleModel(BaseChatModel):
+    """Answers from the gold answers; the 'small' one is wrong on every other question and
+    its verifier recognises its own mistakes."""
+
+    small: bool = True
+
+    @property
+    def _llm_type(self) -> str:
+        return "oracle"
+
+    def _item(self, text: str) -> Any:
+        for q, item in ITEMS.items():
+            if f"Question: {q}" in text:
+                return item
+        raise AssertionError("question not found in prompt")
+
+    def _answer(self, item: Any) -> str:
+        gold = item.answers[0] if item.answers else "unanswerable"
+        if self.small and hash(item.id) % 2:
+            return "something wrong"
+        return gold
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        text = str(messages[-1].content)
+        item = self._item(text)
+        if "AI Generated Answer:" in text:
+            given = text.rsplit("AI Generated Answer:", 1)[1].split("\n", 1)[0].strip()
+            verdict = (
+                "Correct"
+                if given == self._answer(item) and given != "something wrong"
+                else "Incorrect"
+            )
+            out = f"Verification Decision: The AI generated answer is {verdict}."
+        else:
+            out = self._answer(item)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out))])
+
+
+def _replay(tmp_path: Path) -> Path:
+    path = tmp_path / "replay.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(r) + "\n"
+            for r in synthetic_replay(200, seed=5, shares=(0.5, 0.5, 0.0)).to_records()
+        )
+    )
+    return path
+
+
+def test_pick_live_questions_is_seeded_and_checked() -> None:
+    items = load_qa(SHIPPED_QA)
+    assert [q.id for q in pick_live_questions(items, 5, seed=2)] == [
+        q.id for q in pick_live_questions(items, 5, seed=2)
+    ]
+    with pytest.raises(ValueError, match=">= 1"):
+        pick_live_questions(items, 0)
+    with pytest.raises(ValueError, match="only 500"):
+        pick_live_questions(items, 501)
+
+
+def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    log = io.StringIO()
+    report = run_demo(
+        [OracleModel(small=True), OracleModel(small=False)],
+        n_questions=8,
+        k=2,
+        seed=3,
+        out_dir=out,
+        replay_path=_replay(tmp_path),
+        plot=False,
+        stream=log,
+    )
+    assert report.live.n_rows == 8 and len(report.results) == 8
+    assert report.calibration_rows == 200
+    # the large oracle is always right; the small one is right exactly when it kept its answer
+    assert report.baselines["always_large"]["avg_performance"] == 1.0
+    for result, row in zip(report.results, report.live.scores, strict=True):
+        assert result.escalated == (row[0] < 1.0)
+    pomdp = report.methods[-1]
+    assert pomdp.name == "AutoMix + POMDP"
+    assert pomdp.avg_performance == 1.0
+    share = sum(r.escalated for r in report.results) / 8
+    assert pomdp.llm_call_share == pytest.approx(share)
+    table = report.table()
+    for label in ("always small", "always large", "AutoMix + Threshold", "AutoMix + POMDP"):
+        assert label in table
+    rows = (out / "live_replay.jsonl").read_text().splitlines()
+    assert len(rows) == 8 and json.loads(rows[0])["tiers"][0]["verifier_confidence"] in (0.0, 1.0)
+    assert "[8/8]" in log.getvalue()
+
+
+def test_demo_with_too_few_calibration_rows_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "replay.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in synthetic_replay(4, seed=1).to_records()))
+    report = run_demo(
+        [OracleModel(small=True), OracleModel(small=False)],
+        n_questions=2,
+        k=1,
+        out_dir=tmp_path / "o",
+        replay_path=path,
+        plot=False,
+        stream=io.StringIO(),
+    )
+    assert any("only 4 shipped replay rows" in n for n in report.notes)
+
+
+def test_demo_cli_rejects_bad_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_automix.cli.main import main
+
+    assert (
+        main(
+            [
+                "demo",
+                "--questions",
+                "0",
+                "--tier",
+                "a=m@http://127.0.0.1:9/v1",
+                "--tier",
+                "b=m@http://127.0.0.1:9/v1",
+            ]
+        )
+        == 2
+    )
+    assert "--questions must be >= 1" in capsys.readouterr().err
