@@ -46,7 +46,7 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-check: lint typecheck test
+check: lint typecheck test integration_tests
 
 bench: install
 	$(BIN)/python benchmarks/bench_overhead.py

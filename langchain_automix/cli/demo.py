@@ -89,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(
         f"Measured in the live run (POMDP): {escalated}/{n} escalated, {live_cost:.1f} per query "
-        f"= {1 - live_cost / large_cost:.0%} cheaper than always-large."
+        f"= {live_cost / large_cost:.0%} of the cost of always-large."
     )
     for note in report.notes:
         print(f"note: {note}")
