@@ -1,0 +1,49 @@
+"""Print docs/results.md's tables from the shipped replay file, per dataset and overall.
+
+Run: python scripts/results_table.py [replay.jsonl] [--seeds 10]
+Each seed splits the rows in half (train / test), fits every meta-verifier on the
+train half and evaluates it on the test half; the tables give mean ± std over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from langchain_automix.evaluation import compare_methods
+from langchain_automix.replay import ReplayDataset
+
+DEFAULT = (
+    Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
+)
+
+
+def main() -> int:
+    """Print one table per dataset and one over all rows."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("replay", nargs="?", default=str(DEFAULT))
+    parser.add_argument("--seeds", type=int, default=10)
+    args = parser.parse_args()
+    records = [json.loads(line) for line in Path(args.replay).read_text().splitlines() if line]
+    groups: dict[str, list[dict]] = {"all": records}
+    for r in records:
+        groups.setdefault(r.get("dataset", "unknown"), []).append(r)
+    for name, rows in groups.items():
+        data = ReplayDataset.from_records(rows, source=f"{name} row")
+        print(f"\n### {name}: {data.n_rows} rows, {args.seeds} seeds, train/test halves\n")
+        if data.n_rows < 6:
+            print("(too few rows to split)")
+            continue
+        comparison = compare_methods(data, seeds=range(args.seeds))
+        print("```")
+        print(comparison.format_table())
+        print("```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
