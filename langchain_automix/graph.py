@@ -34,6 +34,10 @@ from langchain_automix.result import AutoMixResult, TierAttempt
 from langchain_automix.solving import SolveResult, asolve, solve
 from langchain_automix.state import AutoMixState, InputState
 from langchain_automix.verification import VerificationResult, averify, verify
+from langchain_automix.verification_logprob import (
+    alogprob_verify_settings,
+    logprob_verify_settings,
+)
 
 __all__ = [
     "GRAPH_NAME",
@@ -262,7 +266,8 @@ def self_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
     """The current tier verifies its own answer ``k`` times."""
     ctx = _context(config)
     attempt = state["attempts"][-1]
-    result = verify(
+    run = logprob_verify_settings if ctx.verifier.method == "logprob" else verify
+    result = run(
         ctx.models[attempt.tier],
         question=state["question"],
         context=state.get("context"),
@@ -277,7 +282,8 @@ async def aself_verify(state: AutoMixState, config: RunnableConfig) -> dict[str,
     """Async twin of :func:`self_verify`."""
     ctx = _context(config)
     attempt = state["attempts"][-1]
-    result = await averify(
+    arun = alogprob_verify_settings if ctx.verifier.method == "logprob" else averify
+    result = await arun(
         ctx.models[attempt.tier],
         question=state["question"],
         context=state.get("context"),

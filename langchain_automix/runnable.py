@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
-from typing import Any, Union, cast
+from typing import Any, Literal, Union, cast
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.documents import Document
@@ -208,6 +208,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     """Base sampling seed of the verifier (for models that take ``seed``)."""
     request_n: bool | None = None
     """Ask for all verifier samples in one ``n=k`` call; None: when the model has ``n``."""
+    verification: Literal["sampling", "logprob"] = "sampling"
+    """``sampling`` (the paper's ``k`` samples) or ``logprob`` (one greedy call; the
+    probability of "Correct" from the top logprobs; needs an endpoint with logprobs)."""
     costs: CostModel = Field(default_factory=CostModel)
     """Unit costs per tier (default 1 and 50 for two tiers) and optional token prices."""
     solve_prompt: BasePromptTemplate | None = None
@@ -274,6 +277,7 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                 seed=self.verifier_seed,
                 request_n=self.request_n,
                 prompt=self.verify_prompt,
+                method=self.verification,
             ),
             costs=self.costs,
             solve_prompt=self.solve_prompt,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
@@ -122,11 +122,19 @@ class VerifierSettings:
     """Ask for all samples in one call with ``n=k``; None: when the model has ``n``."""
     prompt: BasePromptTemplate | None = None
     """Verification prompt with ``context``, ``question``, ``answer``; default the paper's."""
+    method: Literal["sampling", "logprob"] = "sampling"
+    """``sampling``: the paper's ``k`` sampled verifications. ``logprob``: one greedy call;
+    the confidence is the probability of "Correct" in the decision token's top logprobs
+    (needs an endpoint that returns logprobs; see ``verification_logprob``)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or self.k < 1:
             raise ValueError(
                 f"the number of verifications k must be an integer >= 1, got {self.k!r}"
+            )
+        if self.method not in ("sampling", "logprob"):
+            raise ValueError(
+                f"verification method must be 'sampling' or 'logprob', got {self.method!r}"
             )
         if self.temperature is not None and self.temperature < 0:
             raise ValueError(f"verifier temperature must be >= 0, got {self.temperature!r}")

@@ -45,14 +45,16 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_automix._model_utils import message_text, usage_of
 from langchain_automix.prompts import _EXAMPLES, NO_CONTEXT, VERIFY_INSTRUCTION
-from langchain_automix.verification import VerificationResult, parse_verification
+from langchain_automix.verification import VerificationResult, VerifierSettings, parse_verification
 
 __all__ = [
     "DECISION_ONLY_VERIFY_PROMPT",
     "DECISION_PREFIX",
     "alogprob_verify",
+    "alogprob_verify_settings",
     "decision_probability",
     "logprob_verify",
+    "logprob_verify_settings",
 ]
 
 DECISION_PREFIX = "the ai generated answer is"
@@ -254,3 +256,33 @@ async def alogprob_verify(
         _messages(question, context, answer, prompt), config
     )
     return _result(msg if isinstance(msg, BaseMessage) else AIMessage(content=str(msg)), started)
+
+
+def logprob_verify_settings(
+    model: Runnable[Any, Any],
+    *,
+    question: str,
+    context: str | None,
+    answer: str,
+    settings: VerifierSettings,
+    config: RunnableConfig | None = None,
+) -> VerificationResult:
+    """:func:`logprob_verify` driven by :class:`VerifierSettings` (as the graph calls it)."""
+    return logprob_verify(
+        model, question=question, context=context, answer=answer, seed=settings.seed, config=config
+    )
+
+
+async def alogprob_verify_settings(
+    model: Runnable[Any, Any],
+    *,
+    question: str,
+    context: str | None,
+    answer: str,
+    settings: VerifierSettings,
+    config: RunnableConfig | None = None,
+) -> VerificationResult:
+    """Async twin of :func:`logprob_verify_settings`."""
+    return await alogprob_verify(
+        model, question=question, context=context, answer=answer, seed=settings.seed, config=config
+    )

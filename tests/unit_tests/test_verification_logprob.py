@@ -106,3 +106,39 @@ def test_decision_only_prompt_variables() -> None:
     assert set(DECISION_ONLY_VERIFY_PROMPT.input_variables) == {"question", "context", "answer"}
     text = DECISION_ONLY_VERIFY_PROMPT.format(question="Q", context="C", answer="A")
     assert text.rstrip().endswith("Verification Decision:")
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_runnable_can_verify_with_logprobs(use_async: bool) -> None:
+    from langchain_automix import AutoMixRunnable
+
+    class SmallLogprobModel(LogprobModel):
+        def _generate(
+            self,
+            messages: list[BaseMessage],
+            stop: Any = None,
+            run_manager: Any = None,
+            **kwargs: Any,
+        ) -> ChatResult:
+            if "AI Generated Answer" not in str(messages[-1].content):
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Paris"))])
+            return super()._generate(messages, stop, run_manager, **kwargs)
+
+    small = SmallLogprobModel(p_correct=0.3)
+    large = SmallLogprobModel(p_correct=0.9)
+    automix = AutoMixRunnable(models=[small, large], verification="logprob", threshold=0.5)
+    query = {"question": "Capital of France?", "context": "Paris is the capital."}
+    msg = await automix.ainvoke(query) if use_async else automix.invoke(query)
+    first = msg.response_metadata["automix"]["attempts"][0]
+    assert first["verifier_confidence"] == pytest.approx(0.3)
+    assert first["verifier_n_samples"] == 1 and first["decision"] == "escalate"
+    assert len(small.seen) == 1 and small.seen[0]["logprobs"] is True
+
+
+def test_unknown_verification_method_is_rejected() -> None:
+    from langchain_automix import AutoMixRunnable, VerifierSettings
+
+    with pytest.raises(ValueError, match="verification"):
+        AutoMixRunnable(models=[LogprobModel(), LogprobModel()], verification="vibes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="'sampling' or 'logprob'"):
+        VerifierSettings(method="vibes")  # type: ignore[arg-type]
