@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["CliError", "fail", "parse_costs"]
+__all__ = [
+    "CliError",
+    "add_cost_options",
+    "add_objective_options",
+    "fail",
+    "parse_costs",
+    "parse_verify_costs",
+]
 
 
 class CliError(Exception):
@@ -23,6 +30,43 @@ def parse_costs(text: str) -> tuple[float, ...]:
     if len(values) < 2:
         raise argparse.ArgumentTypeError(f"need a cost per tier (at least 2), got {text!r}")
     return values
+
+
+def parse_verify_costs(text: str) -> tuple[float, ...]:
+    """Parse ``"1"`` or ``"1,10"`` into verification costs (one per non-final tier)."""
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"verification costs must be comma-separated numbers like 1, got {text!r}"
+        ) from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"verification costs must be >= 0, got {text!r}")
+    return values
+
+
+def add_cost_options(p: argparse.ArgumentParser) -> None:
+    """``--costs`` (unit cost per tier) and ``--verify-costs`` (per non-final tier)."""
+    p.add_argument(
+        "--costs",
+        type=parse_costs,
+        default=(1.0, 50.0),
+        help="unit cost per tier, e.g. 1,50 (default)",
+    )
+    p.add_argument(
+        "--verify-costs",
+        type=parse_verify_costs,
+        default=None,
+        help="verification cost per non-final tier, e.g. 1 (default: its unit cost)",
+    )
+
+
+def add_objective_options(p: argparse.ArgumentParser) -> None:
+    """The fitting objective: a target share, a budget, a lambda, or (none) max ΔIBC."""
+    goal = p.add_mutually_exclusive_group()
+    goal.add_argument("--target-llm-share", type=float, help="share of queries to escalate")
+    goal.add_argument("--budget", type=float, help="maximum average cost per query")
+    goal.add_argument("--lam", type=float, help="cost weight: maximise quality - lam * cost")
 
 
 def fail(message: str) -> int:

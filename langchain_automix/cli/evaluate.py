@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from langchain_automix.cli._common import fail, parse_costs
+from langchain_automix.cli._common import add_cost_options, add_objective_options, fail
 from langchain_automix.evaluation import (
     DEFAULT_METHODS,
     Comparison,
@@ -32,18 +32,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policy", help="policy file written by `automix fit`")
     p.add_argument("--train", help="replay file to fit on (without --policy)")
     p.add_argument("--test", help="replay file to evaluate on")
-    p.add_argument(
-        "--costs",
-        type=parse_costs,
-        default=(1.0, 50.0),
-        help="unit cost per tier, e.g. 1,50 (default)",
-    )
-    p.add_argument(
-        "--verify-costs",
-        type=parse_costs,
-        default=None,
-        help="verification cost per non-final tier (default: its unit cost)",
-    )
+    add_cost_options(p)
     p.add_argument(
         "--methods",
         default=",".join(DEFAULT_METHODS),
@@ -62,10 +51,7 @@ def register(subparsers: Any) -> None:
         default=0.5,
         help="share held out for testing when --test is not given (default 0.5)",
     )
-    goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--target-llm-share", type=float, help="share of queries to escalate")
-    goal.add_argument("--budget", type=float, help="maximum average cost per query")
-    goal.add_argument("--lam", type=float, help="cost weight: maximise quality - lam * cost")
+    add_objective_options(p)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", help="write a PNG of the cost-quality plane here")
     p.set_defaults(func=run)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from langchain_automix.cli._common import fail, parse_costs
+from langchain_automix.cli._common import add_cost_options, add_objective_options, fail
 from langchain_automix.meta_verifiers.registry import available_meta_verifiers, get_meta_verifier
 from langchain_automix.replay import ReplayDataset, ReplayError
 
@@ -25,22 +25,8 @@ def register(subparsers: Any) -> None:
         help=f"one of: {', '.join(available_meta_verifiers())} (default pomdp)",
     )
     p.add_argument("--train", required=True, help="replay file (JSON Lines)")
-    p.add_argument(
-        "--costs",
-        type=parse_costs,
-        default=(1.0, 50.0),
-        help="unit cost per tier, e.g. 1,50 (default)",
-    )
-    p.add_argument(
-        "--verify-costs",
-        type=parse_costs,
-        default=None,
-        help="verification cost per non-final tier (default: its unit cost)",
-    )
-    goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--target-llm-share", type=float, help="share of queries to escalate")
-    goal.add_argument("--budget", type=float, help="maximum average cost per query")
-    goal.add_argument("--lam", type=float, help="cost weight: maximise quality - lam * cost")
+    add_cost_options(p)
+    add_objective_options(p)
     p.add_argument("-o", "--output", required=True, help="policy file to write (JSON)")
     p.set_defaults(func=run)
 

@@ -160,3 +160,12 @@ def test_bad_costs_argument(files, capsys) -> None:
         main(["fit", "--train", str(train), "--costs", "one,fifty", "-o", "x.json"])
     assert info.value.code == 2
     assert "comma-separated" in capsys.readouterr().err
+
+
+def test_verify_costs_take_one_value_per_non_final_tier() -> None:
+    from langchain_automix.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        ["fit", "--train", "x.jsonl", "--costs", "1,50", "--verify-costs", "0.5", "-o", "p.json"]
+    )
+    assert args.costs == (1.0, 50.0) and args.verify_costs == (0.5,)
