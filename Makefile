@@ -1,16 +1,16 @@
-# Developer entry points. `make demo` and `make check` are the README's two commands.
+# Developer entry points. `make demo` and `make test` are the README's two commands.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv install demo test integration_tests lint typecheck format check bench clean
+.PHONY: help venv install demo test unit integration_tests lint typecheck format check bench clean
 
 help:
 	@echo "make demo               install with the embedded local models and run 'automix demo'"
-	@echo "make check              install everything and run the whole test suite (lint, types, unit, integration)"
-	@echo "make test               unit tests (fake models, no network)"
+	@echo "make test               install everything and run the whole test suite (lint, types, unit, integration)"
+	@echo "make unit               unit tests only (fake models, no network)"
 	@echo "make integration_tests  tests with the real embedded local models"
 	@echo "make lint | typecheck | format | bench"
 
@@ -29,7 +29,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/automix demo
 
-test: install
+unit: install
 	$(BIN)/python -m pytest tests/unit_tests
 
 integration_tests: install
@@ -46,7 +46,9 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-check: lint typecheck test integration_tests
+test: lint typecheck unit integration_tests
+
+check: test
 
 bench: install
 	$(BIN)/python benchmarks/bench_overhead.py
