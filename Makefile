@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv install demo test unit integration_tests lint typecheck format check bench clean
+.PHONY: help venv install demo test unit integration_tests lint typecheck format check bench results clean
 
 help:
 	@echo "make demo               install with the embedded local models and run 'automix demo'"
@@ -55,3 +55,9 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+
+# Refit the shipped policies and print docs/results.md's tables from the shipped replay rows.
+results: install
+	$(BIN)/automix fit --method pomdp --train langchain_automix/data/replay_local_qwen.jsonl -o langchain_automix/data/policy_pomdp_local_qwen.json
+	$(BIN)/automix fit --method threshold --train langchain_automix/data/replay_local_qwen.jsonl -o langchain_automix/data/policy_threshold_local_qwen.json
+	$(BIN)/python scripts/results_table.py --seeds 10
