@@ -15,9 +15,13 @@ L = 2 x 50 ms = 100 ms and, with C requests in flight, the ideal throughput is
 Reported: throughput, p50/p99 latency, errors (non-200 or wrong answer), lost requests
 (sent but never answered), and throughput as a share of the ideal.
 
+``--bare`` measures the ceiling of the setup itself: a bare FastAPI route that only
+waits the same 100 ms, driven by the same client on the same machine. On 2 cores the
+client (httpx) and the server share the CPU, so that ceiling sits far below the ideal.
+
 Usage:
     python benchmarks/bench_server.py [--requests 1000] [--concurrency 50]
-        [--latency 0.05] [--route openai|langserve]
+        [--latency 0.05] [--route openai|langserve] [--bare]
 """
 
 from __future__ import annotations
@@ -49,6 +53,25 @@ def serve(port: int, latency: float, k: int) -> None:
     large = NChatModel(answer="Paris, France", latency=latency)
     automix = AutoMixRunnable(models=[small, large], num_verifications=k)
     app = create_app(automix, api_key_env=None)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+
+
+def serve_bare(port: int, latency: float) -> None:
+    """The ceiling: a bare FastAPI route with the same critical path and response shape."""
+    import uvicorn
+    from fastapi import FastAPI
+
+    app = FastAPI()
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: dict) -> dict:  # type: ignore[type-arg]
+        await asyncio.sleep(2 * latency)
+        return {"choices": [{"message": {"role": "assistant", "content": "Paris"}}]}
+
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
@@ -148,10 +171,19 @@ def main() -> int:
     p.add_argument("--latency", type=float, default=0.05, help="seconds per model call")
     p.add_argument("--k", type=int, default=8, help="verifier samples (one call with n=k)")
     p.add_argument("--route", choices=["openai", "langserve"], default="openai")
+    p.add_argument(
+        "--bare",
+        action="store_true",
+        help="measure the ceiling instead: a bare FastAPI route that only waits the critical "
+        "path (same client, same machine)",
+    )
     p.add_argument("--serve", type=int, help=argparse.SUPPRESS)  # internal: run the server
     args = p.parse_args()
     if args.serve:
-        serve(args.serve, args.latency, args.k)
+        if args.bare:
+            serve_bare(args.serve, args.latency)
+        else:
+            serve(args.serve, args.latency, args.k)
         return 0
 
     port = free_port()
@@ -164,6 +196,7 @@ def main() -> int:
         str(args.latency),
         "--k",
         str(args.k),
+        *(["--bare"] if args.bare else []),
     ]
     server = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})  # noqa: S603
     try:
@@ -179,6 +212,7 @@ def main() -> int:
     throughput = r["answered"] / r["elapsed"]  # type: ignore[operator]
     lost = args.requests - r["answered"]  # type: ignore[operator]
     errors: list[str] = r["errors"]  # type: ignore[assignment]
+    print(f"server               {'bare FastAPI route (ceiling)' if args.bare else 'AutoMix'}")
     print(f"route                {args.route}")
     print(f"load                 {args.requests} requests, concurrency {args.concurrency}")
     print(f"model latency        {args.latency * 1000:.0f} ms per call, k={args.k} via n")
