@@ -19,14 +19,21 @@ class CliError(Exception):
     """A user error: printed as ``automix: error: ...`` with exit code 2."""
 
 
-def parse_costs(text: str) -> tuple[float, ...]:
-    """Parse ``"1,50"`` into unit costs."""
+def _numbers(text: str, what: str, example: str) -> tuple[float, ...]:
     try:
         values = tuple(float(x) for x in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"costs must be comma-separated numbers like 1,50, got {text!r}"
+            f"{what} must be comma-separated numbers like {example}, got {text!r}"
         ) from None
+    if any(v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{what} must be >= 0, got {text!r}")
+    return values
+
+
+def parse_costs(text: str) -> tuple[float, ...]:
+    """Parse ``"1,50"`` into unit costs (one per tier, at least two)."""
+    values = _numbers(text, "costs", "1,50")
     if len(values) < 2:
         raise argparse.ArgumentTypeError(f"need a cost per tier (at least 2), got {text!r}")
     return values
@@ -34,15 +41,7 @@ def parse_costs(text: str) -> tuple[float, ...]:
 
 def parse_verify_costs(text: str) -> tuple[float, ...]:
     """Parse ``"1"`` or ``"1,10"`` into verification costs (one per non-final tier)."""
-    try:
-        values = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"verification costs must be comma-separated numbers like 1, got {text!r}"
-        ) from None
-    if any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"verification costs must be >= 0, got {text!r}")
-    return values
+    return _numbers(text, "verification costs", "1")
 
 
 def add_cost_options(p: argparse.ArgumentParser) -> None:
