@@ -13,6 +13,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 __all__ = [
     "as_chat_model",
     "child_config",
+    "flat_usage",
     "message_text",
     "model_name",
     "sum_usage",
@@ -64,6 +65,26 @@ def usage_of(message: BaseMessage | None) -> UsageMetadata | None:
     if isinstance(message, AIMessage) and message.usage_metadata:
         return message.usage_metadata
     return None
+
+
+USAGE_KEYS = ("input_tokens", "output_tokens", "total_tokens")
+"""The integer token counts kept from ``usage_metadata``."""
+
+
+def flat_usage(usage: Mapping[str, Any] | None) -> dict[str, int] | None:
+    """The integer token counts of a usage record, or None when there is none.
+
+    ChatOpenAI adds nested ``input_token_details``/``output_token_details`` dicts
+    (empty ones from llama.cpp's server); traces and replay rows keep the counts only.
+
+    Example:
+        >>> flat_usage({"input_tokens": 3, "output_tokens": 1, "total_tokens": 4,
+        ...             "input_token_details": {}})
+        {'input_tokens': 3, 'output_tokens': 1, 'total_tokens': 4}
+    """
+    if not usage:
+        return None
+    return {key: int(usage.get(key) or 0) for key in USAGE_KEYS if key in usage}
 
 
 def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> UsageMetadata | None:

@@ -52,6 +52,7 @@ from typing import Any, TextIO
 
 from langchain_core.language_models import BaseChatModel
 
+from langchain_automix._model_utils import flat_usage
 from langchain_automix.datasets import QAItem
 from langchain_automix.scoring import score
 
@@ -183,16 +184,6 @@ def _append_line(fd: int, obj: dict[str, Any]) -> None:
     os.fsync(fd)
 
 
-def _usage_dict(usage: Any) -> dict[str, int]:
-    if isinstance(usage, dict):
-        return {
-            key: int(usage.get(key) or 0)
-            for key in ("input_tokens", "output_tokens", "total_tokens")
-            if key in usage
-        }
-    return {}
-
-
 async def collect_one(
     item: QAItem,
     tiers: Sequence[Tier],
@@ -228,7 +219,7 @@ async def collect_one(
             "answer": answer,
             "score": f1,
             "exact_match": em,
-            "usage": _usage_dict(solved.usage),
+            "usage": flat_usage(solved.usage) or {},
             "latency_s": round(float(solved.latency_s), 4),
         }
         if i < len(tiers) - 1:
@@ -251,7 +242,7 @@ async def collect_one(
                 verifier_samples=list(verified.samples),
                 verifier_n_valid=int(verified.n_valid),
                 verifier_errors=list(verified.errors),
-                verify_usage=_usage_dict(verified.usage),
+                verify_usage=flat_usage(verified.usage) or {},
                 verify_latency_s=round(time.perf_counter() - start, 4),
             )
         out_tiers.append(entry)

@@ -26,7 +26,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
-from langchain_automix._model_utils import sum_usage
+from langchain_automix._model_utils import flat_usage, sum_usage
 from langchain_automix.context import AutoMixContext
 from langchain_automix.errors import AutoMixModelError
 from langchain_automix.meta_verifiers.base import Observation
@@ -114,19 +114,11 @@ def _tagged(config: RunnableConfig, node: str) -> RunnableConfig:
 # --- pure state updates shared by the sync and async nodes -------------------------------
 
 
-def _flat_usage(usage: Any) -> dict[str, int] | None:
-    # ChatOpenAI adds nested ``input_token_details``/``output_token_details`` dicts
-    # (empty ones from llama.cpp's server); keep the integer counts only.
-    if not usage:
-        return None
-    return {k: int(v) for k, v in dict(usage).items() if isinstance(v, (int, float))}
-
-
 def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) -> TierAttempt:
     name = ctx.model_names[tier]
     if isinstance(out, BaseException):
         return TierAttempt(tier=tier, model=name, error=f"{type(out).__name__}: {out}")
-    usage = _flat_usage(out.usage)
+    usage = flat_usage(out.usage)
     return TierAttempt(
         tier=tier,
         model=name,
@@ -139,7 +131,7 @@ def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) ->
 
 
 def _verified(ctx: AutoMixContext, attempt: TierAttempt, v: VerificationResult) -> TierAttempt:
-    usage = _flat_usage(v.usage)
+    usage = flat_usage(v.usage)
     money = ctx.costs.money(attempt.tier, usage)
     return attempt.model_copy(
         update={
