@@ -39,6 +39,7 @@ from langchain_automix.metrics import CostSpec, baselines
 from langchain_automix.replay import ReplayDataset, load_replay
 from langchain_automix.result import AutoMixResult
 from langchain_automix.scoring import score
+from langchain_automix.solving import format_solve_messages
 
 __all__ = [
     "DEFAULT_QUESTIONS",
@@ -217,7 +218,8 @@ def run_demo(
         if result.escalated:
             large_answer = result.answer
         else:  # measure always-large too (not part of AutoMix's cost)
-            large_answer = str(large.invoke(_solve_messages(item)).content).strip()
+            reply = large.invoke(format_solve_messages(item.question, item.context))
+            large_answer = str(reply.content).strip()
         results.append(result)
         rows.append(_live_row(item, result, large_answer))
         first = result.attempts[0]
@@ -255,9 +257,3 @@ def run_demo(
         except ImportError as exc:
             report.notes.append(f"no plot ({exc}); pip install 'langchain-automix[plot]'")
     return report
-
-
-def _solve_messages(item: QAItem) -> Any:
-    from langchain_automix.solving import format_solve_messages
-
-    return format_solve_messages(item.question, item.context)
