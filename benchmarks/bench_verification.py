@@ -12,7 +12,8 @@ Answers and scores come from a replay file collected by ``automix collect --loca
 turn (rotating the order per question) so background load hits them alike.
 Prints seconds per question and, from the confidences, the ΔIBC of a threshold
 router (best threshold on these questions, an optimistic in-sample number, the
-same for every method) with the paper's costs (small 1, verify 1, large 50).
+same for every method) with the paper's costs (small 1, verify 1, large 50), and
+the AUROC of each confidence for "small answer correct" (F1 >= 0.5).
 
 Usage:
     PYTHONPATH=. python benchmarks/bench_verification.py \
@@ -30,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from langchain_automix.local import LocalModelServer
-from langchain_automix.metrics import delta_ibc
+from langchain_automix.metrics import auroc, delta_ibc
 from langchain_automix.verification import VerifierSettings, averify
 from langchain_automix.verification_logprob import alogprob_verify
 
@@ -116,18 +117,28 @@ async def main() -> None:
         f"\n{len(rows)} questions, k={args.k}; small F1 {s_small.mean():.3f}, "
         f"large F1 {s_large.mean():.3f}"
     )
-    print(f"{'method':<14}{'s/question':>12}{'median s':>10}{'ΔIBC (best thr, in-sample)':>30}")
+    correct = s_small >= 0.5
+
+    def fmt_auroc(conf: np.ndarray) -> str:
+        value = auroc(conf, correct)
+        return "-" if value is None else f"{value:.3f}"
+
+    print(f"{int(correct.sum())} of {len(rows)} small answers correct (F1 >= 0.5)")
+    print(
+        f"{'method':<14}{'s/question':>12}{'median s':>10}"
+        f"{'ΔIBC (best thr, in-sample)':>30}{'AUROC':>8}"
+    )
     for m in methods:
         t = np.array([x[0] for x in results[m]])
         conf = np.array([x[1] for x in results[m]])
         print(
             f"{m:<14}{t.mean():>12.2f}{np.median(t):>10.2f}"
-            f"{best_delta_ibc(conf, s_small, s_large):>30.1f}"
+            f"{best_delta_ibc(conf, s_small, s_large):>30.1f}{fmt_auroc(conf):>8}"
         )
     replay_conf = np.array([r["tiers"][0]["verifier_confidence"] for r in rows], float)
     print(
         f"{'replay (k=8)':<14}{'':>12}{'':>10}"
-        f"{best_delta_ibc(replay_conf, s_small, s_large):>30.1f}"
+        f"{best_delta_ibc(replay_conf, s_small, s_large):>30.1f}{fmt_auroc(replay_conf):>8}"
     )
 
 

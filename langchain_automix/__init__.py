@@ -11,7 +11,12 @@ from langchain_automix._version import __version__
 from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel, TokenPrice
 from langchain_automix.errors import AutoMixError, AutoMixInputError, AutoMixModelError
-from langchain_automix.evaluation import compare_methods, evaluate_policy
+from langchain_automix.evaluation import (
+    VerifierReport,
+    compare_methods,
+    evaluate_policy,
+    verifier_report,
+)
 from langchain_automix.graph import build_automix_graph
 from langchain_automix.meta_verifiers import (
     POMDP,
@@ -72,6 +77,7 @@ __all__ = [
     "TierAttempt",
     "TokenPrice",
     "VerificationResult",
+    "VerifierReport",
     "VerifierSettings",
     "__version__",
     "available_meta_verifiers",
@@ -82,5 +88,6 @@ __all__ = [
     "get_meta_verifier",
     "load_replay",
     "parse_verification",
+    "verifier_report",
     "write_replay",
 ]

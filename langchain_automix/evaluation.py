@@ -16,6 +16,7 @@ from langchain_automix.metrics import (
     CostSpec,
     aiq,
     apgr,
+    auroc,
     baselines,
     cpt,
     delta_ibc,
@@ -28,8 +29,10 @@ __all__ = [
     "DEFAULT_METHODS",
     "Comparison",
     "MethodResult",
+    "VerifierReport",
     "compare_methods",
     "evaluate_policy",
+    "verifier_report",
 ]
 
 DEFAULT_METHODS: tuple[str, ...] = (
@@ -281,3 +284,144 @@ def compare_methods(
         raise ValueError("seeds must not be empty")
     spec = CostSpec.make(costs, verify_costs, n_tiers=base_test.n_tiers)
     return Comparison(results, baselines(base_test.scores, spec), used_train, used_test)
+
+
+@dataclass(frozen=True)
+class VerifierReport:
+    """How well one tier's self-verification separates its right answers from wrong ones.
+
+    Routing can only be as good as this signal: with an AUROC near 0.5 no meta-verifier
+    beats random mixing. Built by :func:`verifier_report`.
+
+    Attributes:
+        tier: Index of the verified (non-final) tier.
+        model: Its model name when the rows agree on one.
+        n_rows: Rows measured.
+        correct_at: An answer counts as correct when its score is at least this.
+        quality: Mean score of this tier's answers.
+        next_quality: Mean score of the next tier's answers on the same rows.
+        correct_share: Share of this tier's answers counted correct.
+        mean_confidence_correct: Mean confidence on correct answers (``None`` if none).
+        mean_confidence_incorrect: Mean confidence on incorrect answers (``None`` if none).
+        auroc: Area under the ROC curve of confidence for "answer correct" (``None``
+            when all answers are correct or all incorrect).
+        correlation: Pearson correlation of confidence with the score (``None`` when
+            either is constant).
+        invalid_sample_share: Share of verifier samples without a decision, from the
+            rows' ``verifier_samples`` / ``verifier_n_valid`` (``None`` when absent).
+        rows_without_valid_sample: Rows whose samples held no decision at all.
+    """
+
+    tier: int
+    model: str | None
+    n_rows: int
+    correct_at: float
+    quality: float
+    next_quality: float
+    correct_share: float
+    mean_confidence_correct: float | None
+    mean_confidence_incorrect: float | None
+    auroc: float | None
+    correlation: float | None
+    invalid_sample_share: float | None
+    rows_without_valid_sample: int | None
+
+    def format(self) -> str:
+        """A short plain-text block, with a warning when the signal is weak."""
+
+        def f(v: float | None, spec: str) -> str:
+            return "-" if v is None else format(v, spec)
+
+        name = f"tier {self.tier}" + (f" ({self.model})" if self.model else "")
+        lines = [
+            f"verifier signal of {name}: {self.n_rows} rows, "
+            f'"correct" = score >= {self.correct_at:g}',
+            f"  quality {self.quality:.3f} (next tier {self.next_quality:.3f}), "
+            f"answers correct {self.correct_share:.1%}",
+            f"  mean confidence: correct {f(self.mean_confidence_correct, '.3f')}, "
+            f"incorrect {f(self.mean_confidence_incorrect, '.3f')}",
+            f"  AUROC {f(self.auroc, '.3f')}, correlation with score {f(self.correlation, '.3f')}",
+        ]
+        if self.invalid_sample_share is not None:
+            lines.append(
+                f"  samples without a decision {self.invalid_sample_share:.1%}, "
+                f"rows with no decision at all {self.rows_without_valid_sample}"
+            )
+        if self.auroc is not None and self.auroc < 0.6:
+            lines.append(
+                "  note: with AUROC below 0.6 the verifier barely tells right answers from\n"
+                "  wrong ones, so routing on it can do little better than random mixing"
+            )
+        return "\n".join(lines)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-ready dict."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def verifier_report(data: ReplayDataset, *, correct_at: float = 0.5) -> list[VerifierReport]:
+    """Measure the verifier signal of every non-final tier of ``data``.
+
+    Args:
+        data: Replay rows (scores and verifier confidences; sample counts are read from
+            the raw records when present).
+        correct_at: Score from which an answer counts as correct (F1 scores are
+            fractional; 0.5 by default).
+
+    Returns:
+        One :class:`VerifierReport` per non-final tier.
+
+    Example:
+        >>> data = ReplayDataset.from_arrays(
+        ...     scores=[[1.0, 1.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]],
+        ...     confidences=[[0.9], [0.2], [0.6], [0.4]])
+        >>> report = verifier_report(data)[0]
+        >>> report.auroc, report.correct_share
+        (1.0, 0.5)
+    """
+    if not 0.0 < correct_at <= 1.0:
+        raise ValueError(f"correct_at must be in (0, 1], got {correct_at!r}")
+    reports = []
+    for t in range(data.n_tiers - 1):
+        conf = data.confidences[:, t]
+        score = data.scores[:, t]
+        correct = score >= correct_at
+        with np.errstate(all="ignore"):
+            corr = (
+                float(np.corrcoef(conf, score)[0, 1])
+                if conf.std() > 0 and score.std() > 0
+                else None
+            )
+        invalid: float | None = None
+        empty: int | None = None
+        counts = [
+            (len(tier["verifier_samples"]), int(tier["verifier_n_valid"]))
+            for rec in data.records
+            for tier in [rec["tiers"][t]]
+            if isinstance(tier.get("verifier_samples"), list)
+            and tier.get("verifier_n_valid") is not None
+        ]
+        if data.records and len(counts) == data.n_rows:
+            total = sum(n for n, _ in counts)
+            invalid = 1.0 - sum(v for _, v in counts) / total if total else None
+            empty = sum(1 for _, v in counts if v == 0)
+        reports.append(
+            VerifierReport(
+                tier=t,
+                model=data.models[t] if data.models else None,
+                n_rows=data.n_rows,
+                correct_at=correct_at,
+                quality=float(score.mean()),
+                next_quality=float(data.scores[:, t + 1].mean()),
+                correct_share=float(correct.mean()),
+                mean_confidence_correct=float(conf[correct].mean()) if correct.any() else None,
+                mean_confidence_incorrect=(
+                    float(conf[~correct].mean()) if (~correct).any() else None
+                ),
+                auroc=auroc(conf, correct),
+                correlation=_clean(corr) if corr is not None else None,
+                invalid_sample_share=invalid,
+                rows_without_valid_sample=empty,
+            )
+        )
+    return reports

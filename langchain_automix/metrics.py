@@ -28,6 +28,7 @@ __all__ = [
     "RoutingPoint",
     "aiq",
     "apgr",
+    "auroc",
     "baselines",
     "cpt",
     "delta_ibc",
@@ -324,6 +325,41 @@ def aiq(costs: Any, performances: Any, cost_range: tuple[float, float] | None = 
     vals = np.interp(grid, hc, hp)
     area = np.sum((grid[1:] - grid[:-1]) * (vals[1:] + vals[:-1]) / 2.0)
     return float(area / (hi - lo))
+
+
+def auroc(scores: Any, labels: Any) -> float | None:
+    """Area under the ROC curve of ``scores`` for predicting boolean ``labels``.
+
+    The probability that a random positive scores higher than a random negative, ties
+    counting one half (the Mann-Whitney statistic), so a constant score gives 0.5.
+    ``None`` when either class is empty.
+
+    Example:
+        >>> auroc([0.9, 0.8, 0.3, 0.1], [True, True, False, False])
+        1.0
+        >>> auroc([0.5, 0.5, 0.5], [True, False, True])
+        0.5
+        >>> auroc([0.2, 0.4], [True, True]) is None
+        True
+    """
+    s = np.asarray(scores, float).reshape(-1)
+    y = np.asarray(labels, bool).reshape(-1)
+    if s.shape != y.shape:
+        raise ValueError(f"scores and labels differ in length: {s.size} != {y.size}")
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return None
+    # average ranks (1-based) with ties sharing the mean rank
+    order = np.argsort(s, kind="mergesort")
+    sorted_s = s[order]
+    ranks = np.empty(s.size, float)
+    starts = np.flatnonzero(np.r_[True, sorted_s[1:] != sorted_s[:-1]])
+    ends = np.r_[starts[1:], s.size]
+    for a, b in zip(starts, ends, strict=True):
+        ranks[order[a:b]] = (a + b + 1) / 2.0
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
 
 
 def baselines(scores: Any, costs: CostSpec) -> dict[str, dict[str, float | None]]:

@@ -3,6 +3,9 @@
 Run: python scripts/results_table.py [replay.jsonl] [--seeds 10]
 Each seed splits the rows in half (train / test), fits every meta-verifier on the
 train half and evaluates it on the test half; the tables give mean ± std over seeds.
+Below each table: the verifier signal on all rows of the group (AUROC, correlation,
+samples without a decision) and, for SQuAD 2.0, the verifier's confidence on the
+small model's correct "unanswerable" replies.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from langchain_automix.evaluation import compare_methods
+from langchain_automix.evaluation import compare_methods, verifier_report
 from langchain_automix.replay import ReplayDataset
 
 DEFAULT = (
@@ -41,6 +44,19 @@ def main() -> int:
         comparison = compare_methods(data, seeds=range(args.seeds))
         print("```")
         print(comparison.format_table())
+        print()
+        for report in verifier_report(data):
+            print(report.format())
+        unanswerable = [
+            r["tiers"][0]["verifier_confidence"]
+            for r in rows
+            if not r.get("answers") and r["tiers"][0]["score"] == 1.0
+        ]
+        if unanswerable:
+            print(
+                f"  correct 'unanswerable' replies of the small model: {len(unanswerable)}, "
+                f"mean confidence {sum(unanswerable) / len(unanswerable):.3f}"
+            )
         print("```")
     return 0
 

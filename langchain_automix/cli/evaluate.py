@@ -12,6 +12,7 @@ from langchain_automix.evaluation import (
     Comparison,
     compare_methods,
     evaluate_policy,
+    verifier_report,
 )
 from langchain_automix.meta_verifiers.base import MetaVerifier, PolicyError
 from langchain_automix.meta_verifiers.registry import get_meta_verifier_class
@@ -52,6 +53,13 @@ def register(subparsers: Any) -> None:
         help="share held out for testing when --test is not given (default 0.5)",
     )
     add_objective_options(p)
+    p.add_argument(
+        "--correct-at",
+        type=float,
+        default=0.5,
+        help="score from which an answer counts as correct in the verifier-signal "
+        "report (default 0.5)",
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--plot", help="write a PNG of the cost-quality plane here")
     p.set_defaults(func=run)
@@ -77,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if not 0.0 < args.correct_at <= 1.0:
+        raise _Fail(f"--correct-at must be in (0, 1], got {args.correct_at}")
     if args.policy:
         if not args.test:
             raise _Fail("--policy needs --test (the rows to evaluate on)")
@@ -91,6 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         except (ValueError, NotImplementedError, RuntimeError) as exc:
             raise _Fail(str(exc)) from None
         comp = Comparison({result.name: [result]}, baselines(test.scores, spec), 0, test.n_rows)
+        measured = test
     else:
         if not args.train:
             raise _Fail("give --policy (and --test), or --train to fit and compare every method")
@@ -122,10 +133,17 @@ def _run(args: argparse.Namespace) -> int:
             )
         except (ValueError, NotImplementedError) as exc:
             raise _Fail(str(exc)) from None
+        measured = test_opt or train
+    signal = verifier_report(measured, correct_at=args.correct_at)
     if args.json:
-        print(json.dumps(comp.to_json_dict(), indent=2, allow_nan=False))
+        out = comp.to_json_dict()
+        out["verifier"] = [r.to_json_dict() for r in signal]
+        print(json.dumps(out, indent=2, allow_nan=False))
     else:
         print(comp.format_table())
+        for report in signal:
+            print()
+            print(report.format())
     if args.plot:
         from langchain_automix.plotting import plot_cost_quality
 

@@ -81,6 +81,7 @@ def test_evaluate_compare_table_and_json(files, capsys) -> None:
     )
     table = capsys.readouterr().out
     assert "pomdp" in table and "ΔIBC" in table and "±" in table
+    assert "verifier signal of tier 0" in table and "AUROC" in table
     assert (
         main(
             [
@@ -99,6 +100,9 @@ def test_evaluate_compare_table_and_json(files, capsys) -> None:
     payload = json.loads(capsys.readouterr().out)
     assert set(payload["methods"]) == {"threshold", "pomdp"}
     assert payload["methods"]["pomdp"]["seeds"] == 2
+    (signal,) = payload["verifier"]
+    assert signal["tier"] == 0 and signal["n_rows"] == 600
+    assert 0.5 < signal["auroc"] <= 1.0  # the synthetic verifier is informative
 
 
 def test_plot(files, tmp_path: Path) -> None:
@@ -138,6 +142,7 @@ def test_plot(files, tmp_path: Path) -> None:
         (["evaluate", "--policy", "{tmp}/p.json"], "--policy needs --test"),
         (["evaluate", "--test", "{train}"], "give --policy"),
         (["evaluate", "--train", "{train}", "--methods", "pomdp,bogus"], "bogus"),
+        (["evaluate", "--train", "{train}", "--correct-at", "0"], "--correct-at must be in"),
     ],
 )
 def test_errors_exit_2(files, tmp_path: Path, capsys, argv, message) -> None:

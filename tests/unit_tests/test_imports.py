@@ -27,6 +27,7 @@ EXPECTED_ALL = [
     "TierAttempt",
     "TokenPrice",
     "VerificationResult",
+    "VerifierReport",
     "VerifierSettings",
     "__version__",
     "available_meta_verifiers",
@@ -37,6 +38,7 @@ EXPECTED_ALL = [
     "get_meta_verifier",
     "load_replay",
     "parse_verification",
+    "verifier_report",
     "write_replay",
 ]
 
