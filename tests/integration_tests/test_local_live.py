@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from langchain_automix import AutoMixRunnable
+from langchain_automix import AutoMixRunnable, CostModel, Threshold
 from langchain_automix.datasets import load_qa
-from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+from langchain_automix.local import DEFAULT_PAIR, THREE_TIERS, LocalModelServer
 from langchain_automix.solving import solve
 from langchain_automix.verification import VerifierSettings, verify
 from langchain_automix.verification_logprob import logprob_verify
@@ -115,3 +115,31 @@ def test_shipped_question_runs_through_both_tiers(local_pair: LocalModelServer) 
             context=item.context,
         )
         assert out.answer and out.latency_s > 0
+
+
+def test_three_local_tiers_climb_to_the_last_one() -> None:
+    """SmolLM2-135M, then the Qwen pair: every tier answers, each non-final tier verifies."""
+    with LocalModelServer(THREE_TIERS, n_ctx=2048) as server:
+        models = [server.chat_model(m, temperature=0, max_tokens=32) for m in THREE_TIERS]
+        automix = AutoMixRunnable(
+            models=models,
+            # confidence <= 1.0 always holds: every non-final tier escalates
+            meta_verifier=Threshold(1.0, inclusive=True),
+            num_verifications=2,
+            costs=CostModel(unit_costs=(0.2, 1.0, 50.0)),
+        )
+        result = automix.with_result().invoke(
+            {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
+        )
+        pids = server.pids
+    assert not any(alive(p) for p in pids)
+    assert [a.model for a in result.attempts] == list(THREE_TIERS)
+    assert result.answered_by == 2 and result.escalated
+    for attempt in result.attempts[:2]:
+        assert attempt.answer and attempt.error is None
+        assert attempt.verifier_n_samples == 2 and attempt.decision == "escalate"
+    assert result.attempts[2].decision is None
+    assert "paris" in result.answer.lower()
+    # each non-final tier pays its call and its verification; the last pays its call
+    assert result.cost_per_tier == [0.4, 2.0, 50.0]
+    assert result.total_cost == 52.4
