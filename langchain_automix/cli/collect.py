@@ -127,6 +127,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
         f"{stats.failed} failed -> {args.out}",
         file=sys.stderr,
     )
+    _print_verifier_signal(args.out)
     if stats.failed:
         print(
             f"collect: failed questions are in {errors_path(args.out)}; "
@@ -135,3 +136,20 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
         )
         return 1
     return 0
+
+
+def _print_verifier_signal(out: str) -> None:
+    """Tell the user whether the verifier they just measured is worth routing on."""
+    from langchain_automix.evaluation import verifier_report
+    from langchain_automix.replay import ReplayDataset, ReplayError
+
+    try:
+        data = ReplayDataset.from_jsonl(out)
+    except (OSError, ReplayError):
+        return  # a single tier, or nothing written yet: no signal to report
+    for report in verifier_report(data):
+        print(report.format(), file=sys.stderr)
+    print(
+        f"collect: next, compare the meta-verifiers on these rows: automix evaluate --train {out}",
+        file=sys.stderr,
+    )

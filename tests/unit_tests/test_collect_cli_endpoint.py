@@ -105,6 +105,10 @@ def test_collect_with_tier_flags_uses_env_key_and_never_writes_it(
     assert {r["auth"] for r in FakeOpenAI.requests} == {f"Bearer {SECRET}"}
     captured = capsys.readouterr()
     assert SECRET not in captured.out + captured.err
+    # the run ends with the verifier signal of what it collected (always "Correct" here)
+    assert "verifier signal of tier 0 (small): 2 rows" in captured.err
+    assert "mean confidence: correct -, incorrect 1.000" in captured.err
+    assert f"automix evaluate --train {out}" in captured.err
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET not in path.read_text(errors="replace"), path
