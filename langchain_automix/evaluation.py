@@ -148,7 +148,7 @@ def evaluate_policy(
 
 @dataclass
 class Comparison:
-    """Results of every method over seeds, with baselines on the test rows."""
+    """Results of every method over seeds, with baselines on the test rows (mean over seeds)."""
 
     results: dict[str, list[MethodResult]]
     baselines: dict[str, dict[str, float | None]]
@@ -249,7 +249,9 @@ def compare_methods(
 
     For each seed, ``train_size`` rows are drawn without replacement from ``train``
     (all of it when ``None``). Without ``test``, each seed first splits ``train`` into
-    a test part (``test_fraction``) and a training pool.
+    a test part (``test_fraction``) and a training pool. The baselines (always-small,
+    always-large, random mixing, oracle) are averaged over the seeds' test rows, as
+    the methods' metrics are.
     """
     factories: dict[str, Callable[[], MetaVerifier]]
     if isinstance(methods, Mapping):
@@ -257,15 +259,15 @@ def compare_methods(
     else:
         factories = {m: (lambda m=m: get_meta_verifier(m)) for m in methods}  # type: ignore[misc]
     results: dict[str, list[MethodResult]] = {name: [] for name in factories}
-    base_test: ReplayDataset | None = test
+    test_sets: list[ReplayDataset] = []
     used_train = used_test = 0
     for seed in seeds:
         if test is None:
             n_test = max(1, round(train.n_rows * test_fraction))
             pool, test_s = train.split(train.n_rows - n_test, seed=seed)
-            base_test = base_test or test_s
         else:
             pool, test_s = train, test
+        test_sets.append(test_s)
         train_s = pool if train_size is None else pool.sample(train_size, seed=seed)
         used_train, used_test = train_s.n_rows, test_s.n_rows
         for name, make in factories.items():
@@ -280,10 +282,29 @@ def compare_methods(
             results[name].append(
                 evaluate_policy(policy, test_s, costs=costs, verify_costs=verify_costs, name=name)
             )
-    if base_test is None:
+    if not test_sets:
         raise ValueError("seeds must not be empty")
-    spec = CostSpec.make(costs, verify_costs, n_tiers=base_test.n_tiers)
-    return Comparison(results, baselines(base_test.scores, spec), used_train, used_test)
+    spec = CostSpec.make(costs, verify_costs, n_tiers=test_sets[0].n_tiers)
+    per_seed = [baselines(t.scores, spec) for t in test_sets]
+    return Comparison(results, _mean_baselines(per_seed), used_train, used_test)
+
+
+def _mean_baselines(
+    per_seed: Sequence[dict[str, dict[str, float | None]]],
+) -> dict[str, dict[str, float | None]]:
+    """Average the baselines of each seed's test rows, like the methods' rows of the table.
+
+    A value that is undefined in some seeds (``None``) is averaged over the others, and
+    stays ``None`` when it is undefined in all of them.
+    """
+    out: dict[str, dict[str, float | None]] = {}
+    for name, first in per_seed[0].items():
+        row: dict[str, float | None] = {}
+        for key in first:
+            vals = [b[name][key] for b in per_seed if b[name][key] is not None]
+            row[key] = _clean(float(np.mean(vals))) if vals else None
+        out[name] = row
+    return out
 
 
 @dataclass(frozen=True)

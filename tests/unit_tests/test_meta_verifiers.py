@@ -23,7 +23,7 @@ from langchain_automix.meta_verifiers import (
     available_meta_verifiers,
     get_meta_verifier,
 )
-from langchain_automix.metrics import CostSpec, routing_point
+from langchain_automix.metrics import CostSpec, baselines, routing_point
 from langchain_automix.replay import ReplayDataset
 from langchain_automix.synthetic import synthetic_replay
 
@@ -234,6 +234,19 @@ def test_compare_methods_small_training_sets() -> None:
         assert len(row["delta_ibc_regions"]) == 5
     assert comp.train_size == 50
     assert "pomdp" in comp.format_table()
+
+
+def test_compare_methods_baselines_are_the_mean_over_seed_test_splits() -> None:
+    data = synthetic_replay(60, seed=3)
+    comp = compare_methods(data, methods=["threshold"], seeds=range(4))
+    spec = CostSpec.make((1.0, 50.0), None, n_tiers=2)
+    per_seed = [baselines(data.split(30, seed=seed)[1].scores, spec) for seed in range(4)]
+    for name in ("always_small", "always_large", "oracle"):
+        expected = np.mean([b[name]["avg_performance"] for b in per_seed])
+        assert comp.baselines[name]["avg_performance"] == pytest.approx(expected)
+    # the seeds' test halves differ, so one seed alone would not give the mean
+    assert len({b["always_small"]["avg_performance"] for b in per_seed}) > 1
+    assert comp.baselines["always_small"]["delta_ibc"] is None
 
 
 def test_constructor_validation() -> None:
