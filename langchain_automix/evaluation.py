@@ -301,7 +301,7 @@ def _mean_baselines(
     for name, first in per_seed[0].items():
         row: dict[str, float | None] = {}
         for key in first:
-            vals = [b[name][key] for b in per_seed if b[name][key] is not None]
+            vals = [v for b in per_seed if (v := b[name][key]) is not None]
             row[key] = _clean(float(np.mean(vals))) if vals else None
         out[name] = row
     return out
