@@ -83,12 +83,16 @@ class Tier:
         request_n: ask for the k samples in one call with ``n=k`` (None: when the
             model supports ``n``; set False for servers that ignore ``n`` such as
             llama.cpp's).
+        max_concurrency: verifier samples in flight at once when they are separate
+            calls (1 for llama.cpp's server, which serves one request at a time;
+            None: all at once).
     """
 
     name: str
     model: BaseChatModel
     verifier: BaseChatModel | None = None
     request_n: bool | None = None
+    max_concurrency: int | None = None
 
 
 @dataclass
@@ -236,6 +240,7 @@ async def collect_one(
                     seed=qseed,
                     request_n=tier.request_n,
                 ),
+                config={"max_concurrency": tier.max_concurrency} if tier.max_concurrency else None,
             )
             entry.update(
                 verifier_confidence=float(verified.confidence),

@@ -185,10 +185,15 @@ def run_demo(
     replay_path: str | Path = SHIPPED_REPLAY,
     plot: bool = True,
     request_n: bool | None = None,
+    max_concurrency: int | None = None,
     stream: TextIO = sys.stderr,
     clock: Callable[[], float] = time.perf_counter,
 ) -> DemoReport:
-    """Run the demo on two chat models (small, large); see the module docstring."""
+    """Run the demo on two chat models (small, large); see the module docstring.
+
+    ``max_concurrency`` bounds the calls in flight per query (1 for llama.cpp's server,
+    which serves one request at a time); ``None`` sends the verifier samples at once.
+    """
     from langchain_automix.runnable import AutoMixRunnable
 
     if len(models) != 2:
@@ -214,7 +219,10 @@ def run_demo(
     started = clock()
     for i, item in enumerate(items, 1):
         t0 = clock()
-        result = automix.invoke_result({"question": item.question, "context": item.context})
+        result = automix.invoke_result(
+            {"question": item.question, "context": item.context},
+            config={"max_concurrency": max_concurrency} if max_concurrency else None,
+        )
         if result.escalated:
             large_answer = result.answer
         else:  # measure always-large too (not part of AutoMix's cost)

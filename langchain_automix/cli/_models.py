@@ -19,6 +19,10 @@ class TierFactory:
     make: Callable[..., Any]
     request_n: bool | None = None
     """False for llama.cpp's server, which ignores ``n``; None: decide from the model."""
+    max_concurrency: int | None = None
+    """Calls in flight per query: 1 for llama.cpp's server, which serves one request at a
+    time, so concurrent verifier samples only contend (k = 8 took 16.8 s concurrent
+    against 13.2 s sequential in ``benchmarks/results/``); None: no limit."""
 
 
 def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False) -> None:
@@ -84,6 +88,11 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
         ids, n_ctx=args.n_ctx, n_threads=args.threads, process_per_model=not args.shared_process
     ) as server:
         yield [
-            TierFactory(mid, lambda mid=mid, **kw: server.chat_model(mid, **kw), request_n=False)
+            TierFactory(
+                mid,
+                lambda mid=mid, **kw: server.chat_model(mid, **kw),
+                request_n=False,
+                max_concurrency=1,
+            )
             for mid in ids
         ]

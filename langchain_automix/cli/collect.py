@@ -69,6 +69,7 @@ def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
                 model=f.make(temperature=0.0, max_tokens=args.answer_max_tokens),
                 verifier=f.make(temperature=args.temperature, max_tokens=args.verify_max_tokens),
                 request_n=f.request_n,
+                max_concurrency=f.max_concurrency,
             )
             for f in factories
         ]

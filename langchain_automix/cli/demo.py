@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
                 replay_path=args.replay or SHIPPED_REPLAY,
                 plot=not args.no_plot,
                 request_n=factories[0].request_n,
+                max_concurrency=factories[0].max_concurrency,
             )
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"automix: error: {exc}", file=sys.stderr)

@@ -137,6 +137,21 @@ async def test_abatch_runs_concurrently_and_honours_max_concurrency() -> None:
     assert large.peak_in_flight <= 4
 
 
+@pytest.mark.parametrize(("limit", "peak"), [(None, 4), (1, 1)])
+async def test_max_concurrency_reaches_the_verifier_samples(limit: int | None, peak: int) -> None:
+    """llama.cpp serves one request at a time: callers bound the fan-out through the config."""
+    cfg = {"max_concurrency": limit} if limit else None
+    for run in ("sync", "async"):
+        small = ScriptedChatModel(answer="x", verdicts=[CORRECT], latency=0.02)
+        automix = AutoMixRunnable(models=[small, ScriptedChatModel()], num_verifications=4)
+        if run == "sync":
+            r = automix.invoke_result(QUERY, config=cfg)
+        else:
+            r = await automix.with_result().ainvoke(QUERY, config=cfg)
+        assert r.attempts[0].verifier_n_samples == 4
+        assert small.peak_in_flight == peak, run
+
+
 class Always(MetaVerifier):
     name = "always"
 
