@@ -21,8 +21,8 @@ class TierFactory:
     """False for llama.cpp's server, which ignores ``n``; None: decide from the model."""
     max_concurrency: int | None = None
     """Calls in flight per query: 1 for llama.cpp's server, which serves one request at a
-    time, so concurrent verifier samples only contend (k = 8 took 16.8 s concurrent
-    against 13.2 s sequential in ``benchmarks/results/``); None: no limit."""
+    time (k = 8 async samples took 16.8 s concurrent against 13.2 s sequential in
+    ``benchmarks/results/``; the sync demo was unchanged); None: no limit."""
 
 
 def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False) -> None:

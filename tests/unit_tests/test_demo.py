@@ -146,3 +146,23 @@ def test_demo_cli_rejects_bad_counts(capsys: pytest.CaptureFixture[str]) -> None
         == 2
     )
     assert "--questions must be >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("limit", "peak"), [(None, 4), (1, 1)])
+def test_demo_passes_max_concurrency_to_the_verifier(
+    tmp_path: Path, limit: int | None, peak: int
+) -> None:
+    from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel
+
+    small = ScriptedChatModel(answer="x", verdicts=[CORRECT], latency=0.02)
+    run_demo(
+        [small, ScriptedChatModel(answer="y")],
+        n_questions=1,
+        k=4,
+        out_dir=tmp_path / "out",
+        replay_path=_replay(tmp_path),
+        plot=False,
+        max_concurrency=limit,
+        stream=io.StringIO(),
+    )
+    assert small.peak_in_flight == peak
