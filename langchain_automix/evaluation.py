@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -377,7 +377,7 @@ class VerifierReport:
 
     def to_json_dict(self) -> dict[str, Any]:
         """The fields as a JSON-ready dict."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return asdict(self)
 
 
 def verifier_report(data: ReplayDataset, *, correct_at: float = 0.5) -> list[VerifierReport]:

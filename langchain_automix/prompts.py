@@ -82,10 +82,12 @@ _EXAMPLES = [
 ]
 
 
-def _block(context: str, question: str, answer: str, evaluation: str, decision: str) -> str:
+def _block(context: str, question: str, answer: str, evaluation: str | None, decision: str) -> str:
+    """One worked example; ``evaluation=None`` leaves out its evaluation sentence."""
+    reasoning = "" if evaluation is None else f"Evaluation: {evaluation}\n\n"
     return (
         f"Context: {context}\n\nQuestion: {question}\n\nAI Generated Answer: {answer}\n\n"
-        f"Instruction: {VERIFY_INSTRUCTION}\n\nEvaluation: {evaluation}\n\n"
+        f"Instruction: {VERIFY_INSTRUCTION}\n\n{reasoning}"
         f"Verification Decision: The AI generated answer is {decision}."
     )
 

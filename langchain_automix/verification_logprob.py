@@ -44,7 +44,13 @@ from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_automix._model_utils import message_text, usage_of
-from langchain_automix.prompts import _EXAMPLES, NO_CONTEXT, VERIFY_INSTRUCTION
+from langchain_automix.prompts import (
+    _EXAMPLES,
+    NO_CONTEXT,
+    VERIFY_INSTRUCTION,
+    _block,
+    _escape,
+)
 from langchain_automix.verification import VerificationResult, VerifierSettings, parse_verification
 
 __all__ = [
@@ -63,18 +69,6 @@ DECISION_PREFIX = "the ai generated answer is"
 _TOP = 10
 
 
-def _block(context: str, question: str, answer: str, decision: str) -> str:
-    return (
-        f"Context: {context}\n\nQuestion: {question}\n\nAI Generated Answer: {answer}\n\n"
-        f"Instruction: {VERIFY_INSTRUCTION}\n\n"
-        f"Verification Decision: The AI generated answer is {decision}."
-    )
-
-
-def _escape(text: str) -> str:
-    return text.replace("{", "{{").replace("}", "}}")
-
-
 DECISION_ONLY_VERIFY_PROMPT = ChatPromptTemplate.from_messages(
     [
         (
@@ -84,7 +78,7 @@ DECISION_ONLY_VERIFY_PROMPT = ChatPromptTemplate.from_messages(
         ),
         (
             "human",
-            "\n\n---\n\n".join(_escape(_block(c, q, a, d)) for c, q, a, _evaluation, d in _EXAMPLES)
+            "\n\n---\n\n".join(_escape(_block(c, q, a, None, d)) for c, q, a, _, d in _EXAMPLES)
             + "\n\n---\n\nContext: {context}\n\nQuestion: {question}\n\n"
             "AI Generated Answer: {answer}\n\nInstruction: "
             + VERIFY_INSTRUCTION

@@ -70,9 +70,10 @@ def test_server_is_gone_after_exit_and_after_error() -> None:
     assert not server.running
 
 
-def test_server_dies_with_its_parent_even_on_sigkill(tmp_path) -> None:
+def _parent_with_server() -> tuple[subprocess.Popen[str], int]:
+    """A Python process that starts a model server and idles; returns it and the server pid."""
     code = (
-        "import sys, time\n"
+        "import time\n"
         "from langchain_automix.local import LocalModelServer\n"
         "s = LocalModelServer(['qwen2.5-coder-0.5b'], n_ctx=1024).start()\n"
         "print(s.pids[0], flush=True)\n"
@@ -80,7 +81,11 @@ def test_server_dies_with_its_parent_even_on_sigkill(tmp_path) -> None:
     )
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert parent.stdout is not None
-    child = int(parent.stdout.readline())
+    return parent, int(parent.stdout.readline())
+
+
+def test_server_dies_with_its_parent_even_on_sigkill(tmp_path) -> None:
+    parent, child = _parent_with_server()
     assert alive(child)
     parent.send_signal(signal.SIGKILL)
     parent.wait()
@@ -91,16 +96,7 @@ def test_server_dies_with_its_parent_even_on_sigkill(tmp_path) -> None:
 
 
 def test_sigterm_to_parent_stops_server() -> None:
-    code = (
-        "import time\n"
-        "from langchain_automix.local import LocalModelServer\n"
-        "s = LocalModelServer(['qwen2.5-coder-0.5b'], n_ctx=1024).start()\n"
-        "print(s.pids[0], flush=True)\n"
-        "time.sleep(600)\n"
-    )
-    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert parent.stdout is not None
-    child = int(parent.stdout.readline())
+    parent, child = _parent_with_server()
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=30) != 0
     assert not alive(child)
