@@ -21,6 +21,7 @@ from langchain_automix.graph import build_automix_graph
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,
+    Calibrated,
     Decision,
     DoubleThreshold,
     FixedAnswerRouting,
@@ -37,6 +38,7 @@ from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMP
 from langchain_automix.replay import ReplayDataset, ReplayError, load_replay, write_replay
 from langchain_automix.result import AutoMixResult, TierAttempt
 from langchain_automix.runnable import AutoMixRunnable
+from langchain_automix.signals import SIGNALS, SignalCombiner
 from langchain_automix.state import AutoMixInput
 from langchain_automix.verification import VerificationResult, VerifierSettings, parse_verification
 
@@ -54,6 +56,7 @@ __all__ = [
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
     "POMDP",
+    "SIGNALS",
     "AutoMixContext",
     "AutoMixError",
     "AutoMixInput",
@@ -62,6 +65,7 @@ __all__ = [
     "AutoMixResult",
     "AutoMixRunnable",
     "AutomixUnion",
+    "Calibrated",
     "CostModel",
     "Decision",
     "DoubleThreshold",
@@ -73,6 +77,7 @@ __all__ = [
     "ReplayDataset",
     "ReplayError",
     "SelfConsistency",
+    "SignalCombiner",
     "Threshold",
     "TierAttempt",
     "TokenPrice",

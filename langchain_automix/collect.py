@@ -59,6 +59,7 @@ from langchain_automix.scoring import score
 __all__ = [
     "CollectStats",
     "Tier",
+    "aadd_signals",
     "acollect",
     "collect_one",
     "errors_path",
@@ -69,6 +70,7 @@ __all__ = [
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
 from langchain_automix.solving import asolve
 from langchain_automix.verification import VerifierSettings, averify
+from langchain_automix.verification_logprob import alogprob_verify
 
 
 @dataclass
@@ -196,6 +198,7 @@ async def collect_one(
     temperature: float = 1.0,
     seed: int = 0,
     verify_max_tokens: int | None = 128,
+    logprob_verifier: bool = False,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -206,16 +209,23 @@ async def collect_one(
         temperature: verifier sampling temperature.
         seed: run seed; each question derives its own from it and its id.
         verify_max_tokens: cap on each verifier sample.
+        logprob_verifier: also run the one-call logprob verifier on each non-final
+            tier (signal ``logprob_verifier``; needs an endpoint with logprobs).
 
     Returns:
-        The replay row (see the module docstring).
+        The replay row (see the module docstring). Non-final tiers carry ``signals``:
+        the answer's token probabilities when the endpoint returned logprobs (see
+        :mod:`langchain_automix.signals`) and ``logprob_verifier`` when asked for.
     """
     if not tiers:
         raise ValueError("need at least one tier")
     qseed = question_seed(seed, item.id)
     out_tiers: list[dict[str, Any]] = []
     for i, tier in enumerate(tiers):
-        solved = await asolve(tier.model, question=item.question, context=item.context)
+        final = i == len(tiers) - 1
+        solved = await asolve(
+            tier.model, question=item.question, context=item.context, logprobs=not final
+        )
         answer = str(solved.answer)
         f1, em = score(answer, item.answers)
         entry: dict[str, Any] = {
@@ -226,7 +236,21 @@ async def collect_one(
             "usage": flat_usage(solved.usage) or {},
             "latency_s": round(float(solved.latency_s), 4),
         }
-        if i < len(tiers) - 1:
+        if not final:
+            signals: dict[str, float] = dict(solved.signals or {})
+            if logprob_verifier:
+                lp = await alogprob_verify(
+                    tier.verifier or tier.model,
+                    question=item.question,
+                    context=item.context,
+                    answer=answer,
+                    seed=qseed,
+                )
+                if lp.n_valid:
+                    signals["logprob_verifier"] = float(lp.confidence)
+                entry["logprob_verify_latency_s"] = round(float(lp.latency_s), 4)
+                entry["logprob_verify_usage"] = flat_usage(lp.usage) or {}
+            entry["signals"] = signals
             start = time.perf_counter()
             verified = await averify(
                 tier.verifier or tier.model,
@@ -318,6 +342,7 @@ async def acollect(
     retry_backoff_s: float = 2.0,
     allow_mixed_prompts: bool = False,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    logprob_verifier: bool = False,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -339,6 +364,7 @@ async def acollect(
             prompts (by default that is refused: a replay file should hold one
             prompt version).
         on_row: called with each row after it is written.
+        logprob_verifier: also record the one-call logprob verifier's P(Correct).
 
     Returns:
         A :class:`CollectStats`.
@@ -375,6 +401,7 @@ async def acollect(
                         temperature=temperature,
                         seed=seed,
                         verify_max_tokens=verify_max_tokens,
+                        logprob_verifier=logprob_verifier,
                     )
                 except asyncio.CancelledError:
                     raise
@@ -411,4 +438,66 @@ async def acollect(
         os.close(fd)
         if err_fd is not None:
             os.close(err_fd)
+    return stats
+
+
+async def aadd_signals(
+    source: str | os.PathLike[str],
+    tiers: Sequence[Tier],
+    output: str | os.PathLike[str],
+    *,
+    progress: bool = True,
+    progress_stream: TextIO | None = None,
+) -> CollectStats:
+    """Add the answer-logprob signals to an existing replay file, resuming like :func:`acollect`.
+
+    Each non-final tier answers each row's question again with ``logprobs`` (greedy, the
+    same solve prompt, so the same answer as when the row was collected) and its
+    ``signals`` are added to the row; scores, answers and verifier samples stay as they
+    were. A row whose new answer differs from the stored one gets no signals for that
+    tier (they would describe another answer) and ``signals_answer_mismatch: true``;
+    the count is in the returned stats (``failed``). Rows are written to ``output`` in
+    the same layout, one at a time (resumable: ids already there are skipped).
+
+    Args:
+        source: replay file collected by :func:`acollect` (rows need ``question``,
+            ``context`` and each tier's ``answer``).
+        tiers: the cascade the rows were collected with, cheapest first.
+        output: replay file to write.
+        progress: show a progress bar.
+        progress_stream: where the progress goes (stderr by default).
+    """
+    src = Path(source)
+    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line]
+    for n, row in enumerate(rows, 1):
+        if "question" not in row or len(row.get("tiers") or []) != len(tiers):
+            raise ValueError(
+                f"{src}: line {n}: needs 'question' and {len(tiers)} tiers to add signals"
+            )
+    out = Path(output)
+    done, torn = read_done_ids(out)
+    todo = [r for r in rows if str(r["id"]) not in done]
+    stats = CollectStats(total=len(rows), skipped=len(rows) - len(todo), truncated_bytes=torn)
+    bar = _Progress(len(rows), stats.skipped, progress, progress_stream or sys.stderr)
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        for row in todo:
+            for t, tier in enumerate(tiers[:-1]):
+                entry = row["tiers"][t]
+                solved = await asolve(
+                    tier.model, question=row["question"], context=row.get("context"), logprobs=True
+                )
+                if solved.answer != entry.get("answer"):
+                    entry["signals_answer_mismatch"] = True
+                    stats.failed += 1
+                    stats.failed_ids.append(str(row["id"]))
+                    continue
+                entry["signals"] = {**(entry.get("signals") or {}), **(solved.signals or {})}
+                entry["signals_latency_s"] = round(float(solved.latency_s), 4)
+            _append_line(fd, row)
+            stats.written += 1
+            bar.update(stats.failed)
+    finally:
+        bar.close()
+        os.close(fd)
     return stats

@@ -35,6 +35,8 @@ class AutoMixContext:
     """Unit costs (and optional token prices) per tier."""
     solve_prompt: BasePromptTemplate | None = None
     """Replacement solve prompt (variables ``context``, ``question``)."""
+    answer_logprobs: bool = True
+    """Ask non-final tiers for their answer's token logprobs (free routing signals)."""
     stream_final: bool = False
     """Stream the final tier's tokens to the graph's custom stream."""
 

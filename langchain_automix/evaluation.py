@@ -61,6 +61,30 @@ def _clean(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
+CI_LEVEL = 0.95
+"""Coverage of the bootstrap intervals in tables and JSON."""
+
+
+def _interval(draws: Sequence[np.ndarray | None]) -> tuple[float | None, float | None]:
+    """Percentile interval of the seed-mean of a metric from per-seed bootstrap draws.
+
+    Draw ``b`` of every seed is averaged over the seeds (each seed's test rows resampled
+    independently), so the interval is that of the seed-averaged figure in the table.
+    """
+    arrs = [np.asarray(d, float) for d in draws if d is not None and np.size(d)]
+    if not arrs or len(arrs) != len(draws):
+        return None, None
+    m = min(a.size for a in arrs)
+    stacked = np.stack([a[:m] for a in arrs])
+    means = stacked.mean(axis=0)
+    means = means[np.isfinite(means)]
+    if means.size < 10:
+        return None, None
+    tail = (1.0 - CI_LEVEL) / 2.0 * 100.0
+    lo, hi = np.percentile(means, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
 @dataclass
 class MethodResult:
     """Test metrics of one fitted policy (chosen point) and of its frontier."""
@@ -77,6 +101,9 @@ class MethodResult:
     aiq: float | None
     frontier: Frontier = field(repr=False)
     describe: str = ""
+    bootstrap: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    """Metric values on bootstrap resamples of the test rows (``delta_ibc``,
+    ``avg_cost``, ``avg_performance``, ``apgr``), when asked for."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready metrics (``None`` where undefined)."""
@@ -93,6 +120,36 @@ class MethodResult:
         }
 
 
+def _bootstrap(
+    policy: MetaVerifier,
+    test: ReplayDataset,
+    final: np.ndarray,
+    spec: CostSpec,
+    n: int,
+    seed: int,
+    apgr_draws: int,
+) -> dict[str, np.ndarray]:
+    """ΔIBC, cost, quality (``n`` draws) and APGR (``apgr_draws``) on resampled test rows."""
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, test.n_rows, size=(n, test.n_rows))
+    scores = test.scores[rows]  # (n, rows, tiers)
+    perf = np.take_along_axis(scores, final[rows][..., None], axis=2)[..., 0].mean(axis=1)
+    cost = spec.stop_costs[final[rows]].mean(axis=1)
+    small = scores[..., 0].mean(axis=1)
+    large = scores[..., -1].mean(axis=1)
+    base = (large - small) / (spec.large_cost - spec.small_cost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = ((perf - small) / (cost - spec.small_cost) - base) / base * 100.0
+    out = {"delta_ibc": d, "avg_cost": cost, "avg_performance": perf}
+    apgrs = []
+    for b in range(min(apgr_draws, n)):
+        sub = test.subset(rows[b])
+        front = policy._frontier(sub, spec, None)
+        apgrs.append(apgr(front.llm_call_share, front.avg_performance, small[b], large[b]))
+    out["apgr"] = np.asarray(apgrs, float)
+    return out
+
+
 def evaluate_policy(
     policy: MetaVerifier,
     test: ReplayDataset,
@@ -100,16 +157,22 @@ def evaluate_policy(
     costs: Sequence[float] = (1.0, 50.0),
     verify_costs: Sequence[float] | float | None = None,
     name: str | None = None,
+    bootstrap: int = 0,
+    bootstrap_seed: int = 0,
 ) -> MethodResult:
     """Metrics of a fitted policy on test rows.
 
     ΔIBC, cost, quality and share are those of the policy's decisions. APGR, CPT and
     AIQ and the five-region ΔIBC use the policy family's frontier on the test rows
     (its parameter sweep, plus never- and always-escalate), as RouteLLM and
-    RouterBench evaluate routers over their thresholds.
+    RouterBench evaluate routers over their thresholds. With ``bootstrap=B`` the
+    result also holds ΔIBC, cost and quality on ``B`` resamples of the test rows
+    (the policy's decisions kept; baselines recomputed on each resample) and APGR on
+    up to 200 of them, for confidence intervals.
     """
     spec = CostSpec.make(costs, verify_costs, n_tiers=test.n_tiers)
-    point = routing_point(test.scores, policy.route(test), spec)
+    final = policy.route(test)
+    point = routing_point(test.scores, final, spec)
     small = (spec.small_cost, float(test.scores[:, 0].mean()))
     large = (spec.large_cost, float(test.scores[:, -1].mean()))
     stop = spec.stop_costs
@@ -143,6 +206,11 @@ def evaluate_policy(
         aiq=_clean(aiq(front.avg_cost, front.avg_performance)),
         frontier=front,
         describe=policy.describe(),
+        bootstrap=(
+            _bootstrap(policy, test, final, spec, bootstrap, bootstrap_seed, 200)
+            if bootstrap
+            else {}
+        ),
     )
 
 
@@ -170,6 +238,9 @@ class Comparison:
             )
             with np.errstate(all="ignore"):
                 reg_mean = np.nanmean(regions, axis=0) if regions.size else np.array([])
+            for metric in ("delta_ibc", "avg_cost", "avg_performance", "apgr"):
+                lo, hi = _interval([r.bootstrap.get(metric) for r in runs])
+                row[f"{metric}_ci"] = None if lo is None else [lo, hi]
             row["delta_ibc_regions"] = [_clean(float(v)) for v in reg_mean]
             finite = reg_mean[np.isfinite(reg_mean)]
             row["delta_ibc_regions_mean"] = _clean(float(finite.mean())) if finite.size else None
@@ -193,13 +264,24 @@ class Comparison:
                 return "-"
             return f"{v:.{digits}f}" + ("" if s is None else f" ± {s:.{digits}f}")
 
-        head = ["method", "ΔIBC %", "ΔIBC 5-reg", "cost", "quality", "LLM share", "APGR"]
+        def ci(v: list[float] | None, digits: int) -> str:
+            return "" if v is None else f"[{v[0]:.{digits}f}, {v[1]:.{digits}f}]"
+
+        summary = self.summary()
+        with_ci = any(m.get("delta_ibc_ci") for m in summary.values())
+        head = ["method", "ΔIBC %", *(["95% CI"] if with_ci else []), "ΔIBC 5-reg", "cost"]
+        head += ["quality", "LLM share", "APGR"]
         rows = [head]
-        for name, m in self.summary().items():
+        spanning: list[str] = []
+        for name, m in summary.items():
+            interval = m.get("delta_ibc_ci")
+            if interval is not None and interval[0] <= 0.0 <= interval[1]:
+                spanning.append(name)
             rows.append(
                 [
                     name,
                     fmt(m["delta_ibc"], m["delta_ibc_std"], 1),
+                    *([ci(interval, 1)] if with_ci else []),
                     fmt(m["delta_ibc_regions_mean"], None, 1),
                     fmt(m["avg_cost"], m["avg_cost_std"], 2),
                     fmt(m["avg_performance"], m["avg_performance_std"], 3),
@@ -212,6 +294,7 @@ class Comparison:
                 [
                     f"[{name}]",
                     fmt(b.get("delta_ibc"), None, 1),
+                    *([""] if with_ci else []),
                     "",
                     fmt(b["avg_cost"], None, 2),
                     fmt(b["avg_performance"], None, 3),
@@ -228,6 +311,16 @@ class Comparison:
             for r in rows
         ]
         lines.insert(1, "-" * len(lines[0]))
+        if with_ci:
+            lines.append(
+                "ΔIBC: mean ± std over seeds; 95% CI: bootstrap of the test rows "
+                "(seed-averaged). ΔIBC 0 = random mixing of the two baselines."
+            )
+            if spanning:
+                lines.append(
+                    "interval spans 0 (no evidence of beating random mixing): "
+                    + ", ".join(spanning)
+                )
         return "\n".join(lines)
 
 
@@ -244,6 +337,9 @@ def compare_methods(
     target_llm_share: float | None = None,
     budget: float | None = None,
     lam: float | None = None,
+    signal: str | Sequence[str] = "verifier",
+    robust: bool = False,
+    bootstrap: int = 0,
 ) -> Comparison:
     """Fit every method on resampled training sets and evaluate on test rows.
 
@@ -252,10 +348,23 @@ def compare_methods(
     a test part (``test_fraction``) and a training pool. The baselines (always-small,
     always-large, random mixing, oracle) are averaged over the seeds' test rows, as
     the methods' metrics are.
+
+    Methods named in ``methods`` are fitted on ``signal`` (default the paper's
+    verifier confidence) and, with ``robust``, with the cross-validated fallback of
+    :class:`~langchain_automix.meta_verifiers.Calibrated`. ``bootstrap=B`` adds 95%
+    intervals (``<metric>_ci`` in :meth:`Comparison.summary`) from ``B`` resamples of
+    each seed's test rows.
     """
+    from langchain_automix.meta_verifiers.calibrated import Calibrated
+
     factories: dict[str, Callable[[], MetaVerifier]]
     if isinstance(methods, Mapping):
         factories = dict(methods)
+    elif robust or signal != "verifier":
+        factories = {
+            m: (lambda m=m: Calibrated(get_meta_verifier(m), signal=signal, robust=robust))  # type: ignore[misc]
+            for m in methods
+        }
     else:
         factories = {m: (lambda m=m: get_meta_verifier(m)) for m in methods}  # type: ignore[misc]
     results: dict[str, list[MethodResult]] = {name: [] for name in factories}
@@ -280,7 +389,15 @@ def compare_methods(
                 lam=lam,
             )
             results[name].append(
-                evaluate_policy(policy, test_s, costs=costs, verify_costs=verify_costs, name=name)
+                evaluate_policy(
+                    policy,
+                    test_s,
+                    costs=costs,
+                    verify_costs=verify_costs,
+                    name=name,
+                    bootstrap=bootstrap,
+                    bootstrap_seed=seed,
+                )
             )
     if not test_sets:
         raise ValueError("seeds must not be empty")
@@ -331,6 +448,9 @@ class VerifierReport:
         invalid_sample_share: Share of verifier samples without a decision, from the
             rows' ``verifier_samples`` / ``verifier_n_valid`` (``None`` when absent).
         rows_without_valid_sample: Rows whose samples held no decision at all.
+        signals: AUROC for "answer correct" of every routing signal in the rows
+            (``verifier`` first), each ``{"auroc", "ci", "n_rows"}``; ``ci`` is a 95%
+            bootstrap interval (see :mod:`langchain_automix.signals`).
     """
 
     tier: int
@@ -346,6 +466,7 @@ class VerifierReport:
     correlation: float | None
     invalid_sample_share: float | None
     rows_without_valid_sample: int | None
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def format(self) -> str:
         """A short plain-text block, with a warning when the signal is weak."""
@@ -368,6 +489,12 @@ class VerifierReport:
                 f"  samples without a decision {self.invalid_sample_share:.1%}, "
                 f"rows with no decision at all {self.rows_without_valid_sample}"
             )
+        if len(self.signals) > 1:
+            lines.append("  AUROC by signal (95% bootstrap CI, rows):")
+            for name, s in self.signals.items():
+                ci = s.get("ci")
+                span = "" if not ci else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+                lines.append(f"    {name:<18} {f(s.get('auroc'), '.3f')}{span}  ({s['n_rows']})")
         if self.auroc is not None and self.auroc < 0.6:
             lines.append(
                 "  note: with AUROC below 0.6 the verifier barely tells right answers from\n"
@@ -443,6 +570,26 @@ def verifier_report(data: ReplayDataset, *, correct_at: float = 0.5) -> list[Ver
                 correlation=_clean(corr) if corr is not None else None,
                 invalid_sample_share=invalid,
                 rows_without_valid_sample=empty,
+                signals={
+                    name: _signal_auroc(data.signal(name)[:, t], correct)
+                    for name in data.signal_names
+                },
             )
         )
     return reports
+
+
+def _signal_auroc(values: np.ndarray, correct: np.ndarray, draws: int = 500) -> dict[str, Any]:
+    """AUROC of one signal on the rows that have it, with a 95% bootstrap interval."""
+    have = ~np.isnan(values)
+    v, y = values[have], correct[have]
+    out: dict[str, Any] = {"auroc": auroc(v, y), "ci": None, "n_rows": int(have.sum())}
+    if out["auroc"] is None or v.size < 10:
+        return out
+    rng = np.random.default_rng(0)
+    stats = [auroc(v[i], y[i]) for i in rng.integers(0, v.size, size=(draws, v.size))]
+    arr = np.array([s for s in stats if s is not None], float)
+    if arr.size >= 10:
+        tail = (1.0 - CI_LEVEL) / 2.0 * 100.0
+        out["ci"] = [float(x) for x in np.percentile(arr, [tail, 100.0 - tail])]
+    return out

@@ -125,6 +125,7 @@ def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) ->
         answer=out.answer,
         usage=usage,
         latency_s=out.latency_s,
+        signals=dict(out.signals or {}),
         cost=ctx.costs.unit_costs_for(ctx.n_tiers)[tier],
         money=ctx.costs.money(tier, usage),
     )
@@ -135,6 +136,12 @@ def _verified(ctx: AutoMixContext, attempt: TierAttempt, v: VerificationResult) 
     money = ctx.costs.money(attempt.tier, usage)
     return attempt.model_copy(
         update={
+            "signals": {
+                **attempt.signals,
+                ("logprob_verifier" if ctx.verifier.method == "logprob" else "verifier"): (
+                    v.confidence
+                ),
+            },
             "verifier_confidence": v.confidence,
             "verifier_n_valid": v.n_valid,
             "verifier_n_samples": v.n_samples,
@@ -162,6 +169,7 @@ def _observation(ctx: AutoMixContext, state: AutoMixState) -> Observation:
         confidences=tuple(
             a.verifier_confidence for a in attempts if a.verifier_confidence is not None
         ),
+        signals=tuple(a.signals for a in attempts if a.verifier_confidence is not None),
     )
 
 
@@ -210,6 +218,7 @@ def _solve_tier(
             prompt=ctx.solve_prompt,
             config=_tagged(config, node),
             on_chunk=_stream_sink(ctx, tier, config),
+            logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
         )
     except Exception as exc:  # recorded in the trace, then escalated or re-raised
         out = exc
@@ -228,6 +237,7 @@ async def _asolve_tier(
             prompt=ctx.solve_prompt,
             config=_tagged(config, node),
             on_chunk=_stream_sink(ctx, tier, config),
+            logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
         )
     except Exception as exc:  # recorded in the trace, then escalated or re-raised
         out = exc

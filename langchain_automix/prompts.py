@@ -79,7 +79,49 @@ _EXAMPLES = [
         "The context says the rare maps are kept in a room on the third floor.",
         "Correct",
     ),
+    (
+        "The Harlow museum was founded in 1902 by the painter Edith Crane and holds about "
+        "4,000 works, most of them landscapes.",
+        "How many visitors did the Harlow museum have in 2010?",
+        "unanswerable",
+        "The context gives no visitor numbers, so the question cannot be answered from it, "
+        "as the answer says.",
+        "Correct",
+    ),
+    (
+        "Quill Island has a population of 312. Its only school closed in 1987, and children "
+        "now take the ferry to Porth.",
+        "When did the school on Quill Island close?",
+        "unanswerable",
+        "The context says the school closed in 1987, so the question can be answered and "
+        "'unanswerable' is wrong.",
+        "Incorrect",
+    ),
+    (
+        "Dunmore station opened in 1874 and was closed to passengers in 1995; the line is "
+        "now a cycle path.",
+        "is dunmore station still open to passengers?",
+        "yes",
+        "The context says the station closed to passengers in 1995, so the answer should be no.",
+        "Incorrect",
+    ),
+    (
+        "The river Lenne rises in the Harz hills and flows north for 90 km before it joins "
+        "the North Sea near Aldby.",
+        "does the river lenne flow into the sea?",
+        "yes",
+        "The context says the Lenne joins the North Sea, so yes is right.",
+        "Correct",
+    ),
 ]
+
+
+_CLAIMS = (
+    "An answer 'unanswerable' claims that the context does not contain the answer: it is "
+    "Correct only when the context really does not say. A yes/no answer is Correct when "
+    "the context supports it."
+)
+"""How the verifier should judge the two answer kinds that quote no words of the context."""
 
 
 def _block(context: str, question: str, answer: str, evaluation: str | None, decision: str) -> str:
@@ -104,7 +146,7 @@ DEFAULT_VERIFY_PROMPT = ChatPromptTemplate.from_messages(
             "system",
             "Complete the last block. Write a one-sentence Evaluation, then the line "
             "'Verification Decision: The AI generated answer is Correct.' or "
-            "'Verification Decision: The AI generated answer is Incorrect.'",
+            "'Verification Decision: The AI generated answer is Incorrect.' " + _CLAIMS,
         ),
         (
             "human",

@@ -8,6 +8,9 @@ A replay file is JSON Lines with one query a line::
 
 ``id``, every tier's ``score`` (quality in ``[0, 1]``) and ``verifier_confidence`` for
 every tier but the last are required; everything else is optional and kept as-is.
+A non-final tier may also carry ``"signals": {"answer_min_prob": 0.41, ...}``: further
+routing signals in ``[0, 1]`` (see :mod:`langchain_automix.signals`); files without
+them load as before.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +52,8 @@ class ReplayDataset:
         answers: Answer text per query and tier (``None`` when absent).
         models: Model name of each tier when the rows agree on one, else ``None``.
         records: The raw records (only when loaded from JSON Lines), for writing back.
+        signals: Further routing signals by name, each shape ``(n, n_tiers - 1)`` with NaN
+            where a row lacks it; the ``verifier`` signal is ``confidences``.
 
     Example:
         >>> data = ReplayDataset.from_arrays(
@@ -65,6 +70,7 @@ class ReplayDataset:
     answers: tuple[tuple[str | None, ...], ...] = ()
     models: tuple[str | None, ...] = ()
     records: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
+    signals: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         scores = np.asarray(self.scores, dtype=float)
@@ -91,6 +97,22 @@ class ReplayDataset:
         object.__setattr__(self, "ids", ids)
         if self.answers and len(self.answers) != n:
             raise ReplayError(f"expected {n} answer rows, got {len(self.answers)}")
+        signals: dict[str, np.ndarray] = {}
+        for name, values in self.signals.items():
+            arr = np.asarray(values, dtype=float)
+            if arr.ndim == 1:
+                arr = arr.reshape(-1, 1)
+            if arr.shape != (n, t - 1):
+                raise ReplayError(f"signal {name!r} must have shape {(n, t - 1)}, got {arr.shape}")
+            bad = ~np.isnan(arr) & ~((arr >= 0.0) & (arr <= 1.0))
+            if bad.any():
+                row, col = (int(v) for v in np.argwhere(bad)[0])
+                raise ReplayError(
+                    f"row {row + 1}: tier {col} signal {name!r} must be in [0, 1], "
+                    f"got {arr[row, col]!r}"
+                )
+            signals[str(name)] = arr
+        object.__setattr__(self, "signals", signals)
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -132,6 +154,7 @@ class ReplayDataset:
         answers: list[tuple[str | None, ...]] = []
         models: list[tuple[str | None, ...]] = []
         records: list[Mapping[str, Any]] = []
+        row_signals: list[list[Mapping[str, Any]]] = []
         n_tiers: int | None = None
         seen: dict[Any, int] = {}
         for lineno, rec in numbered:
@@ -157,6 +180,7 @@ class ReplayDataset:
             row_c: list[float] = []
             row_a: list[str | None] = []
             row_m: list[str | None] = []
+            row_sig: list[Mapping[str, Any]] = []
             for t, tier in enumerate(tiers):
                 if not isinstance(tier, Mapping):
                     raise ReplayError(f"{where}: tier {t} must be an object")
@@ -173,6 +197,7 @@ class ReplayDataset:
                             tier["verifier_confidence"], f"tier {t} verifier_confidence", where
                         )
                     )
+                    row_sig.append(_tier_signals(tier.get("signals"), t, where))
                 ans = tier.get("answer")
                 row_a.append(None if ans is None else str(ans))
                 model = tier.get("model")
@@ -182,6 +207,7 @@ class ReplayDataset:
             confs.append(row_c)
             answers.append(tuple(row_a))
             models.append(tuple(row_m))
+            row_signals.append(row_sig)
             records.append(rec)
         if n_tiers is None:
             raise ReplayError(f"no {source}s found: the replay data is empty")
@@ -189,6 +215,13 @@ class ReplayDataset:
             models[0][t] if all(m[t] == models[0][t] for m in models) else None
             for t in range(n_tiers)
         )
+        names = sorted({name for row in row_signals for tier in row for name in tier})
+        signals = {
+            name: np.array(
+                [[tier.get(name, math.nan) for tier in row] for row in row_signals], dtype=float
+            ).reshape(len(ids), n_tiers - 1)
+            for name in names
+        }
         return cls(
             ids=np.asarray(ids, dtype=object),
             scores=np.asarray(scores, dtype=float),
@@ -196,6 +229,7 @@ class ReplayDataset:
             answers=tuple(answers),
             models=model_names,
             records=tuple(records),
+            signals=signals,
         )
 
     @classmethod
@@ -300,6 +334,33 @@ class ReplayDataset:
         """Quality gained by answering with the last tier instead of the first."""
         return np.asarray(self.scores[:, -1] - self.scores[:, 0])
 
+    @property
+    def signal_names(self) -> tuple[str, ...]:
+        """Signals present in at least one row: ``verifier`` first, then the others."""
+        others = sorted(
+            k for k, v in self.signals.items() if k != "verifier" and (~np.isnan(v)).any()
+        )
+        return ("verifier", *others)
+
+    def signal(self, name: str) -> np.ndarray:
+        """One signal's values, shape ``(n, n_tiers - 1)``, NaN where a row lacks it.
+
+        Raises:
+            ReplayError: the signal is in no row (the message lists the ones present).
+        """
+        if name == "verifier":
+            return self.confidences
+        if name not in self.signal_names:
+            raise ReplayError(
+                f"signal {name!r} is not in this replay data; it has {list(self.signal_names)} "
+                "(re-collect with `automix collect` to record answer logprob signals)"
+            )
+        return self.signals[name]
+
+    def with_confidences(self, confidences: Any) -> ReplayDataset:
+        """The same rows with ``confidences`` replaced (e.g. by another signal)."""
+        return replace(self, confidences=np.asarray(confidences, dtype=float))
+
     def tier_answers(self, tier: int = 0) -> list[str | None]:
         """Answers of one tier (``None`` where absent or when no answers were loaded)."""
         if not self.answers:
@@ -316,6 +377,7 @@ class ReplayDataset:
             answers=tuple(self.answers[i] for i in idx) if self.answers else (),
             models=self.models,
             records=tuple(self.records[i] for i in idx) if self.records else (),
+            signals={k: v[idx] for k, v in self.signals.items()},
         )
 
     def split(
@@ -356,6 +418,18 @@ class ReplayDataset:
             qid = self.ids[i]
             out.append({"id": qid if isinstance(qid, (str, int)) else str(qid), "tiers": tiers})
         return out
+
+
+def _tier_signals(value: Any, tier: int, where: str) -> dict[str, float]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ReplayError(f"{where}: tier {tier} 'signals' must be an object of numbers")
+    return {
+        str(k): _unit_float(v, f"tier {tier} signal {k!r}", where)
+        for k, v in value.items()
+        if v is not None
+    }
 
 
 def load_replay(path: str | Path) -> ReplayDataset:

@@ -32,6 +32,11 @@ class TierAttempt(BaseModel):
     """Token usage of the answer call."""
     latency_s: float = 0.0
     """Wall time of the answer call."""
+    signals: dict[str, float] = Field(default_factory=dict)
+    """Routing signals of this answer in ``[0, 1]``, higher = more likely correct: the
+    answer's token probabilities (``answer_min_prob``, ``answer_mean_prob``,
+    ``answer_first_prob``, when the model returned logprobs) and the verification's
+    (``verifier`` or ``logprob_verifier``); see :mod:`langchain_automix.signals`."""
     verifier_confidence: float | None = None
     """Share of valid verifier samples that said "Correct" (None: not verified)."""
     verifier_n_valid: int | None = None

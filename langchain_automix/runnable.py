@@ -211,6 +211,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     verification: Literal["sampling", "logprob"] = "sampling"
     """``sampling`` (the paper's ``k`` samples) or ``logprob`` (one greedy call; the
     probability of "Correct" from the top logprobs; needs an endpoint with logprobs)."""
+    answer_logprobs: bool = True
+    """Ask non-final tiers for their answer's token log-probabilities (models that declare
+    ``logprobs``, e.g. ``ChatOpenAI``): free routing signals recorded in the trace
+    (``answer_min_prob``, ...; see :mod:`langchain_automix.signals`)."""
     costs: CostModel = Field(default_factory=CostModel)
     """Unit costs per tier (default 1 and 50 for two tiers) and optional token prices."""
     solve_prompt: BasePromptTemplate | None = None
@@ -281,6 +285,7 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             ),
             costs=self.costs,
             solve_prompt=self.solve_prompt,
+            answer_logprobs=self.answer_logprobs,
         )
 
     def _resolve_meta_verifier(self) -> MetaVerifier:

@@ -12,8 +12,9 @@ from langchain_core.messages.ai import UsageMetadata
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from langchain_automix._model_utils import child_config, message_text, usage_of
+from langchain_automix._model_utils import child_config, message_text, supported_kwargs, usage_of
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, NO_CONTEXT
+from langchain_automix.signals import answer_signals
 
 __all__ = ["SolveResult", "asolve", "format_solve_messages", "solve"]
 
@@ -31,6 +32,10 @@ class SolveResult:
     """Token usage reported by the model (None when the model reports none)."""
     latency_s: float
     """Wall time of the call in seconds."""
+    signals: dict[str, float] | None = None
+    """Token-probability signals of the answer (see
+    :func:`~langchain_automix.signals.answer_signals`); None when logprobs were not asked
+    for or the model returned none."""
 
 
 def format_solve_messages(
@@ -49,7 +54,18 @@ def _result(message: BaseMessage, started: float) -> SolveResult:
         answer=message_text(message).strip(),
         usage=usage_of(message),
         latency_s=time.perf_counter() - started,
+        signals=answer_signals(message),
     )
+
+
+def _logprob_kwargs(model: Runnable[Any, Any], logprobs: bool) -> dict[str, Any]:
+    """``logprobs=True`` for models that declare the field (ChatOpenAI), else nothing.
+
+    ``top_logprobs=1`` too: llama.cpp's server returns no logprobs without it.
+    """
+    if not logprobs or not supported_kwargs(model, {"logprobs": True}):
+        return {}
+    return supported_kwargs(model, {"logprobs": True, "top_logprobs": 1})
 
 
 def solve(
@@ -60,11 +76,14 @@ def solve(
     prompt: BasePromptTemplate | None = None,
     config: RunnableConfig | None = None,
     on_chunk: ChunkSink | None = None,
+    logprobs: bool = False,
 ) -> SolveResult:
     """Ask ``model`` to answer ``question`` about ``context``.
 
     With ``on_chunk`` the answer is streamed and each chunk handed over as it
-    arrives (used for the final tier, whose answer needs no verification).
+    arrives (used for the final tier, whose answer needs no verification). With
+    ``logprobs`` the call asks models that support it for token log-probabilities
+    and the result carries the answer's token-probability ``signals``.
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -76,9 +95,9 @@ def solve(
     cfg = child_config(config, run_name="solve")
     started = time.perf_counter()
     if on_chunk is None:
-        return _result(model.invoke(messages, cfg), started)
+        return _result(model.invoke(messages, cfg, **_logprob_kwargs(model, logprobs)), started)
     full: AIMessageChunk | None = None
-    for chunk in model.stream(messages, cfg):
+    for chunk in model.stream(messages, cfg, **_logprob_kwargs(model, logprobs)):
         chunk = _as_chunk(chunk)
         on_chunk(chunk)
         full = chunk if full is None else full + chunk
@@ -93,15 +112,17 @@ async def asolve(
     prompt: BasePromptTemplate | None = None,
     config: RunnableConfig | None = None,
     on_chunk: ChunkSink | None = None,
+    logprobs: bool = False,
 ) -> SolveResult:
     """Async twin of :func:`solve`."""
     messages = format_solve_messages(question, context, prompt)
     cfg = child_config(config, run_name="solve")
     started = time.perf_counter()
     if on_chunk is None:
-        return _result(await model.ainvoke(messages, cfg), started)
+        kwargs = _logprob_kwargs(model, logprobs)
+        return _result(await model.ainvoke(messages, cfg, **kwargs), started)
     full: AIMessageChunk | None = None
-    async for chunk in model.astream(messages, cfg):
+    async for chunk in model.astream(messages, cfg, **_logprob_kwargs(model, logprobs)):
         chunk = _as_chunk(chunk)
         on_chunk(chunk)
         full = chunk if full is None else full + chunk

@@ -68,6 +68,40 @@ def add_objective_options(p: argparse.ArgumentParser) -> None:
     goal.add_argument("--lam", type=float, help="cost weight: maximise quality - lam * cost")
 
 
+def parse_signal(text: str) -> str | tuple[str, ...]:
+    """``verifier``, another signal name, ``combined``, or a comma-separated list to combine."""
+    from langchain_automix.signals import COMBINED, SIGNALS
+
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    known = (*SIGNALS, COMBINED)
+    bad = [s for s in names if s not in known or (s == COMBINED and len(names) > 1)]
+    if not names or bad:
+        raise argparse.ArgumentTypeError(
+            f"unknown signal {text!r}: use one of {', '.join(known)}, or a comma-separated "
+            "list of signals to combine"
+        )
+    return names[0] if len(names) == 1 else names
+
+
+def add_signal_options(p: argparse.ArgumentParser) -> None:
+    """``--signal`` and ``--robust/--no-robust`` (how :class:`Calibrated` fits)."""
+    p.add_argument(
+        "--signal",
+        type=parse_signal,
+        default="verifier",
+        help="routing signal to fit on: verifier (the paper's, default), logprob_verifier, "
+        "answer_min_prob, answer_mean_prob, answer_first_prob, combined (a logistic "
+        "combination of every signal in the rows), or a comma-separated list to combine",
+    )
+    p.add_argument(
+        "--robust",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="cross-validate the fit and fall back to the best fixed choice (always escalate "
+        "or always accept) when routing does not pay on held-out folds (default: on)",
+    )
+
+
 def fail(message: str) -> int:
     """Print an error and return exit code 2."""
     print(f"automix: error: {message}", file=sys.stderr)

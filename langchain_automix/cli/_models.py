@@ -84,8 +84,14 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
             f"pip install 'langchain-automix[local]' ({exc})"
         ) from None
     ids = _local_ids(args.local)
+    # logits_all for the verified tiers: llama.cpp returns token logprobs only then; they
+    # are the free answer signals (answer_min_prob, ...) and the logprob verifier's input.
     with LocalModelServer(
-        ids, n_ctx=args.n_ctx, n_threads=args.threads, process_per_model=not args.shared_process
+        ids,
+        n_ctx=args.n_ctx,
+        n_threads=args.threads,
+        process_per_model=not args.shared_process,
+        logits_all=ids[:-1],
     ) as server:
         yield [
             TierFactory(

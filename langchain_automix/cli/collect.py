@@ -39,7 +39,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_model_options(p)
-    p.add_argument("--data", required=True, help="QA JSONL file, or a shipped set (qa_mix_500)")
+    p.add_argument("--data", help="QA JSONL file, or a shipped set (qa_mix_500)")
     p.add_argument("--out", required=True, help="replay JSONL to append to (resumes)")
     p.add_argument("--limit", type=int, default=None, help="only the first N questions")
     p.add_argument("--k", type=int, default=8, help="verifier samples per non-final tier")
@@ -49,6 +49,17 @@ def register(subparsers: Any) -> None:
     p.add_argument("--retries", type=int, default=2, help="retries before a question fails")
     p.add_argument("--answer-max-tokens", type=int, default=64)
     p.add_argument("--verify-max-tokens", type=int, default=128)
+    p.add_argument(
+        "--logprob-verifier",
+        action="store_true",
+        help="also record the one-call logprob verifier's P(Correct) (signal logprob_verifier)",
+    )
+    p.add_argument(
+        "--add-signals-to",
+        metavar="REPLAY",
+        help="instead of collecting anew: add the answer-logprob signals to the rows of an "
+        "existing replay file (re-asks each non-final tier; writes --out; resumable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--allow-mixed-prompts",
@@ -82,7 +93,15 @@ def run(args: argparse.Namespace) -> int:
     from langchain_automix.local.server import LocalServerError
     from langchain_automix.tiers import TierConfigError
 
+    if args.k < 1:
+        print(f"collect: --k must be at least 1, got {args.k}", file=sys.stderr)
+        return 2
+    if not args.data and not args.add_signals_to:
+        print("collect: give --data (questions to collect) or --add-signals-to", file=sys.stderr)
+        return 2
     try:
+        if args.add_signals_to:
+            return _add_signals(args)
         items = load_qa(args.data, limit=args.limit)
         return _collect(args, items)
     except (
@@ -95,6 +114,22 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 2
+
+
+def _add_signals(args: argparse.Namespace) -> int:
+    from langchain_automix.collect import aadd_signals
+
+    with _tiers(args) as tiers:
+        stats = asyncio.run(
+            aadd_signals(args.add_signals_to, tiers, args.out, progress=not args.no_progress)
+        )
+    print(
+        f"collect: signals added to {stats.written} rows ({stats.skipped} already there; "
+        f"{stats.failed} tier answers differed from the stored ones and got none) -> {args.out}",
+        file=sys.stderr,
+    )
+    _print_verifier_signal(args.out)
+    return 0
 
 
 def _collect(args: argparse.Namespace, items: list[Any]) -> int:
@@ -119,6 +154,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 progress=not args.no_progress,
                 verify_max_tokens=args.verify_max_tokens,
                 allow_mixed_prompts=args.allow_mixed_prompts,
+                logprob_verifier=args.logprob_verifier,
             )
         )
     if stats.truncated_bytes:

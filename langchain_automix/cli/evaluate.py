@@ -6,7 +6,12 @@ import argparse
 import json
 from typing import Any
 
-from langchain_automix.cli._common import add_cost_options, add_objective_options, fail
+from langchain_automix.cli._common import (
+    add_cost_options,
+    add_objective_options,
+    add_signal_options,
+    fail,
+)
 from langchain_automix.evaluation import (
     DEFAULT_METHODS,
     Comparison,
@@ -53,6 +58,13 @@ def register(subparsers: Any) -> None:
         help="share held out for testing when --test is not given (default 0.5)",
     )
     add_objective_options(p)
+    add_signal_options(p)
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        help="bootstrap resamples of the test rows for 95%% intervals (0: none; default 1000)",
+    )
     p.add_argument(
         "--correct-at",
         type=float,
@@ -87,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     if not 0.0 < args.correct_at <= 1.0:
         raise _Fail(f"--correct-at must be in (0, 1], got {args.correct_at}")
+    if args.bootstrap < 0:
+        raise _Fail(f"--bootstrap must be >= 0, got {args.bootstrap}")
     if args.policy:
         if not args.test:
             raise _Fail("--policy needs --test (the rows to evaluate on)")
@@ -96,7 +110,13 @@ def _run(args: argparse.Namespace) -> int:
             raise _Fail(f"cannot read --policy: {exc}") from None
         test = _load(args.test, "--test")
         try:
-            result = evaluate_policy(policy, test, costs=args.costs, verify_costs=args.verify_costs)
+            result = evaluate_policy(
+                policy,
+                test,
+                costs=args.costs,
+                verify_costs=args.verify_costs,
+                bootstrap=args.bootstrap,
+            )
             spec = CostSpec.make(args.costs, args.verify_costs, n_tiers=test.n_tiers)
         except (ValueError, NotImplementedError, RuntimeError) as exc:
             raise _Fail(str(exc)) from None
@@ -130,6 +150,9 @@ def _run(args: argparse.Namespace) -> int:
                 target_llm_share=args.target_llm_share,
                 budget=args.budget,
                 lam=args.lam,
+                signal=args.signal,
+                robust=args.robust,
+                bootstrap=args.bootstrap,
             )
         except (ValueError, NotImplementedError) as exc:
             raise _Fail(str(exc)) from None
@@ -148,9 +171,7 @@ def _run(args: argparse.Namespace) -> int:
         from langchain_automix.plotting import plot_cost_quality
 
         try:
-            plot_cost_quality(
-                [runs[0] for runs in comp.results.values()], comp.baselines, args.plot
-            )
+            plot_cost_quality(comp.results, comp.baselines, args.plot)
         except ImportError as exc:
             raise _Fail(str(exc)) from None
     return 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from langchain_automix.cli._common import add_cost_options, add_objective_options, fail
+from langchain_automix.cli._common import (
+    add_cost_options,
+    add_objective_options,
+    add_signal_options,
+    fail,
+)
+from langchain_automix.meta_verifiers.calibrated import Calibrated
 from langchain_automix.meta_verifiers.registry import available_meta_verifiers, get_meta_verifier
 from langchain_automix.replay import ReplayDataset, ReplayError
 
@@ -27,6 +33,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--train", required=True, help="replay file (JSON Lines)")
     add_cost_options(p)
     add_objective_options(p)
+    add_signal_options(p)
     p.add_argument("-o", "--output", required=True, help="policy file to write (JSON)")
     p.set_defaults(func=run)
 
@@ -37,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
         policy = get_meta_verifier(args.method)
     except KeyError as exc:
         return fail(str(exc.args[0]))
+    if args.robust or args.signal != "verifier":
+        if isinstance(policy, Calibrated):
+            return fail("--method calibrated is what --signal/--robust build; name the policy")
+        policy = Calibrated(policy, signal=args.signal, robust=args.robust)
     try:
         train = ReplayDataset.from_jsonl(args.train)
     except (OSError, ReplayError) as exc:
@@ -60,4 +71,22 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc}")
     print(f"fitted {policy.describe()} on {train.n_rows} rows -> {path}")
+    if isinstance(policy, Calibrated):
+        _print_report(policy)
     return 0
+
+
+def _print_report(policy: Calibrated) -> None:
+    rep = policy.report
+    if rep.get("combiner_weights"):
+        weights = ", ".join(f"{k} {v:+.2f}" for k, v in rep["combiner_weights"].items())
+        print(f"  combiner weights (standardised logits): {weights}")
+    if "cv_score" in rep:
+        what = "ΔIBC %" if rep.get("objective") == "max_delta_ibc" else "utility"
+        print(
+            f"  held-out {what} ({rep['cv_repeats']} x {rep['cv_folds']}-fold): "
+            f"{rep['cv_score']:+.4g} ± {rep['cv_score_std']:.3g}; "
+            f"always-{rep['best_fixed']}: {rep['best_fixed_score']:+.4g}"
+        )
+    if policy.fallback is not None:
+        print(f"  FALLBACK to always-{policy.fallback}: {rep['fallback_reason']}")

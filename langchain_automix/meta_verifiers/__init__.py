@@ -7,6 +7,7 @@ from langchain_automix.meta_verifiers.base import (
     Observation,
     PolicyError,
 )
+from langchain_automix.meta_verifiers.calibrated import Calibrated
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
@@ -26,6 +27,7 @@ __all__ = [
     "POLICY_VERSION",
     "POMDP",
     "AutomixUnion",
+    "Calibrated",
     "Decision",
     "DoubleThreshold",
     "FixedAnswerRouting",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -64,6 +64,14 @@ class Observation:
     """The answer being judged, for answer-aware policies such as ``FixedAnswerRouting``."""
     confidences: tuple[float, ...] = ()
     """Confidences of every tier verified so far for this query, this tier's last."""
+    signals: tuple[Mapping[str, float], ...] = field(default=())
+    """Routing signals of every tier verified so far, this tier's last (see
+    :mod:`langchain_automix.signals`); empty when not recorded."""
+
+    @property
+    def current_signals(self) -> Mapping[str, float]:
+        """This tier's routing signals (``{}`` when none were recorded)."""
+        return self.signals[-1] if self.signals else {}
 
     @property
     def is_final(self) -> bool:

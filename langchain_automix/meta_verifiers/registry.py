@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from langchain_automix.meta_verifiers.base import MetaVerifier
+from langchain_automix.meta_verifiers.calibrated import Calibrated
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
@@ -30,6 +31,7 @@ META_VERIFIERS: dict[str, type[MetaVerifier]] = {
         POMDP,
         AutomixUnion,
         FixedAnswerRouting,
+        Calibrated,
     )
 }
 """Registered meta-verifier classes by their ``name``."""

@@ -170,3 +170,39 @@ class NChatModel(ScriptedChatModel):
 
     def _n(self, kwargs: dict[str, Any]) -> int:
         return min(int(kwargs.get("n", 1)), self.max_n)
+
+
+class LogprobChatModel(ScriptedChatModel):
+    """Declares ``logprobs`` like ``ChatOpenAI``; solve answers carry token logprobs when asked.
+
+    ``token_logprobs`` are the logprobs of the answer's words, one per word.
+    """
+
+    logprobs: bool | None = None
+    token_logprobs: list[float] = Field(default_factory=lambda: [-0.1, -1.2])
+
+    def _message(self, text: str) -> AIMessage:
+        msg = super()._message(text)
+        if not self._want_logprobs:
+            return msg
+        words = text.split(" ")
+        content = [
+            {"token": (w if i == 0 else " " + w), "logprob": lp, "top_logprobs": []}
+            for i, (w, lp) in enumerate(zip(words, self.token_logprobs, strict=False))
+        ]
+        msg.response_metadata = {"logprobs": {"content": content}}
+        return msg
+
+    _want_logprobs: bool = PrivateAttr(default=False)
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        self._want_logprobs = bool(kwargs.get("logprobs"))
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        self._want_logprobs = bool(kwargs.get("logprobs"))
+        return await super()._agenerate(messages, stop, run_manager, **kwargs)

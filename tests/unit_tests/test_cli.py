@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from langchain_automix.cli.main import main
-from langchain_automix.meta_verifiers import POMDP
+from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier
 from langchain_automix.replay import write_replay
 from langchain_automix.synthetic import synthetic_replay
 
@@ -37,6 +37,7 @@ def test_fit_then_evaluate(files, tmp_path: Path, goal, capsys) -> None:
                 "--costs",
                 "1,50",
                 *goal,
+                "--no-robust",
                 "-o",
                 str(out),
             ]
@@ -174,3 +175,37 @@ def test_verify_costs_take_one_value_per_non_final_tier() -> None:
         ["fit", "--train", "x.jsonl", "--costs", "1,50", "--verify-costs", "0.5", "-o", "p.json"]
     )
     assert args.costs == (1.0, 50.0) and args.verify_costs == (0.5,)
+
+
+def test_fit_is_robust_by_default_and_reports(files, tmp_path: Path, capsys) -> None:
+    train, _ = files
+    out = tmp_path / "policy.json"
+    assert main(["fit", "--method", "threshold", "--train", str(train), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "fitted calibrated[verifier](" in text
+    assert "held-out ΔIBC % (4 x 5-fold)" in text
+    policy = MetaVerifier.load(out)
+    assert isinstance(policy, Calibrated)
+    assert policy.report["n_rows"] > 0 and "cv_score" in policy.report
+    assert ("FALLBACK" in text) == (policy.fallback is not None)
+
+
+def test_fit_and_evaluate_reject_unknown_signals(files, tmp_path: Path, capsys) -> None:
+    train, _ = files
+    with pytest.raises(SystemExit):
+        main(["fit", "--train", str(train), "--signal", "bogus", "-o", str(tmp_path / "p")])
+    assert "unknown signal 'bogus'" in capsys.readouterr().err
+    code = main(
+        ["fit", "--train", str(train), "--signal", "answer_min_prob", "-o", str(tmp_path / "p")]
+    )
+    assert code == 2
+    assert "signal 'answer_min_prob' is not in this replay data" in capsys.readouterr().err
+
+
+def test_evaluate_prints_intervals(files, capsys) -> None:
+    train, _ = files
+    args = ["evaluate", "--train", str(train), "--methods", "threshold", "--seeds", "2"]
+    assert main([*args, "--bootstrap", "100"]) == 0
+    assert "95% CI" in capsys.readouterr().out
+    assert main([*args, "--bootstrap", "0"]) == 0
+    assert "95% CI" not in capsys.readouterr().out

@@ -89,6 +89,7 @@ def test_registry() -> None:
     assert available_meta_verifiers() == sorted(
         [
             "automix_union",
+            "calibrated",
             "double_threshold",
             "fixed_answer_routing",
             "greedy_pomdp",

@@ -1,0 +1,134 @@
+"""Calibrated: fits on any signal, a learned combiner, and a cross-validated fallback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from langchain_automix import (
+    POMDP,
+    AutoMixResult,
+    AutoMixRunnable,
+    Calibrated,
+    MetaVerifier,
+    ReplayDataset,
+    Threshold,
+    compare_methods,
+)
+from langchain_automix.meta_verifiers.base import Observation
+from langchain_automix.synthetic import synthetic_replay
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, LogprobChatModel
+
+
+def _with_signal(data: ReplayDataset, seed: int = 0) -> ReplayDataset:
+    """Synthetic rows whose verifier is noise and whose answer_min_prob is informative."""
+    rng = np.random.default_rng(seed)
+    good = data.scores[:, 0] >= 0.5
+    informative = np.clip(np.where(good, 0.7, 0.3) + rng.normal(0, 0.12, data.n_rows), 0, 1)
+    noise = rng.integers(0, 9, data.n_rows) / 8
+    return ReplayDataset(
+        ids=data.ids,
+        scores=data.scores,
+        confidences=noise.reshape(-1, 1),
+        signals={"answer_min_prob": informative.reshape(-1, 1)},
+    )
+
+
+def test_informative_signal_routes_and_noise_falls_back() -> None:
+    data = _with_signal(synthetic_replay(400, seed=3))
+    on_signal = Calibrated(Threshold(), signal="answer_min_prob").fit(data)
+    assert on_signal.fallback is None
+    assert on_signal.report["cv_delta_ibc"] > 20
+    assert 0.0 < (on_signal.route(data) == 1).mean() < 1.0
+
+    on_noise = Calibrated(Threshold(), signal="verifier").fit(data)
+    assert on_noise.fallback == "escalate"
+    assert "does not pay" in on_noise.report["fallback_reason"]
+    assert (on_noise.route(data) == 1).all()
+    assert (
+        on_noise.decide(Observation(tier=0, n_tiers=2, confidence=1.0, n_valid=8, n_samples=8))
+        == "escalate"
+    )
+    assert "always-escalate" in on_noise.describe()
+
+    raw = Calibrated(Threshold(), signal="verifier", robust=False).fit(data)
+    assert raw.fallback is None and "cv_score" not in raw.report
+
+
+def test_combined_signal_learns_weights_and_round_trips(tmp_path: Path) -> None:
+    data = _with_signal(synthetic_replay(400, seed=4))
+    mv = Calibrated(POMDP(), signal="combined").fit(data)
+    weights = mv.report["combiner_weights"]
+    assert set(weights) == {"verifier", "answer_min_prob"}
+    assert weights["answer_min_prob"] > 3 * abs(weights["verifier"])
+    path = mv.save(tmp_path / "p.json")
+    again = MetaVerifier.load(path)
+    assert isinstance(again, Calibrated)
+    assert np.array_equal(again.route(data), mv.route(data))
+    assert json.loads(path.read_text())["params"]["fallback"] is None
+
+
+def test_live_decision_uses_the_chosen_signal() -> None:
+    data = _with_signal(synthetic_replay(400, seed=5))
+    mv = Calibrated(Threshold(), signal="answer_min_prob").fit(data)
+    cut = mv.policy.threshold  # type: ignore[attr-defined]
+    sure = LogprobChatModel(
+        answer="Paris", token_logprobs=[np.log(min(1.0, cut + 0.2))], verdicts=[INCORRECT]
+    )
+    unsure = LogprobChatModel(
+        answer="Paris", token_logprobs=[np.log(max(1e-3, cut - 0.2))], verdicts=[CORRECT]
+    )
+    for small, expected in ((sure, False), (unsure, True)):
+        automix = AutoMixRunnable(
+            models=[small, LogprobChatModel(answer="Lyon")],
+            meta_verifier=mv,
+            num_verifications=2,
+        )
+        result = AutoMixResult.from_message(automix.invoke("Capital?"))
+        assert result.escalated is expected
+        assert result.attempts[0].meta_verifier.startswith("calibrated[answer_min_prob]")
+    # a missing signal counts as no evidence (0): below any positive threshold
+    obs = Observation(tier=0, n_tiers=2, confidence=1.0, n_valid=8, n_samples=8)
+    assert mv.decide(obs) == "escalate"
+
+
+def test_errors_name_the_problem() -> None:
+    data = synthetic_replay(100, seed=0)
+    with pytest.raises(ValueError, match="unknown signal 'bogus'"):
+        Calibrated(Threshold(), signal="bogus")
+    with pytest.raises(Exception, match=r"answer_min_prob.*not in this replay data"):
+        Calibrated(Threshold(), signal="answer_min_prob").fit(data)
+    with pytest.raises(ValueError, match="must be fitted"):
+        Calibrated(Threshold(), signal="combined").decide(
+            Observation(tier=0, n_tiers=2, confidence=1.0, n_valid=8, n_samples=8)
+        )
+    with pytest.raises(ValueError, match="folds >= 2"):
+        Calibrated(Threshold(), folds=1)
+
+
+def test_compare_methods_bootstrap_intervals_and_table_note() -> None:
+    data = _with_signal(synthetic_replay(300, seed=6))
+    comp = compare_methods(
+        data,
+        methods=["threshold"],
+        seeds=range(3),
+        bootstrap=200,
+        robust=True,
+        signal="verifier",
+    )
+    row = comp.summary()["threshold"]
+    lo, hi = row["delta_ibc_ci"]
+    assert lo <= row["delta_ibc"] <= hi
+    assert row["apgr_ci"] is not None and row["avg_cost_ci"][0] <= row["avg_cost"]
+    table = comp.format_table()
+    assert "95% CI" in table
+    good = compare_methods(
+        data, methods=["threshold"], seeds=range(3), bootstrap=200, signal="answer_min_prob"
+    )
+    assert good.summary()["threshold"]["delta_ibc_ci"][0] > 0
+    assert "interval spans 0" not in good.format_table()
+    # routing on the noise-only verifier shows no evidence of beating random mixing
+    assert "interval spans 0 (no evidence of beating random mixing): threshold" in table

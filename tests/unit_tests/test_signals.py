@@ -1,0 +1,170 @@
+"""Routing signals: answer logprobs in solve, traces, observations, replay rows and collect."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.messages import AIMessage
+
+from langchain_automix import AutoMixResult, AutoMixRunnable, ReplayDataset, ReplayError
+from langchain_automix.collect import Tier, collect_one
+from langchain_automix.datasets import QAItem
+from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.signals import SIGNALS, SignalCombiner, answer_signals
+from langchain_automix.solving import solve
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, LogprobChatModel, ScriptedChatModel
+
+
+class Recorder(MetaVerifier):
+    """Accepts everything and keeps the observations it saw."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.seen: list[Observation] = []
+
+    def decide(self, observation: Observation) -> Decision:
+        self.seen.append(observation)
+        return "accept"
+
+
+def test_answer_signals_skip_whitespace_tokens_and_clip() -> None:
+    msg = AIMessage(
+        content=" Paris",
+        response_metadata={
+            "logprobs": {
+                "content": [
+                    {"token": " ", "logprob": -5.0},
+                    {"token": "Par", "logprob": -0.5},
+                    {"token": "is", "logprob": 0.0001},
+                    {"token": "\n", "logprob": -9.0},
+                ]
+            }
+        },
+    )
+    sig = answer_signals(msg)
+    assert sig is not None
+    assert sig["answer_first_prob"] == pytest.approx(math.exp(-0.5))
+    assert sig["answer_min_prob"] == pytest.approx(math.exp(-0.5))
+    assert sig["answer_mean_prob"] == pytest.approx(math.exp(-0.25))
+    assert answer_signals(AIMessage(content="x")) is None
+
+
+def test_solve_asks_for_logprobs_only_from_models_that_declare_them() -> None:
+    plain = ScriptedChatModel(answer="Paris")
+    out = solve(plain, question="q?", context="c", logprobs=True)
+    assert out.signals is None
+    assert "logprobs" not in plain.calls[0][1]
+
+    lp = LogprobChatModel(answer="Paris France", token_logprobs=[-0.2, -2.0])
+    out = solve(lp, question="q?", context="c", logprobs=True)
+    assert lp.calls[0][1]["logprobs"] is True
+    assert out.signals is not None
+    assert out.signals["answer_min_prob"] == pytest.approx(math.exp(-2.0))
+    out = solve(lp, question="q?", context="c")
+    assert out.signals is None and "logprobs" not in lp.calls[1][1]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_trace_and_observation_carry_signals(use_async: bool) -> None:
+    small = LogprobChatModel(answer="Paris", token_logprobs=[-0.7], verdicts=[CORRECT, INCORRECT])
+    large = LogprobChatModel(answer="Lyon")
+    rec = Recorder()
+    automix = AutoMixRunnable(models=[small, large], meta_verifier=rec, num_verifications=4)
+    q = {"question": "Capital?", "context": "Paris is the capital."}
+    msg = asyncio.run(automix.ainvoke(q)) if use_async else automix.invoke(q)
+    attempt = AutoMixResult.from_message(msg).attempts[0]
+    assert attempt.signals["answer_min_prob"] == pytest.approx(math.exp(-0.7))
+    assert attempt.signals["verifier"] == pytest.approx(0.5)
+    obs = rec.seen[0]
+    assert obs.current_signals["answer_first_prob"] == pytest.approx(math.exp(-0.7))
+    # the final tier is never asked for logprobs: its answer is not judged
+    assert all("logprobs" not in kw for _, kw in large.calls)
+
+
+def test_answer_logprobs_can_be_turned_off() -> None:
+    small = LogprobChatModel(answer="Paris")
+    automix = AutoMixRunnable(
+        models=[small, LogprobChatModel()], num_verifications=2, answer_logprobs=False
+    )
+    msg = automix.invoke("Capital?")
+    assert "answer_min_prob" not in AutoMixResult.from_message(msg).attempts[0].signals
+    assert all("logprobs" not in kw for _, kw in small.calls)
+
+
+def _row(qid: str, conf: float, signals: dict[str, Any] | None = None) -> dict[str, Any]:
+    small: dict[str, Any] = {"score": 1.0, "verifier_confidence": conf}
+    if signals is not None:
+        small["signals"] = signals
+    return {"id": qid, "tiers": [small, {"score": 0.5}]}
+
+
+def test_replay_signals_load_and_old_files_stay_valid(tmp_path: Path) -> None:
+    old = ReplayDataset.from_records([_row("a", 0.5), _row("b", 0.25)])
+    assert old.signal_names == ("verifier",)
+    assert old.signal("verifier").tolist() == [[0.5], [0.25]]
+    with pytest.raises(ReplayError, match=r"answer_min_prob.*is not in this replay data"):
+        old.signal("answer_min_prob")
+
+    path = tmp_path / "r.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in [_row("a", 0.5, {"answer_min_prob": 0.9}), _row("b", 0.25), _row("c", 1.0)]
+        )
+    )
+    data = ReplayDataset.from_jsonl(path)
+    assert data.signal_names == ("verifier", "answer_min_prob")
+    col = data.signal("answer_min_prob")[:, 0]
+    assert col[0] == 0.9 and np.isnan(col[1:]).all()
+    sub = data.subset([0, 2])
+    assert sub.signal("answer_min_prob")[0, 0] == 0.9
+    assert data.with_confidences([[0.0], [0.0], [0.0]]).confidences.sum() == 0.0
+
+
+def test_replay_rejects_bad_signals() -> None:
+    with pytest.raises(ReplayError, match=r"record 1: tier 0 signal 'answer_min_prob'"):
+        ReplayDataset.from_records([_row("a", 0.5, {"answer_min_prob": 1.5})])
+    with pytest.raises(ReplayError, match="'signals' must be an object"):
+        ReplayDataset.from_records([_row("a", 0.5, [0.1])])  # type: ignore[arg-type]
+
+
+def test_collect_records_answer_and_logprob_verifier_signals() -> None:
+    small = LogprobChatModel(answer="Paris", token_logprobs=[-0.3], verdicts=[CORRECT])
+    item = QAItem(id="q1", question="Capital?", context="Paris is it.", answers=("Paris",))
+    row = asyncio.run(collect_one(item, [Tier("s", small), Tier("l", ScriptedChatModel())], k=2))
+    sig = row["tiers"][0]["signals"]
+    assert sig["answer_min_prob"] == pytest.approx(math.exp(-0.3))
+    assert "logprob_verifier" not in sig
+    assert "signals" not in row["tiers"][1]
+    data = ReplayDataset.from_records([row])
+    assert data.signal("answer_first_prob")[0, 0] == pytest.approx(math.exp(-0.3))
+
+
+def test_signal_combiner_learns_the_informative_signal_and_validates() -> None:
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300).astype(float)
+    good = np.clip(0.5 + 0.35 * (y - 0.5) + rng.normal(0, 0.15, 300), 0.01, 0.99)
+    noise = rng.uniform(0.01, 0.99, 300)
+    x = np.column_stack([noise, good])
+    x[::7, 0] = np.nan  # missing values take the training mean
+    comb = SignalCombiner(["verifier", "answer_min_prob"]).fit(x, y)
+    assert comb.weights[1] > 4 * abs(comb.weights[0])
+    p = comb.predict(x)
+    assert ((p > 0.5) == (y == 1)).mean() > 0.8
+    assert comb.predict_one({"answer_min_prob": 0.95}) > comb.predict_one({"answer_min_prob": 0.05})
+    again = SignalCombiner.from_dict(json.loads(json.dumps(comb.to_dict())))
+    assert np.allclose(again.predict(x), p)
+    with pytest.raises(ValueError, match="unknown signal"):
+        SignalCombiner(["nope"])
+    with pytest.raises(ValueError, match="targets must be in"):
+        SignalCombiner(["verifier"]).fit([[0.5], [0.2]], [2.0, 0.0])
+    with pytest.raises(ValueError, match="expected 2 signal column"):
+        comb.predict([[0.1, 0.2, 0.3]])
+    assert set(SIGNALS) >= {"verifier", "answer_min_prob"}
