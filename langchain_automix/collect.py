@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.prompts import BasePromptTemplate
 
 from langchain_automix._model_utils import flat_usage
 from langchain_automix.datasets import QAItem
@@ -109,9 +110,9 @@ class CollectStats:
     failed_ids: list[str] = field(default_factory=list)
 
 
-def prompt_version() -> str:
+def prompt_version(verify_prompt: BasePromptTemplate | None = None) -> str:
     """A short hash of the solve and verify prompts in use (written in each row)."""
-    text = repr(DEFAULT_SOLVE_PROMPT) + repr(DEFAULT_VERIFY_PROMPT)
+    text = repr(DEFAULT_SOLVE_PROMPT) + repr(verify_prompt or DEFAULT_VERIFY_PROMPT)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -199,6 +200,7 @@ async def collect_one(
     seed: int = 0,
     verify_max_tokens: int | None = 128,
     logprob_verifier: bool = False,
+    verify_prompt: BasePromptTemplate | None = None,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -211,6 +213,7 @@ async def collect_one(
         verify_max_tokens: cap on each verifier sample.
         logprob_verifier: also run the one-call logprob verifier on each non-final
             tier (signal ``logprob_verifier``; needs an endpoint with logprobs).
+        verify_prompt: verification prompt (default the paper's, ``DEFAULT_VERIFY_PROMPT``).
 
     Returns:
         The replay row (see the module docstring). Non-final tiers carry ``signals``:
@@ -263,6 +266,7 @@ async def collect_one(
                     max_tokens=verify_max_tokens,
                     seed=qseed,
                     request_n=tier.request_n,
+                    prompt=verify_prompt,
                 ),
                 config={"max_concurrency": tier.max_concurrency} if tier.max_concurrency else None,
             )
@@ -284,7 +288,7 @@ async def collect_one(
         "tiers": out_tiers,
         "k": k,
         "seed": qseed,
-        "prompt_version": prompt_version(),
+        "prompt_version": prompt_version(verify_prompt),
     }
 
 
@@ -343,6 +347,7 @@ async def acollect(
     allow_mixed_prompts: bool = False,
     on_row: Callable[[dict[str, Any]], None] | None = None,
     logprob_verifier: bool = False,
+    verify_prompt: BasePromptTemplate | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -365,6 +370,7 @@ async def acollect(
             prompt version).
         on_row: called with each row after it is written.
         logprob_verifier: also record the one-call logprob verifier's P(Correct).
+        verify_prompt: verification prompt (default the paper's).
 
     Returns:
         A :class:`CollectStats`.
@@ -375,10 +381,11 @@ async def acollect(
     done, torn = read_done_ids(out)
     if done and not allow_mixed_prompts:
         versions = _prompt_versions(out)
-        if versions - {prompt_version()}:
+        now = prompt_version(verify_prompt)
+        if versions - {now}:
             raise ValueError(
                 f"{out} holds rows made with other prompts (prompt_version "
-                f"{', '.join(sorted(versions))}; now {prompt_version()}). Write to a new "
+                f"{', '.join(sorted(versions))}; now {now}). Write to a new "
                 "file, or pass allow_mixed_prompts=True (--allow-mixed-prompts)."
             )
     todo = [it for it in items if it.id not in done]
@@ -402,6 +409,7 @@ async def acollect(
                         seed=seed,
                         verify_max_tokens=verify_max_tokens,
                         logprob_verifier=logprob_verifier,
+                        verify_prompt=verify_prompt,
                     )
                 except asyncio.CancelledError:
                     raise

@@ -33,7 +33,10 @@ from typing import Any
 
 __all__ = ["SHIPPED", "QADataError", "QAItem", "iter_qa", "load_qa", "shipped_path"]
 
-SHIPPED: Mapping[str, str] = {"qa_mix_500": "qa_mix_500.jsonl"}
+SHIPPED: Mapping[str, str] = {
+    "qa_mix_500": "qa_mix_500.jsonl",
+    "squad11_200": "squad11_200.jsonl",
+}
 """Names of the QA files shipped in ``langchain_automix/data``."""
 
 _REQUIRED = ("id", "context", "question", "answers")

@@ -30,11 +30,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from statistics import median
 from typing import Any, TextIO
+
+import numpy as np
 
 from langchain_automix.datasets import QAItem, load_qa
 from langchain_automix.evaluation import MethodResult, evaluate_policy
-from langchain_automix.meta_verifiers import POMDP, MetaVerifier, Threshold
+from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier, Threshold
 from langchain_automix.metrics import CostSpec, baselines
 from langchain_automix.replay import ReplayDataset, load_replay
 from langchain_automix.result import AutoMixResult
@@ -80,6 +83,24 @@ class DemoReport:
     """Wall time of the live part."""
     notes: list[str] = field(default_factory=list)
     """Caveats worth printing (small calibration set, ...)."""
+    median_seconds: dict[str, float] = field(default_factory=dict)
+    """Median wall time per query of each table row on these questions: the small answer,
+    its verification and (when escalated) the large answer, as measured live."""
+
+    def latency_line(self) -> str:
+        """Median seconds of the queries AutoMix accepted against always-large's."""
+        kept = [
+            r.attempts[0].latency_s + r.attempts[0].verify_latency_s
+            for r in self.results
+            if not r.escalated
+        ]
+        large = self.median_seconds.get("always large")
+        if not kept:
+            return f"AutoMix accepted no answer here; always-large: median {large:.2f} s"
+        return (
+            f"median latency: queries AutoMix kept at the small model {median(kept):.2f} s "
+            f"({len(kept)} of {len(self.results)}), always-large {large:.2f} s"
+        )
 
     def table(self) -> str:
         """The paper-style table."""
@@ -97,11 +118,16 @@ class DemoReport:
             )
         for m in self.methods:
             rows.append((m.name, m.avg_performance, m.avg_cost, m.llm_call_share, m.delta_ibc))
-        head = f"{'method':<22}{'quality (F1)':>13}{'cost/query':>12}{'to large':>10}{'ΔIBC':>9}"
+        head = (
+            f"{'method':<22}{'quality (F1)':>13}{'cost/query':>12}{'to large':>10}{'ΔIBC':>9}"
+            f"{'median s':>10}"
+        )
         lines = [head, "-" * len(head)]
         for name, q, c, share, d in rows:
             dibc = "n/a" if d is None else f"{d:+.1f}"
-            lines.append(f"{name:<22}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}")
+            secs = self.median_seconds.get(name)
+            sec = "" if secs is None else f"{secs:.2f}"
+            lines.append(f"{name:<22}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}{sec:>10}")
         return "\n".join(lines)
 
 
@@ -124,10 +150,16 @@ def pick_live_questions(items: Sequence[QAItem], n: int, *, seed: int = 0) -> li
 def calibrate(
     replay: ReplayDataset, exclude_ids: set[str]
 ) -> tuple[list[tuple[str, MetaVerifier]], int, list[str]]:
-    """Fit Threshold and POMDP on the replay rows whose ids are not in ``exclude_ids``."""
+    """Fit Threshold and POMDP on the replay rows whose ids are not in ``exclude_ids``.
+
+    Both are fitted the default way (:class:`~langchain_automix.meta_verifiers.Calibrated`:
+    cross-validated, falling back to always-escalate when routing does not pay) on the
+    ``combined`` signal when the rows carry more than the verifier's, else on the verifier.
+    """
     keep = [i for i, qid in enumerate(replay.ids) if str(qid) not in exclude_ids]
     train = replay.subset(keep)
     notes: list[str] = []
+    signal = "combined" if len(train.signal_names) > 1 else "verifier"
     if train.n_rows < MIN_CALIBRATION_ROWS:
         notes.append(
             f"only {train.n_rows} shipped replay rows to calibrate on (fewer than "
@@ -136,8 +168,17 @@ def calibrate(
         )
         threshold: MetaVerifier = Threshold(0.5)
     else:
-        threshold = Threshold().fit(train, costs=COSTS)
-    pomdp = POMDP().fit(train, costs=COSTS) if train.n_rows >= 2 else None
+        threshold = Calibrated(Threshold(), signal=signal).fit(train, costs=COSTS)
+    pomdp = (
+        Calibrated(POMDP(), signal=signal, robust=train.n_rows >= MIN_CALIBRATION_ROWS).fit(
+            train, costs=COSTS
+        )
+        if train.n_rows >= 2
+        else None
+    )
+    for name, mv in (("Threshold", threshold), ("POMDP", pomdp)):
+        if isinstance(mv, Calibrated) and mv.fallback is not None:
+            notes.append(f"{name}: {mv.report['fallback_reason']}")
     policies: list[tuple[str, MetaVerifier]] = [("AutoMix + Threshold", threshold)]
     if pomdp is not None:
         policies.append(("AutoMix + POMDP", pomdp))
@@ -146,7 +187,9 @@ def calibrate(
     return policies, train.n_rows, notes
 
 
-def _live_row(item: QAItem, result: AutoMixResult, large_answer: str) -> dict[str, Any]:
+def _live_row(
+    item: QAItem, result: AutoMixResult, large_answer: str, large_latency: float
+) -> dict[str, Any]:
     small = result.attempts[0]
     small_score = score(small.answer or "", item.answers)
     large_score = score(large_answer, item.answers)
@@ -163,12 +206,16 @@ def _live_row(item: QAItem, result: AutoMixResult, large_answer: str) -> dict[st
                 "exact_match": small_score.exact_match,
                 "verifier_confidence": small.verifier_confidence or 0.0,
                 "verifier_samples": small.verifier_samples,
+                "signals": {k: v for k, v in small.signals.items() if k != "verifier"},
+                "latency_s": small.latency_s,
+                "verify_latency_s": small.verify_latency_s,
             },
             {
                 "model": result.attempts[-1].model if result.escalated else "large",
                 "answer": large_answer,
                 "score": large_score.f1,
                 "exact_match": large_score.exact_match,
+                "latency_s": large_latency,
             },
         ],
         "automix": {"escalated": result.escalated, "total_cost": result.total_cost},
@@ -225,11 +272,14 @@ def run_demo(
         )
         if result.escalated:
             large_answer = result.answer
+            large_latency = result.attempts[-1].latency_s
         else:  # measure always-large too (not part of AutoMix's cost)
+            t1 = clock()
             reply = large.invoke(format_solve_messages(item.question, item.context))
+            large_latency = clock() - t1
             large_answer = str(reply.content).strip()
         results.append(result)
-        rows.append(_live_row(item, result, large_answer))
+        rows.append(_live_row(item, result, large_answer, large_latency))
         first = result.attempts[0]
         print(
             f"[{i}/{len(items)}] {clock() - t0:5.1f}s  confidence {first.verifier_confidence:.2f} "
@@ -242,6 +292,12 @@ def run_demo(
     live = ReplayDataset.from_records(rows, source="live row")
     spec = CostSpec.make(COSTS, None, n_tiers=2)
     methods = [evaluate_policy(p, live, costs=COSTS, name=name) for name, p in policies]
+    small_s = np.array([r["tiers"][0]["latency_s"] for r in rows], float)
+    verify_s = np.array([r["tiers"][0]["verify_latency_s"] for r in rows], float)
+    large_s = np.array([r["tiers"][1]["latency_s"] for r in rows], float)
+    seconds_by_row = {"always small": small_s, "always large": large_s}
+    for name, policy in policies:
+        seconds_by_row[name] = small_s + verify_s + np.where(policy.route(live) == 1, large_s, 0)
     report = DemoReport(
         live=live,
         results=results,
@@ -250,6 +306,7 @@ def run_demo(
         calibration_rows=n_cal,
         seconds=seconds,
         notes=notes,
+        median_seconds={k: float(np.median(v)) for k, v in seconds_by_row.items()},
     )
     if plot:
         try:

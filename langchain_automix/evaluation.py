@@ -273,10 +273,13 @@ class Comparison:
         head += ["quality", "LLM share", "APGR"]
         rows = [head]
         spanning: list[str] = []
+        below: list[str] = []
         for name, m in summary.items():
             interval = m.get("delta_ibc_ci")
             if interval is not None and interval[0] <= 0.0 <= interval[1]:
                 spanning.append(name)
+            elif interval is not None and interval[1] < 0.0:
+                below.append(name)
             rows.append(
                 [
                     name,
@@ -321,6 +324,8 @@ class Comparison:
                     "interval spans 0 (no evidence of beating random mixing): "
                     + ", ".join(spanning)
                 )
+            if below:
+                lines.append("interval below 0 (worse than random mixing): " + ", ".join(below))
         return "\n".join(lines)
 
 

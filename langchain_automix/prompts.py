@@ -12,6 +12,7 @@ from __future__ import annotations
 from langchain_core.prompts import ChatPromptTemplate
 
 __all__ = [
+    "CLAIMS_VERIFY_PROMPT",
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
     "NO_CONTEXT",
@@ -79,6 +80,9 @@ _EXAMPLES = [
         "The context says the rare maps are kept in a room on the third floor.",
         "Correct",
     ),
+]
+
+_CLAIM_EXAMPLES = [
     (
         "The Harlow museum was founded in 1902 by the painter Edith Crane and holds about "
         "4,000 works, most of them landscapes.",
@@ -114,7 +118,8 @@ _EXAMPLES = [
         "Correct",
     ),
 ]
-
+"""Worked examples of the claims that quote no words of the context: "unanswerable"
+and yes/no, one judged Correct and one Incorrect of each."""
 
 _CLAIMS = (
     "An answer 'unanswerable' claims that the context does not contain the answer: it is "
@@ -138,23 +143,36 @@ def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-_FEW_SHOT = "\n\n---\n\n".join(_escape(_block(*example)) for example in _EXAMPLES)
-
-DEFAULT_VERIFY_PROMPT = ChatPromptTemplate.from_messages(
-    [
-        (
-            "system",
-            "Complete the last block. Write a one-sentence Evaluation, then the line "
-            "'Verification Decision: The AI generated answer is Correct.' or "
-            "'Verification Decision: The AI generated answer is Incorrect.' " + _CLAIMS,
-        ),
-        (
-            "human",
-            _FEW_SHOT + "\n\n---\n\nContext: {context}\n\nQuestion: {question}\n\n"
-            "AI Generated Answer: {answer}\n\nInstruction: "
-            + VERIFY_INSTRUCTION
-            + "\n\nEvaluation:",
-        ),
-    ]
+_SYSTEM = (
+    "Complete the last block. Write a one-sentence Evaluation, then the line "
+    "'Verification Decision: The AI generated answer is Correct.' or "
+    "'Verification Decision: The AI generated answer is Incorrect.'"
 )
+
+
+def _verify_prompt(
+    examples: list[tuple[str, str, str, str, str]], system: str
+) -> ChatPromptTemplate:
+    few_shot = "\n\n---\n\n".join(_escape(_block(*example)) for example in examples)
+    return ChatPromptTemplate.from_messages(
+        [
+            ("system", system),
+            (
+                "human",
+                few_shot + "\n\n---\n\nContext: {context}\n\nQuestion: {question}\n\n"
+                "AI Generated Answer: {answer}\n\nInstruction: "
+                + VERIFY_INSTRUCTION
+                + "\n\nEvaluation:",
+            ),
+        ]
+    )
+
+
+DEFAULT_VERIFY_PROMPT = _verify_prompt(_EXAMPLES, _SYSTEM)
 """Verification prompt; variables ``context``, ``question`` and ``answer``."""
+
+CLAIMS_VERIFY_PROMPT = _verify_prompt(_EXAMPLES + _CLAIM_EXAMPLES, _SYSTEM + " " + _CLAIMS)
+"""The verification prompt with four more worked examples and one instruction for the
+answers that quote no words of the context: "unanswerable" (Correct only when the
+context really lacks the answer) and yes/no. Its prompt is about twice as long; see
+docs/results.md for what it changed on the embedded pair."""

@@ -45,7 +45,6 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_automix._model_utils import message_text, usage_of
 from langchain_automix.prompts import (
-    _CLAIMS,
     _EXAMPLES,
     NO_CONTEXT,
     VERIFY_INSTRUCTION,
@@ -75,7 +74,7 @@ DECISION_ONLY_VERIFY_PROMPT = ChatPromptTemplate.from_messages(
         (
             "system",
             "Complete the last block with only its decision line: 'The AI generated "
-            "answer is Correct.' or 'The AI generated answer is Incorrect.' " + _CLAIMS,
+            "answer is Correct.' or 'The AI generated answer is Incorrect.'",
         ),
         (
             "human",

@@ -1,9 +1,11 @@
-"""Build langchain_automix/data/qa_mix_500.jsonl from ../shared/data/qa (fixed seed).
+"""Build the shipped QA subsets in langchain_automix/data from ../shared/data/qa (fixed seeds).
 
 Usage: python scripts/make_qa_subset.py /work/shared/data/qa
-Picks 300 SQuAD 2.0 dev and 200 BoolQ dev questions whose context has at most
-150 words (short prompts for CPU inference), with random.Random(20240101), then
-shuffles the 500 together so that any prefix mixes both sets.
+qa_mix_500.jsonl: 300 SQuAD 2.0 dev and 200 BoolQ dev questions whose context has at
+most 150 words (short prompts for CPU inference), with random.Random(20240101), then
+shuffled together so that any prefix mixes both sets.
+squad11_200.jsonl: 200 SQuAD 1.1 dev questions (context at most 150 words), with
+random.Random(20261128): a second, answerable-only set for held-out replays.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import sys
 from pathlib import Path
 
 SEED = 20240101
+SQUAD11_SEED = 20261128
 MAX_WORDS = 150
 KEEP = ("id", "dataset", "title", "context", "question", "answers", "is_impossible", "source")
 
@@ -33,6 +36,12 @@ def main() -> None:
     rng = random.Random(SEED)  # noqa: S311 - reproducible sampling, not security
     rows = pick(src / "squad_v2_dev.jsonl", 300, rng) + pick(src / "boolq_dev.jsonl", 200, rng)
     rng.shuffle(rows)
+    with out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} rows to {out}")
+    rows = pick(src / "squad_v1.1_dev.jsonl", 200, random.Random(SQUAD11_SEED))  # noqa: S311
+    out = out.with_name("squad11_200.jsonl")
     with out.open("w", encoding="utf-8") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")

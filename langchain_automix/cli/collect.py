@@ -55,6 +55,13 @@ def register(subparsers: Any) -> None:
         help="also record the one-call logprob verifier's P(Correct) (signal logprob_verifier)",
     )
     p.add_argument(
+        "--verify-prompt",
+        choices=("default", "claims"),
+        default="default",
+        help="verification prompt: the paper's few-shot blocks (default), or 'claims' with "
+        "worked examples for 'unanswerable' and yes/no answers",
+    )
+    p.add_argument(
         "--add-signals-to",
         metavar="REPLAY",
         help="instead of collecting anew: add the answer-logprob signals to the rows of an "
@@ -134,6 +141,7 @@ def _add_signals(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace, items: list[Any]) -> int:
     from langchain_automix.collect import acollect, errors_path
+    from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT
 
     with _tiers(args) as tiers:
         if len(tiers) < 1:
@@ -155,6 +163,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 verify_max_tokens=args.verify_max_tokens,
                 allow_mixed_prompts=args.allow_mixed_prompts,
                 logprob_verifier=args.logprob_verifier,
+                verify_prompt=CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None,
             )
         )
     if stats.truncated_bytes:

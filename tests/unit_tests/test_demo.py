@@ -111,6 +111,12 @@ def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
     rows = (out / "live_replay.jsonl").read_text().splitlines()
     assert len(rows) == 8 and json.loads(rows[0])["tiers"][0]["verifier_confidence"] in (0.0, 1.0)
     assert "[8/8]" in log.getvalue()
+    # seconds per query: AutoMix rows pay the small answer and its verification on top
+    assert "median s" in table
+    secs = report.median_seconds
+    assert secs["AutoMix + POMDP"] >= secs["always small"] > 0
+    kept = sum(not r.escalated for r in report.results)
+    assert f"({kept} of 8)" in report.latency_line()
 
 
 def test_demo_with_too_few_calibration_rows_says_so(tmp_path: Path) -> None:

@@ -1,0 +1,125 @@
+"""Benchmark: does routing pay? Every signal and fit against automix-llm on the same splits.
+
+Run from the repository root::
+
+    python benchmarks/bench_routing.py --replay langchain_automix/data/replay_local_qwen.jsonl \\
+        [--seeds 20] [--train-size 50] [--bootstrap 1000]
+
+For each seed the replay rows are split in half (test half fixed by the seed); the
+training rows are the other half, or ``--train-size`` rows drawn from it. On those
+same rows it fits and tests:
+
+* the paper's methods as the paper fits them (``raw``: maximise ΔIBC on the training
+  rows, on the k-sample ``verifier`` confidence);
+* the same methods through :class:`~langchain_automix.meta_verifiers.Calibrated`
+  (``robust``: cross-validated fallback) on each routing signal in the rows;
+* automix-llm 1.0.3's Threshold and POMDP (``num_bins=8``) on the same splits and the
+  same signal (its ``p_ver_13b`` column gets the signal).
+
+It prints test ΔIBC (mean ± std over seeds, and a 95% bootstrap interval of the
+seed-averaged value for ours), the share sent to the large model, and the AUROC of
+each signal; ΔIBC 0 is random mixing between always-small and always-large.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from bench_meta_verifiers import frame
+
+from langchain_automix.evaluation import _interval, evaluate_policy, verifier_report
+from langchain_automix.meta_verifiers import Calibrated, MetaVerifier, get_meta_verifier
+from langchain_automix.replay import ReplayDataset
+
+METHODS = ("threshold", "self_consistency", "pomdp")
+LIBRARY = {"threshold": "Threshold", "pomdp": "POMDP"}
+
+
+def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> tuple[float, float]:
+    """automix-llm's test ΔIBC (percent) and large-model share for one method."""
+    import automix
+
+    mixer = automix.Automix(getattr(automix, name)(num_bins=8), costs=[1, 50], verifier_cost=1)
+    mixer.train(frame(train))
+    res = mixer.evaluate(frame(test), return_dict=True, return_decisions=True)
+    return float(res["ibc_lift"] * 100), float(np.mean(res["route_to_llm"]))
+
+
+def main() -> None:
+    """Print the routing table."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--replay", required=True)
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--train-size", type=int, default=None)
+    ap.add_argument("--bootstrap", type=int, default=1000)
+    ap.add_argument("--signals", default=None, help="comma-separated (default: all + combined)")
+    ap.add_argument("--no-library", action="store_true", help="skip automix-llm")
+    args = ap.parse_args()
+
+    data = ReplayDataset.from_jsonl(args.replay)
+    signals = args.signals.split(",") if args.signals else [*data.signal_names, "combined"]
+    print(f"{args.replay}: {data.n_rows} rows; signals {list(data.signal_names)}")
+    for rep in verifier_report(data):
+        for name, s in rep.signals.items():
+            ci = s["ci"]
+            span = "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
+            print(f"  AUROC {name:<18} {s['auroc']:.3f}{span} ({s['n_rows']} rows)")
+    size = "half" if args.train_size is None else f"{args.train_size} rows"
+    print(f"train: {size} of the non-test half; test: the other half; seeds {args.seeds}\n")
+
+    rows: dict[str, list[tuple[float, float, dict[str, np.ndarray]]]] = {}
+    fallbacks: dict[str, int] = {}
+    lib: dict[str, list[tuple[float, float]]] = {}
+    started = time.perf_counter()
+    for seed in range(args.seeds):
+        pool, test = data.split(data.n_rows - data.n_rows // 2, seed=seed)
+        train = pool if args.train_size is None else pool.sample(args.train_size, seed=seed)
+        makers: dict[str, Callable[[], MetaVerifier]] = {}
+        for m in METHODS:
+            makers[f"{m} raw [verifier]"] = lambda m=m: get_meta_verifier(m)  # type: ignore[misc]
+            for s in signals:
+                makers[f"{m} robust [{s}]"] = lambda m=m, s=s: Calibrated(m, signal=s)  # type: ignore[misc]
+        for label, make in makers.items():
+            policy = make().fit(train)
+            res = evaluate_policy(policy, test, bootstrap=args.bootstrap, bootstrap_seed=seed)
+            rows.setdefault(label, []).append(
+                (res.delta_ibc or float("nan"), res.llm_call_share, res.bootstrap)
+            )
+            if isinstance(policy, Calibrated) and policy.fallback:
+                fallbacks[label] = fallbacks.get(label, 0) + 1
+        if args.no_library:
+            continue
+        for s in signals:
+            if s == "combined":
+                continue
+            tr = train.with_confidences(np.nan_to_num(train.signal(s), nan=0.0))
+            te = test.with_confidences(np.nan_to_num(test.signal(s), nan=0.0))
+            for m, lib_name in LIBRARY.items():
+                lib.setdefault(f"automix-llm {m} [{s}]", []).append(
+                    library_delta_ibc(lib_name, tr, te)
+                )
+
+    def line(label: str, vals: list[Any], ci: tuple[float | None, float | None]) -> str:
+        d = np.array([v[0] for v in vals], float)
+        share = np.mean([v[1] for v in vals])
+        span = "" if ci[0] is None else f"[{ci[0]:+6.1f}, {ci[1]:+6.1f}]"
+        fb = f"{fallbacks.get(label, 0)}/{len(vals)}" if "robust" in label else ""
+        mean = f"{np.nanmean(d):+8.1f} ± {np.nanstd(d):5.1f}"
+        return f"{label:<40}{mean}  {span:>17}  {share:6.0%}  {fb:>6}"
+
+    print(
+        f"{'method [signal]':<40}{'test ΔIBC %':>16}  {'95% CI':>17}  {'large':>6}  {'fallbk':>6}"
+    )
+    for label, vals in rows.items():
+        print(line(label, vals, _interval([v[2]["delta_ibc"] for v in vals])))
+    for label, vals in lib.items():
+        print(line(label, vals, (None, None)))
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
