@@ -35,6 +35,7 @@ from langchain_core.messages import BaseMessage
 
 __all__ = [
     "ANSWER_SIGNALS",
+    "AUTO",
     "COMBINED",
     "SIGNALS",
     "SignalCombiner",
@@ -50,6 +51,10 @@ SIGNALS = ("verifier", "logprob_verifier", *ANSWER_SIGNALS)
 
 COMBINED = "combined"
 """Name of the learned combination of several signals."""
+
+AUTO = "auto"
+"""Fit on ``combined`` when the training rows carry more than the verifier's signal, else
+on ``verifier``: the default of ``automix fit`` and ``automix evaluate``."""
 
 
 def token_logprobs(message: BaseMessage) -> list[Mapping[str, Any]]:

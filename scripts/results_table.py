@@ -1,15 +1,21 @@
 """Print docs/results.md's tables from the shipped replay file, per dataset and overall.
 
-Run: python scripts/results_table.py [replay.jsonl] [--seeds 10]
+Run: python scripts/results_table.py [replay.jsonl] [--seeds 10] [--bootstrap 1000]
 Each seed splits the rows in half (train / test), fits every meta-verifier on the
-train half and evaluates it on the test half; the tables give mean ± std over seeds.
-Below each table: the verifier signal on all rows of the group (AUROC, correlation,
-samples without a decision) and, for SQuAD 2.0, the verifier's confidence on the
-small model's correct "unanswerable" replies.
+train half and evaluates it on the test half; the tables give mean ± std over seeds
+and a 95% bootstrap interval of the seed-averaged ΔIBC. Two tables per group: the
+paper's fit (maximise ΔIBC on the training rows, on the k-sample verifier confidence),
+and the default fit (``Calibrated``: cross-validated fallback, on the ``auto`` signal:
+``combined`` when the rows carry answer-logprob signals). A third table fits the
+default on 50 training rows (``--small-seeds``, 20 by default). Below: every signal's
+AUROC for "answer correct" on all rows of the group (with a bootstrap interval), the
+held-out AUROC of the combined signal (fitted on each seed's training half), and, for
+SQuAD 2.0, the verifier's confidence on the small model's correct "unanswerable" replies.
 
-``--shuffle-confidences`` is a control: it permutes the verifier confidences across
-the rows of each group (seeded), which keeps their distribution and removes any link
-to the answers. Whatever a method scores on that data is what it scores on noise.
+``--shuffle-confidences`` is a control: it permutes every signal (the verifier
+confidences and the answer-logprob signals) across the rows of each group (seeded),
+which keeps their distributions and removes any link to the answers. Whatever a method
+scores on that data is what it scores on noise.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from langchain_automix.evaluation import compare_methods, verifier_report
+from langchain_automix.metrics import auroc
 from langchain_automix.replay import ReplayDataset
+from langchain_automix.signals import COMBINED, SignalCombiner
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
@@ -36,6 +44,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("replay", nargs="?", default=str(DEFAULT))
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--small-seeds", type=int, default=20)
+    parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument(
         "--shuffle-confidences",
         action="store_true",
@@ -54,12 +64,41 @@ def main() -> int:
         if data.n_rows < 6:
             print("(too few rows to split)")
             continue
-        comparison = compare_methods(data, seeds=range(args.seeds))
+        signal = COMBINED if len(data.signal_names) > 1 else "verifier"
+        runs = [
+            (f"paper's fit, signal verifier, train halves, {args.seeds} seeds", {}),
+            (
+                f"default fit (Calibrated, robust), signal {signal}, train halves, "
+                f"{args.seeds} seeds",
+                {"robust": True, "signal": signal},
+            ),
+            (
+                f"default fit, signal {signal}, 50 training rows, {args.small_seeds} seeds",
+                {"robust": True, "signal": signal, "train_size": 50},
+            ),
+        ]
+        pool = data.n_rows - max(1, round(data.n_rows * 0.5))
+        if pool < 50:
+            runs = runs[:2]
         print("```")
-        print(comparison.format_table())
-        print()
+        if pool < 50:
+            print(f"(only {pool} training rows per seed: no table for 50 training rows)\n")
+        for title, kwargs in runs:
+            n_seeds = args.small_seeds if "train_size" in kwargs else args.seeds
+            comparison = compare_methods(
+                data, seeds=range(n_seeds), bootstrap=args.bootstrap, **kwargs
+            )
+            print(f"{title}:")
+            print(comparison.format_table())
+            print()
         for report in verifier_report(data):
             print(report.format())
+        if signal == COMBINED:
+            aucs = held_out_auroc(data, args.seeds)
+            print(
+                f"  held-out AUROC of the combined signal (fitted on each seed's train half): "
+                f"{np.mean(aucs):.3f} ± {np.std(aucs):.3f}"
+            )
         unanswerable = [
             r["tiers"][0]["verifier_confidence"]
             for r in rows
@@ -74,16 +113,31 @@ def main() -> int:
     return 0
 
 
-def _shuffled(rows: list[dict]) -> list[dict]:
-    """Copies of ``rows`` with the first tier's confidences permuted (seed 0)."""
-    conf = (
-        np.random.default_rng(0)
-        .permutation([r["tiers"][0]["verifier_confidence"] for r in rows])
-        .tolist()
-    )
+def held_out_auroc(data: ReplayDataset, seeds: int) -> list[float]:
+    """AUROC on each seed's test half of a SignalCombiner fitted on its train half."""
     out = []
-    for r, c in zip(rows, conf, strict=True):
-        first = {**r["tiers"][0], "verifier_confidence": c}
+    names = data.signal_names
+    for seed in range(seeds):
+        train, test = data.split(data.n_rows - data.n_rows // 2, seed=seed)
+        x_tr = np.column_stack([train.signal(s)[:, 0] for s in names])
+        x_te = np.column_stack([test.signal(s)[:, 0] for s in names])
+        comb = SignalCombiner(list(names)).fit(x_tr, train.scores[:, 0])
+        value = auroc(comb.predict(x_te), test.scores[:, 0] >= 0.5)
+        if value is not None:
+            out.append(value)
+    return out
+
+
+def _shuffled(rows: list[dict]) -> list[dict]:
+    """Copies of ``rows`` with the first tier's confidence and signals permuted (seed 0)."""
+    order = np.random.default_rng(0).permutation(len(rows))
+    out = []
+    for r, j in zip(rows, order, strict=True):
+        donor = rows[int(j)]["tiers"][0]
+        first = {**r["tiers"][0], "verifier_confidence": donor["verifier_confidence"]}
+        first.pop("signals", None)
+        if "signals" in donor:
+            first["signals"] = donor["signals"]
         out.append({**r, "tiers": [first, *r["tiers"][1:]]})
     return out
 

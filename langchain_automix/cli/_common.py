@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 __all__ = [
     "CliError",
@@ -70,11 +71,11 @@ def add_objective_options(p: argparse.ArgumentParser) -> None:
 
 def parse_signal(text: str) -> str | tuple[str, ...]:
     """``verifier``, another signal name, ``combined``, or a comma-separated list to combine."""
-    from langchain_automix.signals import COMBINED, SIGNALS
+    from langchain_automix.signals import AUTO, COMBINED, SIGNALS
 
     names = tuple(s.strip() for s in text.split(",") if s.strip())
-    known = (*SIGNALS, COMBINED)
-    bad = [s for s in names if s not in known or (s == COMBINED and len(names) > 1)]
+    known = (*SIGNALS, COMBINED, AUTO)
+    bad = [s for s in names if s not in known or (s in (COMBINED, AUTO) and len(names) > 1)]
     if not names or bad:
         raise argparse.ArgumentTypeError(
             f"unknown signal {text!r}: use one of {', '.join(known)}, or a comma-separated "
@@ -88,10 +89,12 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--signal",
         type=parse_signal,
-        default="verifier",
-        help="routing signal to fit on: verifier (the paper's, default), logprob_verifier, "
-        "answer_min_prob, answer_mean_prob, answer_first_prob, combined (a logistic "
-        "combination of every signal in the rows), or a comma-separated list to combine",
+        default="auto",
+        help="routing signal to fit on: auto (default: combined when the rows carry more "
+        "than the verifier's signal, else verifier), verifier (the paper's k-sample "
+        "confidence), logprob_verifier, answer_min_prob, answer_mean_prob, "
+        "answer_first_prob, combined (a logistic combination of every signal in the "
+        "rows), or a comma-separated list to combine",
     )
     p.add_argument(
         "--robust",
@@ -100,6 +103,15 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
         help="cross-validate the fit and fall back to the best fixed choice (always escalate "
         "or always accept) when routing does not pay on held-out folds (default: on)",
     )
+
+
+def resolve_signal(signal: str | tuple[str, ...], data: Any) -> str | tuple[str, ...]:
+    """``auto`` becomes ``combined`` or ``verifier`` for the rows of ``data``."""
+    from langchain_automix.signals import AUTO, COMBINED
+
+    if signal != AUTO:
+        return signal
+    return COMBINED if len(data.signal_names) > 1 else "verifier"
 
 
 def fail(message: str) -> int:

@@ -11,6 +11,7 @@ from langchain_automix.cli._common import (
     add_objective_options,
     add_signal_options,
     fail,
+    resolve_signal,
 )
 from langchain_automix.evaluation import (
     DEFAULT_METHODS,
@@ -150,7 +151,7 @@ def _run(args: argparse.Namespace) -> int:
                 target_llm_share=args.target_llm_share,
                 budget=args.budget,
                 lam=args.lam,
-                signal=args.signal,
+                signal=resolve_signal(args.signal, train),
                 robust=args.robust,
                 bootstrap=args.bootstrap,
             )

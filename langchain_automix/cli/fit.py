@@ -10,6 +10,7 @@ from langchain_automix.cli._common import (
     add_objective_options,
     add_signal_options,
     fail,
+    resolve_signal,
 )
 from langchain_automix.meta_verifiers.calibrated import Calibrated
 from langchain_automix.meta_verifiers.registry import available_meta_verifiers, get_meta_verifier
@@ -44,14 +45,15 @@ def run(args: argparse.Namespace) -> int:
         policy = get_meta_verifier(args.method)
     except KeyError as exc:
         return fail(str(exc.args[0]))
-    if args.robust or args.signal != "verifier":
-        if isinstance(policy, Calibrated):
-            return fail("--method calibrated is what --signal/--robust build; name the policy")
-        policy = Calibrated(policy, signal=args.signal, robust=args.robust)
     try:
         train = ReplayDataset.from_jsonl(args.train)
     except (OSError, ReplayError) as exc:
         return fail(f"cannot read --train: {exc}")
+    signal = resolve_signal(args.signal, train)
+    if args.robust or signal != "verifier":
+        if isinstance(policy, Calibrated):
+            return fail("--method calibrated is what --signal/--robust build; name the policy")
+        policy = Calibrated(policy, signal=signal, robust=args.robust)
     verify = None
     if args.verify_costs is not None:
         verify = args.verify_costs

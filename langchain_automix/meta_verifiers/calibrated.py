@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
-from langchain_automix.signals import COMBINED, SIGNALS, SignalCombiner
+from langchain_automix.signals import AUTO, COMBINED, SIGNALS, SignalCombiner
 
 if TYPE_CHECKING:
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
@@ -136,9 +136,9 @@ class Calibrated(MetaVerifier):
         if isinstance(self.policy, Calibrated):
             raise ValueError("Calibrated cannot wrap another Calibrated policy")
         if isinstance(signal, str):
-            if signal != COMBINED and signal not in SIGNALS:
+            if signal not in (COMBINED, AUTO) and signal not in SIGNALS:
                 raise ValueError(
-                    f"unknown signal {signal!r}; choose from {[*SIGNALS, COMBINED]} or a list"
+                    f"unknown signal {signal!r}; choose from {[*SIGNALS, COMBINED, AUTO]} or a list"
                 )
             self.signal: str | tuple[str, ...] = signal
         else:
@@ -171,6 +171,11 @@ class Calibrated(MetaVerifier):
     def _combines(self) -> bool:
         return self.signal == COMBINED or isinstance(self.signal, tuple)
 
+    def _resolved(self) -> str | tuple[str, ...]:
+        if self.signal == AUTO:
+            raise ValueError("a policy with signal 'auto' must be fitted before use")
+        return self.signal
+
     def _value(self, signals: Mapping[str, float], confidence: float) -> float:
         if self._combines:
             if self.combiner is None:
@@ -178,7 +183,7 @@ class Calibrated(MetaVerifier):
             values: dict[str, float | None] = dict(signals)
             values.setdefault("verifier", confidence)
             return self.combiner.predict_one(values)
-        if self.signal == "verifier":
+        if self._resolved() == "verifier":
             return float(signals.get("verifier", confidence))
         value = signals.get(str(self.signal))
         return 0.0 if value is None else float(value)
@@ -209,7 +214,7 @@ class Calibrated(MetaVerifier):
                     for t in range(data.n_tiers - 1)
                 ]
             )
-        return np.nan_to_num(data.signal(str(self.signal)), nan=0.0)
+        return np.nan_to_num(data.signal(str(self._resolved())), nan=0.0)
 
     def route(self, data: ReplayDataset) -> np.ndarray:
         """Stop tier of each row: the fallback's, or the wrapped policy's on the signal."""
@@ -219,6 +224,8 @@ class Calibrated(MetaVerifier):
         return self.policy.route(data.with_confidences(self.observations(data)))
 
     def _fit_signal(self, data: ReplayDataset) -> None:
+        if self.signal == AUTO:
+            self.signal = COMBINED if len(data.signal_names) > 1 else "verifier"
         if not self._combines:
             data.signal(str(self.signal))  # raises naming the signals present
             return

@@ -182,7 +182,7 @@ def test_fit_is_robust_by_default_and_reports(files, tmp_path: Path, capsys) -> 
     out = tmp_path / "policy.json"
     assert main(["fit", "--method", "threshold", "--train", str(train), "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "fitted calibrated[verifier](" in text
+    assert "fitted calibrated[verifier](" in text  # auto: these rows carry only the verifier
     assert "held-out ΔIBC % (4 x 5-fold)" in text
     policy = MetaVerifier.load(out)
     assert isinstance(policy, Calibrated)

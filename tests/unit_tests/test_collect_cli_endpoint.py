@@ -167,3 +167,23 @@ def test_collect_bad_data_file_names_line(
     )
     assert code == 2
     assert f"{data}:1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--k", "0"], "--k must be at least 1, got 0"),
+        ([], "give --data (questions to collect) or --add-signals-to"),
+    ],
+)
+def test_collect_rejects_bad_arguments_before_any_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    data = ["--data", "qa_mix_500"] if extra else []
+    out = tmp_path / "o.jsonl"
+    code = main(
+        ["collect", *data, "--out", str(out), "--tier", "s=m@http://127.0.0.1:9/v1", *extra]
+    )
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _write(path: Path) -> Path:
-    data = synthetic_replay(80, seed=5)
+    data = synthetic_replay(120, seed=5)
     with path.open("w") as fh:
         for i, qid in enumerate(data.ids):
             fh.write(
@@ -26,6 +26,7 @@ def _write(path: Path) -> Path:
                             {
                                 "score": float(data.scores[i, 0]),
                                 "verifier_confidence": float(data.confidences[i, 0]),
+                                "signals": {"answer_min_prob": 0.2 + 0.6 * data.scores[i, 0]},
                             },
                             {"score": float(data.scores[i, 1])},
                         ],
@@ -54,12 +55,18 @@ def _auroc_of_all(out: str) -> float:
 
 def test_tables_per_dataset_and_the_shuffled_control(tmp_path: Path) -> None:
     replay = _write(tmp_path / "replay.jsonl")
-    out = _run(str(replay), "--seeds", "2")
-    for head in ("### all: 80 rows", "### boolq: 40 rows", "### squad_v2: 40 rows"):
+    fast = ("--seeds", "2", "--small-seeds", "2", "--bootstrap", "50")
+    out = _run(str(replay), *fast)
+    for head in ("### all: 120 rows", "### boolq: 60 rows", "### squad_v2: 60 rows"):
         assert head in out
-    assert out.count("[oracle]") == 3 and out.count("verifier signal of tier 0") == 3
+    # three tables for all rows; the 50-training-row table needs 50 rows per training half
+    assert out.count("[oracle]") == 7 and out.count("verifier signal of tier 0") == 3
+    assert out.count("no table for 50 training rows") == 2
+    assert out.count("default fit (Calibrated, robust), signal combined") == 3
+    assert out.count("held-out AUROC of the combined signal") == 3
+    assert "answer_min_prob    1.000" in out
     informative = _auroc_of_all(out)
-    control = _auroc_of_all(_run(str(replay), "--seeds", "2", "--shuffle-confidences"))
+    control = _auroc_of_all(_run(str(replay), *fast, "--shuffle-confidences"))
     # the synthetic verifier carries signal; permuting its confidences removes it
     assert informative > 0.7
     assert abs(control - 0.5) < 0.15

@@ -168,3 +168,61 @@ def test_signal_combiner_learns_the_informative_signal_and_validates() -> None:
     with pytest.raises(ValueError, match="expected 2 signal column"):
         comb.predict([[0.1, 0.2, 0.3]])
     assert set(SIGNALS) >= {"verifier", "answer_min_prob"}
+
+
+def test_add_signals_to_an_existing_replay_resumes_and_flags_other_answers(
+    tmp_path: Path,
+) -> None:
+    from langchain_automix.collect import aadd_signals
+
+    src = tmp_path / "old.jsonl"
+    rows = [
+        {
+            "id": f"q{i}",
+            "question": "Capital?",
+            "context": "Paris.",
+            "tiers": [
+                {"answer": "Paris" if i < 2 else "Lyon", "score": 1.0, "verifier_confidence": 0.5},
+                {"answer": "Paris", "score": 1.0},
+            ],
+        }
+        for i in range(3)
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    small = LogprobChatModel(answer="Paris", token_logprobs=[-0.4])
+    tiers = [Tier("s", small), Tier("l", ScriptedChatModel())]
+    out = tmp_path / "new.jsonl"
+    out.write_text(json.dumps(rows[0]) + "\n")  # one row already done: skipped
+    stats = asyncio.run(aadd_signals(src, tiers, out, progress=False))
+    assert (stats.skipped, stats.written, stats.failed, stats.failed_ids) == (1, 2, 1, ["q2"])
+    data = ReplayDataset.from_jsonl(out)
+    sig = data.signal("answer_min_prob")[:, 0]
+    assert np.isnan(sig[0]) and sig[1] == pytest.approx(math.exp(-0.4)) and np.isnan(sig[2])
+    assert data.records[2]["tiers"][0]["signals_answer_mismatch"] is True
+    assert small.count("solve") == 2  # the large tier is never asked again
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "x", "tiers": []}) + "\n")
+    with pytest.raises(ValueError, match="line 1: needs 'question' and 2 tiers"):
+        asyncio.run(aadd_signals(bad, tiers, tmp_path / "o.jsonl", progress=False))
+
+
+def test_auto_signal_resolves_from_the_training_rows() -> None:
+    from langchain_automix import Calibrated, Threshold
+    from langchain_automix.synthetic import synthetic_replay
+
+    plain = synthetic_replay(200, seed=2)
+    mv = Calibrated(Threshold(), signal="auto").fit(plain)
+    assert mv.signal == "verifier"
+    rng = np.random.default_rng(0)
+    richer = ReplayDataset(
+        ids=plain.ids,
+        scores=plain.scores,
+        confidences=plain.confidences,
+        signals={"answer_min_prob": rng.uniform(0, 1, (200, 1))},
+    )
+    mv = Calibrated(Threshold(), signal="auto").fit(richer)
+    assert mv.signal == "combined"
+    assert set(mv.report["combiner_weights"]) == {"verifier", "answer_min_prob"}
+    obs = Observation(tier=0, n_tiers=2, confidence=0.5, n_valid=8, n_samples=8)
+    with pytest.raises(ValueError, match="signal 'auto' must be fitted"):
+        Calibrated(Threshold(), signal="auto").decide(obs)
