@@ -56,6 +56,7 @@ from langchain_core.prompts import BasePromptTemplate
 from langchain_automix._model_utils import flat_usage
 from langchain_automix.datasets import QAItem
 from langchain_automix.scoring import score
+from langchain_automix.signals import answer_kind_signals
 
 __all__ = [
     "CollectStats",
@@ -240,7 +241,7 @@ async def collect_one(
             "latency_s": round(float(solved.latency_s), 4),
         }
         if not final:
-            signals: dict[str, float] = dict(solved.signals or {})
+            signals: dict[str, float] = {**(solved.signals or {}), **answer_kind_signals(answer)}
             if logprob_verifier:
                 lp = await alogprob_verify(
                     tier.verifier or tier.model,

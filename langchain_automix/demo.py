@@ -42,6 +42,7 @@ from langchain_automix.metrics import CostSpec, baselines
 from langchain_automix.replay import ReplayDataset, load_replay
 from langchain_automix.result import AutoMixResult
 from langchain_automix.scoring import score
+from langchain_automix.signals import resolve_auto
 from langchain_automix.solving import format_solve_messages
 
 __all__ = [
@@ -159,7 +160,7 @@ def calibrate(
     keep = [i for i, qid in enumerate(replay.ids) if str(qid) not in exclude_ids]
     train = replay.subset(keep)
     notes: list[str] = []
-    signal = "combined" if len(train.signal_names) > 1 else "verifier"
+    signal = resolve_auto(train.signal_names)
     if train.n_rows < MIN_CALIBRATION_ROWS:
         notes.append(
             f"only {train.n_rows} shipped replay rows to calibrate on (fewer than "

@@ -31,6 +31,7 @@ from langchain_automix.context import AutoMixContext
 from langchain_automix.errors import AutoMixModelError
 from langchain_automix.meta_verifiers.base import Observation
 from langchain_automix.result import AutoMixResult, TierAttempt
+from langchain_automix.signals import answer_kind_signals
 from langchain_automix.solving import SolveResult, asolve, solve
 from langchain_automix.state import AutoMixState, InputState
 from langchain_automix.verification import VerificationResult, averify, verify
@@ -125,7 +126,7 @@ def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) ->
         answer=out.answer,
         usage=usage,
         latency_s=out.latency_s,
-        signals=dict(out.signals or {}),
+        signals={**(out.signals or {}), **answer_kind_signals(out.answer)},
         cost=ctx.costs.unit_costs_for(ctx.n_tiers)[tier],
         money=ctx.costs.money(tier, usage),
     )

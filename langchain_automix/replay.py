@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from langchain_automix.signals import answer_kind_signals
+
 __all__ = ["ReplayDataset", "ReplayError", "load_replay", "write_replay"]
 
 
@@ -197,7 +199,10 @@ class ReplayDataset:
                             tier["verifier_confidence"], f"tier {t} verifier_confidence", where
                         )
                     )
-                    row_sig.append(_tier_signals(tier.get("signals"), t, where))
+                    sig = _tier_signals(tier.get("signals"), t, where)
+                    if isinstance(tier.get("answer"), str):  # rows older than these signals
+                        sig = {**answer_kind_signals(tier["answer"]), **sig}
+                    row_sig.append(sig)
                 ans = tier.get("answer")
                 row_a.append(None if ans is None else str(ans))
                 model = tier.get("model")

@@ -10,11 +10,17 @@ every tier attempt also records signals that cost little or nothing:
 ``answer_min_prob``    lowest token probability of the answer (free: the solve call)
 ``answer_mean_prob``   geometric mean of the answer's token probabilities (free)
 ``answer_first_prob``  probability of the answer's first token (free)
+``answer_abstains``    1 when the answer says the question cannot be answered, else 0
+``answer_yes_no``      1 when the answer is yes or no, else 0
 =====================  ==================================================================
 
-Every signal is a number in ``[0, 1]`` where higher means "more likely correct", so
-any meta-verifier can route on any of them (``Calibrated(signal=...)``), and
-:class:`SignalCombiner` learns a calibrated P(correct) from several at once.
+The first five are numbers in ``[0, 1]`` where higher means "more likely correct", so
+any meta-verifier can route on any of them (``Calibrated(signal=...)``). The two answer
+kinds are read from the answer text (no call; also derived from the answers of replay
+rows that predate them): they are indicators for :class:`SignalCombiner`, which learns
+from several signals at once how likely the small answer is to be enough. A small model's
+"unanswerable" and "yes" are right or wrong in other proportions than its extracted
+spans, and its token probabilities mean different things for each kind.
 
 Example:
     >>> from langchain_core.messages import AIMessage
@@ -37,24 +43,42 @@ __all__ = [
     "ANSWER_SIGNALS",
     "AUTO",
     "COMBINED",
+    "KIND_SIGNALS",
     "SIGNALS",
     "SignalCombiner",
+    "answer_kind_signals",
     "answer_signals",
+    "resolve_auto",
     "token_logprobs",
 ]
 
 ANSWER_SIGNALS = ("answer_min_prob", "answer_mean_prob", "answer_first_prob")
 """Signals read from the answer call's own token log-probabilities."""
 
-SIGNALS = ("verifier", "logprob_verifier", *ANSWER_SIGNALS)
+KIND_SIGNALS = ("answer_abstains", "answer_yes_no")
+"""Indicators of the answer's kind, read from its text."""
+
+SIGNALS = ("verifier", "logprob_verifier", *ANSWER_SIGNALS, *KIND_SIGNALS)
 """Every signal a tier attempt can carry."""
 
 COMBINED = "combined"
 """Name of the learned combination of several signals."""
 
 AUTO = "auto"
-"""Fit on ``combined`` when the training rows carry more than the verifier's signal, else
-on ``verifier``: the default of ``automix fit`` and ``automix evaluate``."""
+"""Fit on ``combined`` when the training rows carry a model signal besides the verifier's
+(answer logprobs or the logprob verifier), else on ``verifier``: the default of
+``automix fit`` and ``automix evaluate``."""
+
+
+def resolve_auto(signal_names: Sequence[str]) -> str:
+    """What :data:`AUTO` means for rows carrying ``signal_names``.
+
+    Example:
+        >>> resolve_auto(["verifier", "answer_abstains"]), resolve_auto(["answer_min_prob"])
+        ('verifier', 'combined')
+    """
+    model_signals = {"logprob_verifier", *ANSWER_SIGNALS}
+    return COMBINED if model_signals & set(signal_names) else "verifier"
 
 
 def token_logprobs(message: BaseMessage) -> list[Mapping[str, Any]]:
@@ -89,6 +113,30 @@ def answer_signals(message: BaseMessage) -> dict[str, float] | None:
         "answer_min_prob": math.exp(min(lps)),
         "answer_mean_prob": math.exp(sum(lps) / len(lps)),
         "answer_first_prob": math.exp(lps[0]),
+    }
+
+
+def answer_kind_signals(answer: str) -> dict[str, float]:
+    """The answer-kind indicators of an answer text.
+
+    Example:
+        >>> answer_kind_signals("unanswerable")
+        {'answer_abstains': 1.0, 'answer_yes_no': 0.0}
+        >>> answer_kind_signals("Yes, it is.")["answer_yes_no"]
+        1.0
+        >>> answer_kind_signals("no one knows")["answer_yes_no"]
+        0.0
+    """
+    from langchain_automix.scoring import is_unanswerable_prediction, normalize_answer
+
+    words = normalize_answer(answer).split()
+    first = answer.strip().lower()
+    yes_no = bool(words) and words[0] in ("yes", "no")
+    # "yes", "No.", "Yes, it is." count; a span such as "no one knows" does not
+    yes_no = yes_no and (len(words) == 1 or first[len(words[0]) : len(words[0]) + 1] in ",.;:!")
+    return {
+        "answer_abstains": float(is_unanswerable_prediction(answer)),
+        "answer_yes_no": float(yes_no),
     }
 
 

@@ -32,7 +32,7 @@ import numpy as np
 from langchain_automix.evaluation import compare_methods, verifier_report
 from langchain_automix.metrics import auroc
 from langchain_automix.replay import ReplayDataset
-from langchain_automix.signals import COMBINED, SignalCombiner
+from langchain_automix.signals import COMBINED, SignalCombiner, resolve_auto
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
@@ -64,7 +64,7 @@ def main() -> int:
         if data.n_rows < 6:
             print("(too few rows to split)")
             continue
-        signal = COMBINED if len(data.signal_names) > 1 else "verifier"
+        signal = resolve_auto(data.signal_names)
         runs = [
             (f"paper's fit, signal verifier, train halves, {args.seeds} seeds", {}),
             (

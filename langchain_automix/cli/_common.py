@@ -107,11 +107,9 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
 
 def resolve_signal(signal: str | tuple[str, ...], data: Any) -> str | tuple[str, ...]:
     """``auto`` becomes ``combined`` or ``verifier`` for the rows of ``data``."""
-    from langchain_automix.signals import AUTO, COMBINED
+    from langchain_automix.signals import AUTO, resolve_auto
 
-    if signal != AUTO:
-        return signal
-    return COMBINED if len(data.signal_names) > 1 else "verifier"
+    return resolve_auto(data.signal_names) if signal == AUTO else signal
 
 
 def fail(message: str) -> int:

@@ -5,16 +5,24 @@ what a fit on 50-300 noisy rows needs:
 
 * **a signal of your choice**: the paper's ``verifier`` confidence, a free answer
   logprob signal (``answer_min_prob``, ...) or ``combined``, a
-  :class:`~langchain_automix.signals.SignalCombiner` that learns a calibrated
-  P(correct) from several signals at once;
-* **a cross-validated check**: the whole fitting procedure (combiner and policy) is
-  repeated on ``folds``-fold splits of the training rows and scored on the held-out
-  folds. Unless that held-out result beats the best fixed choice (always escalate, or
-  always accept) with 80% bootstrap confidence over the rows, the policy *falls back*
-  to that fixed choice and says
-  why (``fallback``, ``report``, the policy file, ``automix fit``'s output). A fit
-  that chases noise costs more than it saves; the fallback never loses to random
-  mixing by more than the verification it does not skip (ΔIBC -3.9 at costs 1/50).
+  :class:`~langchain_automix.signals.SignalCombiner` that learns from several signals
+  at once how likely the small answer is to be enough (by default it is fitted to the
+  gain of escalating, ``target="gain"``: 1 where the small answer scores as well as the
+  last tier's, 0 where it scores 1 and the last tier's 0; ``target="score"`` fits it to
+  the small answer's score instead);
+* **an operating point chosen by cross-validation**: the whole fitting procedure
+  (combiner and policy) is repeated on ``folds``-fold splits of the training rows for
+  each escalation share in :data:`CV_SHARES` (each fitted with the target-share
+  objective) and scored on the held-out folds; the share whose held-out gain over the
+  best fixed choice (always escalate, or always accept) has the best lower bootstrap
+  bound is refitted on all rows. ΔIBC maximised on the training rows themselves picks
+  noise: its denominator is tiny at low escalation shares;
+* **a fallback**: unless that bound (``1 - confidence`` = 5% quantile over bootstrap
+  resamples of the rows) is above ``min_gain``, the policy *falls back* to the fixed
+  choice and says why (``fallback``, ``report``, the policy file, ``automix fit``'s
+  output). A fit that chases noise costs more than it saves; the fallback never loses
+  to random mixing by more than the verification it does not skip (ΔIBC -3.9 at costs
+  1/50).
 
 Example:
     >>> from langchain_automix.synthetic import synthetic_replay
@@ -36,7 +44,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
-from langchain_automix.signals import AUTO, COMBINED, SIGNALS, SignalCombiner
+from langchain_automix.signals import AUTO, COMBINED, SIGNALS, SignalCombiner, resolve_auto
 
 if TYPE_CHECKING:
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
@@ -67,6 +75,9 @@ def _clone(mv: MetaVerifier) -> MetaVerifier:
 _DRAWS = 200
 """Bootstrap draws of the cross-validated check."""
 
+CV_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+"""Escalation shares among which the robust fit chooses by cross-validation."""
+
 
 def _score(scores: np.ndarray, final: np.ndarray, costs: CostSpec, objective: Objective) -> Any:
     """ΔIBC % (or utility for ``lam``) of routings ``final`` ``(..., n)`` of rows ``scores``.
@@ -94,7 +105,9 @@ class Calibrated(MetaVerifier):
         policy: the meta-verifier to fit (instance, registry name, or policy dict).
         signal: ``"verifier"`` (the paper's), another signal name from
             :data:`~langchain_automix.signals.SIGNALS`, ``"combined"`` (every signal in
-            the training rows), or a list of names to combine.
+            the training rows), ``"auto"`` (``combined`` when the rows carry a model
+            signal besides the verifier's, else ``verifier``), or a list of names to
+            combine.
         robust: run the cross-validated check and fall back when routing does not pay.
         folds: folds of the check (at least 2).
         repeats: how many times the folds are redrawn (the check's result is the mean).
@@ -102,8 +115,12 @@ class Calibrated(MetaVerifier):
             beat the best fixed choice by, at the bootstrap bound below.
         confidence: the check passes when the lower ``1 - confidence`` bootstrap quantile
             (over the rows) of the held-out gain over the best fixed choice is above
-            ``min_gain``; 0.8 by default: a false "routing pays" costs far more than a
-            missed one.
+            ``min_gain``; 0.95 by default: a false "routing pays" costs far more than a
+            missed one, and the best of nine candidate shares is lucky more often than
+            any one of them.
+        target: what the combiner is fitted to: ``"gain"`` (default; whether the
+            small answer is as good as the last tier's) or ``"score"`` (the small
+            answer's score).
         l2: ridge penalty of the combiner.
         seed: seed of the fold splits.
         combiner: fitted combiner (set by :meth:`fit` or loaded from a policy file).
@@ -125,9 +142,10 @@ class Calibrated(MetaVerifier):
         folds: int = 5,
         repeats: int = 4,
         min_gain: float = 0.0,
-        confidence: float = 0.8,
+        confidence: float = 0.95,
         l2: float = 1.0,
         seed: int = 0,
+        target: str = "gain",
         combiner: SignalCombiner | Mapping[str, Any] | None = None,
         fallback: Decision | None = None,
         report: Mapping[str, Any] | None = None,
@@ -151,6 +169,9 @@ class Calibrated(MetaVerifier):
             raise ValueError(f"need folds >= 2 and repeats >= 1, got {folds} and {repeats}")
         if fallback not in (None, "accept", "escalate"):
             raise ValueError(f"fallback must be None, 'accept' or 'escalate', got {fallback!r}")
+        if target not in ("gain", "score"):
+            raise ValueError(f"target must be 'gain' or 'score', got {target!r}")
+        self.target = target
         self.robust = bool(robust)
         self.folds = int(folds)
         self.repeats = int(repeats)
@@ -225,13 +246,17 @@ class Calibrated(MetaVerifier):
 
     def _fit_signal(self, data: ReplayDataset) -> None:
         if self.signal == AUTO:
-            self.signal = COMBINED if len(data.signal_names) > 1 else "verifier"
+            self.signal = resolve_auto(data.signal_names)
         if not self._combines:
             data.signal(str(self.signal))  # raises naming the signals present
             return
         names = data.signal_names if self.signal == COMBINED else self.signal
         x = np.column_stack([data.signal(s)[:, 0] for s in names])
-        self.combiner = SignalCombiner(list(names), l2=self.l2).fit(x, data.scores[:, 0])
+        if self.target == "gain":  # 1: the small answer is as good as the last tier's
+            y = 0.5 + (data.scores[:, 0] - data.scores[:, -1]) / 2.0
+        else:
+            y = data.scores[:, 0]
+        self.combiner = SignalCombiner(list(names), l2=self.l2).fit(x, y)
 
     def _fit_once(
         self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: Any
@@ -247,31 +272,55 @@ class Calibrated(MetaVerifier):
         objective: Objective,
         forced: np.ndarray | None,
     ) -> None:
-        self._fit_once(data, costs, objective, forced)
-        self.report = {"signal": self._signal_label(), "n_rows": data.n_rows}
-        if self.combiner is not None:
-            self.report["combiner_weights"] = dict(
-                zip(self.combiner.signals, self.combiner.weights.round(4).tolist(), strict=True)
-            )
+        from langchain_automix.meta_verifiers._fitting import Objective
+
         if not self.robust or objective.kind not in ("max_delta_ibc", "lam"):
+            self._fit_once(data, costs, objective, forced)
+            self._start_report(data)
             return
-        finals = self._held_out_routing(data, costs, objective)  # (repeats, n)
+        # Choose the operating point by cross-validation: ΔIBC maximised on the training
+        # rows themselves picks noise (its denominator is tiny at low escalation shares).
+        # With the ΔIBC objective the candidates are escalation shares (each fitted with
+        # the target-share objective); with lam, lam itself.
+        candidates = (
+            [objective]
+            if objective.kind == "lam"
+            else [Objective("target_share", float(s)) for s in CV_SHARES]
+        )
+        held_out = self._held_out_routing(data, costs, candidates)  # (candidates, repeats, n)
         n, last = data.n_rows, data.n_tiers - 1
         fixed_finals = {"escalate": np.full(n, last, np.intp), "accept": np.zeros(n, np.intp)}
         fixed = {
             k: float(_score(data.scores, f, costs, objective)) for k, f in fixed_finals.items()
         }
         best_fixed = max(fixed, key=lambda k: fixed[k])
-        per_repeat = _score(data.scores, finals, costs, objective)
-        mean = float(np.mean(per_repeat))
-        # bootstrap the rows: how sure is it that the held-out routing beats the fixed choice?
+        # Bootstrap the rows: the gain of each candidate's held-out routing over the best
+        # fixed choice. The candidate with the best lower bound is chosen (a pessimistic
+        # choice, so that picking the luckiest of several candidates is not rewarded).
         rows = np.random.default_rng(self.seed).integers(0, n, size=(_DRAWS, n))
-        boot = np.mean(
-            [_score(data.scores[rows], f[rows], costs, objective) for f in finals], axis=0
-        )
-        margin = boot - _score(data.scores[rows], fixed_finals[best_fixed][rows], costs, objective)
-        margin = margin[np.isfinite(margin)]
-        lower = float(np.quantile(margin, 1.0 - self.confidence)) if margin.size else -np.inf
+        fixed_boot = _score(data.scores[rows], fixed_finals[best_fixed][rows], costs, objective)
+        lowers = []
+        for finals in held_out:
+            boot = np.mean(
+                [_score(data.scores[rows], f[rows], costs, objective) for f in finals], axis=0
+            )
+            with np.errstate(invalid="ignore"):
+                diff = boot - fixed_boot
+            margin = diff[np.isfinite(diff)]
+            q = float(np.quantile(margin, 1.0 - self.confidence)) if margin.size else -np.inf
+            lowers.append(q)
+        best = int(np.argmax(lowers))
+        lower = lowers[best]
+        chosen = candidates[best]
+        self._fit_once(data, costs, chosen, forced)
+        self._start_report(data)
+        per_repeat = _score(data.scores, held_out[best], costs, objective)
+        mean = float(np.mean(per_repeat))
+        if chosen.kind == "target_share":
+            self.report["cv_share"] = chosen.value
+            self.report["cv_lower_by_share"] = {
+                f"{c.value:.2f}": v for c, v in zip(candidates, lowers, strict=True)
+            }
         self.report.update(
             cv_delta_ibc=mean if objective.kind == "max_delta_ibc" else None,
             cv_score=mean,
@@ -295,28 +344,42 @@ class Calibrated(MetaVerifier):
                 f"{self._signal_label()!r} does not pay here"
             )
 
+    def _start_report(self, data: ReplayDataset) -> None:
+        self.report = {"signal": self._signal_label(), "n_rows": data.n_rows}
+        if self.combiner is not None:
+            self.report["combiner_weights"] = dict(
+                zip(self.combiner.signals, self.combiner.weights.round(4).tolist(), strict=True)
+            )
+
     def _signal_label(self) -> str:
         return self.signal if isinstance(self.signal, str) else "+".join(self.signal)
 
     def _held_out_routing(
-        self, data: ReplayDataset, costs: CostSpec, objective: Objective
+        self, data: ReplayDataset, costs: CostSpec, candidates: Sequence[Objective]
     ) -> np.ndarray:
-        """Stop tier of every row when routed by a fit that did not see it, per repeat."""
+        """Stop tier of every row by a fit that did not see it, ``(candidates, repeats, n)``."""
         n = data.n_rows
         folds = min(self.folds, n)
         rng = np.random.default_rng(self.seed)
-        out = np.empty((self.repeats, n), dtype=np.intp)
+        out = np.full((len(candidates), self.repeats, n), data.n_tiers - 1, dtype=np.intp)
         for r in range(self.repeats):
             perm = rng.permutation(n)
             for f in range(folds):
-                test = np.sort(perm[f::folds])
-                train = np.setdiff1d(np.arange(n), test)
-                if train.size < 2:
-                    out[r, test] = data.n_tiers - 1
+                test_idx = np.sort(perm[f::folds])
+                train_idx = np.setdiff1d(np.arange(n), test_idx)
+                if train_idx.size < 2:
                     continue
-                part = Calibrated(_clone(self.policy), signal=self.signal, robust=False, l2=self.l2)
-                part._fit_once(data.subset(train), costs, objective, None)
-                out[r, test] = part.route(data.subset(test))
+                train, test = data.subset(train_idx), data.subset(test_idx)
+                part = Calibrated(
+                    self.policy, signal=self.signal, robust=False, l2=self.l2, target=self.target
+                )
+                part._fit_signal(train)
+                train_obs = train.with_confidences(part.observations(train))
+                test_obs = test.with_confidences(part.observations(test))
+                for c, objective in enumerate(candidates):
+                    policy = _clone(self.policy)
+                    policy._fit(train_obs, costs, objective, None)
+                    out[c, r, test_idx] = policy.route(test_obs)
         return out
 
     def _frontier(
@@ -339,6 +402,7 @@ class Calibrated(MetaVerifier):
             "confidence": self.confidence,
             "l2": self.l2,
             "seed": self.seed,
+            "target": self.target,
             "combiner": None if self.combiner is None else self.combiner.to_dict(),
             "fallback": self.fallback,
             "report": self.report,

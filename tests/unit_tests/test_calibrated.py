@@ -139,3 +139,20 @@ def test_compare_methods_bootstrap_intervals_and_table_note() -> None:
     assert "interval spans 0 (no evidence of beating random mixing): threshold" in (
         raw.format_table()
     )
+
+
+def test_robust_fit_chooses_the_share_by_cross_validation_and_reports_it() -> None:
+    data = _with_signal(synthetic_replay(400, seed=7))
+    mv = Calibrated(Threshold(), signal="answer_min_prob").fit(data)
+    assert mv.report["cv_share"] in {round(0.1 * i, 1) for i in range(1, 10)}
+    lowers = mv.report["cv_lower_by_share"]
+    assert max(lowers.values()) == lowers[f"{mv.report['cv_share']:.2f}"] > 0
+    share = float((mv.route(data) == 1).mean())
+    assert abs(share - mv.report["cv_share"]) < 0.1  # refitted on all rows at that share
+    # the gain target (default) and the score target both fit; anything else is refused
+    assert Calibrated(Threshold(), signal="combined", target="score").fit(data).combiner
+    with pytest.raises(ValueError, match="target must be 'gain' or 'score'"):
+        Calibrated(Threshold(), target="nope")
+    # a lam objective is checked too, with lam itself the only candidate
+    lam = Calibrated(POMDP(), signal="answer_min_prob").fit(data, lam=0.001)
+    assert "cv_share" not in lam.report and lam.report["objective"] == "lam"

@@ -226,3 +226,27 @@ def test_auto_signal_resolves_from_the_training_rows() -> None:
     obs = Observation(tier=0, n_tiers=2, confidence=0.5, n_valid=8, n_samples=8)
     with pytest.raises(ValueError, match="signal 'auto' must be fitted"):
         Calibrated(Threshold(), signal="auto").decide(obs)
+
+
+def test_answer_kind_signals_in_traces_and_derived_for_old_replay_rows() -> None:
+    small = LogprobChatModel(answer="unanswerable", verdicts=[CORRECT])
+    msg = AutoMixRunnable(models=[small, LogprobChatModel()], num_verifications=1).invoke("Q?")
+    signals = AutoMixResult.from_message(msg).attempts[0].signals
+    assert signals["answer_abstains"] == 1.0 and signals["answer_yes_no"] == 0.0
+    old = ReplayDataset.from_records(
+        [
+            {
+                "id": "a",
+                "tiers": [{"answer": "Yes.", "score": 1, "verifier_confidence": 0.5}, {"score": 1}],
+            },
+            {
+                "id": "b",
+                "tiers": [{"answer": "1998", "score": 0, "verifier_confidence": 0.5}, {"score": 1}],
+            },
+        ]
+    )
+    assert old.signal("answer_yes_no")[:, 0].tolist() == [1.0, 0.0]
+    # answer kinds alone do not make "auto" combine: they are read from the text
+    from langchain_automix.signals import resolve_auto
+
+    assert resolve_auto(old.signal_names) == "verifier"
