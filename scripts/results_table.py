@@ -30,9 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np
 
 from langchain_automix.evaluation import compare_methods, verifier_report
+from langchain_automix.meta_verifiers import Calibrated, Threshold
 from langchain_automix.metrics import auroc
 from langchain_automix.replay import ReplayDataset
-from langchain_automix.signals import COMBINED, SignalCombiner, resolve_auto
+from langchain_automix.signals import COMBINED, resolve_auto
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
@@ -94,11 +95,11 @@ def main() -> int:
         for report in verifier_report(data):
             print(report.format())
         if signal == COMBINED:
-            aucs = held_out_auroc(data, args.seeds)
-            print(
-                f"  held-out AUROC of the combined signal (fitted on each seed's train half): "
-                f"{np.mean(aucs):.3f} ± {np.std(aucs):.3f}"
-            )
+            for label, aucs in held_out_auroc(data, args.seeds).items():
+                print(
+                    f"  held-out AUROC of the combined signal for {label!r} (fitted on each "
+                    f"seed's train half): {np.mean(aucs):.3f} ± {np.std(aucs):.3f}"
+                )
         unanswerable = [
             r["tiers"][0]["verifier_confidence"]
             for r in rows
@@ -113,18 +114,26 @@ def main() -> int:
     return 0
 
 
-def held_out_auroc(data: ReplayDataset, seeds: int) -> list[float]:
-    """AUROC on each seed's test half of a SignalCombiner fitted on its train half."""
-    out = []
-    names = data.signal_names
+def held_out_auroc(data: ReplayDataset, seeds: int) -> dict[str, list[float]]:
+    """Test-half AUROC of the default combined observation, fitted on each train half.
+
+    The observation is what ``Calibrated(signal="combined")`` routes on (combiner target
+    "gain"); its AUROC is measured for "the small answer is correct" (score >= 0.5) and
+    for "escalating gains nothing" (large score <= small score).
+    """
+    out: dict[str, list[float]] = {"answer correct": [], "escalating gains nothing": []}
     for seed in range(seeds):
         train, test = data.split(data.n_rows - data.n_rows // 2, seed=seed)
-        x_tr = np.column_stack([train.signal(s)[:, 0] for s in names])
-        x_te = np.column_stack([test.signal(s)[:, 0] for s in names])
-        comb = SignalCombiner(list(names)).fit(x_tr, train.scores[:, 0])
-        value = auroc(comb.predict(x_te), test.scores[:, 0] >= 0.5)
-        if value is not None:
-            out.append(value)
+        mv = Calibrated(Threshold(), signal=COMBINED, robust=False).fit(train)
+        obs = mv.observations(test)[:, 0]
+        labels = {
+            "answer correct": test.scores[:, 0] >= 0.5,
+            "escalating gains nothing": test.scores[:, -1] <= test.scores[:, 0],
+        }
+        for name, y in labels.items():
+            value = auroc(obs, y)
+            if value is not None:
+                out[name].append(value)
     return out
 
 

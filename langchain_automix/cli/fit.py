@@ -90,5 +90,10 @@ def _print_report(policy: Calibrated) -> None:
             f"{rep['cv_score']:+.4g} ± {rep['cv_score_std']:.3g}; "
             f"always-{rep['best_fixed']}: {rep['best_fixed_score']:+.4g}"
         )
+        share = f"escalation share {rep['cv_share']:.0%} chosen; " if "cv_share" in rep else ""
+        print(
+            f"  {share}{1 - rep['cv_confidence']:.0%} bootstrap bound of the held-out gain over "
+            f"always-{rep['best_fixed']}: {rep['cv_margin_lower']:+.4g}"
+        )
     if policy.fallback is not None:
         print(f"  FALLBACK to always-{policy.fallback}: {rep['fallback_reason']}")

@@ -63,7 +63,7 @@ def test_tables_per_dataset_and_the_shuffled_control(tmp_path: Path) -> None:
     assert out.count("[oracle]") == 7 and out.count("verifier signal of tier 0") == 3
     assert out.count("no table for 50 training rows") == 2
     assert out.count("default fit (Calibrated, robust), signal combined") == 3
-    assert out.count("held-out AUROC of the combined signal") == 3
+    assert out.count("held-out AUROC of the combined signal for 'answer correct'") == 3
     assert "answer_min_prob    1.000" in out
     informative = _auroc_of_all(out)
     control = _auroc_of_all(_run(str(replay), *fast, "--shuffle-confidences"))
