@@ -22,6 +22,7 @@ from langchain_automix.metrics import (
     delta_ibc,
     delta_ibc_regions,
     routing_point,
+    routing_points,
 )
 from langchain_automix.replay import ReplayDataset
 
@@ -132,15 +133,9 @@ def _bootstrap(
     """ΔIBC, cost, quality (``n`` draws) and APGR (``apgr_draws``) on resampled test rows."""
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, test.n_rows, size=(n, test.n_rows))
-    scores = test.scores[rows]  # (n, rows, tiers)
-    perf = np.take_along_axis(scores, final[rows][..., None], axis=2)[..., 0].mean(axis=1)
-    cost = spec.stop_costs[final[rows]].mean(axis=1)
-    small = scores[..., 0].mean(axis=1)
-    large = scores[..., -1].mean(axis=1)
-    base = (large - small) / (spec.large_cost - spec.small_cost)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = ((perf - small) / (cost - spec.small_cost) - base) / base * 100.0
-    out = {"delta_ibc": d, "avg_cost": cost, "avg_performance": perf}
+    p = routing_points(test.scores[rows], final[rows], spec)
+    small, large = p["small_performance"], p["large_performance"]
+    out = {k: p[k] for k in ("delta_ibc", "avg_cost", "avg_performance")}
     apgrs = []
     for b in range(min(apgr_draws, n)):
         sub = test.subset(rows[b])

@@ -23,8 +23,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "DEFAULT_UNIT_COSTS",
     "CostSpec",
+    "DEFAULT_UNIT_COSTS",
     "RoutingPoint",
     "aiq",
     "apgr",
@@ -39,6 +39,7 @@ __all__ = [
     "pgr",
     "query_costs",
     "routing_point",
+    "routing_points",
 ]
 
 DEFAULT_UNIT_COSTS: tuple[float, ...] = (1.0, 50.0)
@@ -146,6 +147,39 @@ def routing_point(scores: Any, final_tier: Any, costs: CostSpec) -> RoutingPoint
         avg_performance=float(perf.mean()),
         llm_call_share=float((f == s.shape[1] - 1).mean()),
     )
+
+
+def routing_points(scores: Any, final_tier: Any, costs: CostSpec) -> dict[str, np.ndarray]:
+    """Vectorised :func:`routing_point` with ΔIBC, over leading axes (bootstrap, repeats).
+
+    ``scores`` is ``(..., n, tiers)`` and ``final_tier`` ``(..., n)``; they broadcast.
+    Returns arrays over the leading axes: ``avg_cost``, ``avg_performance``,
+    ``small_performance``, ``large_performance`` (the rows' own baselines) and
+    ``delta_ibc`` (percent; NaN where undefined).
+
+    Example:
+        >>> p = routing_points([[[0.0, 1.0], [1.0, 1.0]]], [[1, 0]], CostSpec.make((1, 50)))
+        >>> p["avg_cost"].tolist(), p["avg_performance"].tolist()
+        ([27.0], [1.0])
+    """
+    s = np.asarray(scores, dtype=float)
+    f = np.asarray(final_tier, dtype=np.intp)
+    shape = np.broadcast_shapes(f.shape, s.shape[:-1])
+    s = np.broadcast_to(s, (*shape, s.shape[-1]))
+    f = np.broadcast_to(f, shape)
+    perf = np.take_along_axis(s, f[..., None], axis=-1)[..., 0].mean(axis=-1)
+    cost = costs.stop_costs[f].mean(axis=-1)
+    small, large = s[..., 0].mean(axis=-1), s[..., -1].mean(axis=-1)
+    base = (large - small) / (costs.large_cost - costs.small_cost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = ((perf - small) / (cost - costs.small_cost) - base) / base * 100.0
+    return {
+        "avg_cost": np.asarray(cost),
+        "avg_performance": np.asarray(perf),
+        "small_performance": np.asarray(small),
+        "large_performance": np.asarray(large),
+        "delta_ibc": np.where(np.isfinite(d), d, np.nan),
+    }
 
 
 def ibc(performance: Any, cost: Any, ref_performance: float, ref_cost: float) -> Any:

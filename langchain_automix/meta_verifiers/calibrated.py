@@ -84,18 +84,12 @@ def _score(scores: np.ndarray, final: np.ndarray, costs: CostSpec, objective: Ob
 
     Vectorised over leading axes: ``scores`` ``(..., n, tiers)`` and ``final`` broadcast.
     """
-    shape = np.broadcast_shapes(np.shape(final), scores.shape[:-1])
-    scores = np.broadcast_to(scores, (*shape, scores.shape[-1]))
-    final = np.broadcast_to(final, shape)
-    perf = np.take_along_axis(scores, final[..., None], axis=-1)[..., 0].mean(axis=-1)
-    cost = costs.stop_costs[final].mean(axis=-1)
+    from langchain_automix.metrics import routing_points
+
+    p = routing_points(scores, final, costs)
     if objective.kind == "lam":
-        return perf - float(objective.value or 0.0) * cost
-    small, large = scores[..., 0].mean(axis=-1), scores[..., -1].mean(axis=-1)
-    base = (large - small) / (costs.large_cost - costs.small_cost)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = ((perf - small) / (cost - costs.small_cost) - base) / base * 100.0
-    return np.where(np.isfinite(d), d, -np.inf)
+        return p["avg_performance"] - float(objective.value or 0.0) * p["avg_cost"]
+    return np.nan_to_num(p["delta_ibc"], nan=-np.inf)
 
 
 class Calibrated(MetaVerifier):
