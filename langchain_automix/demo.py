@@ -88,6 +88,30 @@ class DemoReport:
     """Median wall time per query of each table row on these questions: the small answer,
     its verification and (when escalated) the large answer, as measured live."""
 
+    def quality_line(self, draws: int = 2000) -> str:
+        """AutoMix's live quality and cost against always-large's, with paired intervals.
+
+        The interval is a 95% bootstrap over the live questions of the difference in
+        quality (AutoMix minus always-large, on the same questions).
+        """
+        scores = self.live.scores
+        automix = np.array(
+            [scores[i, -1] if r.escalated else scores[i, 0] for i, r in enumerate(self.results)]
+        )
+        diff = automix - scores[:, -1]
+        rng = np.random.default_rng(0)
+        boot = diff[rng.integers(0, diff.size, size=(draws, diff.size))].mean(axis=1)
+        lo, hi = np.percentile(boot, [2.5, 97.5])
+        cost = float(np.mean([r.total_cost for r in self.results]))
+        large_cost = float(self.baselines["always_large"]["avg_cost"] or 1.0)
+        within = "within" if lo <= 0.0 <= hi else ("above" if lo > 0 else "below")
+        return (
+            f"AutoMix live: quality {automix.mean():.3f} vs always-large {scores[:, -1].mean():.3f}"
+            f" (difference {diff.mean():+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] over "
+            f"{diff.size} questions: {within} always-large's), at cost {cost:.1f} vs "
+            f"{large_cost:.0f} ({cost / large_cost - 1:+.0%})"
+        )
+
     def latency_line(self) -> str:
         """Median seconds of the queries AutoMix accepted against always-large's."""
         kept = [

@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         f"Measured in the live run (POMDP): {escalated}/{n} escalated, {live_cost:.1f} per query "
         f"= {live_cost / large_cost:.0%} of the cost of always-large."
     )
+    print(report.quality_line())
     print(report.latency_line())
     for note in report.notes:
         print(f"note: {note}")

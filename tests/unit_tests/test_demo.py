@@ -117,6 +117,10 @@ def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
     assert secs["AutoMix + POMDP"] >= secs["always small"] > 0
     kept = sum(not r.escalated for r in report.results)
     assert f"({kept} of 8)" in report.latency_line()
+    # the oracle pair: AutoMix keeps only right small answers, so it matches always-large
+    line = report.quality_line()
+    assert "quality 1.000 vs always-large 1.000 (difference +0.000" in line
+    assert "within always-large's" in line
 
 
 def test_demo_with_too_few_calibration_rows_says_so(tmp_path: Path) -> None:
