@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -58,14 +59,39 @@ def _result(message: BaseMessage, started: float) -> SolveResult:
     )
 
 
+_NO_LOGPROBS: dict[int, weakref.ref[Any]] = {}
+"""Models whose endpoint refused a logprobs request (by id, checked against a weak ref)."""
+
+
+def _refuses_logprobs(model: Runnable[Any, Any]) -> bool:
+    ref = _NO_LOGPROBS.get(id(model))
+    return ref is not None and ref() is model
+
+
 def _logprob_kwargs(model: Runnable[Any, Any], logprobs: bool) -> dict[str, Any]:
     """``logprobs=True`` for models that declare the field (ChatOpenAI), else nothing.
 
-    ``top_logprobs=1`` too: llama.cpp's server returns no logprobs without it.
+    ``top_logprobs=1`` too: llama.cpp's server returns no logprobs without it. Nothing
+    for a model whose endpoint refused logprobs before (see :func:`_refused`).
     """
-    if not logprobs or not supported_kwargs(model, {"logprobs": True}):
+    if not logprobs or _refuses_logprobs(model):
+        return {}
+    if not supported_kwargs(model, {"logprobs": True}):
         return {}
     return supported_kwargs(model, {"logprobs": True, "top_logprobs": 1})
+
+
+def _refused(model: Runnable[Any, Any], exc: Exception) -> bool:
+    """Whether ``exc`` is an endpoint refusing logprobs; then the model is remembered.
+
+    llama.cpp's server refuses them unless started with ``logits_all`` (an HTTP 500
+    naming logprobs); some hosted models answer 400. The answer call is then repeated
+    without logprobs: the signals are a bonus, never a reason to lose an answer.
+    """
+    if "logprob" not in str(exc).lower():
+        return False
+    _NO_LOGPROBS[id(model)] = weakref.ref(model)
+    return True
 
 
 def solve(
@@ -95,7 +121,13 @@ def solve(
     cfg = child_config(config, run_name="solve")
     started = time.perf_counter()
     if on_chunk is None:
-        return _result(model.invoke(messages, cfg, **_logprob_kwargs(model, logprobs)), started)
+        kwargs = _logprob_kwargs(model, logprobs)
+        try:
+            return _result(model.invoke(messages, cfg, **kwargs), started)
+        except Exception as exc:
+            if not kwargs or not _refused(model, exc):
+                raise
+        return _result(model.invoke(messages, cfg), started)
     full: AIMessageChunk | None = None
     for chunk in model.stream(messages, cfg, **_logprob_kwargs(model, logprobs)):
         chunk = _as_chunk(chunk)
@@ -120,7 +152,12 @@ async def asolve(
     started = time.perf_counter()
     if on_chunk is None:
         kwargs = _logprob_kwargs(model, logprobs)
-        return _result(await model.ainvoke(messages, cfg, **kwargs), started)
+        try:
+            return _result(await model.ainvoke(messages, cfg, **kwargs), started)
+        except Exception as exc:
+            if not kwargs or not _refused(model, exc):
+                raise
+        return _result(await model.ainvoke(messages, cfg), started)
     full: AIMessageChunk | None = None
     async for chunk in model.astream(messages, cfg, **_logprob_kwargs(model, logprobs)):
         chunk = _as_chunk(chunk)

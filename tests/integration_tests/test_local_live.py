@@ -56,8 +56,27 @@ def test_logprob_verifier_live() -> None:
             small, question="Where is the tower?", context=CONTEXT, answer="Paris"
         )
         assert good.n_valid == 1 and 0.0 <= good.confidence <= 1.0
+        # the answer call's own token probabilities reach the trace (free routing signals)
+        automix = AutoMixRunnable(
+            models=[small, server.chat_model(DEFAULT_PAIR[0])], num_verifications=1
+        )
+        first = automix.invoke_result(
+            {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
+        ).attempts[0]
+        assert 0.0 < first.signals["answer_min_prob"] <= first.signals["answer_mean_prob"] <= 1
         pids = server.pids
     assert not any(alive(p) for p in pids)
+
+
+def test_server_without_logits_all_answers_without_signals(local_pair: LocalModelServer) -> None:
+    small, large = (local_pair.chat_model(m, max_tokens=32) for m in DEFAULT_PAIR)
+    automix = AutoMixRunnable(models=[small, large], num_verifications=1)
+    for _ in range(2):  # refused once (HTTP 500 naming logprobs), then not asked again
+        first = automix.invoke_result(
+            {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
+        ).attempts[0]
+        assert first.error is None and "paris" in (first.answer or "").lower()
+        assert "answer_min_prob" not in first.signals
 
 
 def test_server_is_gone_after_exit_and_after_error() -> None:

@@ -206,3 +206,23 @@ class LogprobChatModel(ScriptedChatModel):
     ) -> ChatResult:
         self._want_logprobs = bool(kwargs.get("logprobs"))
         return await super()._agenerate(messages, stop, run_manager, **kwargs)
+
+
+class NoLogprobsServerModel(LogprobChatModel):
+    """Declares ``logprobs`` but its endpoint refuses them, as llama.cpp's without logits_all."""
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        if kwargs.get("logprobs"):
+            self._enter("refused", kwargs)
+            self._leave()
+            raise RuntimeError(
+                "Error code: 500 - logprobs is not supported for models created with logits_all=False"
+            )
+        return super()._generate(messages, stop, run_manager, **kwargs)
+
+    async def _agenerate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        return self._generate(messages, stop, run_manager, **kwargs)

@@ -250,3 +250,20 @@ def test_answer_kind_signals_in_traces_and_derived_for_old_replay_rows() -> None
     from langchain_automix.signals import resolve_auto
 
     assert resolve_auto(old.signal_names) == "verifier"
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_an_endpoint_refusing_logprobs_still_answers_and_is_not_asked_again(
+    use_async: bool,
+) -> None:
+    from tests.unit_tests.fake_models import NoLogprobsServerModel
+
+    small = NoLogprobsServerModel(answer="Paris", verdicts=[CORRECT])
+    automix = AutoMixRunnable(models=[small, LogprobChatModel()], num_verifications=1)
+    for _ in range(2):
+        msg = asyncio.run(automix.ainvoke("Capital?")) if use_async else automix.invoke("Capital?")
+        first = AutoMixResult.from_message(msg).attempts[0]
+        assert first.answer == "Paris" and first.error is None
+        assert "answer_min_prob" not in first.signals
+    assert small.count("refused") == 1  # refused once, then remembered
+    assert small.count("solve") == 2
