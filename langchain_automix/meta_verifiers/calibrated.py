@@ -5,11 +5,11 @@ what a fit on 50-300 noisy rows needs:
 
 * **a signal of your choice**: the paper's ``verifier`` confidence, a free answer
   logprob signal (``answer_min_prob``, ...) or ``combined``, a
-  :class:`~langchain_automix.signals.SignalCombiner` that learns from several signals
-  at once how likely the small answer is to be enough (by default it is fitted to the
-  gain of escalating, ``target="gain"``: 1 where the small answer scores as well as the
-  last tier's, 0 where it scores 1 and the last tier's 0; ``target="score"`` fits it to
-  the small answer's score instead);
+  :class:`~langchain_automix.signals.SignalCombiner` that learns a calibrated
+  P(small answer correct) from several signals at once (``target="score"``, the
+  default; ``target="gain"`` fits it to the gain of escalating instead: 1 where the
+  small answer scores as well as the last tier's, 0 where it scores 1 and the last
+  tier's 0);
 * **an operating point chosen by cross-validation**: the whole fitting procedure
   (combiner and policy) is repeated on ``folds``-fold splits of the training rows for
   each escalation share in :data:`CV_SHARES` (each fitted with the target-share
@@ -112,9 +112,9 @@ class Calibrated(MetaVerifier):
             ``min_gain``; 0.95 by default: a false "routing pays" costs far more than a
             missed one, and the best of nine candidate shares is lucky more often than
             any one of them.
-        target: what the combiner is fitted to: ``"gain"`` (default; whether the
-            small answer is as good as the last tier's) or ``"score"`` (the small
-            answer's score).
+        target: what the combiner is fitted to: ``"score"`` (default; the small
+            answer's score, so the observation is a calibrated P(correct)) or ``"gain"``
+            (whether the small answer is as good as the last tier's).
         l2: ridge penalty of the combiner.
         seed: seed of the fold splits.
         combiner: fitted combiner (set by :meth:`fit` or loaded from a policy file).
@@ -139,7 +139,7 @@ class Calibrated(MetaVerifier):
         confidence: float = 0.95,
         l2: float = 1.0,
         seed: int = 0,
-        target: str = "gain",
+        target: str = "score",
         combiner: SignalCombiner | Mapping[str, Any] | None = None,
         fallback: Decision | None = None,
         report: Mapping[str, Any] | None = None,
