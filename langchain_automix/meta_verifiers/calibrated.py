@@ -72,6 +72,13 @@ def _clone(mv: MetaVerifier) -> MetaVerifier:
     return type(mv).from_params(mv.get_params())
 
 
+def _signal_or_nan(data: ReplayDataset, name: str) -> np.ndarray:
+    """A signal's values, all NaN when the rows lack it (the combiner fills those)."""
+    if name in data.signal_names:
+        return data.signal(name)
+    return np.full((data.n_rows, data.n_tiers - 1), np.nan)
+
+
 _DRAWS = 200
 """Bootstrap draws of the cross-validated check."""
 
@@ -222,14 +229,15 @@ class Calibrated(MetaVerifier):
         if self._combines:
             if self.combiner is None:
                 raise ValueError("a combined-signal policy must be fitted before use")
-            cols = self.combiner.signals
+            cols = [_signal_or_nan(data, s) for s in self.combiner.signals]
             return np.column_stack(
                 [
-                    self.combiner.predict(np.column_stack([data.signal(s)[:, t] for s in cols]))
+                    self.combiner.predict(np.column_stack([c[:, t] for c in cols]))
                     for t in range(data.n_tiers - 1)
                 ]
             )
-        return np.nan_to_num(data.signal(str(self._resolved())), nan=0.0)
+        # rows without the signal (an endpoint without logprobs) count as 0, as live
+        return np.nan_to_num(_signal_or_nan(data, str(self._resolved())), nan=0.0)
 
     def route(self, data: ReplayDataset) -> np.ndarray:
         """Stop tier of each row: the fallback's, or the wrapped policy's on the signal."""

@@ -156,3 +156,14 @@ def test_robust_fit_chooses_the_share_by_cross_validation_and_reports_it() -> No
     # a lam objective is checked too, with lam itself the only candidate
     lam = Calibrated(POMDP(), signal="answer_min_prob").fit(data, lam=0.001)
     assert "cv_share" not in lam.report and lam.report["objective"] == "lam"
+
+
+def test_rows_without_the_fitted_signals_still_route() -> None:
+    # fitted where the answer logprobs were recorded, evaluated where they were not (an
+    # endpoint without logprobs): the combiner fills the training mean, a single signal 0
+    data = _with_signal(synthetic_replay(300, seed=8))
+    bare = synthetic_replay(50, seed=9)
+    combined = Calibrated(Threshold(), signal="combined").fit(data)
+    assert combined.route(bare).shape == (50,)
+    single = Calibrated(Threshold(), signal="answer_min_prob", robust=False).fit(data)
+    assert (single.route(bare) == 1).all()  # no evidence: escalate, as live
