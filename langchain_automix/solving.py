@@ -76,9 +76,8 @@ def _logprob_kwargs(model: Runnable[Any, Any], logprobs: bool) -> dict[str, Any]
     """
     if not logprobs or _refuses_logprobs(model):
         return {}
-    if not supported_kwargs(model, {"logprobs": True}):
-        return {}
-    return supported_kwargs(model, {"logprobs": True, "top_logprobs": 1})
+    kwargs = supported_kwargs(model, {"logprobs": True, "top_logprobs": 1})
+    return kwargs if "logprobs" in kwargs else {}
 
 
 def _refused(model: Runnable[Any, Any], exc: Exception) -> bool:
