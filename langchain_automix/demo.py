@@ -42,7 +42,7 @@ from langchain_automix.metrics import CostSpec, baselines
 from langchain_automix.replay import ReplayDataset, load_replay
 from langchain_automix.result import AutoMixResult
 from langchain_automix.scoring import score
-from langchain_automix.signals import resolve_auto
+from langchain_automix.signals import ANSWER_SIGNALS, FREE, resolve_auto
 from langchain_automix.solving import format_solve_messages
 
 __all__ = [
@@ -64,6 +64,8 @@ DEFAULT_QUESTIONS = 12
 """Live questions by default: about 5 minutes on 2 CPU cores."""
 COSTS = (1.0, 50.0)
 MIN_CALIBRATION_ROWS = 10
+FREE_LABEL = "AutoMix, no verifier"
+"""The row of a Threshold on the answer's free signals: it never calls the verifier."""
 
 
 @dataclass
@@ -86,7 +88,11 @@ class DemoReport:
     """Caveats worth printing (small calibration set, ...)."""
     median_seconds: dict[str, float] = field(default_factory=dict)
     """Median wall time per query of each table row on these questions: the small answer,
-    its verification and (when escalated) the large answer, as measured live."""
+    its verification (for the rows that read it) and (when escalated) the large answer,
+    as measured live."""
+    kept_free_seconds: list[float] = field(default_factory=list)
+    """Seconds of the queries the no-verifier row keeps at the small model (its answer
+    call alone)."""
 
     def quality_line(self, draws: int = 2000) -> str:
         """AutoMix's live quality and cost against always-large's, with paired intervals.
@@ -121,11 +127,19 @@ class DemoReport:
         ]
         large = self.median_seconds.get("always large")
         if not kept:
-            return f"AutoMix accepted no answer here; always-large: median {large:.2f} s"
-        return (
-            f"median latency: queries AutoMix kept at the small model {median(kept):.2f} s "
-            f"({len(kept)} of {len(self.results)}), always-large {large:.2f} s"
-        )
+            line = f"AutoMix accepted no answer here; always-large: median {large:.2f} s"
+        else:
+            line = (
+                f"median latency: queries AutoMix kept at the small model {median(kept):.2f} s "
+                f"({len(kept)} of {len(self.results)}), always-large {large:.2f} s"
+            )
+        if self.kept_free_seconds:
+            line += (
+                f"; kept by {FREE_LABEL!r} (answer call only) "
+                f"{median(self.kept_free_seconds):.2f} s ({len(self.kept_free_seconds)} of "
+                f"{len(self.results)})"
+            )
+        return line
 
     def table(self) -> str:
         """The paper-style table."""
@@ -205,6 +219,12 @@ def calibrate(
         if isinstance(mv, Calibrated) and mv.fallback is not None:
             notes.append(f"{name}: {mv.report['fallback_reason']}")
     policies: list[tuple[str, MetaVerifier]] = [("AutoMix + Threshold", threshold)]
+    free_names = [n for n in train.signal_names if n in ANSWER_SIGNALS]
+    if free_names and train.n_rows >= MIN_CALIBRATION_ROWS:
+        free = Calibrated(Threshold(), signal=FREE).fit(train, costs=COSTS)
+        if free.fallback is not None:
+            notes.append(f"{FREE_LABEL}: {free.report['fallback_reason']}")
+        policies.append((FREE_LABEL, free))
     if pomdp is not None:
         policies.append(("AutoMix + POMDP", pomdp))
     else:
@@ -322,7 +342,10 @@ def run_demo(
     large_s = np.array([r["tiers"][1]["latency_s"] for r in rows], float)
     seconds_by_row = {"always small": small_s, "always large": large_s}
     for name, policy in policies:
-        seconds_by_row[name] = small_s + verify_s + np.where(policy.route(live) == 1, large_s, 0)
+        checked = small_s + (verify_s if policy.reads_verifier() else 0.0)
+        seconds_by_row[name] = checked + np.where(policy.route(live) == 1, large_s, 0)
+    free_policy = dict(policies).get(FREE_LABEL)
+    kept_free = small_s[free_policy.route(live) == 0] if free_policy is not None else np.array([])
     report = DemoReport(
         live=live,
         results=results,
@@ -332,6 +355,7 @@ def run_demo(
         seconds=seconds,
         notes=notes,
         median_seconds={k: float(np.median(v)) for k, v in seconds_by_row.items()},
+        kept_free_seconds=[float(x) for x in kept_free],
     )
     if plot:
         try:

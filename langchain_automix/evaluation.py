@@ -25,6 +25,7 @@ from langchain_automix.metrics import (
     routing_points,
 )
 from langchain_automix.replay import ReplayDataset
+from langchain_automix.signals import FREE_SIGNALS
 
 __all__ = [
     "DEFAULT_METHODS",
@@ -165,7 +166,7 @@ def evaluate_policy(
     (the policy's decisions kept; baselines recomputed on each resample) and APGR on
     up to 200 of them, for confidence intervals.
     """
-    spec = CostSpec.make(costs, verify_costs, n_tiers=test.n_tiers)
+    spec = policy.charged(CostSpec.make(costs, verify_costs, n_tiers=test.n_tiers))
     final = policy.route(test)
     point = routing_point(test.scores, final, spec)
     small = (spec.small_cost, float(test.scores[:, 0].mean()))
@@ -490,11 +491,23 @@ class VerifierReport:
                 f"rows with no decision at all {self.rows_without_valid_sample}"
             )
         if len(self.signals) > 1:
-            lines.append("  AUROC by signal (95% bootstrap CI, rows):")
+            lines.append(
+                "  by signal: AUROC (95% bootstrap CI), rows, and the cost of its call\n"
+                "  (median seconds and tokens per answer as recorded; free = no call):"
+            )
             for name, s in self.signals.items():
                 ci = s.get("ci")
                 span = "" if not ci else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
-                lines.append(f"    {name:<18} {f(s.get('auroc'), '.3f')}{span}  ({s['n_rows']})")
+                cost = ""
+                if s.get("median_s") == 0.0 and s.get("median_tokens") == 0.0:
+                    cost = "  free"
+                elif "median_s" in s:
+                    cost = f"  {s['median_s']:.2f} s"
+                    if "median_tokens" in s:
+                        cost += f", {s['median_tokens']:.0f} tokens"
+                lines.append(
+                    f"    {name:<18} {f(s.get('auroc'), '.3f')}{span}  ({s['n_rows']}){cost}"
+                )
         if self.auroc is not None and self.auroc < 0.6:
             lines.append(
                 "  note: with AUROC below 0.6 the verifier barely tells right answers from\n"
@@ -571,12 +584,51 @@ def verifier_report(data: ReplayDataset, *, correct_at: float = 0.5) -> list[Ver
                 invalid_sample_share=invalid,
                 rows_without_valid_sample=empty,
                 signals={
-                    name: _signal_auroc(data.signal(name)[:, t], correct)
+                    name: {
+                        **_signal_auroc(data.signal(name)[:, t], correct),
+                        **_signal_cost(data.records, t, name),
+                    }
                     for name in data.signal_names
                 },
             )
         )
     return reports
+
+
+_COST_FIELDS = {
+    "verifier": ("verify_latency_s", "verify_usage"),
+    "logprob_verifier": ("logprob_verify_latency_s", "logprob_verify_usage"),
+}
+"""Where ``automix collect`` rows record what each verification call cost."""
+
+
+def _signal_cost(records: Sequence[Mapping[str, Any]], tier: int, name: str) -> dict[str, Any]:
+    """Median seconds and tokens of the call behind a signal, as recorded in the rows.
+
+    Free signals cost no call (0 s, 0 tokens); a verifier signal's cost is read from the
+    rows ``automix collect`` wrote (``verify_latency_s``, ``verify_usage``, ...), and is
+    absent when the rows do not record it.
+    """
+    if name in FREE_SIGNALS:
+        return {"median_s": 0.0, "median_tokens": 0.0}
+    fields = _COST_FIELDS.get(name)
+    if fields is None or not records:
+        return {}
+    secs, toks = [], []
+    for rec in records:
+        tiers = rec.get("tiers") or []
+        entry = tiers[tier] if tier < len(tiers) and isinstance(tiers[tier], Mapping) else {}
+        sec, usage = entry.get(fields[0]), entry.get(fields[1])
+        if isinstance(sec, (int, float)):
+            secs.append(float(sec))
+        if isinstance(usage, Mapping) and usage:
+            toks.append(float(usage.get("input_tokens", 0)) + float(usage.get("output_tokens", 0)))
+    out: dict[str, Any] = {}
+    if secs:
+        out["median_s"] = float(np.median(secs))
+    if toks:
+        out["median_tokens"] = float(np.median(toks))
+    return out
 
 
 def _signal_auroc(values: np.ndarray, correct: np.ndarray, draws: int = 500) -> dict[str, Any]:

@@ -170,7 +170,8 @@ def _observation(ctx: AutoMixContext, state: AutoMixState) -> Observation:
         confidences=tuple(
             a.verifier_confidence for a in attempts if a.verifier_confidence is not None
         ),
-        signals=tuple(a.signals for a in attempts if a.verifier_confidence is not None),
+        # every tier that reached a decision: verified, or routed on its free signals alone
+        signals=tuple(a.signals for a in attempts if a.error is None),
     )
 
 
@@ -266,8 +267,15 @@ async def asolve_large(state: AutoMixState, config: RunnableConfig) -> dict[str,
 
 
 def self_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
-    """The current tier verifies its own answer ``k`` times."""
+    """The current tier verifies its own answer ``k`` times.
+
+    No model is called when the meta-verifier reads no verification (a policy on the
+    answer's free signals, or a fixed fallback): the attempt then carries no verifier
+    fields and costs no verification.
+    """
     ctx = _context(config)
+    if not ctx.meta_verifier.reads_verifier():
+        return {}
     attempt = state["attempts"][-1]
     run = logprob_verify_settings if ctx.verifier.method == "logprob" else verify
     result = run(
@@ -284,6 +292,8 @@ def self_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
 async def aself_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
     """Async twin of :func:`self_verify`."""
     ctx = _context(config)
+    if not ctx.meta_verifier.reads_verifier():
+        return {}
     attempt = state["attempts"][-1]
     arun = alogprob_verify_settings if ctx.verifier.method == "logprob" else averify
     result = await arun(

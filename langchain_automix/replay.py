@@ -419,6 +419,13 @@ class ReplayDataset:
                 tier["score"] = float(self.scores[i, t])
                 if t < self.n_tiers - 1:
                     tier["verifier_confidence"] = float(self.confidences[i, t])
+                    signals = {
+                        name: float(col[i, t])
+                        for name, col in (self.signals or {}).items()
+                        if np.isfinite(col[i, t])
+                    }
+                    if signals:
+                        tier["signals"] = signals
                 tiers.append(tier)
             qid = self.ids[i]
             out.append({"id": qid if isinstance(qid, (str, int)) else str(qid), "tiers": tiers})

@@ -43,11 +43,15 @@ __all__ = [
     "ANSWER_SIGNALS",
     "AUTO",
     "COMBINED",
+    "FREE",
+    "FREE_SIGNALS",
     "KIND_SIGNALS",
     "SIGNALS",
+    "VERIFIER_SIGNALS",
     "SignalCombiner",
     "answer_kind_signals",
     "answer_signals",
+    "needs_verifier",
     "resolve_auto",
     "token_logprobs",
 ]
@@ -58,16 +62,38 @@ ANSWER_SIGNALS = ("answer_min_prob", "answer_mean_prob", "answer_first_prob")
 KIND_SIGNALS = ("answer_abstains", "answer_yes_no")
 """Indicators of the answer's kind, read from its text."""
 
-SIGNALS = ("verifier", "logprob_verifier", *ANSWER_SIGNALS, *KIND_SIGNALS)
+VERIFIER_SIGNALS = ("verifier", "logprob_verifier")
+"""Signals that need a verification call after the answer."""
+
+FREE_SIGNALS = (*ANSWER_SIGNALS, *KIND_SIGNALS)
+"""Signals that cost no call beyond the answer itself."""
+
+SIGNALS = (*VERIFIER_SIGNALS, *FREE_SIGNALS)
 """Every signal a tier attempt can carry."""
 
 COMBINED = "combined"
 """Name of the learned combination of several signals."""
 
+FREE = "free"
+"""Name of the learned combination of the free signals in the training rows: a policy on
+it never calls the verifier (the graph skips ``self_verify``'s model call and no
+verification cost is charged), so a kept answer costs one small call."""
+
 AUTO = "auto"
 """Fit on ``combined`` when the training rows carry a model signal besides the verifier's
 (answer logprobs or the logprob verifier), else on ``verifier``: the default of
 ``automix fit`` and ``automix evaluate``."""
+
+
+def needs_verifier(signals: str | Sequence[str]) -> bool:
+    """Whether routing on ``signals`` (a name or names) needs a verification call.
+
+    Example:
+        >>> needs_verifier("answer_min_prob"), needs_verifier(["answer_yes_no", "verifier"])
+        (False, True)
+    """
+    names = [signals] if isinstance(signals, str) else list(signals)
+    return any(n not in FREE_SIGNALS and n != FREE for n in names)
 
 
 def resolve_auto(signal_names: Sequence[str]) -> str:

@@ -71,11 +71,12 @@ def add_objective_options(p: argparse.ArgumentParser) -> None:
 
 def parse_signal(text: str) -> str | tuple[str, ...]:
     """``verifier``, another signal name, ``combined``, or a comma-separated list to combine."""
-    from langchain_automix.signals import AUTO, COMBINED, SIGNALS
+    from langchain_automix.signals import AUTO, COMBINED, FREE, SIGNALS
 
     names = tuple(s.strip() for s in text.split(",") if s.strip())
-    known = (*SIGNALS, COMBINED, AUTO)
-    bad = [s for s in names if s not in known or (s in (COMBINED, AUTO) and len(names) > 1)]
+    known = (*SIGNALS, COMBINED, FREE, AUTO)
+    whole = (COMBINED, FREE, AUTO)
+    bad = [s for s in names if s not in known or (s in whole and len(names) > 1)]
     if not names or bad:
         raise argparse.ArgumentTypeError(
             f"unknown signal {text!r}: use one of {', '.join(known)}, or a comma-separated "
@@ -94,7 +95,9 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
         "than the verifier's signal, else verifier), verifier (the paper's k-sample "
         "confidence), logprob_verifier, answer_min_prob, answer_mean_prob, "
         "answer_first_prob, combined (a logistic combination of every signal in the "
-        "rows), or a comma-separated list to combine",
+        "rows), free (the combination of the signals that need no verifier call: a "
+        "policy on it skips verification live and is charged none), or a comma-separated "
+        "list to combine",
     )
     p.add_argument(
         "--robust",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -101,6 +101,22 @@ class MetaVerifier(ABC):
     def describe(self) -> str:
         """A short human-readable description used in traces."""
         return self.name
+
+    def reads_verifier(self) -> bool:
+        """Whether :meth:`decide` needs the answer verified first.
+
+        True for every method that reads ``observation.confidence`` (the paper's). A
+        policy that answers False (e.g. ``Calibrated`` on free answer signals, or one
+        fallen back to a fixed choice) lets the graph skip the verification call, and
+        offline evaluation charges it no verification cost.
+        """
+        return True
+
+    def charged(self, costs: CostSpec) -> CostSpec:
+        """``costs`` as this policy incurs them: no verification cost when it reads none."""
+        if self.reads_verifier():
+            return costs
+        return replace(costs, verify_costs=(0.0,) * len(costs.verify_costs))
 
     # ------------------------------------------------------------ vectorised use
     def decide_batch(

@@ -44,7 +44,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
-from langchain_automix.signals import AUTO, COMBINED, SIGNALS, SignalCombiner, resolve_auto
+from langchain_automix.signals import (
+    AUTO,
+    COMBINED,
+    FREE,
+    FREE_SIGNALS,
+    SIGNALS,
+    SignalCombiner,
+    needs_verifier,
+    resolve_auto,
+)
 
 if TYPE_CHECKING:
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
@@ -155,9 +164,10 @@ class Calibrated(MetaVerifier):
         if isinstance(self.policy, Calibrated):
             raise ValueError("Calibrated cannot wrap another Calibrated policy")
         if isinstance(signal, str):
-            if signal not in (COMBINED, AUTO) and signal not in SIGNALS:
+            if signal not in (COMBINED, FREE, AUTO) and signal not in SIGNALS:
                 raise ValueError(
-                    f"unknown signal {signal!r}; choose from {[*SIGNALS, COMBINED, AUTO]} or a list"
+                    f"unknown signal {signal!r}; choose from "
+                    f"{[*SIGNALS, COMBINED, FREE, AUTO]} or a list"
                 )
             self.signal: str | tuple[str, ...] = signal
         else:
@@ -191,7 +201,20 @@ class Calibrated(MetaVerifier):
     # ---------------------------------------------------------------- live use
     @property
     def _combines(self) -> bool:
-        return self.signal == COMBINED or isinstance(self.signal, tuple)
+        return self.signal in (COMBINED, FREE) or isinstance(self.signal, tuple)
+
+    def reads_verifier(self) -> bool:
+        """False when the decision needs no verification call.
+
+        That is a fixed fallback, or a signal (or fitted combination) of free signals.
+        """
+        if self.fallback is not None:
+            return False
+        if self.signal == FREE:
+            return False
+        if self._combines:
+            return self.combiner is None or needs_verifier(self.combiner.signals)
+        return self.signal == AUTO or needs_verifier(str(self.signal))
 
     def _resolved(self) -> str | tuple[str, ...]:
         if self.signal == AUTO:
@@ -252,7 +275,19 @@ class Calibrated(MetaVerifier):
         if not self._combines:
             data.signal(str(self.signal))  # raises naming the signals present
             return
-        names = data.signal_names if self.signal == COMBINED else self.signal
+        if self.signal == COMBINED:
+            names: Sequence[str] = data.signal_names
+        elif self.signal == FREE:
+            names = [s for s in data.signal_names if s in FREE_SIGNALS]
+            if not [s for s in names if s not in ("answer_abstains", "answer_yes_no")]:
+                raise ValueError(
+                    "signal 'free' needs answer token probabilities (answer_min_prob, ...) "
+                    f"in the rows; they carry {list(data.signal_names)}. Collect with a "
+                    "model that returns logprobs, or add them with `automix collect "
+                    "--add-signals-to`"
+                )
+        else:
+            names = self.signal
         x = np.column_stack([data.signal(s)[:, 0] for s in names])
         if self.target == "gain":  # 1: the small answer is as good as the last tier's
             y = 0.5 + (data.scores[:, 0] - data.scores[:, -1]) / 2.0
@@ -276,6 +311,10 @@ class Calibrated(MetaVerifier):
     ) -> None:
         from langchain_automix.meta_verifiers._fitting import Objective
 
+        if self.signal == AUTO:
+            self.signal = resolve_auto(data.signal_names)
+        self.fallback = None
+        costs = self.charged(costs)  # free signals: no verification is charged
         if not self.robust or objective.kind not in ("max_delta_ibc", "lam"):
             self._fit_once(data, costs, objective, forced)
             self._start_report(data)

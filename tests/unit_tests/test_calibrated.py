@@ -126,12 +126,17 @@ def test_compare_methods_bootstrap_intervals_and_table_note() -> None:
     table = comp.format_table()
     assert "95% CI" in table
     good = compare_methods(
-        data, methods=["threshold"], seeds=range(3), bootstrap=200, signal="answer_min_prob"
+        data,
+        methods=["threshold"],
+        seeds=range(3),
+        bootstrap=200,
+        signal="answer_min_prob",
+        robust=True,
     )
     assert good.summary()["threshold"]["delta_ibc_ci"][0] > 0
     assert "interval spans 0" not in good.format_table()
     # on the noise-only verifier every seed falls back to always-escalate: a fixed ΔIBC just
-    # below random mixing (the verification is still paid), and the table says so
+    # below random mixing (the small answer is still paid for), and the table says so
     lo, hi = row["delta_ibc_ci"]
     assert hi < 0 and lo > -5
     assert "interval below 0 (worse than random mixing): threshold" in table
@@ -167,3 +172,70 @@ def test_rows_without_the_fitted_signals_still_route() -> None:
     assert combined.route(bare).shape == (50,)
     single = Calibrated(Threshold(), signal="answer_min_prob", robust=False).fit(data)
     assert (single.route(bare) == 1).all()  # no evidence: escalate, as live
+
+
+def _with_free_signals(data: ReplayDataset, seed: int = 0) -> ReplayDataset:
+    """Rows with an informative answer_min_prob and the two answer-kind indicators."""
+    base = _with_signal(data, seed)
+    kinds = np.random.default_rng(seed + 1).integers(0, 2, (data.n_rows, 2)).astype(float)
+    return ReplayDataset(
+        ids=base.ids,
+        scores=base.scores,
+        confidences=base.confidences,
+        signals={
+            **base.signals,
+            "answer_abstains": kinds[:, :1],
+            "answer_yes_no": kinds[:, 1:],
+        },
+    )
+
+
+def test_free_signals_never_call_the_verifier_and_are_not_charged_for_it() -> None:
+    data = _with_free_signals(synthetic_replay(400, seed=6))
+    free = Calibrated(Threshold(), signal="free").fit(data)
+    assert free.fallback is None and not free.reads_verifier()
+    assert set(free.report["combiner_weights"]) == {
+        "answer_min_prob",
+        "answer_abstains",
+        "answer_yes_no",
+    }
+    paper = Calibrated(Threshold(), signal="combined", robust=False).fit(data)
+    assert paper.reads_verifier()  # its combination includes the verifier
+    # offline: a kept answer costs the small call only (1), not small + verification (2)
+    from langchain_automix.evaluation import evaluate_policy
+
+    res = evaluate_policy(free, data, costs=(1.0, 50.0))
+    share = res.llm_call_share
+    assert res.avg_cost == pytest.approx(1.0 + 50.0 * share)
+    # live: the small model answers once and is never asked to verify
+    cut = free.policy.threshold  # type: ignore[attr-defined]
+    for logprob, escalated in ((0.0, False), (np.log(1e-4), True)):
+        small = LogprobChatModel(answer="Paris", token_logprobs=[logprob], verdicts=[CORRECT])
+        automix = AutoMixRunnable(
+            models=[small, LogprobChatModel(answer="Lyon")], meta_verifier=free
+        )
+        result = automix.invoke_result("Capital?")
+        assert small.count("verify") == 0 and small.count("solve") == 1
+        first = result.attempts[0]
+        assert first.verifier_confidence is None and first.verifier_n_samples is None
+        assert "verifier" not in first.signals and "answer_min_prob" in first.signals
+        assert result.escalated is escalated, (cut, first.signals)
+        assert first.cost == 1.0  # no verification charged
+
+
+def test_free_signal_needs_answer_probabilities() -> None:
+    data = synthetic_replay(100, seed=0)
+    with pytest.raises(ValueError, match=r"'free' needs answer token probabilities"):
+        Calibrated(Threshold(), signal="free").fit(data)
+
+
+def test_a_fixed_fallback_skips_verification_live() -> None:
+    data = _with_signal(synthetic_replay(400, seed=3))
+    on_noise = Calibrated(Threshold(), signal="verifier").fit(data)
+    assert on_noise.fallback == "escalate" and not on_noise.reads_verifier()
+    small = LogprobChatModel(answer="Paris", verdicts=[CORRECT])
+    automix = AutoMixRunnable(
+        models=[small, LogprobChatModel(answer="Lyon")], meta_verifier=on_noise
+    )
+    result = automix.invoke_result("Capital?")
+    assert result.escalated and small.count("verify") == 0

@@ -176,3 +176,63 @@ def test_demo_passes_max_concurrency_to_the_verifier(
         stream=io.StringIO(),
     )
     assert small.peak_in_flight == peak
+
+
+class LogprobOracle(OracleModel):
+    """The oracle pair, with answer token logprobs: sure of right answers, unsure of wrong."""
+
+    logprobs: bool | None = None
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        out = super()._generate(messages, stop, run_manager, **kw)
+        msg = out.generations[0].message
+        if kw.get("logprobs") and "AI Generated Answer:" not in str(messages[-1].content):
+            lp = -3.0 if msg.content == "something wrong" else -0.05
+            msg.response_metadata = {
+                "logprobs": {"content": [{"token": str(msg.content), "logprob": lp}]}
+            }
+        return out
+
+
+def _replay_with_answer_signals(tmp_path: Path) -> Path:
+    import numpy as np
+
+    from langchain_automix.replay import ReplayDataset
+
+    data = synthetic_replay(200, seed=5, shares=(0.5, 0.5, 0.0))
+    good = data.scores[:, 0] >= 0.5
+    noise = np.random.default_rng(0).normal(0, 0.05, data.n_rows)
+    prob = np.clip(np.where(good, 0.9, 0.1) + noise, 0.01, 0.99)
+    rows = ReplayDataset(
+        ids=data.ids,
+        scores=data.scores,
+        confidences=data.confidences,
+        signals={"answer_min_prob": prob.reshape(-1, 1)},
+    ).to_records()
+    path = tmp_path / "replay_signals.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_demo_reports_the_no_verifier_row_and_its_latency(tmp_path: Path) -> None:
+    report = run_demo(
+        [LogprobOracle(small=True), LogprobOracle(small=False)],
+        n_questions=8,
+        k=2,
+        seed=3,
+        out_dir=tmp_path / "out",
+        replay_path=_replay_with_answer_signals(tmp_path),
+        plot=False,
+        stream=io.StringIO(),
+    )
+    free = {m.name: m for m in report.methods}["AutoMix, no verifier"]
+    # sure of right answers, unsure of wrong ones: it keeps exactly the right small answers
+    assert free.avg_performance == 1.0
+    wrong = sum(row[0] < 1.0 for row in report.live.scores)
+    assert free.llm_call_share == pytest.approx(wrong / 8)
+    assert free.avg_cost == pytest.approx(1.0 + 50.0 * wrong / 8)  # no verification paid
+    assert "AutoMix, no verifier" in report.table()
+    assert len(report.kept_free_seconds) == 8 - wrong
+    assert "kept by 'AutoMix, no verifier' (answer call only)" in report.latency_line()

@@ -162,3 +162,19 @@ def test_split_and_sample() -> None:
     assert data.sample(50, seed=3).n_rows == 50
     with pytest.raises(ValueError):
         data.split(100)
+
+
+def test_signals_survive_to_records_and_back() -> None:
+    import numpy as np
+
+    from langchain_automix.replay import ReplayDataset
+
+    data = ReplayDataset(
+        ids=["a", "b"],
+        scores=np.array([[1.0, 0.0], [0.0, 1.0]]),
+        confidences=np.array([[0.5], [0.25]]),
+        signals={"answer_min_prob": np.array([[0.9], [np.nan]])},
+    )
+    back = ReplayDataset.from_records(data.to_records())
+    got = back.signal("answer_min_prob")[:, 0]
+    assert got[0] == 0.9 and np.isnan(got[1])
