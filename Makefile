@@ -68,4 +68,5 @@ clean:
 results: install
 	$(BIN)/automix fit --method pomdp --train langchain_automix/data/replay_local_qwen.jsonl -o langchain_automix/data/policy_pomdp_local_qwen.json
 	$(BIN)/automix fit --method threshold --train langchain_automix/data/replay_local_qwen.jsonl -o langchain_automix/data/policy_threshold_local_qwen.json
+	$(BIN)/automix fit --method threshold --signal free --train langchain_automix/data/replay_local_qwen.jsonl -o langchain_automix/data/policy_free_local_qwen.json
 	$(BIN)/python scripts/results_table.py --seeds 10

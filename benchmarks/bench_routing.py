@@ -56,12 +56,17 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--train-size", type=int, default=None)
     ap.add_argument("--bootstrap", type=int, default=1000)
-    ap.add_argument("--signals", default=None, help="comma-separated (default: all + combined)")
+    ap.add_argument(
+        "--signals", default=None, help="comma-separated (default: all, combined, free)"
+    )
     ap.add_argument("--no-library", action="store_true", help="skip automix-llm")
     args = ap.parse_args()
 
     data = ReplayDataset.from_jsonl(args.replay)
-    signals = args.signals.split(",") if args.signals else [*data.signal_names, "combined"]
+    default = [*data.signal_names, "combined"]
+    if any(n.startswith("answer_") and n.endswith("_prob") for n in data.signal_names):
+        default.append("free")  # no verifier call: charged no verification
+    signals = args.signals.split(",") if args.signals else default
     print(f"{args.replay}: {data.n_rows} rows; signals {list(data.signal_names)}")
     for rep in verifier_report(data):
         for name, s in rep.signals.items():
@@ -94,7 +99,7 @@ def main() -> None:
         if args.no_library:
             continue
         for s in signals:
-            if s == "combined":
+            if s in ("combined", "free"):
                 continue
             tr = train.with_confidences(np.nan_to_num(train.signal(s), nan=0.0))
             te = test.with_confidences(np.nan_to_num(test.signal(s), nan=0.0))

@@ -33,7 +33,7 @@ from langchain_automix.evaluation import compare_methods, verifier_report
 from langchain_automix.meta_verifiers import Calibrated, Threshold
 from langchain_automix.metrics import auroc
 from langchain_automix.replay import ReplayDataset
-from langchain_automix.signals import COMBINED, resolve_auto
+from langchain_automix.signals import ANSWER_SIGNALS, COMBINED, FREE, resolve_auto
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
@@ -78,9 +78,21 @@ def main() -> int:
                 {"robust": True, "signal": signal, "train_size": 50},
             ),
         ]
+        if any(n in ANSWER_SIGNALS for n in data.signal_names):
+            runs += [
+                (
+                    f"default fit, signal free (no verifier call, none charged), train "
+                    f"halves, {args.seeds} seeds",
+                    {"robust": True, "signal": FREE},
+                ),
+                (
+                    f"default fit, signal free, 50 training rows, {args.small_seeds} seeds",
+                    {"robust": True, "signal": FREE, "train_size": 50},
+                ),
+            ]
         pool = data.n_rows - max(1, round(data.n_rows * 0.5))
         if pool < 50:
-            runs = runs[:2]
+            runs = [r for r in runs if "train_size" not in r[1]]
         print("```")
         if pool < 50:
             print(f"(only {pool} training rows per seed: no table for 50 training rows)\n")

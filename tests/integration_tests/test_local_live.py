@@ -199,3 +199,20 @@ def test_three_local_tiers_climb_to_the_last_one() -> None:
     # each non-final tier pays its call and its verification; the last pays its call
     assert result.cost_per_tier == [0.4, 2.0, 50.0]
     assert result.total_cost == 52.4
+
+
+def test_shipped_free_policy_answers_without_a_verifier_call(local_pair: LocalModelServer) -> None:
+    from importlib.resources import files
+
+    from langchain_automix import MetaVerifier
+
+    policy = MetaVerifier.load(str(files("langchain_automix") / "data/policy_free_local_qwen.json"))
+    assert not policy.reads_verifier()
+    small, large = (local_pair.chat_model(m, temperature=0, max_tokens=32) for m in DEFAULT_PAIR)
+    result = AutoMixRunnable(models=[small, large], meta_verifier=policy).invoke_result(
+        {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
+    )
+    first = result.attempts[0]
+    assert first.verifier_n_samples is None and first.verify_latency_s == 0.0
+    assert 0.0 < first.signals["answer_min_prob"] <= 1.0  # llama-server: no logits_all needed
+    assert first.cost == 1.0 and first.decision in ("accept", "escalate")
