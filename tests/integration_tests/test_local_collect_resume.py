@@ -32,7 +32,9 @@ def server_pids(parent: int | None = None) -> set[int]:
             ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             continue
-        if "llama_cpp.server" not in args or "automix-llama-" not in args:
+        python_server = "llama_cpp.server" in args and "automix-llama-" in args
+        native_server = "llama-server" in args and "--alias" in args
+        if not (python_server or native_server):
             continue
         if (parent is None or ppid == parent) and alive(int(proc.name)):
             pids.add(int(proc.name))
