@@ -59,8 +59,11 @@ def test_tables_per_dataset_and_the_shuffled_control(tmp_path: Path) -> None:
     out = _run(str(replay), *fast)
     for head in ("### all: 120 rows", "### boolq: 60 rows", "### squad_v2: 60 rows"):
         assert head in out
-    # three tables for all rows; the 50-training-row table needs 50 rows per training half
-    assert out.count("[oracle]") == 7 and out.count("verifier signal of tier 0") == 3
+    # five tables for all rows (paper; default on combined and on free signals, each on
+    # halves and on 50 rows); the 50-training-row tables need 50 rows per training half
+    assert out.count("[oracle]") == 11 and out.count("verifier signal of tier 0") == 3
+    assert out.count("signal free (no verifier call, none charged), train halves") == 3
+    assert out.count("signal free, 50 training rows") == 1
     assert out.count("no table for 50 training rows") == 2
     assert out.count("default fit (Calibrated, robust), signal combined") == 3
     assert out.count("held-out AUROC of the combined signal for 'answer correct'") == 3
