@@ -56,8 +56,6 @@ GRAPH_NAME = "AutoMix"
 NODES = ("solve_small", "self_verify", "meta_decide", "solve_large")
 """The graph's nodes, in the order a query meets them."""
 
-_RUNTIME_KEY = "__pregel_runtime"  # where LangGraph keeps the Runtime (see langgraph.runtime)
-
 _NodeRunnable: Any
 try:  # LangGraph's own node wrapper: sync and async bodies, no extra trace level
     from langgraph._internal._runnable import RunnableCallable as _NodeRunnable
@@ -90,8 +88,8 @@ def _router(func: Callable[..., str]) -> tuple[Any, list[str]]:
     return _node(func.__name__, func, afunc), ends
 
 
-def _context(config: RunnableConfig) -> AutoMixContext:
-    runtime = (config.get("configurable") or {}).get(_RUNTIME_KEY)
+def _context(runtime: Runtime[Any] | None) -> AutoMixContext:
+    """The run's :class:`AutoMixContext`, from the ``runtime`` LangGraph injects into nodes."""
     ctx = getattr(runtime, "context", None)
     if not isinstance(ctx, AutoMixContext):
         raise TypeError(
@@ -99,11 +97,6 @@ def _context(config: RunnableConfig) -> AutoMixContext:
             "pass graph.invoke(input, context=AutoMixContext(...))"
         )
     return ctx
-
-
-def _writer(config: RunnableConfig) -> Any:
-    runtime = (config.get("configurable") or {}).get(_RUNTIME_KEY)
-    return runtime.stream_writer if isinstance(runtime, Runtime) else None
 
 
 def _tagged(config: RunnableConfig, node: str) -> RunnableConfig:
@@ -192,10 +185,10 @@ def _after_solve(
     return {"tier": tier, "attempts": attempts}
 
 
-def _stream_sink(ctx: AutoMixContext, tier: int, config: RunnableConfig) -> Any:
+def _stream_sink(ctx: AutoMixContext, tier: int, runtime: Runtime[Any]) -> Any:
     if not ctx.stream_final or tier != ctx.n_tiers - 1:
         return None
-    writer = _writer(config)
+    writer = runtime.stream_writer
     if writer is None:
         return None
 
@@ -209,9 +202,9 @@ def _stream_sink(ctx: AutoMixContext, tier: int, config: RunnableConfig) -> Any:
 
 
 def _solve_tier(
-    state: AutoMixState, config: RunnableConfig, tier: int, node: str
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any], tier: int, node: str
 ) -> dict[str, Any]:
-    ctx = _context(config)
+    ctx = _context(runtime)
     try:
         out: SolveResult | BaseException = solve(
             ctx.models[tier],
@@ -219,7 +212,7 @@ def _solve_tier(
             context=state.get("context"),
             prompt=ctx.solve_prompt,
             config=_tagged(config, node),
-            on_chunk=_stream_sink(ctx, tier, config),
+            on_chunk=_stream_sink(ctx, tier, runtime),
             logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
         )
     except Exception as exc:  # recorded in the trace, then escalated or re-raised
@@ -228,9 +221,9 @@ def _solve_tier(
 
 
 async def _asolve_tier(
-    state: AutoMixState, config: RunnableConfig, tier: int, node: str
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any], tier: int, node: str
 ) -> dict[str, Any]:
-    ctx = _context(config)
+    ctx = _context(runtime)
     try:
         out: SolveResult | BaseException = await asolve(
             ctx.models[tier],
@@ -238,7 +231,7 @@ async def _asolve_tier(
             context=state.get("context"),
             prompt=ctx.solve_prompt,
             config=_tagged(config, node),
-            on_chunk=_stream_sink(ctx, tier, config),
+            on_chunk=_stream_sink(ctx, tier, runtime),
             logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
         )
     except Exception as exc:  # recorded in the trace, then escalated or re-raised
@@ -246,34 +239,44 @@ async def _asolve_tier(
     return _after_solve(ctx, state, tier, out)
 
 
-def solve_small(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+def solve_small(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """Tier 0 answers the question."""
-    return _solve_tier(state, config, 0, "solve_small")
+    return _solve_tier(state, config, runtime, 0, "solve_small")
 
 
-async def asolve_small(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+async def asolve_small(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """Async twin of :func:`solve_small`."""
-    return await _asolve_tier(state, config, 0, "solve_small")
+    return await _asolve_tier(state, config, runtime, 0, "solve_small")
 
 
-def solve_large(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+def solve_large(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """The next tier answers the question (its tokens stream if it is the last)."""
-    return _solve_tier(state, config, state["tier"] + 1, "solve_large")
+    return _solve_tier(state, config, runtime, state["tier"] + 1, "solve_large")
 
 
-async def asolve_large(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+async def asolve_large(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """Async twin of :func:`solve_large`."""
-    return await _asolve_tier(state, config, state["tier"] + 1, "solve_large")
+    return await _asolve_tier(state, config, runtime, state["tier"] + 1, "solve_large")
 
 
-def self_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+def self_verify(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """The current tier verifies its own answer ``k`` times.
 
     No model is called when the meta-verifier reads no verification (a policy on the
     answer's free signals, or a fixed fallback): the attempt then carries no verifier
     fields and costs no verification.
     """
-    ctx = _context(config)
+    ctx = _context(runtime)
     if not ctx.meta_verifier.reads_verifier():
         return {}
     attempt = state["attempts"][-1]
@@ -289,9 +292,11 @@ def self_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
     return _replace_last(state, _verified(ctx, attempt, result))
 
 
-async def aself_verify(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+async def aself_verify(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """Async twin of :func:`self_verify`."""
-    ctx = _context(config)
+    ctx = _context(runtime)
     if not ctx.meta_verifier.reads_verifier():
         return {}
     attempt = state["attempts"][-1]
@@ -307,9 +312,11 @@ async def aself_verify(state: AutoMixState, config: RunnableConfig) -> dict[str,
     return _replace_last(state, _verified(ctx, attempt, result))
 
 
-def meta_decide(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+def meta_decide(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """The meta-verifier keeps the answer or escalates, from the verifier's confidence."""
-    ctx = _context(config)
+    ctx = _context(runtime)
     decision = ctx.meta_verifier.decide(_observation(ctx, state))
     if decision not in ("accept", "escalate"):
         raise ValueError(
@@ -322,9 +329,11 @@ def meta_decide(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
     return _replace_last(state, attempt)
 
 
-async def ameta_decide(state: AutoMixState, config: RunnableConfig) -> dict[str, Any]:
+async def ameta_decide(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
     """Async twin of :func:`meta_decide` (decisions are CPU-only)."""
-    return meta_decide(state, config)
+    return meta_decide(state, config, runtime)
 
 
 # --- routers -------------------------------------------------------------------------------
@@ -341,10 +350,10 @@ def route_after_meta_decide(state: AutoMixState) -> Literal["solve_large", "__en
 
 
 def route_after_solve_large(
-    state: AutoMixState, config: RunnableConfig
+    state: AutoMixState, runtime: Runtime[Any]
 ) -> Literal["self_verify", "solve_large", "__end__"]:
     """Finish at the last tier; otherwise verify this tier (or skip it if it failed)."""
-    ctx = _context(config)
+    ctx = _context(runtime)
     if state["tier"] >= ctx.n_tiers - 1:
         return "__end__"
     return "solve_large" if state["attempts"][-1].error is not None else "self_verify"

@@ -32,12 +32,11 @@ from typing import Any, TypedDict
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.runtime import get_runtime
 
 from langchain_automix.graph import build_automix_graph, result_from_state
 from langchain_automix.runnable import AutoMixRunnable, coerce_input
 from langchain_automix.state import InputState
-
-_RUNTIME_KEY = "__pregel_runtime"  # where LangGraph keeps the Runtime (as in graph.py)
 
 __all__ = ["ServeContext", "ServeState", "build_graph", "make_graph", "runnable_from_env"]
 
@@ -65,9 +64,8 @@ def build_graph(automix: AutoMixRunnable) -> CompiledStateGraph[Any, Any, Any, A
     """
     core = build_automix_graph()
 
-    def prepare(config: RunnableConfig) -> tuple[AutoMixRunnable, Any]:
-        runtime = config.get("configurable", {}).get(_RUNTIME_KEY)
-        knobs = {k: v for k, v in dict(getattr(runtime, "context", None) or {}).items() if v}
+    def prepare() -> tuple[AutoMixRunnable, Any]:
+        knobs = {k: v for k, v in dict(get_runtime(ServeContext).context or {}).items() if v}
         # Rebuilt (not copied) so that the runtime context follows the tuned settings.
         tuned = AutoMixRunnable(**{**_fields(automix), **knobs}) if knobs else automix
         return tuned, tuned.context
@@ -84,11 +82,11 @@ def build_graph(automix: AutoMixRunnable) -> CompiledStateGraph[Any, Any, Any, A
         return {"answer": result.answer, "trace": result.trace()}
 
     def automix_node(state: ServeState, config: RunnableConfig) -> dict[str, Any]:
-        tuned, ctx = prepare(config)
+        tuned, ctx = prepare()
         return finish(ctx, core.invoke(start(state, tuned), config, context=ctx))
 
     async def aautomix_node(state: ServeState, config: RunnableConfig) -> dict[str, Any]:
-        tuned, ctx = prepare(config)
+        tuned, ctx = prepare()
         return finish(ctx, await core.ainvoke(start(state, tuned), config, context=ctx))
 
     builder = StateGraph(ServeState, context_schema=ServeContext, input_schema=InputState)
