@@ -114,3 +114,35 @@ def test_correct_at_is_validated(bad: float) -> None:
     data = ReplayDataset.from_arrays(scores=[[1.0, 1.0]], confidences=[[0.5]])
     with pytest.raises(ValueError, match="correct_at must be in"):
         verifier_report(data, correct_at=bad)
+
+
+def test_each_signal_reports_what_its_call_cost() -> None:
+    from langchain_automix.evaluation import verifier_report
+    from langchain_automix.replay import ReplayDataset
+
+    rows = [
+        {
+            "id": f"q{i}",
+            "tiers": [
+                {
+                    "score": float(i % 2),
+                    "verifier_confidence": 0.5,
+                    "verify_latency_s": 10.0 + i,
+                    "verify_usage": {"input_tokens": 700, "output_tokens": 40},
+                    "logprob_verify_latency_s": 2.0,
+                    "signals": {"answer_min_prob": 0.2 + 0.6 * (i % 2), "logprob_verifier": 0.4},
+                },
+                {"score": 1.0},
+            ],
+        }
+        for i in range(12)
+    ]
+    report = verifier_report(ReplayDataset.from_records(rows))[0]
+    assert report.signals["verifier"]["median_s"] == 15.5
+    assert report.signals["verifier"]["median_tokens"] == 740.0
+    assert report.signals["logprob_verifier"]["median_s"] == 2.0
+    assert "median_tokens" not in report.signals["logprob_verifier"]  # not recorded
+    assert report.signals["answer_min_prob"]["median_s"] == 0.0
+    text = report.format()
+    assert "verifier           0.500" in text and "15.50 s, 740 tokens" in text
+    assert "answer_min_prob    1.000" in text and text.count("  free") >= 1
