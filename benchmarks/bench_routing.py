@@ -34,6 +34,7 @@ from bench_meta_verifiers import frame
 from langchain_automix.evaluation import _interval, evaluate_policy, verifier_report
 from langchain_automix.meta_verifiers import Calibrated, MetaVerifier, get_meta_verifier
 from langchain_automix.replay import ReplayDataset
+from langchain_automix.signals import has_answer_probs
 
 METHODS = ("threshold", "self_consistency", "pomdp")
 LIBRARY = {"threshold": "Threshold", "pomdp": "POMDP"}
@@ -64,7 +65,7 @@ def main() -> None:
 
     data = ReplayDataset.from_jsonl(args.replay)
     default = [*data.signal_names, "combined"]
-    if any(n.startswith("answer_") and n.endswith("_prob") for n in data.signal_names):
+    if has_answer_probs(data.signal_names):
         default.append("free")  # no verifier call: charged no verification
     signals = args.signals.split(",") if args.signals else default
     print(f"{args.replay}: {data.n_rows} rows; signals {list(data.signal_names)}")

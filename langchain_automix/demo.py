@@ -42,7 +42,7 @@ from langchain_automix.metrics import CostSpec, baselines
 from langchain_automix.replay import ReplayDataset, load_replay
 from langchain_automix.result import AutoMixResult
 from langchain_automix.scoring import score
-from langchain_automix.signals import ANSWER_SIGNALS, FREE, resolve_auto
+from langchain_automix.signals import FREE, has_answer_probs, resolve_auto
 from langchain_automix.solving import format_solve_messages
 
 __all__ = [
@@ -219,8 +219,7 @@ def calibrate(
         if isinstance(mv, Calibrated) and mv.fallback is not None:
             notes.append(f"{name}: {mv.report['fallback_reason']}")
     policies: list[tuple[str, MetaVerifier]] = [("AutoMix + Threshold", threshold)]
-    free_names = [n for n in train.signal_names if n in ANSWER_SIGNALS]
-    if free_names and train.n_rows >= MIN_CALIBRATION_ROWS:
+    if has_answer_probs(train.signal_names) and train.n_rows >= MIN_CALIBRATION_ROWS:
         free = Calibrated(Threshold(), signal=FREE).fit(train, costs=COSTS)
         if free.fallback is not None:
             notes.append(f"{FREE_LABEL}: {free.report['fallback_reason']}")

@@ -51,6 +51,7 @@ __all__ = [
     "SignalCombiner",
     "answer_kind_signals",
     "answer_signals",
+    "has_answer_probs",
     "needs_verifier",
     "resolve_auto",
     "token_logprobs",
@@ -83,6 +84,20 @@ AUTO = "auto"
 """Fit on ``combined`` when the training rows carry a model signal besides the verifier's
 (answer logprobs or the logprob verifier), else on ``verifier``: the default of
 ``automix fit`` and ``automix evaluate``."""
+
+
+def has_answer_probs(signal_names: Sequence[str]) -> bool:
+    """Whether rows carrying ``signal_names`` have answer token probabilities.
+
+    The :data:`FREE` combination needs them (the answer kinds alone are not enough).
+
+    Example:
+        >>> has_answer_probs(["verifier", "answer_yes_no"])
+        False
+        >>> has_answer_probs(["answer_min_prob"])
+        True
+    """
+    return any(n in ANSWER_SIGNALS for n in signal_names)
 
 
 def needs_verifier(signals: str | Sequence[str]) -> bool:

@@ -33,7 +33,7 @@ from langchain_automix.evaluation import compare_methods, verifier_report
 from langchain_automix.meta_verifiers import Calibrated, Threshold
 from langchain_automix.metrics import auroc
 from langchain_automix.replay import ReplayDataset
-from langchain_automix.signals import ANSWER_SIGNALS, COMBINED, FREE, resolve_auto
+from langchain_automix.signals import COMBINED, FREE, has_answer_probs, resolve_auto
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
@@ -78,7 +78,7 @@ def main() -> int:
                 {"robust": True, "signal": signal, "train_size": 50},
             ),
         ]
-        if any(n in ANSWER_SIGNALS for n in data.signal_names):
+        if has_answer_probs(data.signal_names):
             runs += [
                 (
                     f"default fit, signal free (no verifier call, none charged), train "

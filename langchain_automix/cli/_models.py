@@ -28,6 +28,8 @@ class TierFactory:
 
 def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False) -> None:
     """Add ``--local`` / ``--tier`` / ``--tiers``; one is required unless ``default_local``."""
+    from langchain_automix.local.server import BACKENDS
+
     src = p.add_mutually_exclusive_group(required=not default_local)
     src.add_argument(
         "--local",
@@ -56,7 +58,7 @@ def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False
     )
     p.add_argument(
         "--backend",
-        choices=("auto", "llama-server", "llama-cpp-python"),
+        choices=BACKENDS,
         default="auto",
         help="--local: llama.cpp server to run: llama-server (parallel slots, n > 1, free "
         "logprobs; default when installed) or llama-cpp-python's",

@@ -51,7 +51,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from langchain_automix.local.llama_server import (
     DEFAULT_PARALLEL,
@@ -67,7 +67,7 @@ if TYPE_CHECKING:
 __all__ = ["BACKENDS", "Backend", "LocalModelServer", "LocalServerError", "local_chat_models"]
 
 Backend = Literal["auto", "llama-server", "llama-cpp-python"]
-BACKENDS: tuple[str, ...] = ("auto", "llama-server", "llama-cpp-python")
+BACKENDS: tuple[str, ...] = get_args(Backend)
 """Accepted ``backend`` values; ``auto`` is ``llama-server`` when its binary is found."""
 
 _LIVE: weakref.WeakSet[LocalModelServer] = weakref.WeakSet()

@@ -51,6 +51,7 @@ from langchain_automix.signals import (
     FREE_SIGNALS,
     SIGNALS,
     SignalCombiner,
+    has_answer_probs,
     needs_verifier,
     resolve_auto,
 )
@@ -279,7 +280,7 @@ class Calibrated(MetaVerifier):
             names: Sequence[str] = data.signal_names
         elif self.signal == FREE:
             names = [s for s in data.signal_names if s in FREE_SIGNALS]
-            if not [s for s in names if s not in ("answer_abstains", "answer_yes_no")]:
+            if not has_answer_probs(names):
                 raise ValueError(
                     "signal 'free' needs answer token probabilities (answer_min_prob, ...) "
                     f"in the rows; they carry {list(data.signal_names)}. Collect with a "
