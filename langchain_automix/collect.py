@@ -375,7 +375,19 @@ async def acollect(
 
     Returns:
         A :class:`CollectStats`.
+
+    Raises:
+        ValueError: before any call, for ``k`` or ``concurrency`` below 1 or negative
+            ``retries`` (a bad setting would fail every question, each retried as if
+            the failure were transient).
     """
+    for name, value, least in (
+        ("k", k, 1),
+        ("concurrency", concurrency, 1),
+        ("retries", retries, 0),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
     items = list(items)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)

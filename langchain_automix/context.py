@@ -39,6 +39,12 @@ class AutoMixContext:
     """Ask non-final tiers for their answer's token logprobs (free routing signals)."""
     stream_final: bool = False
     """Stream the final tier's tokens to the graph's custom stream."""
+    timeouts: tuple[float | None, ...] = ()
+    """Seconds each tier may take to answer, and again to verify (empty: no limit)."""
+
+    def timeout(self, tier: int) -> float | None:
+        """The time limit of ``tier``'s solve call and of its verification, if any."""
+        return self.timeouts[tier] if tier < len(self.timeouts) else None
 
     @property
     def n_tiers(self) -> int:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_automix.result import AutoMixResult
 
-__all__ = ["AutoMixError", "AutoMixInputError", "AutoMixModelError"]
+__all__ = ["AutoMixError", "AutoMixInputError", "AutoMixModelError", "TierTimeoutError"]
 
 
 class AutoMixError(Exception):
@@ -31,7 +31,10 @@ class AutoMixModelError(AutoMixError, RuntimeError):
 
     Attributes:
         partial: The partial result (answers and verifications of earlier tiers),
-            so nothing that was already paid for is lost.
+            so nothing that was already paid for is lost. When the final tier failed
+            after streaming some tokens, its ``answer`` is the streamed text and
+            ``streamed_tier`` names that tier; otherwise ``answer`` is the last answer
+            obtained (see :class:`~langchain_automix.result.AutoMixResult`).
     """
 
     def __init__(self, message: str, partial: AutoMixResult | None = None) -> None:
@@ -40,3 +43,11 @@ class AutoMixModelError(AutoMixError, RuntimeError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.args[0], self.partial))
+
+
+class TierTimeoutError(AutoMixError, TimeoutError):
+    """A tier did not answer (or verify) within ``AutoMixRunnable(tier_timeout=...)``.
+
+    Recorded on the attempt of a non-final tier, which then escalates; raised from the
+    final tier as the cause of an :class:`AutoMixModelError`.
+    """

@@ -16,6 +16,9 @@ carrying the partial result.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import threading
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, Literal, get_args, get_type_hints
@@ -28,7 +31,7 @@ from langgraph.runtime import Runtime
 
 from langchain_automix._model_utils import flat_usage, sum_usage
 from langchain_automix.context import AutoMixContext
-from langchain_automix.errors import AutoMixModelError
+from langchain_automix.errors import AutoMixModelError, TierTimeoutError
 from langchain_automix.meta_verifiers.base import Observation
 from langchain_automix.result import AutoMixResult, TierAttempt
 from langchain_automix.signals import answer_kind_signals
@@ -41,6 +44,7 @@ from langchain_automix.verification_logprob import (
 )
 
 __all__ = [
+    "EMPTY_ANSWER_ERROR",
     "GRAPH_NAME",
     "NODES",
     "build_automix_graph",
@@ -55,6 +59,10 @@ GRAPH_NAME = "AutoMix"
 
 NODES = ("solve_small", "self_verify", "meta_decide", "solve_large")
 """The graph's nodes, in the order a query meets them."""
+
+EMPTY_ANSWER_ERROR = "EmptyAnswer: the model returned an empty answer"
+"""The error recorded on a non-final tier's attempt whose answer is empty or blank; the
+query escalates at once, as after a failed call."""
 
 _NodeRunnable: Any
 try:  # LangGraph's own node wrapper: sync and async bodies, no extra trace level
@@ -105,6 +113,56 @@ def _tagged(config: RunnableConfig, node: str) -> RunnableConfig:
     return cfg
 
 
+def _timed_out(ctx: AutoMixContext, tier: int, what: str) -> TierTimeoutError:
+    return TierTimeoutError(
+        f"tier {ctx.model_names[tier]!r} did not {what} within {ctx.timeout(tier):g} s "
+        "(tier_timeout)"
+    )
+
+
+def _call_with_timeout(func: Callable[[], Any], seconds: float | None) -> Any:
+    """``func()``, or TimeoutError after ``seconds`` (the call is abandoned in its thread)."""
+    if seconds is None:
+        return func()
+    box: dict[str, Any] = {}
+    run = contextvars.copy_context().run
+
+    def target() -> None:
+        try:
+            box["value"] = run(func)
+        except BaseException as exc:  # handed to the caller
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="automix-tier-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+async def _await_with_timeout(awaitable: Awaitable[Any], seconds: float | None) -> Any:
+    """``await awaitable``, cancelled with TimeoutError after ``seconds``."""
+    if seconds is None:
+        return await awaitable
+    return await asyncio.wait_for(awaitable, seconds)
+
+
+def _unverified(ctx: AutoMixContext, tier: int, error: BaseException) -> VerificationResult:
+    """The verification result of a verifier that ran out of time: no valid sample."""
+    k = 1 if ctx.verifier.method == "logprob" else ctx.verifier.k
+    return VerificationResult(
+        samples=[],
+        verdicts=[],
+        confidence=0.0,
+        n_valid=0,
+        n_samples=k,
+        errors=[f"{type(error).__name__}: {error}"],
+    )
+
+
 # --- pure state updates shared by the sync and async nodes -------------------------------
 
 
@@ -113,6 +171,9 @@ def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) ->
     if isinstance(out, BaseException):
         return TierAttempt(tier=tier, model=name, error=f"{type(out).__name__}: {out}")
     usage = flat_usage(out.usage)
+    # An empty answer is no answer: a non-final tier escalates it without verifying
+    # (a verifier that calls it Correct must not get the chance to keep it).
+    empty = not out.answer.strip() and tier < ctx.n_tiers - 1
     return TierAttempt(
         tier=tier,
         model=name,
@@ -122,6 +183,7 @@ def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) ->
         signals={**(out.signals or {}), **answer_kind_signals(out.answer)},
         cost=ctx.costs.unit_costs_for(ctx.n_tiers)[tier],
         money=ctx.costs.money(tier, usage),
+        error=EMPTY_ANSWER_ERROR if empty else None,
     )
 
 
@@ -206,15 +268,20 @@ def _solve_tier(
 ) -> dict[str, Any]:
     ctx = _context(runtime)
     try:
-        out: SolveResult | BaseException = solve(
-            ctx.models[tier],
-            question=state["question"],
-            context=state.get("context"),
-            prompt=ctx.solve_prompt,
-            config=_tagged(config, node),
-            on_chunk=_stream_sink(ctx, tier, runtime),
-            logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
+        out: SolveResult | BaseException = _call_with_timeout(
+            lambda: solve(
+                ctx.models[tier],
+                question=state["question"],
+                context=state.get("context"),
+                prompt=ctx.solve_prompt,
+                config=_tagged(config, node),
+                on_chunk=_stream_sink(ctx, tier, runtime),
+                logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
+            ),
+            ctx.timeout(tier),
         )
+    except TimeoutError:
+        out = _timed_out(ctx, tier, "answer")
     except Exception as exc:  # recorded in the trace, then escalated or re-raised
         out = exc
     return _after_solve(ctx, state, tier, out)
@@ -225,15 +292,20 @@ async def _asolve_tier(
 ) -> dict[str, Any]:
     ctx = _context(runtime)
     try:
-        out: SolveResult | BaseException = await asolve(
-            ctx.models[tier],
-            question=state["question"],
-            context=state.get("context"),
-            prompt=ctx.solve_prompt,
-            config=_tagged(config, node),
-            on_chunk=_stream_sink(ctx, tier, runtime),
-            logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
+        out: SolveResult | BaseException = await _await_with_timeout(
+            asolve(
+                ctx.models[tier],
+                question=state["question"],
+                context=state.get("context"),
+                prompt=ctx.solve_prompt,
+                config=_tagged(config, node),
+                on_chunk=_stream_sink(ctx, tier, runtime),
+                logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
+            ),
+            ctx.timeout(tier),
         )
+    except (TimeoutError, asyncio.TimeoutError):
+        out = _timed_out(ctx, tier, "answer")
     except Exception as exc:  # recorded in the trace, then escalated or re-raised
         out = exc
     return _after_solve(ctx, state, tier, out)
@@ -281,14 +353,20 @@ def self_verify(
         return {}
     attempt = state["attempts"][-1]
     run = logprob_verify_settings if ctx.verifier.method == "logprob" else verify
-    result = run(
-        ctx.models[attempt.tier],
-        question=state["question"],
-        context=state.get("context"),
-        answer=attempt.answer or "",
-        settings=ctx.verifier,
-        config=_tagged(config, "self_verify"),
-    )
+    try:
+        result = _call_with_timeout(
+            lambda: run(
+                ctx.models[attempt.tier],
+                question=state["question"],
+                context=state.get("context"),
+                answer=attempt.answer or "",
+                settings=ctx.verifier,
+                config=_tagged(config, "self_verify"),
+            ),
+            ctx.timeout(attempt.tier),
+        )
+    except TimeoutError:
+        result = _unverified(ctx, attempt.tier, _timed_out(ctx, attempt.tier, "verify"))
     return _replace_last(state, _verified(ctx, attempt, result))
 
 
@@ -301,14 +379,20 @@ async def aself_verify(
         return {}
     attempt = state["attempts"][-1]
     arun = alogprob_verify_settings if ctx.verifier.method == "logprob" else averify
-    result = await arun(
-        ctx.models[attempt.tier],
-        question=state["question"],
-        context=state.get("context"),
-        answer=attempt.answer or "",
-        settings=ctx.verifier,
-        config=_tagged(config, "self_verify"),
-    )
+    try:
+        result = await _await_with_timeout(
+            arun(
+                ctx.models[attempt.tier],
+                question=state["question"],
+                context=state.get("context"),
+                answer=attempt.answer or "",
+                settings=ctx.verifier,
+                config=_tagged(config, "self_verify"),
+            ),
+            ctx.timeout(attempt.tier),
+        )
+    except (TimeoutError, asyncio.TimeoutError):
+        result = _unverified(ctx, attempt.tier, _timed_out(ctx, attempt.tier, "verify"))
     return _replace_last(state, _verified(ctx, attempt, result))
 
 

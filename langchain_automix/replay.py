@@ -15,6 +15,7 @@ them load as before.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -361,6 +362,39 @@ class ReplayDataset:
                 "(re-collect with `automix collect` to record answer logprob signals)"
             )
         return self.signals[name]
+
+    def fingerprint(self) -> str:
+        """A stable SHA-256 (hex) of the rows as fitting sees them.
+
+        It covers, in row order, the ids, the tier models, the answers, every tier's
+        score, the verifier confidences and the other signals (those present in some
+        row; a row's missing value counts as missing); not the other fields of the raw
+        records (latencies, usage, ...) nor the file's layout. The same rows give the
+        same digest however they were loaded or subset; policy provenance records it.
+
+        Example:
+            >>> a = ReplayDataset.from_arrays([[1.0, 1.0], [0.0, 1.0]], [[0.875], [0.25]])
+            >>> b = ReplayDataset.from_arrays([[1.0, 1.0], [0.0, 1.0]], [[0.875], [0.5]])
+            >>> a.fingerprint() == a.subset([0, 1]).fingerprint() != b.fingerprint()
+            True
+        """
+        names = [n for n in self.signal_names if n != "verifier"]
+        head = {
+            "n_rows": self.n_rows,
+            "n_tiers": self.n_tiers,
+            "ids": [q if isinstance(q, (str, int)) else str(q) for q in self.ids.tolist()],
+            "models": list(self.models),
+            "answers": [list(a) for a in self.answers],
+            "signals": names,
+        }
+        h = hashlib.sha256(
+            json.dumps(head, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+        )
+        for arr in (self.scores, self.confidences, *(self.signals[n] for n in names)):
+            # -1 marks a missing signal (values are in [0, 1]); + 0.0 turns -0.0 into 0.0
+            canon = np.where(np.isnan(arr), -1.0, arr) + 0.0
+            h.update(np.ascontiguousarray(canon, dtype="<f8").tobytes())
+        return h.hexdigest()
 
     def with_confidences(self, confidences: Any) -> ReplayDataset:
         """The same rows with ``confidences`` replaced (e.g. by another signal)."""

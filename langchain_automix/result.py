@@ -28,6 +28,9 @@ class TierAttempt(BaseModel):
     """The tier's answer (None when its call failed)."""
     error: str | None = None
     """The error of a failed answer call, e.g. ``"TimeoutError: ..."``."""
+    partial_answer: str | None = None
+    """Text the tier streamed to the client before its call failed (only for a final tier
+    that failed mid-stream; ``answer`` is then None)."""
     usage: dict[str, int] | None = None
     """Token usage of the answer call."""
     latency_s: float = 0.0
@@ -66,6 +69,15 @@ class TierAttempt(BaseModel):
 class AutoMixResult(BaseModel):
     """The full outcome of one AutoMix query.
 
+    The partial result of a failed query (:attr:`AutoMixModelError.partial
+    <langchain_automix.errors.AutoMixModelError.partial>`) is coherent with what the
+    client received: when the final tier failed after some of its tokens were streamed,
+    ``answer`` is that streamed text, ``answered_by`` and ``streamed_tier`` are the final
+    tier, and its attempt has ``answer=None``, the ``error`` and the same text as
+    ``partial_answer``. When nothing was streamed (``invoke``, or a failure before the
+    first token), ``answer`` falls back to the last answer obtained, which the
+    meta-verifier may have rejected (see the attempts' ``decision``).
+
     Example:
         >>> r = AutoMixResult(answer="Paris", answered_by=0, answered_by_model="small",
         ...                   n_tiers=2, attempts=[TierAttempt(tier=0, model="small",
@@ -92,6 +104,10 @@ class AutoMixResult(BaseModel):
     """Total money, when token prices are configured."""
     usage: dict[str, int] | None = None
     """Token usage summed over all calls."""
+    streamed_tier: int | None = None
+    """Tier whose tokens were streamed to the client as they came (``stream``/``astream``
+    after an escalation: the final tier); None when the answer was sent whole or not
+    streamed."""
 
     @property
     def cost_per_tier(self) -> list[float]:

@@ -14,12 +14,14 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, R
 from langchain_core.runnables.config import patch_config
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
+from langchain_automix._async_utils import cancellable_stream
 from langchain_automix._model_utils import model_name
 from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel
-from langchain_automix.errors import AutoMixInputError
+from langchain_automix.errors import AutoMixInputError, AutoMixModelError
 from langchain_automix.graph import build_automix_graph, result_from_state
 from langchain_automix.meta_verifiers.base import MetaVerifier
+from langchain_automix.meta_verifiers.provenance import check_provenance
 from langchain_automix.meta_verifiers.threshold import Threshold
 from langchain_automix.result import TRACE_KEY, AutoMixResult
 from langchain_automix.state import AutoMixInput, InputState
@@ -194,7 +196,11 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     models: list[Runnable[Any, Any]]
     """Chat models, cheapest first (two or more); the last tier's answer is final."""
     meta_verifier: MetaVerifier | None = None
-    """Decides from the verifier's confidence; default ``Threshold(threshold)``."""
+    """Decides from the verifier's confidence; default ``Threshold(threshold)``. A fitted
+    policy whose provenance names other models, costs or ``k`` than this runnable's gets a
+    ``PolicyMismatchWarning`` naming each difference."""
+    strict_policy: bool = False
+    """Raise ``PolicyMismatchError`` instead of that warning."""
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     """Threshold of the default meta-verifier (0.5 when unset); also overrides the
     threshold of a given ``Threshold`` meta-verifier."""
@@ -221,6 +227,13 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     """Replacement solve prompt (variables ``context`` and ``question``)."""
     verify_prompt: BasePromptTemplate | None = None
     """Replacement verification prompt (variables ``context``, ``question``, ``answer``)."""
+    tier_timeout: float | list[float | None] | None = None
+    """Seconds each tier may take to answer, and again to verify its answer: one number
+    for every tier or one per tier (None: no limit). A non-final tier that runs out of
+    time escalates (its attempt records the ``TierTimeoutError``); a verification that
+    runs out counts as no valid sample; a final tier that runs out raises
+    ``AutoMixModelError`` with the partial trace. Async calls are cancelled; a sync call
+    is abandoned (give the model client its own ``timeout`` too, as the CLI does)."""
     max_context_chars: int = Field(default=50_000, ge=1)
     """Inputs with a longer context are rejected before any model is called."""
     max_question_chars: int = Field(default=8_000, ge=1)
@@ -243,6 +256,17 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                     f"models[{i}] must be a chat model (a Runnable), got {type(m).__name__}"
                 )
         return models
+
+    @field_validator("tier_timeout")
+    @classmethod
+    def _check_timeout(
+        cls, value: float | list[float | None] | None
+    ) -> float | list[float | None] | None:
+        values = value if isinstance(value, list) else [value]
+        for t in values:
+            if t is not None and not (0 < t < float("inf")):
+                raise ValueError(f"tier_timeout must be positive seconds (or None), got {t!r}")
+        return value
 
     @field_validator("costs", mode="before")
     @classmethod
@@ -286,7 +310,29 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             costs=self.costs,
             solve_prompt=self.solve_prompt,
             answer_logprobs=self.answer_logprobs,
+            timeouts=self._timeouts(),
         )
+        check_provenance(
+            self._context.meta_verifier,
+            models=self._context.model_names,
+            costs=self.costs.unit_costs_for(len(self.models)),
+            verify_costs=self.costs.verify_costs_for(len(self.models)),
+            k=self.num_verifications if self.verification == "sampling" else None,
+            strict=self.strict_policy,
+        )
+
+    def _timeouts(self) -> tuple[float | None, ...]:
+        t = self.tier_timeout
+        if t is None:
+            return ()
+        if not isinstance(t, list):
+            return (t,) * len(self.models)
+        if len(t) != len(self.models):
+            raise ValueError(
+                f"tier_timeout lists {len(t)} values for {len(self.models)} tiers; "
+                "give one number for all tiers or one per tier"
+            )
+        return tuple(t)
 
     def _resolve_meta_verifier(self) -> MetaVerifier:
         mv = self.meta_verifier
@@ -417,21 +463,25 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         state = self._coerce(_single(inputs))
         ctx = replace(self._context, stream_final=True)
         final: Any = None
-        streamed = False
-        for mode, chunk in self.graph.stream(
-            state,
-            patch_config(config, callbacks=run_manager.get_child()),
-            context=ctx,
-            stream_mode=["custom", "values"],
-        ):
-            if mode == "values":
-                final = chunk
-            elif isinstance(chunk, dict) and "automix_chunk" in chunk:
-                token = _token(chunk["automix_chunk"])
-                if token.content:
-                    streamed = True
-                    yield token
-        yield from _closing_chunks(result_from_state(ctx, final), streamed)
+        streamed: list[str] = []
+        try:
+            for mode, chunk in self.graph.stream(
+                state,
+                patch_config(config, callbacks=run_manager.get_child()),
+                context=ctx,
+                stream_mode=["custom", "values"],
+            ):
+                if mode == "values":
+                    final = chunk
+                elif isinstance(chunk, dict) and "automix_chunk" in chunk:
+                    token = _token(chunk["automix_chunk"])
+                    if token.content:
+                        streamed.append(token.text)
+                        yield token
+        except AutoMixModelError as exc:
+            _note_streamed(exc, streamed)
+            raise
+        yield from _closing_chunks(result_from_state(ctx, final), bool(streamed))
 
     async def _astream_run(
         self,
@@ -445,21 +495,25 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         state = self._coerce(value)
         ctx = replace(self._context, stream_final=True)
         final: Any = None
-        streamed = False
-        async for mode, chunk in self.graph.astream(
-            state,
-            patch_config(config, callbacks=run_manager.get_child()),
-            context=ctx,
-            stream_mode=["custom", "values"],
-        ):
-            if mode == "values":
-                final = chunk
-            elif isinstance(chunk, dict) and "automix_chunk" in chunk:
-                token = _token(chunk["automix_chunk"])
-                if token.content:
-                    streamed = True
-                    yield token
-        for c in _closing_chunks(result_from_state(ctx, final), streamed):
+        streamed: list[str] = []
+        try:
+            async for mode, chunk in self.graph.astream(
+                state,
+                patch_config(config, callbacks=run_manager.get_child()),
+                context=ctx,
+                stream_mode=["custom", "values"],
+            ):
+                if mode == "values":
+                    final = chunk
+                elif isinstance(chunk, dict) and "automix_chunk" in chunk:
+                    token = _token(chunk["automix_chunk"])
+                    if token.content:
+                        streamed.append(token.text)
+                        yield token
+        except AutoMixModelError as exc:
+            _note_streamed(exc, streamed)
+            raise
+        for c in _closing_chunks(result_from_state(ctx, final), bool(streamed)):
             yield c
 
     def stream(
@@ -478,8 +532,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         async def once() -> AsyncIterator[Any]:
             yield input
 
-        async for chunk in self._atransform_stream_with_config(
-            once(), self._astream_run, config, run_type="chain"
+        # In a task of its own: a consumer cancelled by an anyio cancel scope (a server
+        # whose client disconnected) then still cancels the in-flight model calls.
+        async for chunk in cancellable_stream(
+            self._atransform_stream_with_config(once(), self._astream_run, config, run_type="chain")
         ):
             yield chunk
 
@@ -525,8 +581,33 @@ def _token(chunk: AIMessageChunk) -> AIMessageChunk:
     return AIMessageChunk(content=chunk.content, id=chunk.id)
 
 
+def _note_streamed(exc: AutoMixModelError, streamed: list[str]) -> None:
+    """Make the partial result of a failure after streamed tokens match what was sent.
+
+    Only the final tier streams, and its failure is the last attempt: the partial's
+    ``answer`` becomes the streamed text (not an earlier tier's rejected answer), and
+    ``streamed_tier`` and the attempt's ``partial_answer`` say where it came from.
+    """
+    partial = exc.partial
+    if partial is None or not streamed or not partial.attempts:
+        return
+    text = "".join(streamed)
+    failed = partial.attempts[-1].model_copy(update={"partial_answer": text})
+    exc.partial = partial.model_copy(
+        update={
+            "answer": text,
+            "answered_by": failed.tier,
+            "answered_by_model": failed.model,
+            "streamed_tier": failed.tier,
+            "attempts": [*partial.attempts[:-1], failed],
+        }
+    )
+
+
 def _closing_chunks(result: AutoMixResult, streamed: bool) -> Iterator[AIMessageChunk]:
-    if not streamed:
+    if streamed:
+        result = result.model_copy(update={"streamed_tier": result.answered_by})
+    else:
         yield AIMessageChunk(content=result.answer)
     yield AIMessageChunk(
         content="",

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import BaseMessage
 
+from langchain_automix._checks import as_float, as_float_list, as_str_list, checked, require
+
 __all__ = [
     "ANSWER_SIGNALS",
     "AUTO",
@@ -324,15 +326,25 @@ class SignalCombiner:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SignalCombiner:
-        """Rebuild from :meth:`to_dict` output."""
+        """Rebuild from :meth:`to_dict` output (values of the wrong JSON type are refused)."""
+        spec = {
+            "signals": as_str_list,
+            "l2": as_float,
+            "means": as_float_list,
+            "scales": as_float_list,
+            "fill": as_float_list,
+            "weights": as_float_list,
+            "intercept": as_float,
+        }
+        d = checked(data, spec, "combiner.")
         return cls(
-            data["signals"],
-            l2=float(data.get("l2", 1.0)),
-            means=data["means"],
-            scales=data["scales"],
-            fill=data["fill"],
-            weights=data["weights"],
-            intercept=float(data["intercept"]),
+            require(d, "signals", "combiner."),
+            l2=d.get("l2", 1.0),
+            means=require(d, "means", "combiner."),
+            scales=require(d, "scales", "combiner."),
+            fill=require(d, "fill", "combiner."),
+            weights=require(d, "weights", "combiner."),
+            intercept=require(d, "intercept", "combiner."),
         )
 
     def __repr__(self) -> str:

@@ -11,8 +11,10 @@ On the command line (``automix collect --tier ...``, cheapest tier first)::
     --tier local=qwen2.5:0.5b@http://127.0.0.1:11434/v1
 
 That is ``[NAME=]MODEL[@BASE_URL][,key=value...]`` where the keys are ``key_env``,
-``temperature`` and ``max_tokens``. Or a config file (JSON, or TOML on Python
-3.11+)::
+``temperature``, ``max_tokens``, ``timeout`` (seconds per HTTP request, default 60)
+and ``max_retries`` (retries with exponential backoff on connection errors, 408,
+429 and 5xx answers, done by the OpenAI client itself; default 2). Or a config file
+(JSON, or TOML on Python 3.11+)::
 
     # tiers.toml
     [[tiers]]
@@ -49,6 +51,8 @@ if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
 
 __all__ = [
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_REQUEST_TIMEOUT",
     "TierConfigError",
     "TierSpec",
     "build_tier_models",
@@ -56,6 +60,12 @@ __all__ = [
     "parse_tier",
     "parse_tiers",
 ]
+
+DEFAULT_REQUEST_TIMEOUT = 60.0
+"""Seconds one request to a tier's endpoint may take (the OpenAI client's ``timeout``)."""
+
+DEFAULT_MAX_RETRIES = 2
+"""Retries of a failed request, with the OpenAI client's exponential backoff."""
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _NO_KEY = "not-needed"
@@ -77,6 +87,10 @@ class TierSpec:
             (``None``: no key, for local servers).
         temperature: answer temperature (default 0, greedy).
         max_tokens: answer length cap.
+        timeout: seconds one HTTP request may take before the client gives up (and
+            retries); a silent endpoint never hangs a query.
+        max_retries: retries of a failed request (connection errors, 408, 429, 5xx),
+            with the OpenAI client's exponential backoff.
     """
 
     name: str
@@ -85,10 +99,21 @@ class TierSpec:
     api_key_env: str | None = None
     temperature: float = 0.0
     max_tokens: int | None = None
+    timeout: float = DEFAULT_REQUEST_TIMEOUT
+    max_retries: int = DEFAULT_MAX_RETRIES
 
     def __post_init__(self) -> None:
         if not self.name or not self.model:
             raise TierConfigError("a tier needs a name and a model")
+        if not self.timeout > 0 or self.timeout == float("inf"):
+            raise TierConfigError(
+                f"tier {self.name!r}: timeout must be a positive number of seconds, "
+                f"got {self.timeout!r}"
+            )
+        if self.max_retries < 0:
+            raise TierConfigError(
+                f"tier {self.name!r}: max_retries must be >= 0, got {self.max_retries!r}"
+            )
         if self.api_key_env is not None and not _ENV_NAME.match(self.api_key_env):
             raise TierConfigError(
                 f"tier {self.name!r}: api_key_env must be the NAME of an environment "
@@ -110,7 +135,11 @@ class TierSpec:
                 raise TierConfigError(
                     f"tier {self.name!r}: environment variable {self.api_key_env} is not set"
                 )
-        params: dict[str, Any] = {"temperature": self.temperature, "max_retries": 2}
+        params: dict[str, Any] = {
+            "temperature": self.temperature,
+            "timeout": self.timeout,
+            "max_retries": self.max_retries,
+        }
         if self.max_tokens is not None:
             params["max_tokens"] = self.max_tokens
         if self.base_url is not None:
@@ -125,7 +154,16 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> TierSpec:
             f"{where}: literal 'api_key' is not accepted; put the key in an environment "
             "variable and give its name as 'api_key_env'"
         )
-    allowed = {"name", "model", "base_url", "api_key_env", "temperature", "max_tokens"}
+    allowed = {
+        "name",
+        "model",
+        "base_url",
+        "api_key_env",
+        "temperature",
+        "max_tokens",
+        "timeout",
+        "max_retries",
+    }
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise TierConfigError(f"{where}: unknown field(s) {', '.join(unknown)}")
@@ -137,6 +175,8 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> TierSpec:
             api_key_env=str(data["api_key_env"]) if data.get("api_key_env") else None,
             temperature=float(data.get("temperature", 0.0)),
             max_tokens=int(data["max_tokens"]) if data.get("max_tokens") is not None else None,
+            timeout=float(data.get("timeout", DEFAULT_REQUEST_TIMEOUT)),
+            max_retries=int(data.get("max_retries", DEFAULT_MAX_RETRIES)),
         )
     except KeyError as exc:
         raise TierConfigError(f"{where}: missing field {exc.args[0]!r}") from None

@@ -46,12 +46,18 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_automix._model_utils import message_text, usage_of
 from langchain_automix.prompts import (
     _EXAMPLES,
-    NO_CONTEXT,
     VERIFY_INSTRUCTION,
     _block,
     _escape,
 )
-from langchain_automix.verification import VerificationResult, VerifierSettings, parse_verification
+from langchain_automix.verification import (
+    EMPTY_ANSWER,
+    VerificationResult,
+    VerifierSettings,
+    find_decision,
+    parse_verification,
+    verify_prompt_values,
+)
 
 __all__ = [
     "DECISION_ONLY_VERIFY_PROMPT",
@@ -118,22 +124,39 @@ def _next_word(tokens: Sequence[str], start: int) -> int | None:
 
 
 def _position_after_prefix(tokens: Sequence[str]) -> int | None:
-    text = ""
+    """Index of the token that holds the model's own final decision word.
+
+    The decision is found as the sampling parser finds it (quoted phrases, hedges
+    and invented next blocks do not count; the last one wins), so a decision
+    phrase copied from the answer or the context is never read.
+    """
+    text = "".join(tokens)
+    found = find_decision(text)
+    if found is None:
+        # a bare decision ("Correct."), as the decision-only prompt asks for
+        first = _next_word(tokens, 0)
+        if first is not None and _classify(tokens[first]) is not None:
+            return first
+        return None
+    offset = found[0]
+    end = 0
     for i, tok in enumerate(tokens):
-        text += tok
-        if text.lower().rstrip().endswith(DECISION_PREFIX):
+        end += len(tok)
+        if end > offset:
+            # the phrase may end inside this token ("is Correct" as one token)
+            rest = text[offset:end]
+            if rest.strip(" \n\t:*\"'"):
+                return i
             return _next_word(tokens, i + 1)
-    # a bare decision ("Correct."), as the decision-only prompt asks for
-    first = _next_word(tokens, 0)
-    if first is not None and _classify(tokens[first]) is not None:
-        return first
     return None
 
 
 def decision_probability(message: BaseMessage) -> float | None:
     """P(Correct) / (P(Correct) + P(Incorrect)) at the decision token, or None.
 
-    Looks for the first token after "The AI generated answer is" and sums the
+    Looks for the model's own final decision (the token after "The AI generated
+    answer is", found as :func:`~langchain_automix.verification.find_decision`
+    finds it, or a bare "Correct"/"Incorrect" opening the reply) and sums the
     probabilities of its top alternatives that start "Correct" (or a prefix of it)
     and "Incorrect" (or a prefix such as "In"). None when the message has no
     logprobs, no decision phrase, or neither word among the alternatives.
@@ -170,7 +193,7 @@ def _messages(
 ) -> list[BaseMessage]:
     return (
         (prompt or DECISION_ONLY_VERIFY_PROMPT)
-        .format_prompt(question=question, context=context if context else NO_CONTEXT, answer=answer)
+        .format_prompt(**verify_prompt_values(question, context, answer))
         .to_messages()
     )
 
@@ -181,6 +204,19 @@ def _bind(model: Runnable[Any, Any], max_tokens: int, seed: int | None) -> Runna
     if seed is not None:
         kwargs["seed"] = seed
     return model.bind(stop=["\n---"], **kwargs)
+
+
+def _empty(started: float) -> VerificationResult:
+    """An empty answer is not verified: no call, no valid sample, confidence 0."""
+    return VerificationResult(
+        samples=[],
+        verdicts=[],
+        confidence=0.0,
+        n_valid=0,
+        n_samples=1,
+        latency_s=time.perf_counter() - started,
+        errors=[EMPTY_ANSWER],
+    )
 
 
 def _result(message: BaseMessage, started: float) -> VerificationResult:
@@ -227,6 +263,8 @@ def logprob_verify(
         A :class:`VerificationResult` with one sample.
     """
     started = time.perf_counter()
+    if not answer.strip():
+        return _empty(started)
     msg = _bind(model, max_tokens, seed).invoke(
         _messages(question, context, answer, prompt), config
     )
@@ -246,6 +284,8 @@ async def alogprob_verify(
 ) -> VerificationResult:
     """Async twin of :func:`logprob_verify`."""
     started = time.perf_counter()
+    if not answer.strip():
+        return _empty(started)
     msg = await _bind(model, max_tokens, seed).ainvoke(
         _messages(question, context, answer, prompt), config
     )

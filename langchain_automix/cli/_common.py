@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -11,6 +13,8 @@ __all__ = [
     "add_cost_options",
     "add_objective_options",
     "fail",
+    "float_in",
+    "int_at_least",
     "parse_costs",
     "parse_verify_costs",
 ]
@@ -27,9 +31,71 @@ def _numbers(text: str, what: str, example: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(
             f"{what} must be comma-separated numbers like {example}, got {text!r}"
         ) from None
-    if any(v < 0 for v in values):
-        raise argparse.ArgumentTypeError(f"{what} must be >= 0, got {text!r}")
+    if any(not math.isfinite(v) or v < 0 for v in values):
+        raise argparse.ArgumentTypeError(f"{what} must be finite and >= 0, got {text!r}")
     return values
+
+
+def int_at_least(least: int) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``least`` (checked before anything runs).
+
+    Example:
+        >>> int_at_least(1)("8")
+        8
+        >>> int_at_least(1)("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer >= 1, got '0'
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < least:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {least}"
+    return parse
+
+
+def float_in(
+    low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse ``type``: a finite number in the given interval.
+
+    Example:
+        >>> float_in(0, 1, low_open=True)("0.5")
+        0.5
+        >>> float_in(0, 1, low_open=True)("0")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a number in (0, 1], got '0'
+        >>> float_in(0)("nan")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be a finite number >= 0, got 'nan'
+    """
+    if math.isinf(high):
+        what = f"a finite number {'>' if low_open else '>='} {low:g}"
+    else:
+        what = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        above = value > low if low_open else value >= low
+        below = value < high if high_open else value <= high
+        if not (math.isfinite(value) and above and below):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = what
+    return parse
 
 
 def parse_costs(text: str) -> tuple[float, ...]:
@@ -64,9 +130,17 @@ def add_cost_options(p: argparse.ArgumentParser) -> None:
 def add_objective_options(p: argparse.ArgumentParser) -> None:
     """The fitting objective: a target share, a budget, a lambda, or (none) max ΔIBC."""
     goal = p.add_mutually_exclusive_group()
-    goal.add_argument("--target-llm-share", type=float, help="share of queries to escalate")
-    goal.add_argument("--budget", type=float, help="maximum average cost per query")
-    goal.add_argument("--lam", type=float, help="cost weight: maximise quality - lam * cost")
+    goal.add_argument(
+        "--target-llm-share", type=float_in(0, 1), help="share of queries to escalate, in [0, 1]"
+    )
+    goal.add_argument(
+        "--budget", type=float_in(0, low_open=True), help="maximum average cost per query (> 0)"
+    )
+    goal.add_argument(
+        "--lam",
+        type=float_in(0),
+        help="cost weight (>= 0): maximise quality - lam * cost",
+    )
 
 
 def parse_signal(text: str) -> str | tuple[str, ...]:

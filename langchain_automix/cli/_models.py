@@ -28,6 +28,7 @@ class TierFactory:
 
 def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False) -> None:
     """Add ``--local`` / ``--tier`` / ``--tiers``; one is required unless ``default_local``."""
+    from langchain_automix.cli._common import int_at_least
     from langchain_automix.local.server import BACKENDS
 
     src = p.add_mutually_exclusive_group(required=not default_local)
@@ -48,8 +49,9 @@ def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False
         "read from the environment variable named by key_env, never from the command line",
     )
     src.add_argument("--tiers", metavar="FILE", help="JSON or TOML file with a 'tiers' list")
-    p.add_argument("--n-ctx", type=int, default=4096, help="--local: context window")
-    p.add_argument("--threads", type=int, default=2, help="--local: CPU threads per model")
+    positive = int_at_least(1)
+    p.add_argument("--n-ctx", type=positive, default=4096, help="--local: context window")
+    p.add_argument("--threads", type=positive, default=2, help="--local: CPU threads per model")
     p.add_argument(
         "--shared-process",
         action="store_true",

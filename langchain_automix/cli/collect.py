@@ -25,6 +25,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from langchain_automix.cli._common import float_in, int_at_least
 from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["register", "run"]
@@ -41,14 +42,20 @@ def register(subparsers: Any) -> None:
     add_model_options(p)
     p.add_argument("--data", help="QA JSONL file, or a shipped set (qa_mix_500)")
     p.add_argument("--out", required=True, help="replay JSONL to append to (resumes)")
-    p.add_argument("--limit", type=int, default=None, help="only the first N questions")
-    p.add_argument("--k", type=int, default=8, help="verifier samples per non-final tier")
-    p.add_argument("--temperature", type=float, default=1.0, help="verifier temperature")
+    # Every number is checked here, before any model is started or called.
+    positive = int_at_least(1)
+    p.add_argument("--limit", type=positive, default=None, help="only the first N questions")
+    p.add_argument("--k", type=positive, default=8, help="verifier samples per non-final tier")
+    p.add_argument(
+        "--temperature", type=float_in(0), default=1.0, help="verifier temperature (>= 0)"
+    )
     p.add_argument("--seed", type=int, default=0, help="run seed")
-    p.add_argument("--concurrency", type=int, default=1, help="questions in flight")
-    p.add_argument("--retries", type=int, default=2, help="retries before a question fails")
-    p.add_argument("--answer-max-tokens", type=int, default=64)
-    p.add_argument("--verify-max-tokens", type=int, default=128)
+    p.add_argument("--concurrency", type=positive, default=1, help="questions in flight")
+    p.add_argument(
+        "--retries", type=int_at_least(0), default=2, help="retries before a question fails"
+    )
+    p.add_argument("--answer-max-tokens", type=positive, default=64)
+    p.add_argument("--verify-max-tokens", type=positive, default=128)
     p.add_argument(
         "--logprob-verifier",
         action="store_true",

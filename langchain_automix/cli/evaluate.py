@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from langchain_automix.cli._common import (
@@ -11,6 +12,8 @@ from langchain_automix.cli._common import (
     add_objective_options,
     add_signal_options,
     fail,
+    float_in,
+    int_at_least,
     resolve_signal,
 )
 from langchain_automix.evaluation import (
@@ -21,11 +24,19 @@ from langchain_automix.evaluation import (
     verifier_report,
 )
 from langchain_automix.meta_verifiers.base import MetaVerifier, PolicyError
+from langchain_automix.meta_verifiers.provenance import replay_k
 from langchain_automix.meta_verifiers.registry import get_meta_verifier_class
 from langchain_automix.metrics import CostSpec, baselines
 from langchain_automix.replay import ReplayDataset, ReplayError
 
-__all__ = ["register", "run"]
+__all__ = ["MIN_TEST_ROWS", "register", "run"]
+
+MIN_TEST_ROWS = 50
+"""Fewer test rows than this and ``automix evaluate`` warns that its numbers mean little.
+
+One row moves the average quality by ``1/n``: at ``n = 50`` by 2 points, which is
+already the size of the differences between methods, and the bootstrap interval of
+ΔIBC over 50 rows spans tens of points (docs/meta-verifiers.md)."""
 
 
 def register(subparsers: Any) -> None:
@@ -45,16 +56,16 @@ def register(subparsers: Any) -> None:
         default=",".join(DEFAULT_METHODS),
         help="comma-separated methods to compare (default: all)",
     )
-    p.add_argument("--seeds", type=int, default=10, help="number of seeds (default 10)")
+    p.add_argument("--seeds", type=int_at_least(1), default=10, help="number of seeds (default 10)")
     p.add_argument(
         "--train-size",
-        type=int,
+        type=int_at_least(2),
         default=None,
         help="training rows drawn per seed (default: all; down to 50)",
     )
     p.add_argument(
         "--test-fraction",
-        type=float,
+        type=float_in(0, 1, low_open=True, high_open=True),
         default=0.5,
         help="share held out for testing when --test is not given (default 0.5)",
     )
@@ -62,13 +73,13 @@ def register(subparsers: Any) -> None:
     add_signal_options(p)
     p.add_argument(
         "--bootstrap",
-        type=int,
+        type=int_at_least(0),
         default=1000,
         help="bootstrap resamples of the test rows for 95%% intervals (0: none; default 1000)",
     )
     p.add_argument(
         "--correct-at",
-        type=float,
+        type=float_in(0, 1, low_open=True),
         default=0.5,
         help="score from which an answer counts as correct in the verifier-signal "
         "report (default 0.5)",
@@ -97,11 +108,33 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(exc))
 
 
+def _warn(message: str) -> None:
+    print(f"automix: warning: {message}", file=sys.stderr)
+
+
+def _provenance_lines(policy: MetaVerifier, test: ReplayDataset, spec: CostSpec) -> list[str]:
+    """What the policy was fitted for, and how the test rows and costs differ from it."""
+    prov = policy.provenance
+    head = f"policy {policy.describe()}"
+    if prov is None:
+        return [f"{head}: no provenance recorded (fitted by hand or by an older version)"]
+    lines = [head, *("  " + line for line in prov.format().splitlines())]
+    reads = policy.reads_verifier()
+    for diff in prov.mismatches(
+        models=test.models or None,
+        costs=spec.unit_costs,
+        verify_costs=spec.verify_costs if reads else None,
+        k=replay_k(test) if reads else None,
+    ):
+        lines.append(f"  differs here: {diff}")
+    if prov.data_sha256 and prov.data_sha256 == test.fingerprint():
+        lines.append("  the test rows are the policy's training rows: in-sample numbers")
+    return lines
+
+
 def _run(args: argparse.Namespace) -> int:
-    if not 0.0 < args.correct_at <= 1.0:
-        raise _Fail(f"--correct-at must be in (0, 1], got {args.correct_at}")
-    if args.bootstrap < 0:
-        raise _Fail(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    provenance: list[str] = []
+    policy_dict: dict[str, Any] | None = None
     if args.policy:
         if not args.test:
             raise _Fail("--policy needs --test (the rows to evaluate on)")
@@ -123,13 +156,11 @@ def _run(args: argparse.Namespace) -> int:
             raise _Fail(str(exc)) from None
         comp = Comparison({result.name: [result]}, baselines(test.scores, spec), 0, test.n_rows)
         measured = test
+        provenance = _provenance_lines(policy, test, spec)
+        policy_dict = None if policy.provenance is None else policy.provenance.to_dict()
     else:
         if not args.train:
             raise _Fail("give --policy (and --test), or --train to fit and compare every method")
-        if args.seeds < 1:
-            raise _Fail(f"--seeds must be >= 1, got {args.seeds}")
-        if args.train_size is not None and args.train_size < 2:
-            raise _Fail(f"--train-size must be >= 2, got {args.train_size}")
         methods = [m.strip() for m in args.methods.split(",") if m.strip()]
         for m in methods:
             try:
@@ -159,11 +190,28 @@ def _run(args: argparse.Namespace) -> int:
             raise _Fail(str(exc)) from None
         measured = test_opt or train
     signal = verifier_report(measured, correct_at=args.correct_at)
+    notes = []
+    if comp.test_size < MIN_TEST_ROWS:
+        step = 100 / max(comp.test_size, 1)
+        notes.append(
+            f"only {comp.test_size} test rows (fewer than {MIN_TEST_ROWS}): one row moves the "
+            f"average quality by up to {step:.0f} points, so these numbers and their "
+            "intervals say little; evaluate on more rows"
+        )
+    for note in notes:
+        _warn(note)
     if args.json:
         out = comp.to_json_dict()
         out["verifier"] = [r.to_json_dict() for r in signal]
+        out["warnings"] = notes
+        if args.policy:
+            out["policy_provenance"] = policy_dict
         print(json.dumps(out, indent=2, allow_nan=False))
     else:
+        for line in provenance:
+            print(line)
+        if provenance:
+            print()
         print(comp.format_table())
         for report in signal:
             print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from typing import Any
 
 from langchain_automix.cli._common import (
@@ -58,14 +59,16 @@ def run(args: argparse.Namespace) -> int:
     if args.verify_costs is not None:
         verify = args.verify_costs
     try:
-        policy.fit(
-            train,
-            costs=args.costs,
-            verify_costs=verify,
-            target_llm_share=args.target_llm_share,
-            budget=args.budget,
-            lam=args.lam,
-        )
+        with warnings.catch_warnings():  # the fit's warnings are printed below, once
+            warnings.simplefilter("ignore", UserWarning)
+            policy.fit(
+                train,
+                costs=args.costs,
+                verify_costs=verify,
+                target_llm_share=args.target_llm_share,
+                budget=args.budget,
+                lam=args.lam,
+            )
     except (ValueError, NotImplementedError) as exc:
         return fail(str(exc))
     try:
@@ -73,6 +76,8 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return fail(f"cannot write {args.output}: {exc}")
     print(f"fitted {policy.describe()} on {train.n_rows} rows -> {path}")
+    if policy.provenance is not None:
+        print("  " + policy.provenance.format().replace("  fit warning: ", "  WARNING: "))
     if isinstance(policy, Calibrated):
         _print_report(policy)
     return 0

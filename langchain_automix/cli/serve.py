@@ -30,6 +30,39 @@ def _threshold(text: str) -> float:
     return value
 
 
+def _bounds(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO,HI (e.g. 0.3,0.8), got {text!r}") from None
+    if not 0.0 <= lo <= hi <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"threshold bounds must satisfy 0 <= LO <= HI <= 1, got {text}"
+        )
+    return lo, hi
+
+
+def _positive(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+
+    return parse
+
+
+def _limit_or_off(text: str) -> float | None:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be positive (0 for no limit), got {text}")
+    return value or None
+
+
+DEFAULT_RATE_LIMIT = 60.0
+"""``automix serve``'s default request rate per client, per minute (``--rate-limit 0``: off)."""
+
+
 def register(subparsers: Any) -> None:
     """Add the ``serve`` sub-command."""
     p = subparsers.add_parser(
@@ -51,6 +84,67 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="request body limit")
     p.add_argument("--max-context-chars", type=int, default=50_000, help="context length limit")
     p.add_argument("--log-level", default="info", help="uvicorn log level")
+    limits = p.add_argument_group(
+        "limits", "what one request or client may ask (docs/serving.md, 'Operator limits')"
+    )
+    limits.add_argument(
+        "--max-batch-size", type=_positive(int), default=32, help="inputs per batch (default: 32)"
+    )
+    limits.add_argument(
+        "--max-model-calls",
+        type=_positive(int),
+        default=512,
+        help="worst-case model calls per request (default: 512)",
+    )
+    limits.add_argument(
+        "--max-concurrency",
+        type=_positive(int),
+        default=8,
+        help="batch items answered at once (default: 8)",
+    )
+    limits.add_argument(
+        "--max-num-verifications",
+        type=_positive(int),
+        default=None,
+        help="per-request cap on num_verifications (default: the larger of k and 16)",
+    )
+    limits.add_argument(
+        "--lock-threshold",
+        action="store_true",
+        help="the threshold is not tunable per request (asking for one: 403)",
+    )
+    limits.add_argument(
+        "--threshold-bounds",
+        type=_bounds,
+        default=(0.0, 1.0),
+        metavar="LO,HI",
+        help="range of a per-request threshold (default: 0,1)",
+    )
+    limits.add_argument(
+        "--budget-per-minute",
+        type=_limit_or_off,
+        default=None,
+        help="cost units per client per minute (default: none)",
+    )
+    limits.add_argument(
+        "--budget-per-day",
+        type=_limit_or_off,
+        default=None,
+        help="cost units per client per day (default: none)",
+    )
+    limits.add_argument(
+        "--rate-limit",
+        type=_limit_or_off,
+        default=DEFAULT_RATE_LIMIT,
+        help=f"POST requests per client per minute (default: {DEFAULT_RATE_LIMIT:g}; 0: off)",
+    )
+    limits.add_argument(
+        "--allowed-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="browser origin allowed to POST when auth is off (repeatable; default: same host)",
+    )
     p.set_defaults(func=run)
 
 
@@ -73,6 +167,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 2
     from langchain_automix.runnable import AutoMixRunnable
+    from langchain_automix.server import ServerLimits
 
     try:
         with _models(args) as models:
@@ -85,7 +180,21 @@ def run(args: argparse.Namespace) -> int:
                 options["costs"] = args.costs
             automix = AutoMixRunnable(models=models, **options)
             app = create_app(
-                automix, api_key_env=args.api_key_env, max_body_bytes=args.max_body_bytes
+                automix,
+                api_key_env=args.api_key_env,
+                max_body_bytes=args.max_body_bytes,
+                limits=ServerLimits(
+                    max_batch_size=args.max_batch_size,
+                    max_model_calls=args.max_model_calls,
+                    max_concurrency=args.max_concurrency,
+                    max_num_verifications=args.max_num_verifications,
+                    lock_threshold=args.lock_threshold,
+                    threshold_bounds=args.threshold_bounds,
+                    budget_per_minute=args.budget_per_minute,
+                    budget_per_day=args.budget_per_day,
+                    rate_limit=args.rate_limit,
+                    allowed_origins=tuple(args.allowed_origin),
+                ),
             )
             uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     except ValueError as exc:

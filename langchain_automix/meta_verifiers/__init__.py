@@ -11,6 +11,12 @@ from langchain_automix.meta_verifiers.calibrated import Calibrated
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
+from langchain_automix.meta_verifiers.provenance import (
+    PolicyMismatchError,
+    PolicyMismatchWarning,
+    Provenance,
+    check_provenance,
+)
 from langchain_automix.meta_verifiers.registry import (
     META_VERIFIERS,
     available_meta_verifiers,
@@ -35,9 +41,13 @@ __all__ = [
     "MetaVerifier",
     "Observation",
     "PolicyError",
+    "PolicyMismatchError",
+    "PolicyMismatchWarning",
+    "Provenance",
     "SelfConsistency",
     "Threshold",
     "available_meta_verifiers",
+    "check_provenance",
     "get_meta_verifier",
     "get_meta_verifier_class",
     "register_meta_verifier",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -13,6 +15,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
+    from langchain_automix.meta_verifiers.provenance import Provenance
     from langchain_automix.metrics import CostSpec
     from langchain_automix.replay import ReplayDataset
 
@@ -89,6 +92,9 @@ class MetaVerifier(ABC):
     """
 
     name: ClassVar[str] = "meta_verifier"
+    provenance: Provenance | None = None
+    """What the policy was fitted for (set by :meth:`fit`, kept in policy files); ``None``
+    for a policy built by hand or loaded from a file written without it."""
 
     @abstractmethod
     def decide(self, observation: Observation) -> Decision:
@@ -111,6 +117,14 @@ class MetaVerifier(ABC):
         offline evaluation charges it no verification cost.
         """
         return True
+
+    def _signal_label(self) -> str:
+        """Name of the routing signal :meth:`decide` reads (for provenance)."""
+        return "verifier"
+
+    def _routing_values(self, data: ReplayDataset) -> np.ndarray:
+        """The values this policy routes ``data`` on, ``(n, tiers - 1)`` (after fitting)."""
+        return data.confidences
 
     def charged(self, costs: CostSpec) -> CostSpec:
         """``costs`` as this policy incurs them: no verification cost when it reads none."""
@@ -199,13 +213,30 @@ class MetaVerifier(ABC):
 
         With none of the three objectives, fitting maximises ΔIBC on the training rows
         (the paper library's behaviour). Policies without parameters ignore the data.
+
+        The fit records its :attr:`provenance` (costs, the rows' models and ``k``, the
+        signal, a SHA-256 of the rows, ...). When the routing signal takes a single value
+        on every row it warns (``UserWarning``) and notes it in ``provenance.warnings``:
+        the policy can then only escalate everything or nothing.
         """
         from langchain_automix.meta_verifiers._fitting import Objective
+        from langchain_automix.meta_verifiers.provenance import (
+            Provenance,
+            constant_signal_warning,
+        )
         from langchain_automix.metrics import CostSpec
 
         spec = CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers)
         objective = Objective.from_args(target_llm_share=target_llm_share, budget=budget, lam=lam)
         self._fit(data, spec, objective, None)
+        notes = []
+        constant = constant_signal_warning(self._routing_values(data), self._signal_label())
+        if constant is not None:
+            notes.append(constant)
+            warnings.warn(f"{self.describe()}: {constant}", UserWarning, stacklevel=2)
+        self.provenance = Provenance.from_fit(
+            data, spec, signal=self._signal_label(), objective=objective, warnings=notes
+        )
         return self
 
     def _fit(
@@ -255,22 +286,27 @@ class MetaVerifier(ABC):
         return cls(**params)
 
     def to_dict(self) -> dict[str, Any]:
-        """Versioned policy dict (what :meth:`save` writes)."""
-        return {
+        """Versioned policy dict (what :meth:`save` writes), with ``provenance`` if fitted."""
+        out = {
             "format": POLICY_FORMAT,
             "version": POLICY_VERSION,
             "method": self.name,
             "params": self.get_params(),
         }
+        if self.provenance is not None:
+            out["provenance"] = self.provenance.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls: type[_M], payload: dict[str, Any]) -> _M:
         """Rebuild a policy from :meth:`to_dict` output (any registered method).
 
         Raises:
-            PolicyError: for another format, a newer version, an unknown method, or a
-                method that is not ``cls`` (when called on a subclass).
+            PolicyError: for another format, a newer version, an unknown method, a
+                method that is not ``cls`` (when called on a subclass), or a field of
+                the wrong type or out of range (NaN and infinities included), naming it.
         """
+        from langchain_automix.meta_verifiers.provenance import Provenance
         from langchain_automix.meta_verifiers.registry import get_meta_verifier_class
 
         if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
@@ -290,10 +326,25 @@ class MetaVerifier(ABC):
         params = payload.get("params")
         if not isinstance(params, dict):
             raise PolicyError("policy 'params' must be an object")
+        bad = _non_finite(payload)
+        if bad is not None:
+            raise PolicyError(f"{bad[0]} must be a finite number, got {bad[1]!r}")
+        provenance = None
+        if payload.get("provenance") is not None:
+            try:
+                provenance = Provenance.from_dict(payload["provenance"])
+            except ValueError as exc:
+                raise PolicyError(f"bad policy provenance: {exc}") from None
         try:
-            return klass.from_params(params)  # type: ignore[return-value]
-        except (TypeError, ValueError, KeyError) as exc:
+            policy = klass.from_params(params)
+        except KeyError as exc:
+            raise PolicyError(
+                f"bad {klass.__name__} policy parameters: missing field {exc.args[0]!r}"
+            ) from None
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
             raise PolicyError(f"bad {klass.__name__} policy parameters: {exc}") from None
+        policy.provenance = provenance
+        return policy  # type: ignore[return-value]
 
     def save(self, path: str | Path) -> Path:
         """Write the policy as JSON (floats round-trip exactly); returns the path."""
@@ -303,16 +354,46 @@ class MetaVerifier(ABC):
 
     @classmethod
     def load(cls: type[_M], path: str | Path) -> _M:
-        """Read a policy file written by :meth:`save` (no code is evaluated)."""
+        """Read a policy file written by :meth:`save` (no code is evaluated).
+
+        Raises:
+            PolicyError: naming the file and the problem (not UTF-8, invalid JSON, nested
+                too deep, or anything :meth:`from_dict` refuses).
+            OSError: the file cannot be read.
+        """
         p = Path(path)
         try:
             payload = json.loads(p.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise PolicyError(
+                f"{p}: not a UTF-8 text file (byte {exc.start}: {exc.reason})"
+            ) from None
         except json.JSONDecodeError as exc:
             raise PolicyError(f"{p}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
+        except RecursionError:
+            raise PolicyError(f"{p}: JSON nested too deeply to be a policy") from None
         try:
             return cls.from_dict(payload)
         except PolicyError as exc:
             raise PolicyError(f"{p}: {exc}") from None
+
+
+def _non_finite(payload: Any) -> tuple[str, Any] | None:
+    """Path and value of the first NaN or infinite number in a JSON tree, if any.
+
+    ``json`` reads ``NaN`` and ``Infinity``; no policy field may hold them.
+    """
+    stack: list[tuple[str, Any]] = [("", payload)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, float) and not math.isfinite(value):
+            return path, value
+        if isinstance(value, dict):
+            items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
+            stack.extend(reversed(items))
+        elif isinstance(value, (list, tuple)):
+            stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(value)]))
+    return None
 
 
 def _as_history(confidences: Any) -> np.ndarray:

@@ -43,7 +43,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from langchain_automix._checks import (
+    as_bool,
+    as_float,
+    as_int,
+    as_mapping,
+    as_str,
+    as_str_list,
+    checked,
+    optional,
+)
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.meta_verifiers.provenance import constant_signal_warning
 from langchain_automix.signals import (
     AUTO,
     COMBINED,
@@ -87,6 +98,16 @@ def _signal_or_nan(data: ReplayDataset, name: str) -> np.ndarray:
     if name in data.signal_names:
         return data.signal(name)
     return np.full((data.n_rows, data.n_tiers - 1), np.nan)
+
+
+def _policy_param(value: Any, field: str) -> str | Mapping[str, Any]:
+    """A policy file's wrapped policy: a nested policy object or a registry name."""
+    return value if isinstance(value, str) else as_mapping(value, field)
+
+
+def _signal_param(value: Any, field: str) -> str | list[str]:
+    """A policy file's signal: a name or a list of names."""
+    return value if isinstance(value, str) else as_str_list(value, field)
 
 
 _DRAWS = 200
@@ -320,6 +341,25 @@ class Calibrated(MetaVerifier):
             self._fit_once(data, costs, objective, forced)
             self._start_report(data)
             return
+        n, last = data.n_rows, data.n_tiers - 1
+        fixed_finals = {"escalate": np.full(n, last, np.intp), "accept": np.zeros(n, np.intp)}
+        fixed = {
+            k: float(_score(data.scores, f, costs, objective)) for k, f in fixed_finals.items()
+        }
+        best_fixed = max(fixed, key=lambda k: fixed[k])
+        self._fit_signal(data)
+        constant = constant_signal_warning(self.observations(data), self._signal_label())
+        if constant is not None:  # nothing to route on: no cross-validation can change that
+            self._fit_once(data, costs, objective, forced)
+            self._start_report(data)
+            self.fallback = best_fixed  # type: ignore[assignment]
+            self.report.update(
+                best_fixed=best_fixed,
+                best_fixed_score=fixed[best_fixed],
+                objective=objective.kind,
+                fallback_reason=f"{constant} (always-{best_fixed} is the better of the two)",
+            )
+            return
         # Choose the operating point by cross-validation: ΔIBC maximised on the training
         # rows themselves picks noise (its denominator is tiny at low escalation shares).
         # With the ΔIBC objective the candidates are escalation shares (each fitted with
@@ -330,12 +370,6 @@ class Calibrated(MetaVerifier):
             else [Objective("target_share", float(s)) for s in CV_SHARES]
         )
         held_out = self._held_out_routing(data, costs, candidates)  # (candidates, repeats, n)
-        n, last = data.n_rows, data.n_tiers - 1
-        fixed_finals = {"escalate": np.full(n, last, np.intp), "accept": np.zeros(n, np.intp)}
-        fixed = {
-            k: float(_score(data.scores, f, costs, objective)) for k, f in fixed_finals.items()
-        }
-        best_fixed = max(fixed, key=lambda k: fixed[k])
         # Bootstrap the rows: the gain of each candidate's held-out routing over the best
         # fixed choice. The candidate with the best lower bound is chosen (a pessimistic
         # choice, so that picking the luckiest of several candidates is not rewarded).
@@ -396,6 +430,9 @@ class Calibrated(MetaVerifier):
     def _signal_label(self) -> str:
         return self.signal if isinstance(self.signal, str) else "+".join(self.signal)
 
+    def _routing_values(self, data: ReplayDataset) -> np.ndarray:
+        return self.observations(data)
+
     def _held_out_routing(
         self, data: ReplayDataset, costs: CostSpec, candidates: Sequence[Objective]
     ) -> np.ndarray:
@@ -449,6 +486,26 @@ class Calibrated(MetaVerifier):
             "fallback": self.fallback,
             "report": self.report,
         }
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Calibrated:
+        """Rebuild from :meth:`get_params` output, refusing values of the wrong JSON type."""
+        spec = {
+            "policy": _policy_param,
+            "signal": _signal_param,
+            "robust": as_bool,
+            "folds": as_int,
+            "repeats": as_int,
+            "min_gain": as_float,
+            "confidence": as_float,
+            "l2": as_float,
+            "seed": as_int,
+            "target": as_str,
+            "combiner": optional(as_mapping),
+            "fallback": optional(as_str),
+            "report": as_mapping,
+        }
+        return cls(**checked(params, spec))
 
     def describe(self) -> str:
         """E.g. ``calibrated[answer_min_prob](threshold(<0.31))`` or ``...->always-escalate``."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from langchain_automix._checks import as_bool, as_float, as_int, checked, optional
 from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier
 from langchain_automix.meta_verifiers.base import (
     Decision,
@@ -132,6 +133,17 @@ class DoubleThreshold(MetaVerifier):
     def get_params(self) -> dict[str, Any]:
         """Band ends, tie convention and candidate grid."""
         return {"low": self.low, "high": self.high, "inclusive": self.inclusive, "grid": self.grid}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> DoubleThreshold:
+        """Rebuild from :meth:`get_params` output, refusing values of the wrong JSON type."""
+        spec = {
+            "low": as_float,
+            "high": as_float,
+            "inclusive": as_bool,
+            "grid": optional(as_int),
+        }
+        return cls(**checked(params, spec))
 
     def describe(self) -> str:
         """E.g. ``double_threshold([0.25,0.75))``."""

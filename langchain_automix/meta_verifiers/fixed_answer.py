@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from langchain_automix._checks import as_bool, as_mapping, as_str_list, checked, require
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
 
 if TYPE_CHECKING:
@@ -112,11 +113,13 @@ class FixedAnswerRouting(MetaVerifier):
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> FixedAnswerRouting:
-        """Rebuild, including the wrapped policy."""
+        """Rebuild, including the wrapped policy (values of the wrong JSON type are refused)."""
+        spec = {"method": as_mapping, "answers": as_str_list, "normalize": as_bool}
+        p = checked(params, spec)
         return cls(
-            MetaVerifier.from_dict(params["method"]),
-            params["answers"],
-            normalize=params.get("normalize", True),
+            MetaVerifier.from_dict(dict(require(p, "method"))),
+            require(p, "answers"),
+            normalize=p.get("normalize", True),
         )
 
     def describe(self) -> str:

@@ -10,6 +10,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from langchain_automix._checks import (
+    as_bool_list,
+    as_float,
+    as_float_list,
+    as_int,
+    as_mapping,
+    checked,
+    optional,
+    require,
+)
 from langchain_automix.meta_verifiers._fitting import (
     Frontier,
     nearest_index,
@@ -106,6 +116,13 @@ class _LookupPolicy(MetaVerifier):
         return np.asarray(self._actions[nearest_index(self._values, c)])
 
 
+def _bandwidth_param(value: Any, field: str) -> float | str:
+    """A policy file's POMDP bandwidth: a rule's name or a finite number."""
+    if isinstance(value, str):
+        return value
+    return as_float(value, field)
+
+
 class GreedyPOMDP(_LookupPolicy):
     """Escalate confidence bins in order of their smoothed average quality gain.
 
@@ -176,8 +193,14 @@ class GreedyPOMDP(_LookupPolicy):
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> GreedyPOMDP:
-        """Rebuild, including the fitted table."""
-        p = dict(params)
+        """Rebuild, including the fitted table (values of the wrong JSON type are refused)."""
+        spec = {
+            "num_bins": as_int,
+            "sigma": as_float,
+            "bin_gain": optional(as_float_list),
+            "escalate": optional(as_bool_list),
+        }
+        p = checked(params, spec)
         gain, esc = p.pop("bin_gain", None), p.pop("escalate", None)
         out = cls(**p)
         if esc is not None:
@@ -342,6 +365,7 @@ class POMDP(_LookupPolicy):
         out = POMDP.from_params(self.get_params())
         delta = float(out.cost_delta_ or 0.0)
         out.lam_ = float(lam)
+        out.provenance = self.provenance
         out._set_table(self.observations_ or [], list(np.asarray(self.gain_) > lam * delta))
         return out
 
@@ -366,12 +390,35 @@ class POMDP(_LookupPolicy):
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> POMDP:
-        """Rebuild, including the solved table."""
-        p = dict(params)
+        """Rebuild, including the solved table (values of the wrong JSON type are refused)."""
+        spec = {
+            "bandwidth": _bandwidth_param,
+            "quality_bins": as_int,
+            "max_observations": as_int,
+            "fitted": optional(as_mapping),
+        }
+        p = checked(params, spec)
         fitted = p.pop("fitted", None)
         out = cls(**p)
         if fitted is not None:
-            obs, gain, esc = fitted["observations"], fitted["expected_gain"], fitted["escalate"]
+            fitted = checked(
+                fitted,
+                {
+                    "lam": as_float,
+                    "cost_delta": as_float,
+                    "bandwidth": optional(as_float),
+                    "observations": as_float_list,
+                    "expected_gain": as_float_list,
+                    "escalate": as_bool_list,
+                },
+                "fitted.",
+            )
+            obs, gain, esc = (
+                require(fitted, key, "fitted.")
+                for key in ("observations", "expected_gain", "escalate")
+            )
+            require(fitted, "lam", "fitted.")
+            require(fitted, "cost_delta", "fitted.")
             if not (len(obs) == len(gain) == len(esc)) or not obs:
                 raise ValueError("observations, expected_gain and escalate must match in length")
             if any(b <= a for a, b in pairwise(obs)):

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from langchain_automix._checks import as_bool, as_float, as_int, checked, optional
 from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier, observation_table
 from langchain_automix.meta_verifiers.base import (
     Decision,
@@ -149,6 +150,12 @@ class Threshold(MetaVerifier):
     def get_params(self) -> dict[str, Any]:
         """Threshold, tie convention and candidate grid."""
         return {"threshold": self.threshold, "inclusive": self.inclusive, "grid": self.grid}
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> Threshold:
+        """Rebuild from :meth:`get_params` output, refusing values of the wrong JSON type."""
+        spec = {"threshold": as_float, "inclusive": as_bool, "grid": optional(as_int)}
+        return cls(**checked(params, spec))
 
     def describe(self) -> str:
         """E.g. ``threshold(<0.5)``."""

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from langchain_automix._checks import as_int, as_mapping, checked, optional, require
 from langchain_automix.meta_verifiers._fitting import Frontier
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
 
@@ -24,6 +25,12 @@ def _default_members() -> list[MetaVerifier]:
     from langchain_automix.meta_verifiers.threshold import Threshold
 
     return [POMDP(), GreedyPOMDP(), DoubleThreshold(), Threshold()]
+
+
+def _policy_list(value: Any, field: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise ValueError(f"{field} must be a list of policies, got {type(value).__name__}")
+    return [dict(as_mapping(v, f"{field}[{i}]")) for i, v in enumerate(value)]
 
 
 class AutomixUnion(MetaVerifier):
@@ -95,10 +102,11 @@ class AutomixUnion(MetaVerifier):
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> AutomixUnion:
         """Rebuild members from their nested policy dicts."""
-        members = [MetaVerifier.from_dict(d) for d in params["methods"]]
+        p = checked(params, {"methods": _policy_list, "chosen": optional(as_int)})
+        members = [MetaVerifier.from_dict(d) for d in require(p, "methods")]
         if not members:
             raise ValueError("AutomixUnion needs at least one member")
-        return cls(*members, chosen=params.get("chosen"))
+        return cls(*members, chosen=p.get("chosen"))
 
     def describe(self) -> str:
         """E.g. ``automix_union->pomdp(lam=0.002)``."""

@@ -18,15 +18,22 @@ if TYPE_CHECKING:
     from langchain_automix.server.app import create_app
     from langchain_automix.server.auth import DEFAULT_API_KEY_ENV, BearerAuthMiddleware
     from langchain_automix.server.background import serve_in_thread
+    from langchain_automix.server.batch import BatchItemError, ServedRunnable
     from langchain_automix.server.configurable import CONFIGURABLE_IDS, make_configurable
+    from langchain_automix.server.guard import RequestGuardMiddleware
     from langchain_automix.server.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimitMiddleware
+    from langchain_automix.server.quotas import ServerLimits
 
 __all__ = [
     "CONFIGURABLE_IDS",
     "DEFAULT_API_KEY_ENV",
     "DEFAULT_MAX_BODY_BYTES",
+    "BatchItemError",
     "BearerAuthMiddleware",
     "BodySizeLimitMiddleware",
+    "RequestGuardMiddleware",
+    "ServedRunnable",
+    "ServerLimits",
     "create_app",
     "make_configurable",
     "serve_in_thread",
@@ -37,6 +44,10 @@ _WHERE = {
     "DEFAULT_API_KEY_ENV": "auth",
     "BearerAuthMiddleware": "auth",
     "serve_in_thread": "background",
+    "BatchItemError": "batch",
+    "ServedRunnable": "batch",
+    "RequestGuardMiddleware": "guard",
+    "ServerLimits": "quotas",
     "CONFIGURABLE_IDS": "configurable",
     "make_configurable": "configurable",
     "DEFAULT_MAX_BODY_BYTES": "limits",

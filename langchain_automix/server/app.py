@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from langchain_core.runnables import Runnable
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from langchain_automix._version import __version__
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
@@ -21,13 +22,16 @@ from langchain_automix.server.auth import (
     BearerAuthMiddleware,
     api_key_from_env,
 )
+from langchain_automix.server.batch import as_served
 from langchain_automix.server.configurable import find_automix, make_configurable
+from langchain_automix.server.guard import RequestGuardMiddleware, ServedShape
 from langchain_automix.server.limits import (
     DEFAULT_MAX_BODY_BYTES,
     BodySizeLimitMiddleware,
     limited_input_model,
 )
 from langchain_automix.server.openai_compat import build_openai_router
+from langchain_automix.server.quotas import ServerLimits, worst_case_cost
 from langchain_automix.server.responses import error_body, error_response
 
 __all__ = ["create_app"]
@@ -48,6 +52,7 @@ def create_app(
     path: str = "/automix",
     model_name: str = "automix",
     playground: bool = True,
+    limits: ServerLimits | None = None,
 ) -> FastAPI:
     """Build a FastAPI app serving an AutoMix runnable.
 
@@ -62,6 +67,13 @@ def create_app(
       (see :mod:`langchain_automix.server.openai_compat`).
     * ``GET /health`` (never needs the API key).
 
+    ``limits`` (:class:`~langchain_automix.server.quotas.ServerLimits`) caps what one
+    request or client may ask: batch size, worst-case model calls, per-request knobs,
+    cost budgets, request rate, JSON-only bodies from allowed origins (see
+    :mod:`langchain_automix.server.guard`); all refusals come before any model call.
+    In ``/automix/batch`` a failed item comes back in its position as an error object
+    (:class:`~langchain_automix.server.batch.BatchItemError`), the others' answers kept.
+
     Args:
         runnable: an ``AutoMixRunnable`` (made tunable per request here), or any
             runnable wrapping one (served as is).
@@ -75,12 +87,16 @@ def create_app(
         path: mount point of the LangServe routes.
         model_name: the model id of the OpenAI-compatible API.
         playground: serve the LangServe playground.
+        limits: operator limits; default ``ServerLimits()`` (32 inputs per batch, 512
+            model calls per request, 8 batch items at a time, ``num_verifications`` up to
+            the larger of the runnable's and 16, no budgets, no rate limit).
 
     Returns:
         The FastAPI app; run it with ``uvicorn.run(app, host="127.0.0.1")``.
 
     Raises:
-        ValueError: when ``max_context_chars`` exceeds the runnable's own limit.
+        ValueError: when ``max_context_chars`` exceeds the runnable's own limit, or the
+            runnable's own ``num_verifications`` / threshold lies outside ``limits``.
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -94,7 +110,15 @@ def create_app(
     """
     from langserve import add_routes  # heavy; only the server needs it
 
-    served = make_configurable(runnable)
+    limits = ServerLimits() if limits is None else limits
+    bare = find_automix(runnable)
+    k_cap = limits.num_verifications_cap(bare.num_verifications if bare else None)
+    served = make_configurable(
+        runnable,
+        max_num_verifications=k_cap,
+        lock_threshold=limits.lock_threshold,
+        threshold_bounds=limits.threshold_bounds,
+    )
     automix = find_automix(served)
     runnable_limit = automix.max_context_chars if automix else _DEFAULT_MAX_CONTEXT_CHARS
     question_limit = automix.max_question_chars if automix else _DEFAULT_MAX_QUESTION_CHARS
@@ -118,14 +142,21 @@ def create_app(
         """Liveness probe (open even when an API key is set)."""
         return {"status": "ok", "model": model_name, "tiers": tiers, "version": __version__}
 
+    # Both route families call the runnable through this binding: per-item batch
+    # errors, the batch concurrency cap, and cost metering when budgets are set.
+    routed = as_served(
+        served,
+        input_type=limited_input_model(question_limit, max_context_chars),
+        max_concurrency=limits.max_concurrency,
+    )
     app.include_router(
-        build_openai_router(served, model_name=model_name, max_context_chars=max_context_chars)
+        build_openai_router(routed, model_name=model_name, max_context_chars=max_context_chars)
     )
     with warnings.catch_warnings():  # langserve warns about pydantic v1 namespaces on import
         warnings.simplefilter("ignore", DeprecationWarning)
         add_routes(
             app,
-            served.with_types(input_type=limited_input_model(question_limit, max_context_chars)),
+            routed,
             path=path,
             playground_type="default",
             enabled_endpoints=None if playground else cast(Any, _ENDPOINTS_WITHOUT_PLAYGROUND),
@@ -133,14 +164,44 @@ def create_app(
     _add_exception_handlers(app)
 
     api_key = api_key_from_env(api_key_env)
+    app.add_middleware(
+        RequestGuardMiddleware, limits=limits, shape=_shape(automix, k_cap, path, api_key)
+    )
     if api_key is not None:
         app.add_middleware(BearerAuthMiddleware, api_key=api_key)
         logger.info("API key required (from $%s) on every route but /health", api_key_env)
-    # Added last, so it runs first: oversized bodies are refused before anything else.
+    # Added last, so it runs first: oversized bodies are refused before anything else,
+    # then auth, then the limits.
     app.add_middleware(BodySizeLimitMiddleware, max_body_bytes=max_body_bytes)
     app.state.automix = served
     app.state.max_context_chars = max_context_chars
+    app.state.limits = limits
     return app
+
+
+def _shape(automix: Any, k_cap: int, path: str, api_key: str | None) -> ServedShape:
+    if automix is None:  # a wrapped runnable: sizes and knobs are checked, not costs
+        return ServedShape(
+            n_tiers=None,
+            default_k=1,
+            sampling=True,
+            item_cost=None,
+            num_verifications_cap=k_cap,
+            langserve_path=path,
+            auth=api_key is not None,
+        )
+    n = len(automix.models)
+    return ServedShape(
+        n_tiers=n,
+        default_k=automix.num_verifications,
+        sampling=automix.verification == "sampling",
+        item_cost=worst_case_cost(
+            automix.costs.unit_costs_for(n), automix.costs.verify_costs_for(n)
+        ),
+        num_verifications_cap=k_cap,
+        langserve_path=path,
+        auth=api_key is not None,
+    )
 
 
 _ENDPOINTS_WITHOUT_PLAYGROUND = (
@@ -171,14 +232,29 @@ def _add_exception_handlers(app: FastAPI) -> None:
     async def on_validation_error(request: Request, exc: Exception) -> Response:
         # A configurable value the runnable's own validators reject (e.g. k=0).
         assert isinstance(exc, ValidationError)  # noqa: S101 - registered for this type
-        if exc.title != "AutoMixRunnable":
+        if exc.title not in ("AutoMixRunnable", "AutoMixInput"):
             raise exc
         errors = exc.errors(include_url=False, include_input=False)
         fields = ", ".join(".".join(map(str, e["loc"])) for e in errors)
+        if exc.title == "AutoMixInput":  # the served input model, checked per batch item
+            first = ".".join(map(str, errors[0]["loc"])) if errors else "input"
+            return error_response(
+                422, f"{first}: {errors[0]['msg'] if errors else exc}", param=first
+            )
         return JSONResponse(
             error_body(422, f"invalid configurable value ({fields}): {errors[0]['msg']}"),
             status_code=422,
         )
+
+    async def on_http_error(request: Request, exc: Exception) -> Response:
+        # FastAPI's and LangServe's own HTTPExceptions (bad JSON, bad config hash, 404)
+        # get the shared body too, ``detail`` kept as they send it.
+        assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
+        if exc.status_code < 400 or exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=exc.headers)
+        body = error_body(exc.status_code, str(exc.detail))
+        body["detail"] = exc.detail
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
     async def on_request_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
@@ -204,6 +280,7 @@ def _add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AutoMixModelError, on_model_error)
     app.add_exception_handler(ValidationError, on_validation_error)
     app.add_exception_handler(RequestValidationError, on_request_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
 
 
 def _without_input(error: Any) -> Any:

@@ -9,10 +9,14 @@ from fastapi.responses import JSONResponse
 __all__ = ["error_body", "error_response"]
 
 _TYPES = {
+    400: "invalid_request_error",
     401: "authentication_error",
+    403: "permission_error",
     404: "not_found_error",
     413: "invalid_request_error",
+    415: "invalid_request_error",
     422: "invalid_request_error",
+    429: "rate_limit_error",
     502: "upstream_model_error",
 }
 

@@ -226,3 +226,73 @@ class NoLogprobsServerModel(LogprobChatModel):
         self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
     ) -> ChatResult:
         return self._generate(messages, stop, run_manager, **kwargs)
+
+
+class SlowStreamChatModel(BaseChatModel):
+    """Streams ``n_tokens`` tokens, ``delay`` seconds apart, and records how far it got.
+
+    ``produced`` counts the tokens generated so far; ``cancelled`` is set when the
+    generating task saw ``CancelledError`` (or the generator was closed early) and
+    ``finished`` when it produced every token. ``fail_after`` (tokens) makes the stream
+    raise ``RuntimeError`` midway.
+    """
+
+    n_tokens: int = 200
+    delay: float = 0.01
+    fail_after: int | None = None
+    produced: int = 0
+    cancelled: bool = False
+    finished: bool = False
+
+    @property
+    def _llm_type(self) -> str:
+        return "slow-stream"
+
+    def _token(self, i: int) -> str:
+        if self.fail_after is not None and i >= self.fail_after:
+            raise RuntimeError(f"stream broke after {i} tokens")
+        self.produced += 1
+        return f"t{i} "
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        text = "".join(self._token(i) for i in range(self.n_tokens))
+        self.finished = True
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Iterator[ChatGenerationChunk]:
+        try:
+            for i in range(self.n_tokens):
+                time.sleep(self.delay)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=self._token(i)))
+        except GeneratorExit:
+            self.cancelled = True
+            raise
+        self.finished = True
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        try:
+            for i in range(self.n_tokens):
+                await asyncio.sleep(self.delay)
+                yield ChatGenerationChunk(message=AIMessageChunk(content=self._token(i)))
+        except (asyncio.CancelledError, GeneratorExit):
+            self.cancelled = True
+            raise
+        self.finished = True

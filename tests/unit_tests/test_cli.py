@@ -143,7 +143,6 @@ def test_plot(files, tmp_path: Path) -> None:
         (["evaluate", "--policy", "{tmp}/p.json"], "--policy needs --test"),
         (["evaluate", "--test", "{train}"], "give --policy"),
         (["evaluate", "--train", "{train}", "--methods", "pomdp,bogus"], "bogus"),
-        (["evaluate", "--train", "{train}", "--correct-at", "0"], "--correct-at must be in"),
     ],
 )
 def test_errors_exit_2(files, tmp_path: Path, capsys, argv, message) -> None:
@@ -209,3 +208,96 @@ def test_evaluate_prints_intervals(files, capsys) -> None:
     assert "95% CI" in capsys.readouterr().out
     assert main([*args, "--bootstrap", "0"]) == 0
     assert "95% CI" not in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ issue #13: hardening
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["evaluate", "--train", "{train}", "--correct-at", "0"], "--correct-at: must be a number in (0, 1]"),
+        (["evaluate", "--train", "{train}", "--seeds", "0"], "--seeds: must be an integer >= 1"),
+        (["evaluate", "--train", "{train}", "--train-size", "1"], "--train-size: must be an integer >= 2"),
+        (["evaluate", "--train", "{train}", "--test-fraction", "1"], "--test-fraction: must be a number in (0, 1)"),
+        (["evaluate", "--train", "{train}", "--bootstrap", "-1"], "--bootstrap: must be an integer >= 0"),
+        (["evaluate", "--train", "{train}", "--seeds", "2.5"], "--seeds: must be an integer >= 1, got '2.5'"),
+        (["fit", "--train", "{train}", "--target-llm-share", "1.5", "-o", "p"], "--target-llm-share: must be a number in [0, 1]"),
+        (["fit", "--train", "{train}", "--budget", "0", "-o", "p"], "--budget: must be a finite number > 0"),
+        (["fit", "--train", "{train}", "--lam", "-1", "-o", "p"], "--lam: must be a finite number >= 0"),
+        (["fit", "--train", "{train}", "--lam", "inf", "-o", "p"], "--lam: must be a finite number >= 0"),
+        (["fit", "--train", "{train}", "--costs", "1,nan", "-o", "p"], "costs must be finite and >= 0"),
+        (["evaluate", "--train", "{train}", "--verify-costs", "inf"], "verification costs must be finite"),
+    ],
+)  # fmt: skip
+def test_numeric_arguments_are_checked_while_parsing(files, capsys, argv, message) -> None:
+    train, _ = files
+    with pytest.raises(SystemExit) as info:
+        main([a.format(train=train) for a in argv])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def _constant_rows(path: Path, n: int = 120) -> Path:
+    from langchain_automix.replay import ReplayDataset
+
+    data = synthetic_replay(n, seed=3)
+    const = ReplayDataset.from_arrays(data.scores, [[0.625]] * n)
+    return write_replay(const, path)
+
+
+@pytest.mark.parametrize("robust", ["--robust", "--no-robust"])
+def test_fit_on_a_constant_confidence_warns_and_says_so_in_the_policy(
+    tmp_path: Path, capsys, robust: str
+) -> None:
+    train = _constant_rows(tmp_path / "const.jsonl")
+    out = tmp_path / "p.json"
+    argv = ["fit", "--method", "pomdp", "--train", str(train), "--signal", "verifier", robust]
+    assert main([*argv, "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "WARNING: the routing signal 'verifier' takes one value (0.625)" in text
+    policy = MetaVerifier.load(out)
+    assert policy.provenance is not None
+    assert any("takes one value" in w for w in policy.provenance.warnings)
+    if robust == "--robust":  # the fallback says why, and skips the useless verification
+        assert isinstance(policy, Calibrated) and policy.fallback == "escalate"
+        assert "takes one value" in policy.report["fallback_reason"]
+        assert "FALLBACK to always-escalate" in text and "held-out" not in text
+        assert not policy.reads_verifier()
+
+
+def test_evaluate_warns_on_few_test_rows(files, tmp_path: Path, capsys) -> None:
+    from langchain_automix.cli.evaluate import MIN_TEST_ROWS
+    from langchain_automix.meta_verifiers import Threshold
+    from langchain_automix.replay import ReplayDataset
+
+    train, _ = files
+    policy = tmp_path / "p.json"
+    Threshold(0.5).save(policy)
+    few = write_replay(ReplayDataset.from_jsonl(train).subset([0, 1, 2]), tmp_path / "few.jsonl")
+    assert main(["evaluate", "--policy", str(policy), "--test", str(few)]) == 0
+    err = capsys.readouterr().err
+    assert f"only 3 test rows (fewer than {MIN_TEST_ROWS})" in err
+    assert main(["evaluate", "--policy", str(policy), "--test", str(few), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert "only 3 test rows" in json.loads(captured.out)["warnings"][0]
+    assert main(["evaluate", "--policy", str(policy), "--test", str(train)]) == 0
+    assert "test rows" not in capsys.readouterr().err
+
+
+def test_evaluate_prints_the_policy_provenance(files, tmp_path: Path, capsys) -> None:
+    train, test = files
+    out = tmp_path / "p.json"
+    argv = ["fit", "--method", "threshold", "--train", str(train), "--no-robust"]
+    assert main([*argv, "--signal", "verifier", "--costs", "1,20", "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--policy", str(out), "--test", str(test)]) == 0
+    text = capsys.readouterr().out
+    assert "policy threshold(" in text
+    assert "fitted on 600 rows (sha256 " in text and "with costs (1, 20)" in text
+    assert "differs here: unit costs: fitted with (1, 20), got (1, 50)" in text
+    assert main(["evaluate", "--policy", str(out), "--test", str(train), "--costs", "1,20"]) == 0
+    text = capsys.readouterr().out
+    assert "differs here" not in text and "in-sample numbers" in text
+    assert main(["evaluate", "--policy", str(out), "--test", str(test), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["policy_provenance"]["costs"] == [1.0, 20.0]
+    assert payload["policy_provenance"]["n_rows"] == 600

@@ -56,3 +56,63 @@ def test_serve_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert "threshold must be in [0, 1]" in capsys.readouterr().err
     assert main(["serve", "--tier", "a@http://h/v1"]) == 2  # one tier is not a cascade
     assert "two or more" in capsys.readouterr().err
+
+
+def _serve_app(monkeypatch: pytest.MonkeyPatch, *options: str) -> Any:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.delenv("AUTOMIX_API_KEY", raising=False)
+    tiers = ["--tier", "small@http://127.0.0.1:9/v1", "--tier", "large@http://127.0.0.1:9/v1"]
+    assert main(["serve", *tiers, *options]) == 0
+    return seen["app"]
+
+
+def test_serve_limit_flags_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_automix.server import ServerLimits
+
+    app = _serve_app(
+        monkeypatch,
+        "--max-batch-size", "4", "--max-model-calls", "40", "--max-concurrency", "2",
+        "--max-num-verifications", "12", "--lock-threshold", "--threshold-bounds", "0.2,0.9",
+        "--budget-per-minute", "500", "--budget-per-day", "20000", "--rate-limit", "0",
+        "--allowed-origin", "https://a.example", "--allowed-origin", "https://b.example",
+    )  # fmt: skip
+    assert app.state.limits == ServerLimits(
+        max_batch_size=4,
+        max_model_calls=40,
+        max_concurrency=2,
+        max_num_verifications=12,
+        lock_threshold=True,
+        threshold_bounds=(0.2, 0.9),
+        budget_per_minute=500,
+        budget_per_day=20000,
+        rate_limit=None,
+        allowed_origins=("https://a.example", "https://b.example"),
+    )
+    client = TestClient(app)
+    schema = client.get("/automix/config_schema").json()["$defs"]["Configurable"]
+    assert schema["properties"]["num_verifications"]["maximum"] == 12
+    assert "threshold" not in schema["properties"]  # locked
+    body = {"inputs": [{"question": f"Q{i}?"} for i in range(5)]}
+    assert client.post("/automix/batch", json=body).status_code == 413
+
+
+def test_serve_limit_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
+    limits = _serve_app(monkeypatch).state.limits
+    assert (limits.max_batch_size, limits.max_model_calls, limits.max_concurrency) == (32, 512, 8)
+    assert limits.rate_limit == 60 and limits.allowed_origins == ()
+    assert limits.lock_threshold is False and limits.threshold_bounds == (0.0, 1.0)
+
+
+def test_serve_rejects_bad_limit_options(capsys: pytest.CaptureFixture[str]) -> None:
+    for option, value, message in (
+        ("--threshold-bounds", "0.9,0.2", "0 <= LO <= HI <= 1"),
+        ("--threshold-bounds", "half", "expected LO,HI"),
+        ("--max-batch-size", "0", "must be positive"),
+        ("--rate-limit", "-1", "0 for no limit"),
+    ):
+        with pytest.raises(SystemExit):
+            main(["serve", "--tier", "a@http://h/v1", option, value])
+        assert message in capsys.readouterr().err

@@ -172,7 +172,6 @@ def test_collect_bad_data_file_names_line(
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--k", "0"], "--k must be at least 1, got 0"),
         ([], "give --data (questions to collect) or --add-signals-to"),
     ],
 )
@@ -187,3 +186,72 @@ def test_collect_rejects_bad_arguments_before_any_call(
     assert code == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--k", "0", "argument --k: must be an integer >= 1, got '0'"),
+        ("--k", "two", "argument --k: must be an integer >= 1, got 'two'"),
+        ("--limit", "0", "argument --limit: must be an integer >= 1"),
+        ("--concurrency", "0", "argument --concurrency: must be an integer >= 1"),
+        ("--retries", "-1", "argument --retries: must be an integer >= 0"),
+        ("--temperature", "nan", "argument --temperature: must be a finite number >= 0"),
+        ("--temperature", "-0.5", "argument --temperature: must be a finite number >= 0"),
+        ("--answer-max-tokens", "0", "argument --answer-max-tokens: must be an integer >= 1"),
+        ("--verify-max-tokens", "-3", "argument --verify-max-tokens: must be an integer >= 1"),
+        ("--threads", "0", "argument --threads: must be an integer >= 1"),
+        ("--n-ctx", "0", "argument --n-ctx: must be an integer >= 1"),
+    ],
+)
+def test_collect_checks_every_number_while_parsing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    """A bad number stops `automix collect` in argparse: no model is started or called."""
+    out = tmp_path / "o.jsonl"
+    argv = ["collect", "--data", "qa_mix_500", "--out", str(out)]
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--tier", "s=m@http://127.0.0.1:9/v1", flag, value])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"k": 0}, "k must be an integer >= 1, got 0"),
+        ({"concurrency": 0}, "concurrency must be an integer >= 1"),
+        ({"retries": -1}, "retries must be an integer >= 0"),
+    ],
+)
+def test_acollect_refuses_bad_settings_before_any_call(
+    tmp_path: Path, kwargs: dict[str, int], message: str
+) -> None:
+    import asyncio
+
+    from langchain_core.language_models import FakeListChatModel
+
+    from langchain_automix.collect import Tier, acollect
+    from langchain_automix.datasets import load_qa
+
+    calls: list[str] = []
+
+    class Counting(FakeListChatModel):
+        def _call(self, *args: object, **kw: object) -> str:
+            calls.append("call")
+            return "x"
+
+    model = Counting(responses=["x"])
+    out = tmp_path / "o.jsonl"
+    with pytest.raises(ValueError, match=message):
+        asyncio.run(
+            acollect(
+                load_qa("qa_mix_500", limit=1),
+                [Tier("s", model), Tier("l", model)],
+                out,
+                progress=False,
+                **kwargs,  # type: ignore[arg-type]
+            )
+        )
+    assert calls == [] and not out.exists()

@@ -95,7 +95,9 @@ def test_schemas_and_playground(served: Served) -> None:
         assert schema["properties"]["context"]["maxLength"] == 2_000
         assert "anyOf" not in str(schema)  # the playground cannot render nullable fields
         out = http.get("/automix/output_schema").json()
-        assert "content" in out["properties"]
+        # an AIMessage, or (in a batch) a failed item's error object
+        assert "content" in out["$defs"]["AIMessage"]["properties"]
+        assert {"error", "automix"} <= set(out["$defs"]["BatchItemError"]["properties"])
         config = http.get("/automix/config_schema").json()
         assert set(config["$defs"]["Configurable"]["properties"]) == {
             "threshold",

@@ -1,0 +1,366 @@
+"""Policy provenance: what a fitted policy was fitted for, and a check where it is used.
+
+:meth:`MetaVerifier.fit <langchain_automix.meta_verifiers.MetaVerifier.fit>` records a
+:class:`Provenance` (the tier costs and verification costs, the tier models and the
+verifier's ``k`` of the training rows, the routing signal, the objective, a SHA-256
+of the rows, the package version and the time) and policy files keep it. A policy is
+only as good as the match between that and where it runs: a threshold fitted on
+``k = 8`` samples means something else on ``k = 2``, and an operating point chosen at
+costs 1/50 is not the one to use at 1/5. :func:`check_provenance` (which
+``AutoMixRunnable`` calls with its models, costs and ``k``) names every difference in
+a :class:`PolicyMismatchWarning`, or raises :class:`PolicyMismatchError` when strict.
+
+Example:
+    >>> from langchain_automix.meta_verifiers import Threshold
+    >>> from langchain_automix.synthetic import synthetic_replay
+    >>> policy = Threshold().fit(synthetic_replay(100, seed=0), costs=(1, 50))
+    >>> policy.provenance.costs, policy.provenance.n_rows
+    ((1.0, 50.0), 100)
+    >>> check_provenance(policy, costs=(1, 20), strict=True)
+    Traceback (most recent call last):
+    ...
+    langchain_automix.meta_verifiers.provenance.PolicyMismatchError: policy threshold(...) \
+is used with other settings than it was fitted for: unit costs: fitted with (1, 50), got (1, 20)
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from langchain_automix._checks import (
+    as_float_list,
+    as_int,
+    as_mapping,
+    as_str,
+    as_str_list,
+    only_keys,
+    require,
+)
+from langchain_automix.meta_verifiers.base import PolicyError
+
+if TYPE_CHECKING:
+    from langchain_automix.meta_verifiers._fitting import Objective
+    from langchain_automix.meta_verifiers.base import MetaVerifier
+    from langchain_automix.metrics import CostSpec
+    from langchain_automix.replay import ReplayDataset
+
+__all__ = [
+    "PolicyMismatchError",
+    "PolicyMismatchWarning",
+    "Provenance",
+    "check_provenance",
+    "constant_signal_warning",
+    "replay_k",
+]
+
+
+class PolicyMismatchWarning(UserWarning):
+    """A policy is used with other models, costs or ``k`` than it was fitted for."""
+
+
+class PolicyMismatchError(PolicyError):
+    """Like :class:`PolicyMismatchWarning`, raised instead when the check is strict."""
+
+
+_FIELDS = (
+    "costs",
+    "verify_costs",
+    "models",
+    "k",
+    "signal",
+    "objective",
+    "data_sha256",
+    "n_rows",
+    "package_version",
+    "fitted_at",
+    "warnings",
+)
+
+
+def replay_k(data: ReplayDataset) -> int | None:
+    """The verifier's ``k`` recorded in the rows (``automix collect`` writes ``"k"``).
+
+    ``None`` when the rows do not say or disagree.
+
+    Example:
+        >>> from langchain_automix.replay import ReplayDataset
+        >>> tiers = [{"score": 1, "verifier_confidence": 0.5}, {"score": 1}]
+        >>> replay_k(ReplayDataset.from_records([{"id": 1, "k": 8, "tiers": tiers}]))
+        8
+    """
+    ks = {r.get("k") for r in data.records}
+    if len(ks) != 1:
+        return None
+    k = ks.pop()
+    return k if isinstance(k, int) and not isinstance(k, bool) and k >= 1 else None
+
+
+def _fmt(values: Sequence[Any]) -> str:
+    return "(" + ", ".join(f"{v:g}" if isinstance(v, float) else repr(v) for v in values) + ")"
+
+
+def _differ(a: Sequence[float], b: Sequence[float]) -> bool:
+    if len(a) != len(b):
+        return True
+    return any(not math.isclose(x, y, rel_tol=1e-9) for x, y in zip(a, b, strict=True))
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a fitted policy came from (recorded by ``fit``, kept in policy files).
+
+    Example:
+        >>> p = Provenance(costs=(1.0, 50.0), verify_costs=(1.0,), models=("a", "b"), k=8)
+        >>> p.mismatches(models=("a", "c"), k=4)
+        ["tier 1 model: fitted for 'b', got 'c'", 'verifier samples k: fitted with 8, got 4']
+        >>> Provenance.from_dict(p.to_dict()) == p
+        True
+    """
+
+    costs: tuple[float, ...]
+    """Unit cost of each tier the policy was fitted with."""
+    verify_costs: tuple[float, ...]
+    """Verification cost of each non-final tier the policy was fitted with."""
+    models: tuple[str | None, ...] = ()
+    """Model of each tier in the training rows (``None`` where the rows do not say)."""
+    k: int | None = None
+    """Verifier samples per answer in the training rows (``None``: not recorded)."""
+    signal: str = "verifier"
+    """Routing signal the policy reads (``Calibrated``'s signal; else ``verifier``)."""
+    objective: str = "max_delta_ibc"
+    """Fitting objective, e.g. ``max_delta_ibc``, ``target_share=0.3``, ``lam=0.01``."""
+    data_sha256: str = ""
+    """SHA-256 of the training rows (:meth:`ReplayDataset.fingerprint`)."""
+    n_rows: int = 0
+    """Number of training rows."""
+    package_version: str = ""
+    """Version of langchain-automix that fitted the policy."""
+    fitted_at: str = ""
+    """When (ISO 8601, UTC)."""
+    warnings: tuple[str, ...] = ()
+    """What the fit warned about (e.g. a routing signal with a single value)."""
+
+    @classmethod
+    def from_fit(
+        cls,
+        data: ReplayDataset,
+        costs: CostSpec,
+        *,
+        signal: str = "verifier",
+        objective: Objective | None = None,
+        warnings: Sequence[str] = (),
+    ) -> Provenance:
+        """The provenance of a fit on ``data`` with ``costs`` (stamped with the time now)."""
+        from langchain_automix._version import __version__
+
+        goal = "max_delta_ibc"
+        if objective is not None and objective.kind != "max_delta_ibc":
+            goal = f"{objective.kind}={objective.value:g}"
+        return cls(
+            costs=tuple(float(c) for c in costs.unit_costs),
+            verify_costs=tuple(float(c) for c in costs.verify_costs),
+            models=tuple(data.models) if data.models else (None,) * data.n_tiers,
+            k=replay_k(data),
+            signal=signal,
+            objective=goal,
+            data_sha256=data.fingerprint(),
+            n_rows=data.n_rows,
+            package_version=__version__,
+            fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            warnings=tuple(warnings),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready fields (what policy files hold under ``"provenance"``)."""
+        return {
+            "costs": list(self.costs),
+            "verify_costs": list(self.verify_costs),
+            "models": list(self.models),
+            "k": self.k,
+            "signal": self.signal,
+            "objective": self.objective,
+            "data_sha256": self.data_sha256,
+            "n_rows": self.n_rows,
+            "package_version": self.package_version,
+            "fitted_at": self.fitted_at,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, payload: Any) -> Provenance:
+        """Rebuild from :meth:`to_dict` output, checking every field's type.
+
+        Raises:
+            ValueError: naming the field that is missing or of the wrong type.
+        """
+        d = as_mapping(payload, "provenance")
+        only_keys(d, _FIELDS, "provenance.")
+        models = require(d, "models", "provenance.")
+        if not isinstance(models, list):
+            raise ValueError(f"provenance.models must be a list, got {type(models).__name__}")
+        k = d.get("k")
+        n_rows = as_int(require(d, "n_rows", "provenance."), "provenance.n_rows")
+        if n_rows < 0:
+            raise ValueError(f"provenance.n_rows must be >= 0, got {n_rows}")
+        return cls(
+            costs=tuple(as_float_list(require(d, "costs", "provenance."), "provenance.costs")),
+            verify_costs=tuple(
+                as_float_list(require(d, "verify_costs", "provenance."), "provenance.verify_costs")
+            ),
+            models=tuple(
+                None if m is None else as_str(m, f"provenance.models[{i}]")
+                for i, m in enumerate(models)
+            ),
+            k=None if k is None else as_int(k, "provenance.k"),
+            signal=as_str(d.get("signal", "verifier"), "provenance.signal"),
+            objective=as_str(d.get("objective", "max_delta_ibc"), "provenance.objective"),
+            data_sha256=as_str(d.get("data_sha256", ""), "provenance.data_sha256"),
+            n_rows=n_rows,
+            package_version=as_str(d.get("package_version", ""), "provenance.package_version"),
+            fitted_at=as_str(d.get("fitted_at", ""), "provenance.fitted_at"),
+            warnings=tuple(as_str_list(d.get("warnings", []), "provenance.warnings")),
+        )
+
+    def mismatches(
+        self,
+        *,
+        models: Sequence[str | None] | None = None,
+        costs: Sequence[float] | None = None,
+        verify_costs: Sequence[float] | None = None,
+        k: int | None = None,
+    ) -> list[str]:
+        """Every difference between this provenance and the given settings.
+
+        Settings passed as ``None`` (and model names unknown on either side) are not
+        compared; ``verify_costs`` may list one entry per tier (the last is ignored).
+        """
+        out: list[str] = []
+        if models is not None and self.models:
+            if len(models) != len(self.models):
+                out.append(f"number of tiers: fitted for {len(self.models)}, got {len(models)}")
+            else:
+                for t, (want, got) in enumerate(zip(self.models, models, strict=True)):
+                    if want is not None and got is not None and want != got:
+                        out.append(f"tier {t} model: fitted for {want!r}, got {got!r}")
+        if costs is not None:
+            got_costs = tuple(float(c) for c in costs)
+            if _differ(self.costs, got_costs):
+                out.append(f"unit costs: fitted with {_fmt(self.costs)}, got {_fmt(got_costs)}")
+        if verify_costs is not None:
+            got_verify = tuple(float(c) for c in verify_costs)[: len(self.verify_costs)]
+            if _differ(self.verify_costs, got_verify):
+                out.append(
+                    f"verification costs: fitted with {_fmt(self.verify_costs)}, "
+                    f"got {_fmt(got_verify)}"
+                )
+        if k is not None and self.k is not None and k != self.k:
+            out.append(f"verifier samples k: fitted with {self.k}, got {k}")
+        return out
+
+    def format(self) -> str:
+        """A few human-readable lines (``automix evaluate`` prints them).
+
+        Example:
+            >>> print(Provenance(costs=(1.0, 50.0), verify_costs=(1.0,), n_rows=3).format())
+            fitted on 3 rows (sha256 -) with costs (1, 50), verification (1), signal verifier,
+              objective max_delta_ibc, k ?, models ?; langchain-automix ?, at ?
+        """
+        models = ", ".join("?" if m is None else m for m in self.models) or "?"
+        lines = [
+            f"fitted on {self.n_rows} rows (sha256 {self.data_sha256[:12] or '-'}) with costs "
+            f"{_fmt(self.costs)}, verification {_fmt(self.verify_costs)}, "
+            f"signal {self.signal},",
+            f"  objective {self.objective}, k {'?' if self.k is None else self.k}, "
+            f"models {models}; langchain-automix {self.package_version or '?'}, "
+            f"at {self.fitted_at or '?'}",
+        ]
+        lines.extend(f"  fit warning: {w}" for w in self.warnings)
+        return "\n".join(lines)
+
+
+def constant_signal_warning(values: Any, signal: str) -> str | None:
+    """A warning when the routing signal takes one value on every training row.
+
+    Nothing separates the rows then: any policy on it escalates all queries or none.
+
+    Example:
+        >>> constant_signal_warning([[0.5], [0.5]], "verifier") is not None
+        True
+        >>> constant_signal_warning([[0.5], [0.25]], "verifier") is None
+        True
+    """
+    arr = np.asarray(values, dtype=float)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.shape[0] < 2:
+        return None
+    for t in range(arr.shape[1]):
+        col = arr[:, t]
+        finite = col[np.isfinite(col)]
+        if finite.size == col.size and np.all(finite == finite[0]):
+            where = "" if arr.shape[1] == 1 else f" at tier {t}"
+            return (
+                f"the routing signal {signal!r}{where} takes one value ({finite[0]:g}) on all "
+                f"{col.size} training rows: nothing separates them, so the policy escalates "
+                "every query or none"
+            )
+    return None
+
+
+def check_provenance(
+    policy: MetaVerifier,
+    *,
+    models: Sequence[str | None] | None = None,
+    costs: Sequence[float] | None = None,
+    verify_costs: Sequence[float] | None = None,
+    k: int | None = None,
+    strict: bool = False,
+) -> list[str]:
+    """Compare a policy's provenance with where it is used; warn or raise on differences.
+
+    Verification costs and ``k`` are compared only for a policy that reads the
+    verifier (:meth:`MetaVerifier.reads_verifier`). A policy without provenance
+    (fitted by hand, or a file written before provenance was recorded) is not checked.
+
+    Args:
+        policy: the meta-verifier.
+        models: model name of each tier.
+        costs: unit cost of each tier.
+        verify_costs: verification cost of each non-final tier.
+        k: verifier samples per answer.
+        strict: raise :class:`PolicyMismatchError` instead of warning.
+
+    Returns:
+        The differences (empty when none, or when the policy has no provenance).
+
+    Example:
+        >>> from langchain_automix.meta_verifiers import Threshold
+        >>> check_provenance(Threshold(0.5), costs=(1, 20), strict=True)
+        []
+    """
+    prov = policy.provenance
+    if prov is None:
+        return []
+    reads = policy.reads_verifier()
+    diffs = prov.mismatches(
+        models=models,
+        costs=costs,
+        verify_costs=verify_costs if reads else None,
+        k=k if reads else None,
+    )
+    if diffs:
+        message = (
+            f"policy {policy.describe()} is used with other settings than it was fitted "
+            f"for: {'; '.join(diffs)}"
+        )
+        if strict:
+            raise PolicyMismatchError(message)
+        warnings.warn(message, PolicyMismatchWarning, stacklevel=2)
+    return diffs
