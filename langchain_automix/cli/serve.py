@@ -42,6 +42,11 @@ def _bounds(text: str) -> tuple[float, float]:
     return lo, hi
 
 
+DEFAULT_TIER_TIMEOUT = 300.0
+"""``--tier-timeout``: generous for CPU-bound local models (k = 8 samples of the 0.5B
+model take about 12 s alone on 2 cores, minutes under load), short of "forever"."""
+
+
 def _positive(kind: type[int] | type[float]) -> Any:
     def parse(text: str) -> int | float:
         value = kind(text)
@@ -139,6 +144,15 @@ def register(subparsers: Any) -> None:
         help=f"POST requests per client per minute (default: {DEFAULT_RATE_LIMIT:g}; 0: off)",
     )
     limits.add_argument(
+        "--tier-timeout",
+        type=_limit_or_off,
+        default=DEFAULT_TIER_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds a tier may take to answer, and again to verify; a non-final tier that "
+        "runs out escalates, a final one answers 502 with the partial trace "
+        f"(default: {DEFAULT_TIER_TIMEOUT:g}; 0: no limit)",
+    )
+    limits.add_argument(
         "--allowed-origin",
         action="append",
         default=[],
@@ -175,6 +189,7 @@ def run(args: argparse.Namespace) -> int:
                 "num_verifications": args.num_verifications,
                 "threshold": args.threshold,
                 "max_context_chars": args.max_context_chars,
+                "tier_timeout": args.tier_timeout,
             }
             if args.costs is not None:
                 options["costs"] = args.costs

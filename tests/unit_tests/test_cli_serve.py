@@ -116,3 +116,21 @@ def test_serve_rejects_bad_limit_options(capsys: pytest.CaptureFixture[str]) -> 
         with pytest.raises(SystemExit):
             main(["serve", "--tier", "a@http://h/v1", option, value])
         assert message in capsys.readouterr().err
+
+
+def test_serve_tier_timeout_reaches_the_runnable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from langchain_automix.cli.serve import DEFAULT_TIER_TIMEOUT
+    from langchain_automix.server.configurable import find_automix
+
+    def timeouts(*options: str) -> Any:
+        automix = find_automix(_serve_app(monkeypatch, *options).state.automix)
+        assert automix is not None
+        return automix.tier_timeout
+
+    assert timeouts() == DEFAULT_TIER_TIMEOUT
+    assert timeouts("--tier-timeout", "2.5") == 2.5
+    assert timeouts("--tier-timeout", "0") is None  # no limit
+    with pytest.raises(SystemExit):
+        main(
+            ["serve", "--tier", "a@http://h/v1", "--tier", "b@http://h/v1", "--tier-timeout", "-1"]
+        )
