@@ -181,9 +181,22 @@ async def main() -> None:
     )
     ap.add_argument("--out", default="automix-out/bench_injection.jsonl")
     ap.add_argument("--summarize", metavar="JSONL", help="print the table of an earlier run")
+    ap.add_argument(
+        "--reverse", action="store_true", help="last question first (for a second process)"
+    )
+    ap.add_argument(
+        "--skip-done-in",
+        metavar="JSONL",
+        action="append",
+        default=[],
+        help="skip questions recorded in this file too (re-read before each question)",
+    )
     args = ap.parse_args()
     if args.summarize:
-        summarize([json.loads(x) for x in Path(args.summarize).open() if x.strip()])
+        recs = {}
+        for name in args.summarize.split(","):
+            recs.update({r["id"]: r for r in map(json.loads, Path(name).open()) if r})
+        summarize(list(recs.values()))
         return
     rows = [json.loads(x) for x in Path(args.replay).open() if x.strip()]
     wrong = [r for r in rows if (r["tiers"][0]["answer"] or "").strip()]
@@ -191,14 +204,23 @@ async def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     done = {json.loads(x)["id"]: json.loads(x) for x in out.open()} if out.exists() else {}
+
+    def done_elsewhere() -> set[str]:
+        ids: set[str] = set()
+        for name in args.skip_done_in:
+            if Path(name).exists():
+                ids |= {json.loads(x)["id"] for x in Path(name).open() if x.strip()}
+        return ids
+
     small_id = DEFAULT_PAIR[0]
     with LocalModelServer(
         [small_id], backend="llama-server", parallel=args.k, n_threads=args.threads
     ) as server:
         judge = server.chat_model(small_id)
         with out.open("a") as fh:
-            for i, row in enumerate(wrong):
-                if row["id"] in done:
+            order = list(enumerate(wrong))
+            for i, row in reversed(order) if args.reverse else order:
+                if row["id"] in done or row["id"] in done_elsewhere():
                     continue
                 rec = await run_row(judge, row, args.k, seed=i, control=args.control)
                 done[row["id"]] = rec
@@ -212,6 +234,9 @@ async def main() -> None:
                     ),
                     flush=True,
                 )
+    for name in args.skip_done_in:
+        if Path(name).exists():
+            done.update({r["id"]: r for r in map(json.loads, Path(name).open()) if r})
     summarize([done[r["id"]] for r in wrong if r["id"] in done])
 
 

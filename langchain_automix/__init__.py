@@ -8,6 +8,7 @@ Example:
 from typing import Any
 
 from langchain_automix._version import __version__
+from langchain_automix.chat_model import ChatAutoMix
 from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel, TokenPrice
 from langchain_automix.errors import AutoMixError, AutoMixInputError, AutoMixModelError
@@ -69,6 +70,7 @@ __all__ = [
     "AutoMixRunnable",
     "AutomixUnion",
     "Calibrated",
+    "ChatAutoMix",
     "CostModel",
     "Decision",
     "DoubleThreshold",

@@ -108,6 +108,14 @@ class AutoMixResult(BaseModel):
     """Tier whose tokens were streamed to the client as they came (``stream``/``astream``
     after an escalation: the final tier); None when the answer was sent whole or not
     streamed."""
+    thread_id: str | None = None
+    """The query's thread (request) id when it ran with a checkpointer: invoking again
+    with ``config={"configurable": {"thread_id": ...}}`` resumes an interrupted run (or
+    returns a finished one) without calling the models of the nodes already done. Not in
+    the trace of a query without a checkpointer."""
+    resumed: bool = False
+    """True when this thread already held part or all of the run (a resumed or replayed
+    query, see :mod:`langchain_automix.durable`); left out of the trace when False."""
 
     @property
     def cost_per_tier(self) -> list[float]:
@@ -118,6 +126,10 @@ class AutoMixResult(BaseModel):
         """The JSON-ready routing trace stored in ``response_metadata["automix"]``."""
         data = self.model_dump(mode="json")
         data["cost_per_tier"] = self.cost_per_tier
+        if self.thread_id is None:  # durable runs only: other traces are unchanged
+            data.pop("thread_id")
+        if not self.resumed:
+            data.pop("resumed")
         return data
 
     def to_message(self) -> AIMessage:

@@ -1,0 +1,440 @@
+"""Durable execution: checkpoint each node of the AutoMix graph, resume interrupted queries.
+
+``AutoMixRunnable(models=..., checkpointer=saver)`` checkpoints the state after every
+node (``solve_small``, ``self_verify``, ``meta_decide``, ``solve_large``) under the
+query's thread id; a query whose process died mid-way resumes, when invoked again
+with the same ``thread_id``, at the node that did not finish: the models of the nodes
+already done are not called again. Any LangGraph ``BaseCheckpointSaver`` works
+(``InMemorySaver`` in one process; SQLite or Postgres to survive a restart).
+
+:func:`checkpointer_from_url` opens a SQLite file or a Postgres database from a URL
+(``sqlite:///path.db``, ``postgresql://user:pass@host/db``) as one saver that serves
+both sync (``invoke``) and async (``ainvoke``, the HTTP server) calls, each opened on
+first use. It needs the ``[durable]`` extra (``langgraph-checkpoint-sqlite``,
+``langgraph-checkpoint-postgres``, ``psycopg``).
+
+Example:
+    >>> saver = checkpointer_from_url("sqlite:///:memory:")
+    >>> saver.backend
+    'sqlite'
+    >>> checkpointer_from_url("redis://localhost")
+    Traceback (most recent call last):
+    ...
+    ValueError: unsupported checkpoint URL scheme 'redis' (use sqlite:///PATH or postgresql://...)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import uuid
+import weakref
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+
+from langchain_automix.errors import AutoMixInputError
+
+__all__ = [
+    "SERDE_ALLOWLIST",
+    "DurablePlan",
+    "UrlCheckpointer",
+    "checkpointer_from_url",
+    "durable_serde",
+    "plan_run",
+    "thread_config",
+]
+
+SERDE_ALLOWLIST: tuple[tuple[str, str], ...] = (("langchain_automix.result", "TierAttempt"),)
+"""Types of the AutoMix state that checkpoints may deserialize (LangGraph's msgpack
+allowlist): the graph state holds :class:`~langchain_automix.result.TierAttempt` objects."""
+
+
+def durable_serde() -> JsonPlusSerializer:
+    """LangGraph's serializer, allowed to read back the AutoMix state's own types."""
+    return JsonPlusSerializer(allowed_msgpack_modules=list(SERDE_ALLOWLIST))
+
+
+def _sqlite_path(url: str) -> str:
+    path = url[len("sqlite://") :]
+    if path.startswith("/"):
+        path = path[1:]  # sqlite:///rel.db -> rel.db; sqlite:////abs.db -> /abs.db
+    if not path:
+        raise ValueError("sqlite checkpoint URL needs a path: sqlite:///PATH (or :memory:)")
+    return path
+
+
+def _backend(url: str) -> str:
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme == "sqlite":
+        return "sqlite"
+    if scheme in ("postgres", "postgresql"):
+        return "postgres"
+    raise ValueError(
+        f"unsupported checkpoint URL scheme {scheme!r} (use sqlite:///PATH or postgresql://...)"
+    )
+
+
+def _missing(backend: str, exc: ImportError) -> ImportError:
+    package = "langgraph-checkpoint-sqlite" if backend == "sqlite" else "langgraph-checkpoint-postgres"
+    return ImportError(
+        f"a {backend} checkpointer needs pip install 'langchain-automix[durable]' "
+        f"({package}): {exc}"
+    )
+
+
+_PG_CONN_KWARGS: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
+
+
+class UrlCheckpointer(BaseCheckpointSaver[str]):
+    """A LangGraph checkpointer on a SQLite file or a Postgres database, sync and async.
+
+    LangGraph's SQLite and Postgres savers come in a sync and an async flavour, each
+    serving only its own kind of call. This saver opens the sync one on the first sync
+    call and an async one per event loop on the first async call, all on the same
+    database, so ``invoke`` and ``ainvoke`` (and several processes, e.g. server workers)
+    see the same checkpoints. Use :func:`checkpointer_from_url` to make one.
+
+    Args:
+        url: ``sqlite:///PATH`` (``sqlite:///:memory:`` for a private in-memory one) or
+            ``postgresql://user:password@host:port/dbname``.
+        pool_size: Postgres connections per pool (one sync pool, one per event loop).
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 4) -> None:
+        super().__init__(serde=durable_serde())
+        self.url = url
+        self.backend = _backend(url)
+        self.pool_size = pool_size
+        self._lock = threading.Lock()
+        self._sync: BaseCheckpointSaver[str] | None = None
+        self._sync_closers: list[Any] = []
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        if self.backend == "sqlite":
+            self._path = _sqlite_path(url)
+
+    def __repr__(self) -> str:
+        return f"UrlCheckpointer({_redacted(self.url)!r})"
+
+    # --- opening -------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        """Create the checkpoint tables now (else done on first use); idempotent."""
+        self._sync_saver()
+
+    def _sync_saver(self) -> BaseCheckpointSaver[str]:
+        with self._lock:
+            if self._sync is None:
+                self._sync = self._open_sync()
+            return self._sync
+
+    def _open_sync(self) -> BaseCheckpointSaver[str]:
+        if self.backend == "sqlite":
+            import sqlite3
+
+            try:
+                from langgraph.checkpoint.sqlite import SqliteSaver
+            except ImportError as exc:
+                raise _missing("sqlite", exc) from exc
+            conn = sqlite3.connect(self._path, check_same_thread=False, timeout=30.0)
+            self._sync_closers.append(conn.close)
+            saver: BaseCheckpointSaver[str] = SqliteSaver(conn, serde=self.serde)
+            saver.setup()  # type: ignore[attr-defined]
+            return saver
+        try:
+            from langgraph.checkpoint.postgres import PostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
+        except ImportError as exc:
+            raise _missing("postgres", exc) from exc
+        pool: Any = ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self.pool_size,
+            kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
+            open=True,
+        )
+        self._sync_closers.append(pool.close)
+        pg = PostgresSaver(pool, serde=self.serde)
+        pg.setup()
+        return pg
+
+    async def _async_saver(self) -> Any:
+        loop = asyncio.get_running_loop()
+        saver = self._async.get(loop)
+        if saver is not None:
+            return saver
+        if self.backend == "sqlite":
+            try:
+                import aiosqlite
+                from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+            except ImportError as exc:
+                raise _missing("sqlite", exc) from exc
+            conn = aiosqlite.connect(self._path, timeout=30.0)
+            saver = AsyncSqliteSaver(conn, serde=self.serde)
+            await saver.setup()
+        else:
+            try:
+                from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+                from psycopg.rows import dict_row
+                from psycopg_pool import AsyncConnectionPool
+            except ImportError as exc:
+                raise _missing("postgres", exc) from exc
+            pool: Any = AsyncConnectionPool(
+                self.url,
+                min_size=1,
+                max_size=self.pool_size,
+                kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
+                open=False,
+            )
+            await pool.open()
+            saver = AsyncPostgresSaver(pool, serde=self.serde)
+            await saver.setup()
+        # another task of this loop may have opened one meanwhile: keep the first
+        return self._async.setdefault(loop, saver)
+
+    def close(self) -> None:
+        """Close the sync connections (async ones close with their event loop)."""
+        with self._lock:
+            for close in reversed(self._sync_closers):
+                close()
+            self._sync_closers.clear()
+            self._sync = None
+
+    async def aclose(self) -> None:
+        """Close the connections opened for the running event loop."""
+        saver = self._async.pop(asyncio.get_running_loop(), None)
+        if saver is None:
+            return
+        conn = saver.conn
+        await conn.close()
+
+    def with_allowlist(self, extra_allowlist: Any) -> UrlCheckpointer:
+        """This saver: its serializer already allows the AutoMix state's types."""
+        return self
+
+    # --- sync ----------------------------------------------------------------------------
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """See ``BaseCheckpointSaver.get_tuple``."""
+        return self._sync_saver().get_tuple(config)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        """See ``BaseCheckpointSaver.list``."""
+        return self._sync_saver().list(config, filter=filter, before=before, limit=limit)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """See ``BaseCheckpointSaver.put``."""
+        return self._sync_saver().put(config, checkpoint, metadata, new_versions)
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """See ``BaseCheckpointSaver.put_writes``."""
+        self._sync_saver().put_writes(config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """See ``BaseCheckpointSaver.delete_thread``."""
+        self._sync_saver().delete_thread(thread_id)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, Any]:
+        """See ``BaseCheckpointSaver.get_delta_channel_history``."""
+        return self._sync_saver().get_delta_channel_history(config=config, channels=channels)
+
+    # --- async ---------------------------------------------------------------------------
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        """See ``BaseCheckpointSaver.aget_tuple``."""
+        return await (await self._async_saver()).aget_tuple(config)  # type: ignore[no-any-return]
+
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        """See ``BaseCheckpointSaver.alist``."""
+        saver = await self._async_saver()
+        async for item in saver.alist(config, filter=filter, before=before, limit=limit):
+            yield item
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """See ``BaseCheckpointSaver.aput``."""
+        saver = await self._async_saver()
+        return await saver.aput(config, checkpoint, metadata, new_versions)  # type: ignore[no-any-return]
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """See ``BaseCheckpointSaver.aput_writes``."""
+        await (await self._async_saver()).aput_writes(config, writes, task_id, task_path)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        """See ``BaseCheckpointSaver.adelete_thread``."""
+        await (await self._async_saver()).adelete_thread(thread_id)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, Any]:
+        """See ``BaseCheckpointSaver.aget_delta_channel_history``."""
+        saver = await self._async_saver()
+        return await saver.aget_delta_channel_history(config=config, channels=channels)  # type: ignore[no-any-return]
+
+    def get_next_version(self, current: str | None, channel: None) -> str:
+        """String versions, as both the SQLite and the Postgres savers write them."""
+        if current is None:
+            n = 0
+        elif isinstance(current, int):
+            n = current
+        else:
+            n = int(current.split(".")[0])
+        return f"{n + 1:032}.{random.random():016}"  # noqa: S311 - not a secret
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+def checkpointer_from_url(url: str, *, pool_size: int = 4) -> UrlCheckpointer:
+    """A checkpointer on ``sqlite:///PATH`` or ``postgresql://...``, for sync and async use.
+
+    Nothing is opened before first use (:meth:`UrlCheckpointer.setup` opens it now).
+
+    Args:
+        url: ``sqlite:///relative.db``, ``sqlite:////absolute.db``, ``sqlite:///:memory:``,
+            or a libpq URL ``postgresql://user:password@host:port/dbname``.
+        pool_size: Postgres connections per pool.
+
+    Raises:
+        ValueError: for another URL scheme.
+    """
+    return UrlCheckpointer(url, pool_size=pool_size)
+
+
+# --- threads: which run a thread id names, and how to continue it --------------------------
+
+_PARENT_KEYS = ("checkpoint_ns", "checkpoint_map")
+
+
+def thread_config(config: RunnableConfig) -> tuple[RunnableConfig, str]:
+    """The config of a durable run and its thread id (the request id of the query).
+
+    The thread id is ``config["configurable"]["thread_id"]`` when given, else a new
+    random one. Keys a parent LangGraph graph sets for its subgraphs are dropped: a
+    runnable with its own checkpointer runs its own root graph.
+
+    Example:
+        >>> cfg, tid = thread_config({"configurable": {"thread_id": "req-1"}})
+        >>> tid, cfg["configurable"]
+        ('req-1', {'thread_id': 'req-1'})
+        >>> len(thread_config({})[1])
+        32
+    """
+    conf = {
+        k: v
+        for k, v in (config.get("configurable") or {}).items()
+        if not k.startswith("__pregel_") and k not in _PARENT_KEYS
+    }
+    thread_id = str(conf.get("thread_id") or uuid.uuid4().hex)
+    conf["thread_id"] = thread_id
+    out: RunnableConfig = {**config, "configurable": conf}  # type: ignore[typeddict-item]
+    return out, thread_id
+
+
+@dataclass(frozen=True)
+class DurablePlan:
+    """How a durable query goes on, from its thread's last checkpoint."""
+
+    input: Any
+    """The graph's input: the query for a new run, None to resume a stopped one."""
+    resumed: bool
+    """True when the thread already holds part (or all) of this query's run."""
+    done: dict[str, Any] | None = None
+    """The final state of a thread whose run finished (nothing left to call)."""
+
+
+def plan_run(snapshot: Any, state: Mapping[str, Any], thread_id: str) -> DurablePlan:
+    """Start, resume or replay the run of ``thread_id`` (``snapshot``: its ``get_state``).
+
+    * no checkpoint: a new run with ``state`` as input;
+    * a run stopped before its end (a crash, a failed final tier): resume it at the node
+      that did not finish, calling no model of the nodes already done;
+    * a finished run: its final state, calling no model at all (a retried request gets
+      the answer it would have got).
+
+    Raises:
+        AutoMixInputError: when the thread holds another question or context.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> q = {"question": "Who?", "context": None}
+        >>> plan_run(SimpleNamespace(values={}, next=()), q, "t").input == q
+        True
+        >>> plan_run(SimpleNamespace(values=dict(q), next=("meta_decide",)), q, "t")
+        DurablePlan(input=None, resumed=True, done=None)
+    """
+    values = dict(getattr(snapshot, "values", None) or {})
+    if not values:
+        return DurablePlan(input=dict(state), resumed=False)
+    if (values.get("question"), values.get("context")) != (
+        state.get("question"),
+        state.get("context"),
+    ):
+        raise AutoMixInputError(
+            "thread_id",
+            f"{thread_id!r} already holds another query; a thread id names one query "
+            "(use a new thread id for a new question)",
+        )
+    if getattr(snapshot, "next", ()):
+        return DurablePlan(input=None, resumed=True)
+    return DurablePlan(input=None, resumed=True, done=values)
