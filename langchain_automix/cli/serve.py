@@ -12,7 +12,10 @@ Example:
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
+import os
+import pickle
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +23,11 @@ from typing import Any
 from langchain_automix.cli._common import parse_costs
 from langchain_automix.cli._models import add_model_options, tier_factories
 
-__all__ = ["register", "run"]
+__all__ = ["SERVE_ARGS_ENV", "app_from_env", "build_app", "register", "run"]
+
+SERVE_ARGS_ENV = "AUTOMIX_SERVE_ARGS"
+"""Environment variable through which ``automix serve --workers N`` hands its parsed
+options to each uvicorn worker (which calls :func:`app_from_env`)."""
 
 
 def _threshold(text: str) -> float:
@@ -89,6 +96,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="request body limit")
     p.add_argument("--max-context-chars", type=int, default=50_000, help="context length limit")
     p.add_argument("--log-level", default="info", help="uvicorn log level")
+    p.add_argument(
+        "--workers",
+        type=_positive(int),
+        default=1,
+        help="uvicorn worker processes, each with its own copy of the app (default: 1); "
+        "needs --tier/--tiers endpoints; rate limits and budgets are per worker",
+    )
+    p.add_argument(
+        "--checkpoint-url",
+        default=None,
+        metavar="URL",
+        help="durable execution: checkpoint every node to sqlite:///PATH or "
+        "postgresql://user:pass@host/db (shared by all workers and hosts; extra [durable])",
+    )
     limits = p.add_argument_group(
         "limits", "what one request or client may ask (docs/serving.md, 'Operator limits')"
     )
@@ -168,51 +189,119 @@ def _models(args: argparse.Namespace) -> Iterator[list[Any]]:
         yield [f.make() for f in factories]
 
 
+def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
+    """The FastAPI app that ``automix serve`` runs for these options and models."""
+    from langchain_automix.runnable import AutoMixRunnable
+    from langchain_automix.server import ServerLimits, create_app
+
+    options: dict[str, Any] = {
+        "num_verifications": args.num_verifications,
+        "threshold": args.threshold,
+        "max_context_chars": args.max_context_chars,
+        "tier_timeout": args.tier_timeout,
+    }
+    if args.costs is not None:
+        options["costs"] = args.costs
+    if getattr(args, "checkpoint_url", None):
+        from langchain_automix.durable import checkpointer_from_url
+
+        options["checkpointer"] = checkpointer_from_url(args.checkpoint_url)
+    automix = AutoMixRunnable(models=models, **options)
+    return create_app(
+        automix,
+        api_key_env=args.api_key_env,
+        max_body_bytes=args.max_body_bytes,
+        limits=ServerLimits(
+            max_batch_size=args.max_batch_size,
+            max_model_calls=args.max_model_calls,
+            max_concurrency=args.max_concurrency,
+            max_num_verifications=args.max_num_verifications,
+            lock_threshold=args.lock_threshold,
+            threshold_bounds=args.threshold_bounds,
+            budget_per_minute=args.budget_per_minute,
+            budget_per_day=args.budget_per_day,
+            rate_limit=args.rate_limit,
+            allowed_origins=tuple(args.allowed_origin),
+        ),
+    )
+
+
+def _pack(args: argparse.Namespace) -> str:
+    options = {k: v for k, v in vars(args).items() if k != "func"}
+    return base64.b64encode(pickle.dumps(options)).decode("ascii")
+
+
+def app_from_env() -> Any:
+    """Uvicorn factory of each ``--workers`` process: the app of the parent's options.
+
+    The parent ``automix serve`` puts its parsed options in ``$AUTOMIX_SERVE_ARGS``
+    (its own process environment, inherited by its workers); each worker builds its
+    models, checkpointer and app from them.
+
+    Raises:
+        RuntimeError: when ``$AUTOMIX_SERVE_ARGS`` is unset.
+    """
+    packed = os.environ.get(SERVE_ARGS_ENV)
+    if not packed:
+        raise RuntimeError(f"${SERVE_ARGS_ENV} is unset: start workers with automix serve")
+    # Written by the parent process (same user, same machine) just before it forks us.
+    options = pickle.loads(base64.b64decode(packed))  # noqa: S301
+    args = argparse.Namespace(**options)
+    from langchain_automix.tiers import load_tier_config, parse_tier
+
+    specs = load_tier_config(args.tiers) if args.tiers else [parse_tier(t) for t in args.tier]
+    return build_app(args, [spec.chat_model() for spec in specs])
+
+
 def run(args: argparse.Namespace) -> int:
     """Build the runnable from the options and serve it until interrupted."""
     try:
         import uvicorn
 
-        from langchain_automix.server import create_app
+        from langchain_automix.server import create_app  # noqa: F401 - fail early
     except ImportError as exc:
         print(
             f"automix: error: serving needs pip install 'langchain-automix[server]' ({exc})",
             file=sys.stderr,
         )
         return 2
-    from langchain_automix.runnable import AutoMixRunnable
-    from langchain_automix.server import ServerLimits
-
+    workers = getattr(args, "workers", 1) or 1
     try:
-        with _models(args) as models:
-            options: dict[str, Any] = {
-                "num_verifications": args.num_verifications,
-                "threshold": args.threshold,
-                "max_context_chars": args.max_context_chars,
-                "tier_timeout": args.tier_timeout,
-            }
-            if args.costs is not None:
-                options["costs"] = args.costs
-            automix = AutoMixRunnable(models=models, **options)
-            app = create_app(
-                automix,
-                api_key_env=args.api_key_env,
-                max_body_bytes=args.max_body_bytes,
-                limits=ServerLimits(
-                    max_batch_size=args.max_batch_size,
-                    max_model_calls=args.max_model_calls,
-                    max_concurrency=args.max_concurrency,
-                    max_num_verifications=args.max_num_verifications,
-                    lock_threshold=args.lock_threshold,
-                    threshold_bounds=args.threshold_bounds,
-                    budget_per_minute=args.budget_per_minute,
-                    budget_per_day=args.budget_per_day,
-                    rate_limit=args.rate_limit,
-                    allowed_origins=tuple(args.allowed_origin),
-                ),
+        if getattr(args, "checkpoint_url", None):
+            from langchain_automix.durable import checkpointer_from_url
+
+            saver = checkpointer_from_url(args.checkpoint_url)
+            saver.setup()  # tables created once, here, and a bad URL fails before serving
+            saver.close()
+        if workers > 1:
+            if not (args.tier or args.tiers):
+                print(
+                    "automix: error: --workers needs --tier/--tiers endpoints (each worker "
+                    "connects to them); serve --local models with one worker, or start "
+                    "llama-server yourself and pass its URL as a --tier",
+                    file=sys.stderr,
+                )
+                return 2
+            os.environ[SERVE_ARGS_ENV] = _pack(args)
+            build_app(args, [f.make() for f in _tier_specs_factories(args)])  # fail early
+            uvicorn.run(
+                f"{__name__}:app_from_env",
+                factory=True,
+                workers=workers,
+                host=args.host,
+                port=args.port,
+                log_level=args.log_level,
             )
+            return 0
+        with _models(args) as models:
+            app = build_app(args, models)
             uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         print(f"automix: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _tier_specs_factories(args: argparse.Namespace) -> list[Any]:
+    with tier_factories(args) as factories:
+        return list(factories)

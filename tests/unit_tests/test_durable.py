@@ -1,0 +1,236 @@
+"""Durable execution: checkpointed nodes, resumed queries, thread ids in the trace."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from langchain_automix import AutoMixResult, AutoMixRunnable
+from langchain_automix.durable import UrlCheckpointer, checkpointer_from_url
+from langchain_automix.errors import AutoMixInputError, AutoMixModelError
+from langchain_automix.graph import build_automix_graph
+
+from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
+
+QUERY = {"question": "What is the capital of France?", "context": "Paris is France's capital."}
+
+
+class Crash(BaseException):
+    """Stands in for a process dying mid-query (not an Exception: nothing catches it)."""
+
+
+class CrashingModel(ScriptedChatModel):
+    """A scripted model whose calls of one kind die while ``crash`` is set."""
+
+    crash: str | None = None
+
+    def _text(self, kind: str) -> str:
+        if kind == self.crash:
+            raise Crash(kind)
+        return super()._text(kind)
+
+    async def _astream(self, *args: Any, **kwargs: Any) -> Any:
+        async for chunk in super()._astream(*args, **kwargs):
+            if self.latency:  # slow tokens (the base class only delays whole answers)
+                await asyncio.sleep(self.latency)
+            yield chunk
+
+
+def make(
+    checkpointer: Any, small_verdicts: list[str] | None = None, k: int = 2
+) -> tuple[AutoMixRunnable, CrashingModel, CrashingModel]:
+    small = CrashingModel(answer="Paris", verdicts=small_verdicts or [INCORRECT])
+    large = CrashingModel(answer="Paris, France")
+    automix = AutoMixRunnable(models=[small, large], num_verifications=k, checkpointer=checkpointer)
+    return automix, small, large
+
+
+def calls(model: ScriptedChatModel) -> tuple[int, int]:
+    return model.count("solve"), model.count("verify")
+
+
+def test_default_path_uses_the_shared_graph_and_an_unchanged_trace() -> None:
+    automix = AutoMixRunnable(models=[ScriptedChatModel(), ScriptedChatModel()])
+    assert automix.graph is build_automix_graph()
+    trace = automix.invoke(QUERY, {"configurable": {"thread_id": "x"}}).response_metadata["automix"]
+    assert "thread_id" not in trace and "resumed" not in trace
+
+
+def test_crash_in_the_large_tier_resumes_there() -> None:
+    automix, small, large = make(InMemorySaver())
+    large.crash = "solve"
+    config = {"configurable": {"thread_id": "req-1"}}
+    with pytest.raises(Crash):
+        automix.invoke(QUERY, config)
+    assert calls(small) == (1, 2) and calls(large) == (1, 0)
+    state = automix.graph.get_state(config)
+    assert state.next == ("solve_large",)  # solve_small, self_verify, meta_decide saved
+
+    large.crash = None
+    msg = automix.invoke(QUERY, config)
+    assert msg.content == "Paris, France"
+    assert calls(small) == (1, 2)  # not called again
+    assert calls(large) == (2, 0)  # the interrupted call, then the resumed one
+    result = AutoMixResult.from_message(msg)
+    assert result.thread_id == "req-1" and result.resumed
+    assert [a.decision for a in result.attempts] == ["escalate", None]
+    assert result.total_cost == 52.0  # the small tier is counted once
+
+
+def test_crash_after_self_verify_resumes_at_meta_decide() -> None:
+    # the crash hits meta-decide's first act: deciding; nothing of the small tier reruns
+    automix, small, large = make(InMemorySaver(), small_verdicts=[CORRECT])
+    config = {"configurable": {"thread_id": "req-2"}}
+    original = automix.context.meta_verifier.decide
+    state: dict[str, Any] = {"crash": True}
+
+    def decide(obs: Any) -> Any:
+        if state["crash"]:
+            raise Crash("meta_decide")
+        return original(obs)
+
+    object.__setattr__(automix.context.meta_verifier, "decide", decide)
+    with pytest.raises(Crash):
+        automix.invoke(QUERY, config)
+    assert automix.graph.get_state(config).next == ("meta_decide",)
+    state["crash"] = False
+    msg = automix.invoke(QUERY, config)
+    assert msg.content == "Paris"
+    assert calls(small) == (1, 2) and calls(large) == (0, 0)
+
+
+async def _cancel_in_large_tier(run: Any, large: ScriptedChatModel) -> None:
+    """Run ``run`` (a coroutine) and cancel it while the large tier answers (async stand-in
+    for a dying process: langchain-core's async generate does not pass BaseException on)."""
+    task = asyncio.ensure_future(run)
+    while large.count("solve") == 0:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_async_resume() -> None:
+    automix, small, large = make(InMemorySaver())
+    large.latency = 30.0
+    config = {"configurable": {"thread_id": "req-a"}}
+    await _cancel_in_large_tier(automix.ainvoke(QUERY, config), large)
+    assert calls(small) == (1, 2)
+    large.latency = 0.0
+    msg = await automix.ainvoke(QUERY, config)
+    assert msg.content == "Paris, France"
+    assert calls(small) == (1, 2) and calls(large) == (2, 0)
+    assert msg.response_metadata["automix"]["thread_id"] == "req-a"
+
+
+def test_generated_thread_id_replays_a_finished_query_without_calls() -> None:
+    automix, small, large = make(InMemorySaver())
+    first = AutoMixResult.from_message(automix.invoke(QUERY))
+    assert first.thread_id and len(first.thread_id) == 32 and not first.resumed
+    before = (calls(small), calls(large))
+    again = automix.invoke(QUERY, {"configurable": {"thread_id": first.thread_id}})
+    assert (calls(small), calls(large)) == before  # no model called
+    replay = AutoMixResult.from_message(again)
+    assert replay.answer == first.answer and replay.resumed
+    other = AutoMixResult.from_message(automix.invoke(QUERY))
+    assert other.thread_id != first.thread_id
+
+
+def test_a_thread_names_one_query() -> None:
+    automix, _, _ = make(InMemorySaver())
+    automix.invoke(QUERY, {"configurable": {"thread_id": "t"}})
+    with pytest.raises(AutoMixInputError, match="thread_id"):
+        automix.invoke({"question": "Another?"}, {"configurable": {"thread_id": "t"}})
+
+
+def test_failed_final_tier_names_its_thread_and_a_retry_reruns_only_it() -> None:
+    automix, small, large = make(InMemorySaver())
+    large.fail_solve = True
+    config = {"configurable": {"thread_id": "req-f"}}
+    with pytest.raises(AutoMixModelError) as info:
+        automix.invoke(QUERY, config)
+    assert info.value.partial is not None and info.value.partial.thread_id == "req-f"
+    large.fail_solve = False
+    assert automix.invoke(QUERY, config).content == "Paris, France"
+    assert calls(small) == (1, 2) and calls(large) == (2, 0)
+
+
+def test_stream_resumes_and_streams_the_final_tier() -> None:
+    automix, small, large = make(InMemorySaver())
+    large.crash = "solve"
+    config = {"configurable": {"thread_id": "req-s"}}
+    with pytest.raises(Crash):
+        list(automix.stream(QUERY, config))
+    large.crash = None
+    chunks = list(automix.stream(QUERY, config))
+    assert "".join(str(c.content) for c in chunks) == "Paris, France"
+    trace = chunks[-1].response_metadata["automix"]
+    assert trace["thread_id"] == "req-s" and trace["resumed"] is True
+    assert calls(small) == (1, 2)
+    # a finished thread streams its stored answer, calling nothing
+    assert "".join(str(c.content) for c in automix.stream(QUERY, config)) == "Paris, France"
+    assert calls(large) == (2, 0)
+
+
+async def test_astream_resumes() -> None:
+    automix, small, large = make(InMemorySaver())
+    large.latency = 30.0
+    config = {"configurable": {"thread_id": "req-as"}}
+
+    async def consume() -> None:
+        async for _ in automix.astream(QUERY, config):
+            pass
+
+    await _cancel_in_large_tier(consume(), large)
+    large.latency = 0.0
+    text = "".join([str(c.content) async for c in automix.astream(QUERY, config)])
+    assert text == "Paris, France"
+    assert calls(small) == (1, 2) and calls(large) == (2, 0)
+
+
+def test_sqlite_url_serves_sync_and_async_on_one_database(tmp_path: Path) -> None:
+    db = tmp_path / "ck.db"
+    saver = checkpointer_from_url(f"sqlite:///{db}")
+    assert isinstance(saver, UrlCheckpointer) and saver.backend == "sqlite"
+    automix, small, large = make(saver)
+    large.crash = "solve"
+    config = {"configurable": {"thread_id": "req-db"}}
+    with pytest.raises(Crash):
+        automix.invoke(QUERY, config)  # sync saver writes
+    saver.close()
+
+    # a fresh saver (a restarted process) resumes it, through the async interface
+    automix2, small2, large2 = make(checkpointer_from_url(f"sqlite:///{db}"))
+    msg = asyncio.run(automix2.ainvoke(QUERY, config))
+    assert msg.content == "Paris, France"
+    assert calls(small2) == (0, 0) and calls(large2) == (1, 0)
+    with sqlite3.connect(db) as conn:
+        (n,) = conn.execute(
+            "select count(*) from checkpoints where thread_id = 'req-db'"
+        ).fetchone()
+    assert n >= 5  # input, solve_small, self_verify, meta_decide, solve_large
+
+
+def test_url_checkpointer_rejects_other_schemes() -> None:
+    with pytest.raises(ValueError, match="unsupported checkpoint URL"):
+        checkpointer_from_url("mysql://x")
+    assert "secret" not in repr(checkpointer_from_url("postgresql://u:secret@h/db"))
+
+
+def test_tunable_runnable_keeps_its_checkpointer() -> None:
+    from langchain_core.runnables import ConfigurableField
+
+    automix, small, large = make(InMemorySaver())
+    large.crash = "solve"
+    tunable = automix.configurable_fields(threshold=ConfigurableField(id="threshold"))
+    config: Any = {"configurable": {"thread_id": "req-t", "threshold": 0.7}}
+    with pytest.raises(Crash):
+        tunable.invoke(QUERY, config)
+    large.crash = None
+    assert tunable.invoke(QUERY, config).content == "Paris, France"
+    assert calls(small) == (1, 2)
