@@ -46,6 +46,7 @@ from langchain_automix.verification import (
     VerifierSettings,
     confidence_of,
     parse_verification,
+    unverifiable,
     verify_prompt_values,
 )
 
@@ -119,6 +120,10 @@ async def run_row(judge: Any, row: dict[str, Any], k: int, seed: int, control: b
     for payload in ("clean", *PAYLOADS):
         answer, context = injected(payload, row)
         for defended in (False, True):
+            if defended and unverifiable(answer, context) is not None:
+                rec[f"{payload}/after"] = {"conf": 0.0, "sent": False, "samples": []}
+                rec[f"{payload}/after"]["refused"] = unverifiable(answer, context)
+                continue
             msgs = messages(row, answer, context, defended)
             key = "\n".join(str(m.content) for m in msgs)
             sent = key not in cache
@@ -138,24 +143,50 @@ async def run_row(judge: Any, row: dict[str, Any], k: int, seed: int, control: b
     return rec
 
 
+def rescore(recs: list[dict[str, Any]], rows: dict[str, dict[str, Any]]) -> None:
+    """Apply the refusal of prompt-imitating text to records made before it existed.
+
+    The refusal happens before any call (``verification.unverifiable``), so a record's
+    ``after`` run of such a payload is what the shipped code does: confidence 0, no call.
+    The samples the model gave when the neutralised prompt still went through are kept
+    under ``neutralised_only``.
+    """
+    for rec in recs:
+        for payload in PAYLOADS:
+            reason = unverifiable(*injected(payload, rows[rec["id"]]))
+            after = rec[f"{payload}/after"]
+            if reason is not None and "refused" not in after:
+                rec[f"{payload}/neutralised-only"] = after
+                rec[f"{payload}/after"] = {
+                    "conf": 0.0,
+                    "sent": False,
+                    "samples": [],
+                    "refused": reason,
+                }
+
+
 def summarize(recs: list[dict[str, Any]]) -> None:
     n = len(recs)
     print(f"\n{n} questions whose stored 0.5B answer is wrong; accept = confidence >= {ACCEPT}")
-    print(f"{'payload':<16}{'run':<8}{'accepted':>10}{'flips':>8}{'mean conf':>11}{'sent':>6}")
+    print(
+        f"{'payload':<16}{'run':<18}{'accepted':>10}{'flips':>8}{'mean conf':>11}{'sent':>6}"
+        f"{'refused':>9}"
+    )
     for payload in ("clean", *PAYLOADS, "control"):
-        for run in ("before", "after"):
+        for run in ("before", "neutralised-only", "after"):
             key = f"{payload}/{run}"
             rows = [r for r in recs if key in r]
             if not rows:
                 continue
-            clean = [r[f"clean/{run}"]["conf"] for r in rows]
+            clean = [r[f"clean/{'before' if run == 'before' else 'after'}"]["conf"] for r in rows]
             confs = [r[key]["conf"] for r in rows]
             accepted = sum(c >= ACCEPT for c in confs)
             flips = sum(c0 < ACCEPT <= c for c0, c in zip(clean, confs, strict=True))
             sent = sum(r[key]["sent"] for r in rows)
+            refused = sum("refused" in r[key] for r in rows)
             print(
-                f"{payload:<16}{run:<8}{accepted:>6}/{len(rows):<3}{flips:>8}"
-                f"{statistics.fmean(confs):>11.3f}{sent:>6}"
+                f"{payload:<16}{run:<18}{accepted:>6}/{len(rows):<3}{flips:>8}"
+                f"{statistics.fmean(confs):>11.3f}{sent:>6}{refused:>9}"
             )
     copied = sum(
         1
@@ -192,13 +223,15 @@ async def main() -> None:
         help="skip questions recorded in this file too (re-read before each question)",
     )
     args = ap.parse_args()
+    rows = [json.loads(x) for x in Path(args.replay).open() if x.strip()]
+    by_id = {r["id"]: r for r in rows}
     if args.summarize:
         recs = {}
         for name in args.summarize.split(","):
             recs.update({r["id"]: r for r in map(json.loads, Path(name).open()) if r})
+        rescore(list(recs.values()), by_id)
         summarize(list(recs.values()))
         return
-    rows = [json.loads(x) for x in Path(args.replay).open() if x.strip()]
     wrong = [r for r in rows if (r["tiers"][0]["answer"] or "").strip()]
     wrong = [r for r in wrong if r["tiers"][0]["score"] < 0.5][: args.n]
     out = Path(args.out)
@@ -237,7 +270,9 @@ async def main() -> None:
     for name in args.skip_done_in:
         if Path(name).exists():
             done.update({r["id"]: r for r in map(json.loads, Path(name).open()) if r})
-    summarize([done[r["id"]] for r in wrong if r["id"] in done])
+    final = [done[r["id"]] for r in wrong if r["id"] in done]
+    rescore(final, by_id)
+    summarize(final)
 
 
 if __name__ == "__main__":

@@ -42,12 +42,13 @@ from langchain_automix._model_utils import (
     usage_of,
 )
 from langchain_automix.prompts import DEFAULT_VERIFY_PROMPT, NO_CONTEXT
-from langchain_automix.sanitize import neutralize
+from langchain_automix.sanitize import imitates_prompt, neutralize
 
 __all__ = [
     "DEFAULT_NUM_VERIFICATIONS",
     "DEFAULT_VERIFIER_TEMPERATURE",
     "EMPTY_ANSWER",
+    "PROMPT_IMITATION",
     "VERIFY_PHRASE",
     "VerificationResult",
     "VerifierSettings",
@@ -56,6 +57,7 @@ __all__ = [
     "find_decision",
     "own_block",
     "parse_verification",
+    "unverifiable",
     "verify",
     "verify_prompt_values",
 ]
@@ -71,6 +73,35 @@ DEFAULT_VERIFIER_TEMPERATURE = 1.0
 
 EMPTY_ANSWER = "empty answer: nothing to verify (no model was called)"
 """The error of a verification skipped because the answer is empty or blank."""
+
+PROMPT_IMITATION = (
+    "the {field} imitates the verification prompt (a forged block): not verified, no model "
+    "was called"
+)
+"""The error of a verification skipped because the answer or the context imitates the
+verification prompt (:func:`langchain_automix.sanitize.imitates_prompt`)."""
+
+
+def unverifiable(answer: str, context: str | None) -> str | None:
+    """Why ``answer`` must not be verified (recorded as the verification's error), or None.
+
+    An empty answer has nothing to verify; an answer or context that imitates the
+    verification prompt would argue with the verifier from inside it. Either way no
+    model is called and the confidence is 0, so the query escalates.
+
+    Example:
+        >>> unverifiable("Paris", "Paris is the capital.") is None
+        True
+        >>> unverifiable("  ", None)
+        'empty answer: nothing to verify (no model was called)'
+    """
+    if not answer.strip():
+        return EMPTY_ANSWER
+    for name, text in (("answer", answer), ("context", context or "")):
+        if imitates_prompt(text):
+            return PROMPT_IMITATION.format(field=name)
+    return None
+
 
 _BLOCK_END = re.compile(r"\n[ \t]*-{3,}|\n[ \t]*context[ \t]*:", re.IGNORECASE)
 _PHRASE = re.compile(r"the\s+ai\s+generated\s+answer\s+is\b", re.IGNORECASE)
@@ -329,9 +360,9 @@ class _Samples:
             for i in range(have, s.k)
         ]
 
-    def nothing_to_verify(self) -> VerificationResult:
-        """The result for an empty answer: no model call, no valid sample, confidence 0."""
-        self.errors.append(EMPTY_ANSWER)
+    def refuse(self, reason: str) -> VerificationResult:
+        """The result of an answer not verified: no model call, no valid sample, confidence 0."""
+        self.errors.append(reason)
         return self.finish()
 
     def finish(self) -> VerificationResult:
@@ -374,8 +405,9 @@ def verify(
     """
     settings = settings or VerifierSettings()
     samples = _Samples(settings)
-    if not answer.strip():
-        return samples.nothing_to_verify()
+    refusal = unverifiable(answer, context)
+    if refusal is not None:
+        return samples.refuse(refusal)
     messages = _messages(question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
     chat = _wants_n(model, settings)
@@ -410,8 +442,9 @@ async def averify(
     """Async twin of :func:`verify`; fallback samples run concurrently."""
     settings = settings or VerifierSettings()
     samples = _Samples(settings)
-    if not answer.strip():
-        return samples.nothing_to_verify()
+    refusal = unverifiable(answer, context)
+    if refusal is not None:
+        return samples.refuse(refusal)
     messages = _messages(question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
     chat = _wants_n(model, settings)

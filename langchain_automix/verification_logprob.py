@@ -51,11 +51,11 @@ from langchain_automix.prompts import (
     _escape,
 )
 from langchain_automix.verification import (
-    EMPTY_ANSWER,
     VerificationResult,
     VerifierSettings,
     find_decision,
     parse_verification,
+    unverifiable,
     verify_prompt_values,
 )
 
@@ -206,8 +206,8 @@ def _bind(model: Runnable[Any, Any], max_tokens: int, seed: int | None) -> Runna
     return model.bind(stop=["\n---"], **kwargs)
 
 
-def _empty(started: float) -> VerificationResult:
-    """An empty answer is not verified: no call, no valid sample, confidence 0."""
+def _refused(reason: str, started: float) -> VerificationResult:
+    """An answer that must not be verified: no call, no valid sample, confidence 0."""
     return VerificationResult(
         samples=[],
         verdicts=[],
@@ -215,7 +215,7 @@ def _empty(started: float) -> VerificationResult:
         n_valid=0,
         n_samples=1,
         latency_s=time.perf_counter() - started,
-        errors=[EMPTY_ANSWER],
+        errors=[reason],
     )
 
 
@@ -263,8 +263,9 @@ def logprob_verify(
         A :class:`VerificationResult` with one sample.
     """
     started = time.perf_counter()
-    if not answer.strip():
-        return _empty(started)
+    refusal = unverifiable(answer, context)
+    if refusal is not None:
+        return _refused(refusal, started)
     msg = _bind(model, max_tokens, seed).invoke(
         _messages(question, context, answer, prompt), config
     )
@@ -284,8 +285,9 @@ async def alogprob_verify(
 ) -> VerificationResult:
     """Async twin of :func:`logprob_verify`."""
     started = time.perf_counter()
-    if not answer.strip():
-        return _empty(started)
+    refusal = unverifiable(answer, context)
+    if refusal is not None:
+        return _refused(refusal, started)
     msg = await _bind(model, max_tokens, seed).ainvoke(
         _messages(question, context, answer, prompt), config
     )
