@@ -43,6 +43,9 @@ def test_agent_example_runs_offline() -> None:
         env={"PYTHONPATH": str(EXAMPLES.parent), "PATH": "/usr/bin:/bin"},
     )
     # the small tier's tool call escalated; its answer from the tool result was kept
-    assert "tier 1 (fake-messages-list-chat-model) called ['get_weather']; escalated=True" in out.stdout
+    assert (
+        "tier 1 (fake-messages-list-chat-model) called ['get_weather']; escalated=True"
+        in out.stdout
+    )
     assert "tier 0 (fake-messages-list-chat-model) answered; escalated=False" in out.stdout
     assert "answer: It is sunny and 24 degrees Celsius in Paris." in out.stdout
