@@ -2,12 +2,20 @@
 
 Mapping of a chat request onto AutoMix:
 
-* the **question** is the text of the last ``user`` message (earlier turns are ignored);
+* the **question** is the text of the last ``user`` message;
 * the **context** is the extra body field ``context`` when given, otherwise the
-  ``system``/``developer`` messages joined by blank lines (none: no context);
+  ``system``/``developer`` messages joined by blank lines, followed by the rest of the
+  conversation (every earlier ``user``/``assistant``/``tool`` turn and any after the
+  question, one neutralised line each, under "Conversation so far:"), exactly as
+  :func:`langchain_automix.chat_model.conversation_query` builds it for ``ChatAutoMix``:
+  both the answer and the verification see every turn;
 * extra body fields ``threshold`` and ``num_verifications`` tune the request;
 * sampling parameters (``temperature``, ``max_tokens``...) are accepted and ignored,
-  as AutoMix sets its own; ``n`` must be 1.
+  as AutoMix sets its own; ``n`` must be 1 (422 naming ``n``);
+* ``tools``, ``tool_choice``, ``functions``, ``function_call``, ``parallel_tool_calls``
+  and a non-text ``response_format`` are refused with 400 naming the field (the
+  route answers in text; use ``ChatAutoMix`` with ``bind_tools`` or
+  ``with_structured_output`` in Python): never silently dropped.
 
 The response is a ``chat.completion`` whose top-level ``automix`` field holds the
 routing trace (which tier answered, verifier confidence, decisions, costs); with
@@ -25,7 +33,13 @@ from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,8 +50,10 @@ from langchain_automix.server.responses import error_response
 __all__ = [
     "ChatCompletionRequest",
     "ChatMessage",
+    "UNSUPPORTED_FIELDS",
     "build_openai_router",
     "question_and_context",
+    "unsupported_field",
 ]
 
 logger = logging.getLogger("langchain_automix.server")
@@ -96,8 +112,57 @@ class ChatCompletionRequest(BaseModel):
     num_verifications: int | None = Field(default=None, ge=1, le=64)
 
 
+UNSUPPORTED_FIELDS = (
+    "tools",
+    "tool_choice",
+    "functions",
+    "function_call",
+    "parallel_tool_calls",
+    "response_format",
+)
+"""Request fields the route refuses (400 naming the field) rather than drop silently."""
+
+
+def unsupported_field(request: ChatCompletionRequest) -> str | None:
+    """The first field of ``request`` this route cannot honour, or None.
+
+    Harmless values pass: ``tool_choice: "none"`` and ``response_format: {"type": "text"}``.
+
+    Example:
+        >>> req = ChatCompletionRequest(model="automix", messages=[
+        ...     {"role": "user", "content": "Hi"}], tools=[{"type": "function"}])
+        >>> unsupported_field(req)
+        'tools'
+    """
+    extra = request.model_extra or {}
+    for name in UNSUPPORTED_FIELDS:
+        value = extra.get(name)
+        if value is None or value == [] or (name == "tool_choice" and value == "none"):
+            continue
+        if name == "response_format" and isinstance(value, dict) and value.get("type") == "text":
+            continue
+        return name
+    return None
+
+
+def _as_message(message: ChatMessage) -> BaseMessage:
+    extra = message.model_extra or {}
+    if message.role in ("system", "developer"):
+        return SystemMessage(message.text)
+    if message.role == "user":
+        return HumanMessage(message.text)
+    if message.role == "assistant":
+        return AIMessage(message.text)
+    name = str(extra.get("name") or extra.get("tool_call_id") or message.role)
+    return ToolMessage(message.text, tool_call_id=str(extra.get("tool_call_id") or name), name=name)
+
+
 def question_and_context(request: ChatCompletionRequest) -> tuple[str, str | None, str]:
     """Return ``(question, context, where the context came from)`` for a chat request.
+
+    Every turn is kept: the turns other than the last user message go into the
+    context after the system messages (or after the ``context`` field, which replaces
+    the system messages), one line each under "Conversation so far:".
 
     Raises:
         AutoMixInputError: when there is no user message.
@@ -111,15 +176,28 @@ def question_and_context(request: ChatCompletionRequest) -> tuple[str, str | Non
         >>> req.context = "Paris is in Texas too."
         >>> question_and_context(req)
         ('Where is Paris?', 'Paris is in Texas too.', 'context')
+        >>> req = ChatCompletionRequest(model="automix", messages=[
+        ...     {"role": "user", "content": "Who wrote Hamlet?"},
+        ...     {"role": "assistant", "content": "Shakespeare."},
+        ...     {"role": "user", "content": "When was he born?"}])
+        >>> print(question_and_context(req)[1])
+        Conversation so far:
+        User: Who wrote Hamlet?
+        Assistant: Shakespeare.
     """
-    users = [m for m in request.messages if m.role == "user"]
-    if not users:
+    from langchain_automix.chat_model import conversation_query
+
+    if not any(m.role == "user" for m in request.messages):
         raise AutoMixInputError("messages", "need a 'user' message: its text is the question")
-    question = users[-1].text
+    messages = [_as_message(m) for m in request.messages]
     if request.context is not None:
-        return question, request.context, "context"
-    system = [m.text for m in request.messages if m.role in ("system", "developer") and m.text]
-    return question, ("\n\n".join(system) or None), "messages"
+        messages = [m for m in messages if not isinstance(m, SystemMessage)]
+    query = conversation_query(messages, context=request.context)
+    return (
+        query["question"],
+        query["context"],
+        ("context" if request.context is not None else "messages"),
+    )
 
 
 def _usage(message: BaseMessage) -> dict[str, int] | None:
@@ -176,6 +254,15 @@ def build_openai_router(
                 f"model {body.model!r} does not exist; this server serves {model_name!r}",
                 code="model_not_found",
                 param="model",
+            )
+        refused = unsupported_field(body)
+        if refused is not None:
+            return error_response(
+                400,
+                f"{refused} is not supported by this route: AutoMix answers in text (use "
+                "ChatAutoMix with bind_tools / with_structured_output from Python)",
+                code="unsupported_parameter",
+                param=refused,
             )
         try:
             question, context, source = question_and_context(body)
