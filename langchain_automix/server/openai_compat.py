@@ -9,7 +9,9 @@ Mapping of a chat request onto AutoMix:
   question, one neutralised line each, under "Conversation so far:"), exactly as
   :func:`langchain_automix.chat_model.conversation_query` builds it for ``ChatAutoMix``:
   both the answer and the verification see every turn;
-* extra body fields ``threshold`` and ``num_verifications`` tune the request;
+* extra body fields ``threshold`` and ``num_verifications`` tune the request, and
+  ``thread_id`` names a durable run (on a runnable with a checkpointer, a retry with the
+  same id resumes the query: its finished model calls are not paid again);
 * sampling parameters (``temperature``, ``max_tokens``...) are accepted and ignored,
   as AutoMix sets its own; ``n`` must be 1 (422 naming ``n``);
 * ``tools``, ``tool_choice``, ``functions``, ``function_call``, ``parallel_tool_calls``
@@ -110,6 +112,16 @@ class ChatCompletionRequest(BaseModel):
     )
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     num_verifications: int | None = Field(default=None, ge=1, le=64)
+    thread_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description=(
+            "Request id of a durable run (servers with --checkpoint-url): a retry with the "
+            "same id resumes the query instead of paying for its model calls again."
+        ),
+    )
 
 
 UNSUPPORTED_FIELDS = (
@@ -286,6 +298,8 @@ def build_openai_router(
                     422, f"{knob} is not tunable on this server", code="invalid_input", param=knob
                 )
             configurable[knob] = value
+        if body.thread_id is not None:
+            configurable["thread_id"] = body.thread_id
         config: RunnableConfig = {"run_name": "automix_chat_completions"}
         if configurable:
             config["configurable"] = configurable

@@ -74,3 +74,26 @@ def test_n_above_one_is_a_clear_error() -> None:
     resp = client.post("/v1/chat/completions", json={"model": "automix", "messages": TURNS, "n": 2})
     assert resp.status_code == 422
     assert resp.json()["error"]["param"] == "n"
+
+
+def test_thread_id_resumes_a_durable_run_over_the_openai_route() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    from langchain_automix import AutoMixRunnable
+    from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel
+
+    small = ScriptedChatModel(answer="Paris", verdicts=[CORRECT])
+    large = ScriptedChatModel(answer="Paris, France")
+    automix = AutoMixRunnable(
+        models=[small, large], num_verifications=2, checkpointer=InMemorySaver()
+    )
+    client = TestClient(create_app(automix, api_key_env=None))
+    body = {"model": "automix", "messages": TURNS, "thread_id": "req-42"}
+    first = client.post("/v1/chat/completions", json=body).json()
+    calls = len(small.calls)
+    again = client.post("/v1/chat/completions", json=body).json()
+    assert first["automix"]["thread_id"] == again["automix"]["thread_id"] == "req-42"
+    assert again["choices"][0]["message"]["content"] == "Paris"
+    assert len(small.calls) == calls  # the finished thread is replayed: no model call
+    bad = client.post("/v1/chat/completions", json={**body, "thread_id": "a b"})
+    assert bad.status_code == 422 and bad.json()["error"]["param"] == "thread_id"
