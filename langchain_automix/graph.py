@@ -153,14 +153,7 @@ async def _await_with_timeout(awaitable: Awaitable[Any], seconds: float | None) 
 def _unverified(ctx: AutoMixContext, tier: int, error: BaseException) -> VerificationResult:
     """The verification result of a verifier that ran out of time: no valid sample."""
     k = 1 if ctx.verifier.method == "logprob" else ctx.verifier.k
-    return VerificationResult(
-        samples=[],
-        verdicts=[],
-        confidence=0.0,
-        n_valid=0,
-        n_samples=k,
-        errors=[f"{type(error).__name__}: {error}"],
-    )
+    return VerificationResult.unverified(f"{type(error).__name__}: {error}", k)
 
 
 # --- pure state updates shared by the sync and async nodes -------------------------------

@@ -45,11 +45,15 @@ _DECISION = re.compile(
     r"the\W*ai\W*generated\W*answer\W*is\W*(?:in)?correct\b[.!]?",
     re.IGNORECASE,
 )
-_LABEL = re.compile(
-    r"^([ \t>*#_\-]*)(" + "|".join(re.escape(x).replace(r"\ ", r"\s+") for x in FIELD_LABELS) + r")"
-    r"[ \t]*:",
-    re.IGNORECASE | re.MULTILINE,
-)
+
+
+def _labels_at_line_start(labels: tuple[str, ...]) -> re.Pattern[str]:
+    """``label:`` at the start of a line (after list/quote marks); groups: marks, label."""
+    names = "|".join(re.escape(x).replace(r"\ ", r"\s+") for x in labels)
+    return re.compile(rf"^([ \t>*#_\-]*)({names})[ \t]*:", re.IGNORECASE | re.MULTILINE)
+
+
+_LABEL = _labels_at_line_start(FIELD_LABELS)
 _BARE_LABEL = re.compile(r"(?:verification|evaluation)\W*decision\s*:", re.IGNORECASE)
 _SEPARATOR = re.compile(r"-{3,}|[\u2012-\u2015\u2e3a\u2e3b]{2,}")
 _SPACES = re.compile(r"[ \t]{2,}")
@@ -57,12 +61,7 @@ _LINES = re.compile(r"\s*\n\s*")
 
 
 _SCAFFOLD_LABELS = ("ai generated answer", "instruction", "evaluation", "verification decision")
-_LINE_LABEL = re.compile(
-    r"^[ \t>*#_\-]*("
-    + "|".join(re.escape(x).replace(r"\ ", r"\s+") for x in _SCAFFOLD_LABELS)
-    + r")[ \t]*:",
-    re.IGNORECASE | re.MULTILINE,
-)
+_SCAFFOLD_LABEL = _labels_at_line_start(_SCAFFOLD_LABELS)
 _INSTRUCTION = re.compile(
     r"evaluate\W+if\W+the\W+ai\W+generated\W+answer\W+is\W+correct", re.IGNORECASE
 )
@@ -91,7 +90,7 @@ def imitates_prompt(text: str) -> bool:
         False
     """
     text = _visible(text)
-    labels = {" ".join(m.group(1).lower().split()) for m in _LINE_LABEL.finditer(text)}
+    labels = {" ".join(m.group(2).lower().split()) for m in _SCAFFOLD_LABEL.finditer(text)}
     return len(labels) >= 2 or bool(_INSTRUCTION.search(text))
 
 

@@ -63,7 +63,8 @@ __all__ = [
 ]
 
 VERIFY_PHRASE = "the ai generated answer is"
-"""A verifier sample is valid when it contains this phrase (any case)."""
+"""The phrase before a verifier's decision word; a sample is valid when the model writes
+it, followed by its verdict, as its own decision (any case; see :func:`find_decision`)."""
 
 DEFAULT_NUM_VERIFICATIONS = 8
 """Default number of verifier samples ``k`` (the paper's)."""
@@ -104,7 +105,7 @@ def unverifiable(answer: str, context: str | None) -> str | None:
 
 
 _BLOCK_END = re.compile(r"\n[ \t]*-{3,}|\n[ \t]*context[ \t]*:", re.IGNORECASE)
-_PHRASE = re.compile(r"the\s+ai\s+generated\s+answer\s+is\b", re.IGNORECASE)
+_PHRASE = re.compile(r"\s+".join(VERIFY_PHRASE.split()) + r"\b", re.IGNORECASE)
 _WORD = re.compile(r"[^\w\"\u201c\u201d']*(in)?correct\b", re.IGNORECASE)
 _EITHER = re.compile(r"\W*(?:in)?correct\s+or\b", re.IGNORECASE)
 _QUOTED = re.compile(r"\W*[\"\u201c\u201d']")
@@ -261,6 +262,24 @@ class VerificationResult:
     errors: list[str] = field(default_factory=list)
     """Errors of failed verifier calls; each failed sample counts as invalid."""
 
+    @classmethod
+    def unverified(cls, reason: str, n_samples: int, latency_s: float = 0.0) -> VerificationResult:
+        """A verification that produced no sample (refused, or out of time): confidence 0.
+
+        Example:
+            >>> VerificationResult.unverified("empty answer", 8).no_valid_sample
+            True
+        """
+        return cls(
+            samples=[],
+            verdicts=[],
+            confidence=0.0,
+            n_valid=0,
+            n_samples=n_samples,
+            latency_s=latency_s,
+            errors=[reason],
+        )
+
     @property
     def no_valid_sample(self) -> bool:
         """True when no sample was valid (confidence is then 0 by convention)."""
@@ -360,11 +379,6 @@ class _Samples:
             for i in range(have, s.k)
         ]
 
-    def refuse(self, reason: str) -> VerificationResult:
-        """The result of an answer not verified: no model call, no valid sample, confidence 0."""
-        self.errors.append(reason)
-        return self.finish()
-
     def finish(self) -> VerificationResult:
         texts = self.texts[: self.settings.k]
         verdicts = [parse_verification(t) for t in texts]
@@ -404,12 +418,12 @@ def verify(
         (0.5, 4)
     """
     settings = settings or VerifierSettings()
-    samples = _Samples(settings)
     refusal = unverifiable(answer, context)
     if refusal is not None:
-        return samples.refuse(refusal)
+        return VerificationResult.unverified(refusal, settings.k)
     messages = _messages(question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
+    samples = _Samples(settings)
     chat = _wants_n(model, settings)
     if chat is not None:
         try:
@@ -441,12 +455,12 @@ async def averify(
 ) -> VerificationResult:
     """Async twin of :func:`verify`; fallback samples run concurrently."""
     settings = settings or VerifierSettings()
-    samples = _Samples(settings)
     refusal = unverifiable(answer, context)
     if refusal is not None:
-        return samples.refuse(refusal)
+        return VerificationResult.unverified(refusal, settings.k)
     messages = _messages(question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
+    samples = _Samples(settings)
     chat = _wants_n(model, settings)
     if chat is not None:
         try:

@@ -51,6 +51,7 @@ from langchain_automix.prompts import (
     _escape,
 )
 from langchain_automix.verification import (
+    VERIFY_PHRASE,
     VerificationResult,
     VerifierSettings,
     find_decision,
@@ -69,7 +70,7 @@ __all__ = [
     "logprob_verify_settings",
 ]
 
-DECISION_PREFIX = "the ai generated answer is"
+DECISION_PREFIX = VERIFY_PHRASE
 """The text right before the decision word in the verification prompt's format."""
 
 _TOP = 10
@@ -206,19 +207,6 @@ def _bind(model: Runnable[Any, Any], max_tokens: int, seed: int | None) -> Runna
     return model.bind(stop=["\n---"], **kwargs)
 
 
-def _refused(reason: str, started: float) -> VerificationResult:
-    """An answer that must not be verified: no call, no valid sample, confidence 0."""
-    return VerificationResult(
-        samples=[],
-        verdicts=[],
-        confidence=0.0,
-        n_valid=0,
-        n_samples=1,
-        latency_s=time.perf_counter() - started,
-        errors=[reason],
-    )
-
-
 def _result(message: BaseMessage, started: float) -> VerificationResult:
     text = message_text(message)
     p = decision_probability(message)
@@ -265,7 +253,7 @@ def logprob_verify(
     started = time.perf_counter()
     refusal = unverifiable(answer, context)
     if refusal is not None:
-        return _refused(refusal, started)
+        return VerificationResult.unverified(refusal, 1, time.perf_counter() - started)
     msg = _bind(model, max_tokens, seed).invoke(
         _messages(question, context, answer, prompt), config
     )
@@ -287,7 +275,7 @@ async def alogprob_verify(
     started = time.perf_counter()
     refusal = unverifiable(answer, context)
     if refusal is not None:
-        return _refused(refusal, started)
+        return VerificationResult.unverified(refusal, 1, time.perf_counter() - started)
     msg = await _bind(model, max_tokens, seed).ainvoke(
         _messages(question, context, answer, prompt), config
     )
