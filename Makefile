@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv install demo test unit integration_tests lint typecheck format check bench results clean
+.PHONY: help venv install langgraph-venv demo test unit integration_tests lint typecheck format check bench results clean
 
 help:
 	@echo "make demo               install with the embedded local models and run 'automix demo'"
 	@echo "make test               install everything and run the whole test suite (lint, types, unit, integration)"
 	@echo "make unit               unit tests only (fake models, no network)"
-	@echo "make integration_tests  tests with the real embedded local models"
+	@echo "make integration_tests  tests with the real embedded local models and the LangGraph server"
+	@echo "make langgraph-venv     the LangGraph server (langgraph dev) in a venv of its own, $(LG_VENV)"
 	@echo "make lint | typecheck | format | bench"
 
 $(BIN)/python:
@@ -29,10 +30,24 @@ LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA
 $(STAMP): pyproject.toml | $(BIN)/python
 	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS="$$(nproc)" \
 		$(PIP) install --quiet "$(LLAMA_SERVER_PIN)"
-	$(PIP) install --quiet -e ".[test,server,local,plot,durable]"
+	$(PIP) install --quiet -e ".[test,server,local,plot,durable,cache]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The LangGraph server (`langgraph dev`, langgraph-cli[inmem]) that the integration suite
+# starts for langgraph.json, in a venv of its own: langgraph-api pins jsonschema-rs below
+# the version schemathesis (extra [test]) needs, so the two cannot share $(VENV).
+LG_VENV ?= .venv-langgraph
+LG_STAMP := $(LG_VENV)/.installed
+
+$(LG_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(LG_VENV)
+	$(LG_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(LG_VENV)/bin/python -m pip install --quiet -e ".[langgraph-server]"
+	touch $(LG_STAMP)
+
+langgraph-venv: $(LG_STAMP)
 
 demo: install
 	$(BIN)/automix demo
@@ -40,8 +55,8 @@ demo: install
 unit: install
 	$(BIN)/python -m pytest tests/unit_tests
 
-integration_tests: install
-	$(BIN)/python -m pytest tests/integration_tests -m integration
+integration_tests: install langgraph-venv
+	AUTOMIX_LANGGRAPH_VENV="$(abspath $(LG_VENV))" $(BIN)/python -m pytest tests/integration_tests -m integration
 
 lint: install
 	$(BIN)/ruff check .
@@ -62,7 +77,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_overhead.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(LG_VENV) .langgraph_api .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
 
 # Refit the shipped policies and print docs/results.md's tables from the shipped replay rows.
 results: install

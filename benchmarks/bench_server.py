@@ -95,7 +95,10 @@ async def wait_healthy(url: str, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.1)
 
 
-async def load(url: str, n: int, concurrency: int, route: str) -> dict[str, object]:
+async def load(
+    url: str, n: int, concurrency: int, route: str, distinct: int | None = None
+) -> dict[str, object]:
+    """``n`` requests at ``concurrency``; ``distinct``: cycle over that many questions."""
     latencies: list[float] = []
     errors: list[str] = []
     answered = 0
@@ -106,7 +109,7 @@ async def load(url: str, n: int, concurrency: int, route: str) -> dict[str, obje
 
     async def one(client: httpx.AsyncClient, i: int) -> None:
         nonlocal answered
-        q = f"Question {i}: what is the capital of France?"
+        q = f"Question {i % distinct if distinct and i >= 0 else i}: what is the capital of France?"
         if route == "openai":
             path, body = (
                 "/v1/chat/completions",

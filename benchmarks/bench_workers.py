@@ -13,9 +13,15 @@ is started, then ``--requests`` OpenAI-route requests are sent at ``--concurrenc
 Reported per run: throughput, p50/p99 latency, errors (non-200 or wrong answer), lost
 requests (sent, never answered); then the throughput ratio 2 workers / 1 worker.
 
+With ``--cache-url redis://...`` the workers share a model-call cache (a key prefix of
+its own per run) and ``--distinct N`` makes the load cycle over N questions: the cache
+hit rate of the measured requests is 1 - (model calls) / (2 x requests), the model calls
+being counted by the fake endpoint (the warm-up requests, distinct questions, excluded).
+
 Usage:
     python benchmarks/bench_workers.py [--requests 600] [--concurrency 64] [--latency 0.05]
         [--checkpoint-url sqlite:///PATH | postgresql://...]
+        [--cache-url redis://HOST:PORT/DB --distinct 50]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,13 +50,19 @@ def fake_endpoint(port: int, latency: float) -> None:
     from fastapi import FastAPI
 
     app = FastAPI()
+    calls = [0]
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/calls")
+    async def n_calls() -> dict[str, int]:
+        return {"calls": calls[0]}
+
     @app.post("/v1/chat/completions")
     async def chat(body: dict) -> dict:  # type: ignore[type-arg]
+        calls[0] += 1
         await asyncio.sleep(latency)
         verify = "AI Generated Answer:" in str(body["messages"][-1].get("content"))
         text = CORRECT if verify else "Paris"
@@ -71,7 +84,7 @@ def fake_endpoint(port: int, latency: float) -> None:
 
 
 def start_server(
-    workers: int, endpoint: str, checkpoint_url: str | None
+    workers: int, endpoint: str, checkpoint_url: str | None, cache_url: str | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     cmd = [
@@ -82,6 +95,8 @@ def start_server(
     ]  # fmt: skip
     if checkpoint_url:
         cmd += ["--checkpoint-url", checkpoint_url]
+    if cache_url:  # a fresh prefix: each run starts with an empty cache
+        cmd += ["--cache-url", cache_url, "--cache-prefix", f"bench-{uuid.uuid4().hex[:8]}"]
     env = {**os.environ, "OPENAI_API_KEY": "unused"}
     env.pop("AUTOMIX_API_KEY", None)
     proc = subprocess.Popen(cmd, env=env, start_new_session=True)  # noqa: S603 - our argv
@@ -98,6 +113,12 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
+def model_calls(port: int) -> int:
+    import httpx
+
+    return int(httpx.get(f"http://127.0.0.1:{port}/calls", timeout=10).json()["calls"])
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--requests", type=int, default=600)
@@ -105,6 +126,10 @@ def main() -> int:
     p.add_argument("--latency", type=float, default=0.05)
     p.add_argument("--checkpoint-url", default=None)
     p.add_argument("--workers", default="1,2", help="worker counts to compare (default: 1,2)")
+    p.add_argument("--cache-url", default=None, help="shared model-call cache (redis://...)")
+    p.add_argument(
+        "--distinct", type=int, default=None, help="cycle over this many questions (default: all)"
+    )
     args = p.parse_args()
 
     ep_port = free_port()
@@ -119,11 +144,14 @@ def main() -> int:
     try:
         asyncio.run(wait_healthy(f"http://127.0.0.1:{ep_port}"))
         for workers in (int(w) for w in args.workers.split(",")):
-            proc, url = start_server(workers, endpoint, args.checkpoint_url)
+            proc, url = start_server(workers, endpoint, args.checkpoint_url, args.cache_url)
             try:
                 asyncio.run(wait_healthy(url, timeout=120))
                 time.sleep(1.0 if workers > 1 else 0.0)  # every worker up
-                r = asyncio.run(load(url, args.requests, args.concurrency, "openai"))
+                before = model_calls(ep_port)
+                r = asyncio.run(load(url, args.requests, args.concurrency, "openai", args.distinct))
+                # solve + verify (n=k, all Correct) per request, warm-ups included
+                calls = model_calls(ep_port) - before - 2 * args.concurrency
             finally:
                 stop(proc)
             errors = r["errors"]
@@ -137,6 +165,7 @@ def main() -> int:
                     r["p99"],
                     len(errors),
                     lost,
+                    1 - calls / (2 * args.requests),
                 )
             )  # type: ignore[arg-type]
             if errors:
@@ -147,12 +176,17 @@ def main() -> int:
     print(
         f"automix serve --workers N: {args.requests} requests at concurrency {args.concurrency}, "
         f"fake models {args.latency * 1000:.0f} ms per call (sleep), k=4 with n=k, "
-        f"checkpoints: {args.checkpoint_url or 'none'}, {os.cpu_count()} CPUs"
+        f"checkpoints: {args.checkpoint_url or 'none'}, cache: {args.cache_url or 'none'}, "
+        f"{args.distinct or args.requests} distinct questions, {os.cpu_count()} CPUs"
     )
-    print(f"{'workers':>7}  {'req/s':>7}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'lost':>4}")
-    for workers, rps, p50, p99, n_err, lost in rows:
+    print(
+        f"{'workers':>7}  {'req/s':>7}  {'p50 ms':>7}  {'p99 ms':>7}  {'errors':>6}  {'lost':>4}"
+        f"  {'cache hits':>10}"
+    )
+    for workers, rps, p50, p99, n_err, lost, hit_rate in rows:
         print(
             f"{workers:>7}  {rps:7.1f}  {p50 * 1000:7.0f}  {p99 * 1000:7.0f}  {n_err:>6}  {lost:>4}"
+            f"  {hit_rate:>10.1%}"
         )
     if len(rows) >= 2:
         ratio = rows[-1][1] / rows[0][1]

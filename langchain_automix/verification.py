@@ -25,6 +25,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from langchain_core.caches import BaseCache
+from langchain_core.globals import get_llm_cache
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.messages.ai import UsageMetadata
@@ -330,6 +332,14 @@ def _wants_n(model: Runnable[Any, Any], settings: VerifierSettings) -> BaseChatM
     return chat
 
 
+def _cached(model: Runnable[Any, Any]) -> bool:
+    """Whether calls of ``model`` go through a LangChain cache (its own or the global one)."""
+    chat = as_chat_model(model)
+    if chat is None or chat.cache is False:
+        return False
+    return isinstance(chat.cache, BaseCache) or get_llm_cache() is not None
+
+
 def _n_request(
     model: Runnable[Any, Any], settings: VerifierSettings, config: RunnableConfig
 ) -> dict[str, Any]:
@@ -374,8 +384,11 @@ class _Samples:
         s = self.settings
         have = len(self.texts)
         stop = list(s.stop) if s.stop else None
+        # With a model-call cache, identical calls would share one cache entry (and a
+        # repeated question would get one sample k times): each sample gets its own seed.
+        base = s.seed if s.seed is not None else (0 if _cached(model) else None)
         return [
-            {"stop": stop, **_call_kwargs(model, s, None if s.seed is None else s.seed + i)}
+            {"stop": stop, **_call_kwargs(model, s, None if base is None else base + i)}
             for i in range(have, s.k)
         ]
 

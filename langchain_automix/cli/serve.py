@@ -110,6 +110,27 @@ def register(subparsers: Any) -> None:
         help="durable execution: checkpoint every node to sqlite:///PATH or "
         "postgresql://user:pass@host/db (shared by all workers and hosts; extra [durable])",
     )
+    p.add_argument(
+        "--cache-url",
+        default=None,
+        metavar="URL",
+        help="cache every model call (answers and verifications) in redis://host:port/db, "
+        "shared by all workers and hosts: a repeated question costs no model call "
+        "(extra [cache]); memory:// caches in each process",
+    )
+    p.add_argument(
+        "--cache-ttl",
+        type=_positive(int),
+        default=None,
+        metavar="SECONDS",
+        help="expire cached model calls after this many seconds (default: never)",
+    )
+    p.add_argument(
+        "--cache-prefix",
+        default="automix",
+        metavar="PREFIX",
+        help="key prefix of the cached calls in Redis (default: automix)",
+    )
     limits = p.add_argument_group(
         "limits", "what one request or client may ask (docs/serving.md, 'Operator limits')"
     )
@@ -206,6 +227,14 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
         from langchain_automix.durable import checkpointer_from_url
 
         options["checkpointer"] = checkpointer_from_url(args.checkpoint_url)
+    if getattr(args, "cache_url", None):
+        from langchain_automix.cache import install_cache
+
+        install_cache(
+            args.cache_url,
+            ttl=getattr(args, "cache_ttl", None),
+            prefix=getattr(args, "cache_prefix", None) or "automix",
+        )
     automix = AutoMixRunnable(models=models, **options)
     return create_app(
         automix,

@@ -10,6 +10,8 @@ Environment:
     ``AUTOMIX_TIERS``: ``;``-separated ``[NAME=]MODEL[@BASE_URL][,key_env=VAR]``, cheapest first.
     ``AUTOMIX_COSTS``: optional unit costs, e.g. ``1,50``.
     ``AUTOMIX_THRESHOLD``, ``AUTOMIX_NUM_VERIFICATIONS``: optional defaults.
+    ``AUTOMIX_CACHE_URL``: optional shared cache of the tiers' calls, ``redis://host:port/db``
+    (extra ``[cache]``; see :mod:`langchain_automix.cache`).
 
 Run input ``{"question": ..., "context": ...}``; output adds ``answer`` and the
 routing ``trace``; run context ``{"threshold": 0.7, "num_verifications": 4}``.
@@ -65,7 +67,11 @@ def build_graph(automix: AutoMixRunnable) -> CompiledStateGraph[Any, Any, Any, A
     core = build_automix_graph()
 
     def prepare() -> tuple[AutoMixRunnable, Any]:
-        knobs = {k: v for k, v in dict(get_runtime(ServeContext).context or {}).items() if v}
+        knobs = {
+            k: v
+            for k, v in dict(get_runtime(ServeContext).context or {}).items()
+            if v is not None  # a threshold of 0 is a setting, not a missing one
+        }
         # Rebuilt (not copied) so that the runtime context follows the tuned settings.
         tuned = AutoMixRunnable(**{**_fields(automix), **knobs}) if knobs else automix
         return tuned, tuned.context
@@ -122,7 +128,12 @@ def runnable_from_env() -> AutoMixRunnable:
         options["threshold"] = float(threshold)
     if k := os.environ.get("AUTOMIX_NUM_VERIFICATIONS"):
         options["num_verifications"] = int(k)
-    return AutoMixRunnable(models=build_tier_models(tiers), **options)
+    model_options: dict[str, Any] = {}
+    if cache_url := os.environ.get("AUTOMIX_CACHE_URL"):
+        from langchain_automix.cache import cache_from_url
+
+        model_options["cache"] = cache_from_url(cache_url)
+    return AutoMixRunnable(models=build_tier_models(tiers, **model_options), **options)
 
 
 def make_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
