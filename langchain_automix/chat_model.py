@@ -84,7 +84,7 @@ from langchain_automix._model_utils import message_text, supported_kwargs
 from langchain_automix.context import AutoMixContext
 from langchain_automix.errors import AutoMixError, AutoMixInputError
 from langchain_automix.graph import result_from_state
-from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Target
 from langchain_automix.result import TRACE_KEY, AutoMixResult
 from langchain_automix.runnable import AutoMixRunnable, coerce_input
 from langchain_automix.sanitize import neutralize
@@ -359,7 +359,7 @@ class _AcceptToolCalls(MetaVerifier):
     def _tool_answer(self, tier: int) -> bool:
         return tier in self.call.accepted_tool_calls
 
-    def decide(self, observation: Observation) -> Decision:
+    def decide(self, observation: Observation) -> Target:
         """Accept a tool-call answer; otherwise ask the inner policy."""
         if self._tool_answer(observation.tier):
             return "accept"

@@ -45,7 +45,7 @@ import random
 import sys
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -65,6 +65,7 @@ __all__ = [
     "acollect",
     "collect_one",
     "errors_path",
+    "load_reuse",
     "prompt_version",
     "read_done_ids",
 ]
@@ -184,6 +185,75 @@ def _prompt_versions(output: Path) -> set[str]:
     return versions
 
 
+_VERIFY_FIELDS = (
+    "signals",
+    "verifier_confidence",
+    "verifier_samples",
+    "verifier_n_valid",
+    "verifier_errors",
+    "verify_usage",
+    "verify_latency_s",
+    "logprob_verify_latency_s",
+    "logprob_verify_usage",
+)
+
+
+def load_reuse(
+    path: str | os.PathLike[str], *, verify_prompt: BasePromptTemplate | None = None
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """Tier records of an earlier replay file, by question id and model name.
+
+    ``acollect(..., reuse=load_reuse("old.jsonl"))`` copies a tier's record from the
+    earlier run instead of calling the model again when the tier's name matches: e.g.
+    a three-tier replay that adds a smaller model in front of a collected pair only
+    runs the new model. Rows made with other prompts (``prompt_version``) are not
+    reused.
+
+    Raises:
+        ValueError: naming the line of a row that is not a JSON object with ``id`` and
+            a ``tiers`` list.
+    """
+    now = prompt_version(verify_prompt)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    with Path(path).open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"{path} line {lineno}: invalid JSON ({exc.msg})") from None
+            if (
+                not isinstance(row, dict)
+                or "id" not in row
+                or not isinstance(row.get("tiers"), list)
+            ):
+                raise ValueError(f"{path} line {lineno}: not a replay row (id and tiers)")
+            if row.get("prompt_version", now) != now:
+                continue
+            out[str(row["id"])] = {
+                str(t["model"]): t for t in row["tiers"] if isinstance(t, dict) and "model" in t
+            }
+    return out
+
+
+def _reused_entry(
+    stored: Mapping[str, Any] | None, item: QAItem, *, final: bool, k: int
+) -> dict[str, Any] | None:
+    """A stored tier record fit for this position in the cascade, re-scored, or None."""
+    if stored is None or not isinstance(stored.get("answer"), str):
+        return None
+    if not final and (
+        stored.get("verifier_confidence") is None
+        or len(stored.get("verifier_samples") or ()) not in (0, k)
+    ):
+        return None  # it was a final tier there (never verified) or verified with another k
+    entry = {key: value for key, value in stored.items() if not final or key not in _VERIFY_FIELDS}
+    entry["score"], entry["exact_match"] = score(entry["answer"], item.answers)
+    entry["reused"] = True
+    return entry
+
+
 def _append_line(fd: int, obj: dict[str, Any]) -> None:
     line = (json.dumps(obj, ensure_ascii=False) + "\n").encode("utf-8")
     written = os.write(fd, line)
@@ -202,6 +272,7 @@ async def collect_one(
     verify_max_tokens: int | None = 128,
     logprob_verifier: bool = False,
     verify_prompt: BasePromptTemplate | None = None,
+    reuse: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -215,6 +286,9 @@ async def collect_one(
         logprob_verifier: also run the one-call logprob verifier on each non-final
             tier (signal ``logprob_verifier``; needs an endpoint with logprobs).
         verify_prompt: verification prompt (default the paper's, ``DEFAULT_VERIFY_PROMPT``).
+        reuse: this question's tier records from an earlier run, by model name (see
+            :func:`load_reuse`); a matching tier is copied (marked ``"reused": true``)
+            instead of called.
 
     Returns:
         The replay row (see the module docstring). Non-final tiers carry ``signals``:
@@ -227,6 +301,10 @@ async def collect_one(
     out_tiers: list[dict[str, Any]] = []
     for i, tier in enumerate(tiers):
         final = i == len(tiers) - 1
+        reused = _reused_entry((reuse or {}).get(tier.name), item, final=final, k=k)
+        if reused is not None:
+            out_tiers.append(reused)
+            continue
         solved = await asolve(
             tier.model, question=item.question, context=item.context, logprobs=not final
         )
@@ -349,6 +427,7 @@ async def acollect(
     on_row: Callable[[dict[str, Any]], None] | None = None,
     logprob_verifier: bool = False,
     verify_prompt: BasePromptTemplate | None = None,
+    reuse: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -372,6 +451,8 @@ async def acollect(
         on_row: called with each row after it is written.
         logprob_verifier: also record the one-call logprob verifier's P(Correct).
         verify_prompt: verification prompt (default the paper's).
+        reuse: tier records of an earlier run by question id and model name
+            (:func:`load_reuse`): matching tiers are copied, not called.
 
     Returns:
         A :class:`CollectStats`.
@@ -423,6 +504,7 @@ async def acollect(
                         verify_max_tokens=verify_max_tokens,
                         logprob_verifier=logprob_verifier,
                         verify_prompt=verify_prompt,
+                        reuse=(reuse or {}).get(item.id),
                     )
                 except asyncio.CancelledError:
                     raise

@@ -21,6 +21,7 @@ from langchain_automix.metrics import (
     cpt,
     delta_ibc,
     delta_ibc_regions,
+    delta_ibc_tiers,
     routing_point,
     routing_points,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "MethodResult",
     "VerifierReport",
     "compare_methods",
+    "default_methods",
     "evaluate_policy",
     "verifier_report",
 ]
@@ -45,7 +47,14 @@ DEFAULT_METHODS: tuple[str, ...] = (
     "pomdp",
     "automix_union",
 )
-"""Methods fitted by :func:`compare_methods` and ``automix evaluate --train``."""
+"""Methods fitted by :func:`compare_methods` and ``automix evaluate --train``; with three
+or more tiers ``chained`` (two-model AutoMix per pair of adjacent tiers) is added."""
+
+
+def default_methods(n_tiers: int) -> tuple[str, ...]:
+    """The methods compared by default on a cascade of ``n_tiers``."""
+    return DEFAULT_METHODS if n_tiers <= 2 else (*DEFAULT_METHODS, "chained")
+
 
 METRICS: tuple[str, ...] = (
     "delta_ibc",
@@ -106,6 +115,10 @@ class MethodResult:
     bootstrap: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     """Metric values on bootstrap resamples of the test rows (``delta_ibc``,
     ``avg_cost``, ``avg_performance``, ``apgr``), when asked for."""
+    tier_shares: list[float] = field(default_factory=list)
+    """Share of test queries answered by each tier."""
+    skip_share: float = 0.0
+    """Share of test queries that skipped a tier (e.g. small -> large directly)."""
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready metrics (``None`` where undefined)."""
@@ -119,6 +132,8 @@ class MethodResult:
             "cpt50": self.cpt50,
             "cpt80": self.cpt80,
             "aiq": self.aiq,
+            "tier_shares": self.tier_shares,
+            "skip_share": self.skip_share,
         }
 
 
@@ -130,11 +145,14 @@ def _bootstrap(
     n: int,
     seed: int,
     apgr_draws: int,
+    visited: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """ΔIBC, cost, quality (``n`` draws) and APGR (``apgr_draws``) on resampled test rows."""
     rng = np.random.default_rng(seed)
     rows = rng.integers(0, test.n_rows, size=(n, test.n_rows))
-    p = routing_points(test.scores[rows], final[rows], spec)
+    p = routing_points(
+        test.scores[rows], final[rows], spec, None if visited is None else visited[rows]
+    )
     small, large = p["small_performance"], p["large_performance"]
     out = {k: p[k] for k in ("delta_ibc", "avg_cost", "avg_performance")}
     apgrs = []
@@ -167,10 +185,18 @@ def evaluate_policy(
     up to 200 of them, for confidence intervals.
     """
     spec = policy.charged(CostSpec.make(costs, verify_costs, n_tiers=test.n_tiers))
-    final = policy.route(test)
-    point = routing_point(test.scores, final, spec)
+    routing = policy.route_paths(test)
+    final, visited = routing.final, routing.visited
+    point = routing_point(test.scores, final, spec, visited)
     small = (spec.small_cost, float(test.scores[:, 0].mean()))
     large = (spec.large_cost, float(test.scores[:, -1].mean()))
+    tier_perf = [float(v) for v in test.scores.mean(axis=0)]
+
+    def dibc(cost: Any, perf: Any) -> Any:
+        if test.n_tiers > 2:
+            return delta_ibc_tiers(cost, perf, spec.unit_costs, tier_perf)
+        return delta_ibc(cost, perf, small, large)
+
     stop = spec.stop_costs
     anchors = Frontier(
         np.array([stop[0], stop[-1]]), np.array([small[1], large[1]]), np.array([0.0, 1.0])
@@ -191,7 +217,7 @@ def evaluate_policy(
     )
     return MethodResult(
         name=name or policy.name,
-        delta_ibc=_clean(float(delta_ibc(point.avg_cost, point.avg_performance, small, large))),
+        delta_ibc=_clean(float(dibc(point.avg_cost, point.avg_performance))),
         delta_ibc_regions=[_clean(r) for r in regions],
         avg_cost=point.avg_cost,
         avg_performance=point.avg_performance,
@@ -203,10 +229,12 @@ def evaluate_policy(
         frontier=front,
         describe=policy.describe(),
         bootstrap=(
-            _bootstrap(policy, test, final, spec, bootstrap, bootstrap_seed, 200)
+            _bootstrap(policy, test, final, spec, bootstrap, bootstrap_seed, 200, visited)
             if bootstrap
             else {}
         ),
+        tier_shares=[float(v) for v in np.bincount(final, minlength=test.n_tiers) / test.n_rows],
+        skip_share=float(routing.skipped.mean()),
     )
 
 
@@ -218,6 +246,8 @@ class Comparison:
     baselines: dict[str, dict[str, float | None]]
     train_size: int
     test_size: int
+    unsupported: dict[str, str] = field(default_factory=dict)
+    """Methods left out because they do not support this cascade, with the reason."""
 
     def summary(self) -> dict[str, dict[str, Any]]:
         """Mean of each metric over seeds (``<metric>_std`` for the standard deviation)."""
@@ -237,6 +267,9 @@ class Comparison:
             for metric in ("delta_ibc", "avg_cost", "avg_performance", "apgr"):
                 lo, hi = _interval([r.bootstrap.get(metric) for r in runs])
                 row[f"{metric}_ci"] = None if lo is None else [lo, hi]
+            shares = [r.tier_shares for r in runs if r.tier_shares]
+            row["tier_shares"] = [float(v) for v in np.mean(shares, axis=0)] if shares else None
+            row["skip_share"] = float(np.mean([r.skip_share for r in runs])) if runs else 0.0
             row["delta_ibc_regions"] = [_clean(float(v)) for v in reg_mean]
             finite = reg_mean[np.isfinite(reg_mean)]
             row["delta_ibc_regions_mean"] = _clean(float(finite.mean())) if finite.size else None
@@ -265,8 +298,11 @@ class Comparison:
 
         summary = self.summary()
         with_ci = any(m.get("delta_ibc_ci") for m in summary.values())
+        multi = any(len(m.get("tier_shares") or ()) > 2 for m in summary.values())
         head = ["method", "ΔIBC %", *(["95% CI"] if with_ci else []), "ΔIBC 5-reg", "cost"]
         head += ["quality", "LLM share", "APGR"]
+        if multi:
+            head += ["answered by tier %", "skip %"]
         rows = [head]
         spanning: list[str] = []
         below: list[str] = []
@@ -286,6 +322,14 @@ class Comparison:
                     fmt(m["avg_performance"], m["avg_performance_std"], 3),
                     fmt(m["llm_call_share"], m["llm_call_share_std"], 3),
                     fmt(m["apgr"], m["apgr_std"], 3),
+                    *(
+                        [
+                            "/".join(f"{100 * v:.0f}" for v in m["tier_shares"] or ()),
+                            f"{100 * m['skip_share']:.0f}",
+                        ]
+                        if multi
+                        else []
+                    ),
                 ]
             )
         for name, b in self.baselines.items():
@@ -299,6 +343,7 @@ class Comparison:
                     fmt(b["avg_performance"], None, 3),
                     fmt(b["llm_call_share"], None, 3),
                     fmt(b.get("apgr"), None, 3),
+                    *(["", ""] if multi else []),
                 ]
             )
         widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
@@ -314,6 +359,9 @@ class Comparison:
             lines.append(
                 "ΔIBC: mean ± std over seeds; 95% CI: bootstrap of the test rows "
                 "(seed-averaged). ΔIBC 0 = random mixing of the two baselines."
+                if not multi
+                else "(seed-averaged). ΔIBC 0 = random mixing of the two fixed models of "
+                "the cost region (upper hull of the always-tier-i points)."
             )
             if spanning:
                 lines.append(
@@ -322,6 +370,8 @@ class Comparison:
                 )
             if below:
                 lines.append("interval below 0 (worse than random mixing): " + ", ".join(below))
+        for name, reason in self.unsupported.items():
+            lines.append(f"{name}: not run ({reason.split(';')[0]})")
         return "\n".join(lines)
 
 
@@ -329,7 +379,7 @@ def compare_methods(
     train: ReplayDataset,
     test: ReplayDataset | None = None,
     *,
-    methods: Sequence[str] | Mapping[str, Callable[[], MetaVerifier]] = DEFAULT_METHODS,
+    methods: Sequence[str] | Mapping[str, Callable[[], MetaVerifier]] | None = None,
     costs: Sequence[float] = (1.0, 50.0),
     verify_costs: Sequence[float] | float | None = None,
     seeds: Sequence[int] = (0,),
@@ -358,6 +408,8 @@ def compare_methods(
     """
     from langchain_automix.meta_verifiers.calibrated import Calibrated
 
+    if methods is None:
+        methods = default_methods(train.n_tiers)
     factories: dict[str, Callable[[], MetaVerifier]]
     if isinstance(methods, Mapping):
         factories = dict(methods)
@@ -369,6 +421,7 @@ def compare_methods(
     else:
         factories = {m: (lambda m=m: get_meta_verifier(m)) for m in methods}  # type: ignore[misc]
     results: dict[str, list[MethodResult]] = {name: [] for name in factories}
+    unsupported: dict[str, str] = {}
     test_sets: list[ReplayDataset] = []
     used_train = used_test = 0
     for seed in seeds:
@@ -381,14 +434,20 @@ def compare_methods(
         train_s = pool if train_size is None else pool.sample(train_size, seed=seed)
         used_train, used_test = train_s.n_rows, test_s.n_rows
         for name, make in factories.items():
-            policy = make().fit(
-                train_s,
-                costs=costs,
-                verify_costs=verify_costs,
-                target_llm_share=target_llm_share,
-                budget=budget,
-                lam=lam,
-            )
+            if name in unsupported:
+                continue
+            try:
+                policy = make().fit(
+                    train_s,
+                    costs=costs,
+                    verify_costs=verify_costs,
+                    target_llm_share=target_llm_share,
+                    budget=budget,
+                    lam=lam,
+                )
+            except NotImplementedError as exc:  # e.g. a 2-tier-only method on 3 tiers
+                unsupported[name] = str(exc)
+                continue
             results[name].append(
                 evaluate_policy(
                     policy,
@@ -404,7 +463,13 @@ def compare_methods(
         raise ValueError("seeds must not be empty")
     spec = CostSpec.make(costs, verify_costs, n_tiers=test_sets[0].n_tiers)
     per_seed = [baselines(t.scores, spec) for t in test_sets]
-    return Comparison(results, _mean_baselines(per_seed), used_train, used_test)
+    if len(unsupported) == len(results):
+        raise NotImplementedError("; ".join(unsupported.values()))
+    for name in unsupported:
+        results.pop(name, None)
+    return Comparison(
+        results, _mean_baselines(per_seed), used_train, used_test, unsupported=unsupported
+    )
 
 
 def _mean_baselines(

@@ -4,10 +4,15 @@
 graph TD
     solve_small --> self_verify --> meta_decide
     meta_decide -- accept --> END
-    meta_decide -- escalate --> solve_large
+    meta_decide -- escalate / skip --> solve_large
     solve_large -- non-final tier --> self_verify
     solve_large -- final tier --> END
 ```
+
+``solve_large`` calls the tier ``meta_decide`` chose: the next one, or with three or
+more tiers a higher one when the meta-verifier skips (e.g. a POMDP that learnt the
+medium model rarely helps); skipped tiers appear in the trace with ``skipped=True`` and
+cost 0.
 
 A failed answer call of a non-final tier skips verification and escalates; a
 failed final tier raises :class:`~langchain_automix.errors.AutoMixModelError`
@@ -25,7 +30,7 @@ from typing import Any, Literal, get_args, get_type_hints
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig, RunnableLambda
-from langgraph.graph import START, StateGraph
+from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
@@ -208,6 +213,7 @@ def _verified(ctx: AutoMixContext, attempt: TierAttempt, v: VerificationResult) 
 def _observation(ctx: AutoMixContext, state: AutoMixState) -> Observation:
     attempts = state["attempts"]
     current = attempts[-1]
+    verified = [a for a in attempts if a.verifier_confidence is not None]
     return Observation(
         tier=current.tier,
         n_tiers=ctx.n_tiers,
@@ -215,11 +221,10 @@ def _observation(ctx: AutoMixContext, state: AutoMixState) -> Observation:
         n_valid=current.verifier_n_valid or 0,
         n_samples=current.verifier_n_samples or 0,
         answer=current.answer,
-        confidences=tuple(
-            a.verifier_confidence for a in attempts if a.verifier_confidence is not None
-        ),
+        confidences=tuple(a.verifier_confidence for a in verified),  # type: ignore[misc]
         # every tier that reached a decision: verified, or routed on its free signals alone
-        signals=tuple(a.signals for a in attempts if a.error is None),
+        signals=tuple(a.signals for a in attempts if a.error is None and not a.skipped),
+        tiers=tuple(a.tier for a in verified),
     )
 
 
@@ -231,7 +236,13 @@ def _after_solve(
     ctx: AutoMixContext, state: AutoMixState, tier: int, out: SolveResult | BaseException
 ) -> dict[str, Any]:
     attempt = _solved(ctx, tier, out)
-    attempts = [*state.get("attempts", []), attempt]
+    before = state.get("attempts", [])
+    first_skipped = before[-1].tier + 1 if before else tier
+    skipped = [
+        TierAttempt(tier=t, model=ctx.model_names[t], skipped=True)
+        for t in range(first_skipped, tier)
+    ]
+    attempts = [*before, *skipped, attempt]
     if attempt.error is not None and tier == ctx.n_tiers - 1:
         partial = _partial_result(ctx, attempts)
         raise AutoMixModelError(
@@ -318,18 +329,27 @@ async def asolve_small(
     return await _asolve_tier(state, config, runtime, 0, "solve_small")
 
 
+def _next_tier(state: AutoMixState) -> int:
+    """The tier to call next: the one ``meta_decide`` chose, else the next one."""
+    chosen = state["attempts"][-1].escalate_to
+    return chosen if chosen is not None else state["tier"] + 1
+
+
 def solve_large(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
-    """The next tier answers the question (its tokens stream if it is the last)."""
-    return _solve_tier(state, config, runtime, state["tier"] + 1, "solve_large")
+    """A higher tier answers: the next one, or the one the meta-verifier chose.
+
+    Its tokens stream if it is the last tier.
+    """
+    return _solve_tier(state, config, runtime, _next_tier(state), "solve_large")
 
 
 async def asolve_large(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """Async twin of :func:`solve_large`."""
-    return await _asolve_tier(state, config, runtime, state["tier"] + 1, "solve_large")
+    return await _asolve_tier(state, config, runtime, _next_tier(state), "solve_large")
 
 
 def self_verify(
@@ -392,16 +412,16 @@ async def aself_verify(
 def meta_decide(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
-    """The meta-verifier keeps the answer or escalates, from the verifier's confidence."""
+    """The meta-verifier keeps the answer, escalates, or skips to a higher tier."""
     ctx = _context(runtime)
-    decision = ctx.meta_verifier.decide(_observation(ctx, state))
-    if decision not in ("accept", "escalate"):
-        raise ValueError(
-            f"meta-verifier {ctx.meta_verifier.describe()} returned {decision!r}; "
-            "expected 'accept' or 'escalate'"
-        )
-    attempt = state["attempts"][-1].model_copy(
-        update={"decision": decision, "meta_verifier": ctx.meta_verifier.describe()}
+    current = state["attempts"][-1]
+    target = ctx.meta_verifier.target_tier(_observation(ctx, state))
+    attempt = current.model_copy(
+        update={
+            "decision": "accept" if target == current.tier else "escalate",
+            "escalate_to": target if target > current.tier + 1 else None,
+            "meta_verifier": ctx.meta_verifier.describe(),
+        }
     )
     return _replace_last(state, attempt)
 
@@ -421,9 +441,9 @@ def route_after_solve_small(state: AutoMixState) -> Literal["self_verify", "solv
     return "solve_large" if state["attempts"][-1].error is not None else "self_verify"
 
 
-def route_after_meta_decide(state: AutoMixState) -> Literal["solve_large", "__end__"]:
-    """Escalate to the next tier or finish with the accepted answer."""
-    return "solve_large" if state["attempts"][-1].decision == "escalate" else "__end__"
+def route_after_meta_decide(state: AutoMixState) -> Literal["escalate / skip", "accept"]:
+    """Escalate (to the next tier or the chosen one) or finish with the accepted answer."""
+    return "escalate / skip" if state["attempts"][-1].decision == "escalate" else "accept"
 
 
 def route_after_solve_large(
@@ -461,7 +481,10 @@ def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     builder.add_edge(START, "solve_small")
     builder.add_conditional_edges("solve_small", *_router(route_after_solve_small))
     builder.add_edge("self_verify", "meta_decide")
-    builder.add_conditional_edges("meta_decide", *_router(route_after_meta_decide))
+    meta_router, _ = _router(route_after_meta_decide)
+    builder.add_conditional_edges(
+        "meta_decide", meta_router, {"escalate / skip": "solve_large", "accept": END}
+    )
     builder.add_conditional_edges("solve_large", *_router(route_after_solve_large))
     return builder.compile(name=GRAPH_NAME)
 

@@ -7,11 +7,18 @@ Cost of one query that stops at tier ``j`` of an ``N``-tier cascade::
 i.e. every tier reached is paid, and every non-final tier reached is also verified. For
 two tiers that is the paper's ``C = C_small + C_verify + w * C_large``. The verification
 cost of a tier defaults to that tier's unit cost (the paper's ``C_verify = C_small``).
+A policy that skips tiers (small -> large directly) pays only the tiers it visits: pass
+the ``visited`` mask (``MetaVerifier.route_paths``) to :func:`query_costs` and
+:func:`routing_point`.
 
 The baselines are the tiers called directly: always-small at ``(unit_costs[0], P_small)``
 and always-large at ``(unit_costs[-1], P_large)``. The straight line between them is what
 random mixing achieves, and ΔIBC (Eq. 1) measures the lift of a method's
-incremental benefit per cost over that line, in percent.
+incremental benefit per cost over that line, in percent. With more than two tiers the
+reference is the upper hull of every always-tier-``i`` point (what random mixing of
+fixed models achieves), and ΔIBC is taken against the hull segment of the method's cost
+region (:func:`delta_ibc_tiers`, the paper's three-model evaluation); for two tiers the
+two coincide.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ __all__ = [
     "cpt",
     "delta_ibc",
     "delta_ibc_regions",
+    "delta_ibc_tiers",
     "ibc",
     "interpolate_frontier",
     "pareto_front",
@@ -126,13 +134,32 @@ class RoutingPoint:
         return {k: float(v) for k, v in asdict(self).items()}
 
 
-def query_costs(final_tier: Any, costs: CostSpec) -> np.ndarray:
-    """Per-query cost when each query stops at ``final_tier`` (int array)."""
-    return np.asarray(costs.stop_costs[np.asarray(final_tier, dtype=np.intp)])
+def query_costs(final_tier: Any, costs: CostSpec, visited: Any = None) -> np.ndarray:
+    """Per-query cost when each query stops at ``final_tier`` (int array).
+
+    ``visited`` (boolean, ``(..., n, tiers)``) marks the tiers each query reached; without
+    it every tier up to ``final_tier`` is reached. Each visited tier is paid and, unless
+    it is the last tier, verified.
+
+    Example:
+        >>> spec = CostSpec.make((1, 10, 50))
+        >>> query_costs([2, 2], spec, visited=[[1, 1, 1], [1, 0, 1]]).tolist()
+        [72.0, 52.0]
+    """
+    if visited is None:
+        return np.asarray(costs.stop_costs[np.asarray(final_tier, dtype=np.intp)])
+    v = np.asarray(visited, dtype=float)
+    per_tier = np.asarray(costs.unit_costs) + np.asarray((*costs.verify_costs, 0.0))
+    return np.asarray(v @ per_tier)
 
 
-def routing_point(scores: Any, final_tier: Any, costs: CostSpec) -> RoutingPoint:
+def routing_point(
+    scores: Any, final_tier: Any, costs: CostSpec, visited: Any = None
+) -> RoutingPoint:
     """Average cost, quality and last-tier share of a routing (``scores`` is ``(n, tiers)``).
+
+    ``visited`` marks the tiers each query reached when a policy skips tiers (see
+    :func:`query_costs`).
 
     Example:
         >>> p = routing_point([[0.0, 1.0], [1.0, 1.0]], [1, 0], CostSpec.make((1, 50)))
@@ -143,19 +170,23 @@ def routing_point(scores: Any, final_tier: Any, costs: CostSpec) -> RoutingPoint
     f = np.asarray(final_tier, dtype=np.intp)
     perf = s[np.arange(s.shape[0]), f]
     return RoutingPoint(
-        avg_cost=float(query_costs(f, costs).mean()),
+        avg_cost=float(query_costs(f, costs, visited).mean()),
         avg_performance=float(perf.mean()),
         llm_call_share=float((f == s.shape[1] - 1).mean()),
     )
 
 
-def routing_points(scores: Any, final_tier: Any, costs: CostSpec) -> dict[str, np.ndarray]:
+def routing_points(
+    scores: Any, final_tier: Any, costs: CostSpec, visited: Any = None
+) -> dict[str, np.ndarray]:
     """Vectorised :func:`routing_point` with ΔIBC, over leading axes (bootstrap, repeats).
 
-    ``scores`` is ``(..., n, tiers)`` and ``final_tier`` ``(..., n)``; they broadcast.
+    ``scores`` is ``(..., n, tiers)`` and ``final_tier`` ``(..., n)``; they broadcast
+    (and ``visited``, ``(..., n, tiers)``, when a policy skips tiers).
     Returns arrays over the leading axes: ``avg_cost``, ``avg_performance``,
     ``small_performance``, ``large_performance`` (the rows' own baselines) and
-    ``delta_ibc`` (percent; NaN where undefined).
+    ``delta_ibc`` (percent; NaN where undefined; against the tiers' upper hull when
+    there are more than two, see :func:`delta_ibc_tiers`).
 
     Example:
         >>> p = routing_points([[[0.0, 1.0], [1.0, 1.0]]], [[1, 0]], CostSpec.make((1, 50)))
@@ -168,11 +199,18 @@ def routing_points(scores: Any, final_tier: Any, costs: CostSpec) -> dict[str, n
     s = np.broadcast_to(s, (*shape, s.shape[-1]))
     f = np.broadcast_to(f, shape)
     perf = np.take_along_axis(s, f[..., None], axis=-1)[..., 0].mean(axis=-1)
-    cost = costs.stop_costs[f].mean(axis=-1)
+    if visited is None:
+        cost = costs.stop_costs[f].mean(axis=-1)
+    else:
+        v = np.broadcast_to(np.asarray(visited, bool), (*shape, s.shape[-1]))
+        cost = query_costs(f, costs, v).mean(axis=-1)
     small, large = s[..., 0].mean(axis=-1), s[..., -1].mean(axis=-1)
-    base = (large - small) / (costs.large_cost - costs.small_cost)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = ((perf - small) / (cost - costs.small_cost) - base) / base * 100.0
+    if s.shape[-1] > 2:
+        d = np.asarray(delta_ibc_tiers(cost, perf, costs.unit_costs, s.mean(axis=-2)), float)
+    else:
+        base = (large - small) / (costs.large_cost - costs.small_cost)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = ((perf - small) / (cost - costs.small_cost) - base) / base * 100.0
     return {
         "avg_cost": np.asarray(cost),
         "avg_performance": np.asarray(perf),
@@ -210,6 +248,58 @@ def delta_ibc(
     base = (large[1] - small[1]) / (large[0] - small[0])
     with np.errstate(divide="ignore", invalid="ignore"):
         out = (ibc(performance, cost, small[1], small[0]) - base) / base * 100.0
+    return out if np.ndim(out) else float(out)
+
+
+def delta_ibc_tiers(
+    cost: Any, performance: Any, tier_costs: Sequence[float], tier_performances: Any
+) -> Any:
+    """ΔIBC in percent against the upper hull of the always-tier-``i`` points.
+
+    The reference at a cost is the best random mixing of two fixed models (the upper
+    hull of the points ``(tier_costs[i], tier_performances[i])``); a method is compared
+    with the hull segment ``(i, j)`` of its cost region: ``(IBC from point i - slope of
+    the segment) / slope``, the paper's three-model evaluation. With two tiers this is
+    :func:`delta_ibc`. Costs outside the tiers' range use the nearest end segment. NaN
+    where the segment does not rise (no benefit to measure against).
+
+    Vectorised: ``cost``/``performance`` have shape ``(...)`` and ``tier_performances``
+    ``(..., tiers)`` (one set of baselines per leading index, e.g. bootstrap draws).
+
+    Example:
+        >>> round(float(delta_ibc_tiers(5.5, 0.8, (1, 10, 50), (0.5, 0.8, 1.0))), 6)
+        100.0
+        >>> round(float(delta_ibc_tiers(30.0, 0.9, (1, 10, 50), (0.5, 0.8, 1.0))), 6)
+        0.0
+    """
+    c = np.asarray(cost, float)
+    p = np.asarray(performance, float)
+    tc = np.asarray(tier_costs, float)
+    tp = np.asarray(tier_performances, float)
+    shape = np.broadcast_shapes(c.shape, p.shape, tp.shape[:-1])
+    c, p = np.broadcast_to(c, shape), np.broadcast_to(p, shape)
+    tp = np.broadcast_to(tp, (*shape, tc.size))
+    lo_c, hi_c = float(tc.min()), float(tc.max())
+    eps = (hi_c - lo_c) * 1e-9
+    at = np.clip(c, lo_c + eps, hi_c - eps)
+    best = np.full(shape, -np.inf)
+    ref_i = np.zeros(shape, dtype=np.intp)
+    slope = np.full(shape, np.nan)
+    for i in range(tc.size):
+        for j in range(tc.size):
+            if not tc[i] < tc[j]:
+                continue
+            s_ij = (tp[..., j] - tp[..., i]) / (tc[j] - tc[i])
+            chord = tp[..., i] + s_ij * (at - tc[i])
+            inside = (at >= tc[i]) & (at <= tc[j]) & (chord > best + 1e-15)
+            best = np.where(inside, chord, best)
+            ref_i = np.where(inside, i, ref_i)
+            slope = np.where(inside, s_ij, slope)
+    ref_c = tc[ref_i]
+    ref_p = np.take_along_axis(tp, ref_i[..., None], axis=-1)[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = ((p - ref_p) / (c - ref_c) - slope) / slope * 100.0
+    out = np.where(np.isfinite(out) & (slope > 0), out, np.nan)
     return out if np.ndim(out) else float(out)
 
 
@@ -408,11 +498,24 @@ def baselines(scores: Any, costs: CostSpec) -> dict[str, dict[str, float | None]
     large = (costs.large_cost, float(s[:, -1].mean()))
     oracle_tier = np.argmax(s >= s.max(axis=1, keepdims=True), axis=1)
     oracle = routing_point(s, oracle_tier, costs)
+    tier_perf = s.mean(axis=0)
 
     def dibc(cost: float, perf: float) -> float | None:
-        v = float(delta_ibc(cost, perf, small, large))
+        if s.shape[1] > 2:
+            v = float(delta_ibc_tiers(cost, perf, costs.unit_costs, tier_perf))
+        else:
+            v = float(delta_ibc(cost, perf, small, large))
         return v if np.isfinite(v) else None
 
+    middle = {
+        f"always_tier_{t}": {
+            "avg_cost": costs.unit_costs[t],
+            "avg_performance": float(tier_perf[t]),
+            "llm_call_share": 0.0,
+            "delta_ibc": dibc(costs.unit_costs[t], float(tier_perf[t])),
+        }
+        for t in range(1, s.shape[1] - 1)
+    }
     return {
         "always_small": {
             "avg_cost": small[0],
@@ -433,5 +536,6 @@ def baselines(scores: Any, costs: CostSpec) -> dict[str, dict[str, float | None]
             "delta_ibc": 0.0,
             "apgr": 0.5,
         },
+        **middle,
         "oracle": {**oracle.to_dict(), "delta_ibc": dibc(oracle.avg_cost, oracle.avg_performance)},
     }

@@ -20,6 +20,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -267,25 +268,59 @@ class ReplayDataset:
     @classmethod
     def from_columns(
         cls,
-        rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]],
+        rows: Iterable[Mapping[str, Any]] | Mapping[str, Sequence[Any]] | Any,
         *,
         small_column: str = "llama13b_f1",
         large_column: str = "llama70b_f1",
         verifier_column: str = "p_ver_13b",
         id_column: str | None = "id",
         answer_column: str | None = None,
+        score_columns: Sequence[str] | None = None,
+        verifier_columns: Sequence[str] | None = None,
+        model_names: Sequence[str] | None = None,
     ) -> ReplayDataset:
         """Load the paper's column layout (one record per query, named columns).
 
-        ``rows`` is a sequence of dicts (e.g. ``json.loads`` of each line of the paper's
-        release, or ``df.to_dict("records")``) or a dict of columns. Missing ids are
-        replaced by the row number; a missing answer column leaves answers empty.
+        ``rows`` is a pandas ``DataFrame``, a sequence of dicts (e.g. ``json.loads`` of
+        each line of the paper's release, or ``df.to_dict("records")``) or a dict of
+        columns. Missing ids are replaced by the row number; a missing answer column
+        leaves answers empty.
+
+        Two models by default (``small_column``, ``large_column``, ``verifier_column``);
+        any number with ``score_columns`` (cheapest first) and ``verifier_columns`` (one
+        per model but the last), e.g. the paper's three-model release:
+        ``score_columns=["llama13b_f1", "llama70b_f1", "gpt4_f1"],
+        verifier_columns=["p_ver_13b", "p_ver_70b"]``.
 
         Example:
             >>> rows = [{"id": "a", "llama13b_f1": 0.5, "llama70b_f1": 1.0, "p_ver_13b": 0.25}]
             >>> ReplayDataset.from_columns(rows).confidences.tolist()
             [[0.25]]
+            >>> three = {"s": [0.0, 1.0], "m": [1.0, 1.0], "l": [1.0, 0.5],
+            ...          "v_s": [0.25, 0.75], "v_m": [0.5, 0.5]}
+            >>> ReplayDataset.from_columns(
+            ...     three, score_columns=["s", "m", "l"], verifier_columns=["v_s", "v_m"]
+            ... ).scores.shape
+            (2, 3)
         """
+        if score_columns is None:
+            score_columns = (small_column, large_column)
+            if verifier_columns is None:
+                verifier_columns = (verifier_column,)
+        elif verifier_columns is None:
+            raise ReplayError("score_columns needs verifier_columns (one per model but the last)")
+        score_columns, verifier_columns = list(score_columns), list(verifier_columns)
+        if len(score_columns) < 2:
+            raise ReplayError(f"need at least 2 score columns, got {score_columns}")
+        if len(verifier_columns) != len(score_columns) - 1:
+            raise ReplayError(
+                f"need {len(score_columns) - 1} verifier columns (one per model but the "
+                f"last), got {verifier_columns}"
+            )
+        if model_names is not None and len(model_names) != len(score_columns):
+            raise ReplayError(f"need {len(score_columns)} model names, got {list(model_names)}")
+        if hasattr(rows, "to_dict") and hasattr(rows, "columns"):  # a pandas DataFrame
+            rows = rows.to_dict("records")
         if isinstance(rows, Mapping):
             cols = {k: list(v) for k, v in rows.items()}
             n = len(next(iter(cols.values()))) if cols else 0
@@ -300,26 +335,53 @@ class ReplayDataset:
                 where = f"row {i + 1}"
                 if not isinstance(rec, Mapping):
                     raise ReplayError(f"{where}: expected a mapping")
-                for col in (small_column, large_column, verifier_column):
+                for col in (*score_columns, *verifier_columns):
                     if col not in rec:
                         raise ReplayError(f"{where}: missing column {col!r}")
                 qid = rec.get(id_column) if id_column else None
-                small: dict[str, Any] = {
-                    "score": rec[small_column],
-                    "verifier_confidence": rec[verifier_column],
-                }
+                tiers: list[dict[str, Any]] = []
+                for t, col in enumerate(score_columns):
+                    tier: dict[str, Any] = {"score": _plain(rec[col])}
+                    if t < len(verifier_columns):
+                        tier["verifier_confidence"] = _plain(rec[verifier_columns[t]])
+                    if model_names is not None:
+                        tier["model"] = model_names[t]
+                    tiers.append(tier)
                 if answer_column is not None and rec.get(answer_column) is not None:
-                    small["answer"] = rec[answer_column]
-                yield (
-                    i + 1,
-                    {
-                        "id": qid if qid is not None else i,
-                        "tiers": [small, {"score": rec[large_column]}],
-                    },
-                )
+                    tiers[0]["answer"] = rec[answer_column]
+                yield i + 1, {"id": _plain(qid) if qid is not None else i, "tiers": tiers}
 
         data = cls._from_numbered(numbered(), "row")
         return cls(data.ids, data.scores, data.confidences, data.answers, data.models)
+
+    def select_tiers(self, tiers: Sequence[int]) -> ReplayDataset:
+        """The same rows as a cascade of only ``tiers`` (increasing), e.g. ``[0, 2]``.
+
+        Every selected tier but the last keeps its confidence and signals, so a
+        three-tier replay yields each two-tier pair for comparison.
+
+        Example:
+            >>> data = ReplayDataset.from_arrays([[0.0, 0.5, 1.0]], [[0.25, 0.75]])
+            >>> pair = data.select_tiers([0, 2])
+            >>> pair.scores.tolist(), pair.confidences.tolist()
+            ([[0.0, 1.0]], [[0.25]])
+        """
+        idx = [int(t) for t in tiers]
+        if len(idx) < 2 or any(b <= a for a, b in pairwise(idx)):
+            raise ValueError(f"tiers must be at least 2 increasing indices, got {list(tiers)}")
+        if idx[0] < 0 or idx[-1] >= self.n_tiers:
+            raise ValueError(f"tiers must be in [0, {self.n_tiers - 1}], got {list(tiers)}")
+        head = idx[:-1]
+        return ReplayDataset(
+            ids=self.ids,
+            scores=self.scores[:, idx],
+            confidences=self.confidences[:, head],
+            answers=tuple(tuple(row[t] for t in idx) for row in self.answers)
+            if self.answers
+            else (),
+            models=tuple(self.models[t] for t in idx) if self.models else (),
+            signals={k: v[:, head] for k, v in self.signals.items()},
+        )
 
     # ------------------------------------------------------------------ views
     @property
@@ -464,6 +526,11 @@ class ReplayDataset:
             qid = self.ids[i]
             out.append({"id": qid if isinstance(qid, (str, int)) else str(qid), "tiers": tiers})
         return out
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar (from a DataFrame) as the Python value it holds."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _tier_signals(value: Any, tier: int, where: str) -> dict[str, float]:

@@ -58,6 +58,11 @@ class TierAttempt(BaseModel):
     """Wall time of the verification."""
     decision: Decision | None = None
     """The meta-verifier's decision for this tier (None for the final tier)."""
+    escalate_to: int | None = None
+    """The tier the meta-verifier sent the query to when it skipped tiers (None when it
+    accepted or escalated to the next tier)."""
+    skipped: bool = False
+    """True for a tier the meta-verifier skipped: never called, cost 0."""
     meta_verifier: str | None = None
     """Which meta-verifier decided."""
     cost: float = 0.0

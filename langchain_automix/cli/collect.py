@@ -74,6 +74,13 @@ def register(subparsers: Any) -> None:
         help="instead of collecting anew: add the answer-logprob signals to the rows of an "
         "existing replay file (re-asks each non-final tier; writes --out; resumable)",
     )
+    p.add_argument(
+        "--reuse",
+        metavar="REPLAY",
+        help="copy the records of tiers with the same model name from an earlier replay "
+        "(same questions and prompts) instead of calling them again, e.g. to put a smaller "
+        "model in front of a collected pair",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--allow-mixed-prompts",
@@ -147,8 +154,11 @@ def _add_signals(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace, items: list[Any]) -> int:
-    from langchain_automix.collect import acollect, errors_path
+    from langchain_automix.collect import acollect, errors_path, load_reuse
     from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT
+
+    verify_prompt = CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None
+    reuse = load_reuse(args.reuse, verify_prompt=verify_prompt) if args.reuse else None
 
     with _tiers(args) as tiers:
         if len(tiers) < 1:
@@ -170,7 +180,8 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 verify_max_tokens=args.verify_max_tokens,
                 allow_mixed_prompts=args.allow_mixed_prompts,
                 logprob_verifier=args.logprob_verifier,
-                verify_prompt=CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None,
+                verify_prompt=verify_prompt,
+                reuse=reuse,
             )
         )
     if stats.truncated_bytes:

@@ -53,8 +53,10 @@ def register(subparsers: Any) -> None:
     add_cost_options(p)
     p.add_argument(
         "--methods",
-        default=",".join(DEFAULT_METHODS),
-        help="comma-separated methods to compare (default: all)",
+        default=None,
+        help="comma-separated methods to compare (default: "
+        + ",".join(DEFAULT_METHODS)
+        + ", and chained with three or more tiers)",
     )
     p.add_argument("--seeds", type=int_at_least(1), default=10, help="number of seeds (default 10)")
     p.add_argument(
@@ -161,8 +163,12 @@ def _run(args: argparse.Namespace) -> int:
     else:
         if not args.train:
             raise _Fail("give --policy (and --test), or --train to fit and compare every method")
-        methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-        for m in methods:
+        methods = (
+            None
+            if args.methods is None
+            else [m.strip() for m in args.methods.split(",") if m.strip()]
+        )
+        for m in methods or ():
             try:
                 get_meta_verifier_class(m)
             except KeyError as exc:

@@ -6,8 +6,11 @@ from langchain_automix.meta_verifiers.base import (
     MetaVerifier,
     Observation,
     PolicyError,
+    Routing,
+    Target,
 )
 from langchain_automix.meta_verifiers.calibrated import Calibrated
+from langchain_automix.meta_verifiers.chained import Chained
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
@@ -34,6 +37,7 @@ __all__ = [
     "POMDP",
     "AutomixUnion",
     "Calibrated",
+    "Chained",
     "Decision",
     "DoubleThreshold",
     "FixedAnswerRouting",
@@ -44,7 +48,9 @@ __all__ = [
     "PolicyMismatchError",
     "PolicyMismatchWarning",
     "Provenance",
+    "Routing",
     "SelfConsistency",
+    "Target",
     "Threshold",
     "available_meta_verifiers",
     "check_provenance",

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from langchain_automix.metrics import CostSpec, delta_ibc
+from langchain_automix.metrics import CostSpec, delta_ibc, delta_ibc_tiers
 
 __all__ = [
     "Frontier",
     "Objective",
     "band_frontier",
+    "choose_point",
     "nearest_index",
     "observation_table",
     "table_frontier",
@@ -83,12 +85,24 @@ class Frontier:
         return int(self.avg_cost.shape[0])
 
     def choose(
-        self, objective: Objective, small: tuple[float, float], large: tuple[float, float]
+        self,
+        objective: Objective,
+        small: tuple[float, float],
+        large: tuple[float, float],
+        tiers: tuple[Sequence[float], Sequence[float]] | None = None,
     ) -> int:
-        """Index of the point the objective prefers (first one on ties)."""
+        """Index of the point the objective prefers (first one on ties).
+
+        ``tiers`` (every tier's unit cost and mean quality) makes ΔIBC use the tiers'
+        upper hull (:func:`~langchain_automix.metrics.delta_ibc_tiers`), for three or
+        more tiers.
+        """
         cost, perf, share = self.avg_cost, self.avg_performance, self.llm_call_share
         if objective.kind == "max_delta_ibc":
-            d = np.asarray(delta_ibc(cost, perf, small, large), float)
+            if tiers is not None and len(tiers[0]) > 2:
+                d = np.asarray(delta_ibc_tiers(cost, perf, tiers[0], tiers[1]), float)
+            else:
+                d = np.asarray(delta_ibc(cost, perf, small, large), float)
             d = np.where(np.isnan(d), -np.inf, d)
             return int(np.argmax(d))
         if objective.value is None:
@@ -110,6 +124,17 @@ class Frontier:
         util = perf - objective.value * cost
         best = np.flatnonzero(util >= util.max() - 1e-12)
         return int(best[np.argmin(cost[best])])
+
+
+def choose_point(front: Frontier, objective: Objective, data: Any, costs: CostSpec) -> int:
+    """:meth:`Frontier.choose` with the baselines of ``data`` (a ``ReplayDataset``)."""
+    means = data.scores.mean(axis=0)
+    return front.choose(
+        objective,
+        (costs.small_cost, float(means[0])),
+        (costs.large_cost, float(means[-1])),
+        (costs.unit_costs, [float(v) for v in means]),
+    )
 
 
 def observation_table(conf: np.ndarray, max_values: int = 512) -> tuple[np.ndarray, np.ndarray]:

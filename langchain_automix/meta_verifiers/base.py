@@ -24,12 +24,18 @@ __all__ = [
     "POLICY_VERSION",
     "Decision",
     "MetaVerifier",
+    "Routing",
+    "Target",
     "Observation",
     "PolicyError",
 ]
 
 Decision = Literal["accept", "escalate"]
 """What a meta-verifier decides for one answer."""
+
+Target = Decision | int
+"""What :meth:`MetaVerifier.decide` may return: ``"accept"``, ``"escalate"`` (to the
+next tier), or the index of a higher tier to go to directly (skipping those between)."""
 
 POLICY_FORMAT = "langchain-automix/policy"
 """Value of the ``format`` field of policy files."""
@@ -70,6 +76,17 @@ class Observation:
     signals: tuple[Mapping[str, float], ...] = field(default=())
     """Routing signals of every tier verified so far, this tier's last (see
     :mod:`langchain_automix.signals`); empty when not recorded."""
+    tiers: tuple[int, ...] = ()
+    """Tier index of each entry of :attr:`confidences` (empty: tiers ``0..tier`` in
+    order, i.e. no tier was skipped)."""
+
+    @property
+    def history_tiers(self) -> tuple[int, ...]:
+        """The tiers whose confidences :attr:`confidences` holds, in order."""
+        if self.tiers:
+            return self.tiers
+        n = len(self.confidences)
+        return tuple(range(self.tier - n + 1, self.tier + 1)) if n else (self.tier,)
 
     @property
     def current_signals(self) -> Mapping[str, float]:
@@ -97,12 +114,26 @@ class MetaVerifier(ABC):
     for a policy built by hand or loaded from a file written without it."""
 
     @abstractmethod
-    def decide(self, observation: Observation) -> Decision:
-        """Return ``"accept"`` to keep the answer or ``"escalate"`` to ask the next tier."""
+    def decide(self, observation: Observation) -> Target:
+        """Return ``"accept"`` to keep the answer or ``"escalate"`` to ask the next tier.
 
-    async def adecide(self, observation: Observation) -> Decision:
+        A policy over three or more tiers may also return the index of a higher tier to
+        call directly (e.g. ``2`` from tier 0: skip the medium model).
+        """
+
+    async def adecide(self, observation: Observation) -> Target:
         """Async twin of :meth:`decide` (decisions are CPU-only, so it just calls it)."""
         return self.decide(observation)
+
+    def target_tier(self, observation: Observation) -> int:
+        """The tier :meth:`decide` sends this query to (its own tier when it accepts).
+
+        Raises:
+            ValueError: naming the policy, for anything but ``"accept"``,
+                ``"escalate"`` or a higher tier that exists.
+        """
+        decision = self.decide(observation)
+        return _checked_target(self, decision, observation.tier, observation.n_tiers)
 
     def describe(self) -> str:
         """A short human-readable description used in traces."""
@@ -171,8 +202,30 @@ class MetaVerifier(ABC):
             out[i] = self.decide(obs) == "escalate"
         return out
 
-    def route(self, data: ReplayDataset) -> np.ndarray:
-        """Tier at which each query of a replay dataset stops, shape ``(n,)``."""
+    def targets_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+        tiers: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Tier each query goes to from ``tier`` (``tier`` itself = accept), shape ``(n,)``.
+
+        ``confidences`` holds the confidences of the ``tiers`` visited so far (default
+        ``0..tier``). The base implementation escalates to the next tier where
+        :meth:`decide_batch` says so; policies that skip tiers override it.
+        """
+        esc = self.decide_batch(confidences, tier=tier, n_tiers=n_tiers, answers=answers)
+        return np.where(esc, tier + 1, tier).astype(np.intp)
+
+    def _skips(self) -> bool:
+        """Whether this policy may skip tiers (it overrides :meth:`targets_batch`)."""
+        return type(self).targets_batch is not MetaVerifier.targets_batch
+
+    def _route_in_order(self, data: ReplayDataset) -> np.ndarray:
+        """Stop tier of each row for a policy that only accepts or calls the next tier."""
         n, t = data.n_rows, data.n_tiers
         final = np.full(n, t - 1, dtype=np.intp)
         active = np.arange(n)
@@ -188,6 +241,51 @@ class MetaVerifier(ABC):
             final[active[~esc]] = tier
             active = active[esc]
         return final
+
+    def route_paths(self, data: ReplayDataset) -> Routing:
+        """Where each query stops and which tiers it visited (see :class:`Routing`)."""
+        n, t = data.n_rows, data.n_tiers
+        if not self._skips():
+            final = self._route_in_order(data)
+            return Routing(final=final, visited=np.arange(t)[None, :] <= final[:, None])
+        current = np.zeros(n, dtype=np.intp)
+        visited = np.zeros((n, t), dtype=bool)
+        visited[:, 0] = True
+        done = np.zeros(n, dtype=bool)
+        for tier in range(t - 1):
+            at = np.flatnonzero((current == tier) & ~done)
+            if at.size == 0:
+                continue
+            paths = visited[at, : tier + 1]
+            for path in np.unique(paths, axis=0):
+                rows = at[(paths == path).all(axis=1)]
+                seen = [int(v) for v in np.flatnonzero(path)]
+                answers = None
+                if data.answers:
+                    answers = [data.answers[i][tier] for i in rows]
+                hist = data.confidences[np.ix_(rows, seen)]
+                if seen == list(range(tier + 1)):
+                    target = self.targets_batch(hist, tier=tier, n_tiers=t, answers=answers)
+                else:
+                    target = self.targets_batch(
+                        hist, tier=tier, n_tiers=t, answers=answers, tiers=seen
+                    )
+                target = np.asarray(target, dtype=np.intp)
+                if target.shape != rows.shape or ((target < tier) | (target >= t)).any():
+                    raise ValueError(
+                        f"{self.describe()}: targets_batch must give one tier in "
+                        f"[{tier}, {t - 1}] per query"
+                    )
+                stay = target == tier
+                done[rows[stay]] = True
+                move = rows[~stay]
+                current[move] = target[~stay]
+                visited[move, target[~stay]] = True
+        return Routing(final=current, visited=visited)
+
+    def route(self, data: ReplayDataset) -> np.ndarray:
+        """Tier at which each query of a replay dataset stops, shape ``(n,)``."""
+        return self.route_paths(data).final
 
     # ------------------------------------------------------------------ fitting
     def fit(
@@ -267,10 +365,12 @@ class MetaVerifier(ABC):
         from langchain_automix.meta_verifiers._fitting import Frontier
         from langchain_automix.metrics import routing_point
 
-        final = self.route(data)
+        routing = self.route_paths(data)
+        final, visited = routing.final, routing.visited
         if forced is not None:
             final = np.where(forced, data.n_tiers - 1, final)
-        p = routing_point(data.scores, final, costs)
+            visited = np.where(forced[:, None], True, visited)
+        p = routing_point(data.scores, final, costs, visited)
         return Frontier(
             np.array([p.avg_cost]), np.array([p.avg_performance]), np.array([p.llm_call_share])
         )
@@ -376,6 +476,44 @@ class MetaVerifier(ABC):
             return cls.from_dict(payload)
         except PolicyError as exc:
             raise PolicyError(f"{p}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How a policy routed each query of a replay dataset.
+
+    Attributes:
+        final: Tier whose answer each query keeps, shape ``(n,)``.
+        visited: Tiers each query called, shape ``(n, tiers)`` (a skipped tier is
+            False and costs nothing).
+    """
+
+    final: np.ndarray
+    visited: np.ndarray
+
+    @property
+    def skipped(self) -> np.ndarray:
+        """Whether each query skipped a tier below the one it stopped at, ``(n,)``."""
+        below = np.arange(self.visited.shape[1])[None, :] < self.final[:, None]
+        return np.asarray((below & ~self.visited).any(axis=1))
+
+
+def _checked_target(policy: MetaVerifier, decision: Any, tier: int, n_tiers: int) -> int:
+    if decision == "accept":
+        return tier
+    if decision == "escalate":
+        if tier >= n_tiers - 1:
+            raise ValueError(f"meta-verifier {policy.describe()} escalated from the last tier")
+        return tier + 1
+    if isinstance(decision, (int, np.integer)) and not isinstance(decision, bool):
+        if tier < int(decision) < n_tiers:
+            return int(decision)
+        if int(decision) == tier:
+            return tier
+    raise ValueError(
+        f"meta-verifier {policy.describe()} returned {decision!r}; expected 'accept', "
+        f"'escalate' or a tier index in [{tier + 1}, {n_tiers - 1}]"
+    )
 
 
 def _non_finite(payload: Any) -> tuple[str, Any] | None:

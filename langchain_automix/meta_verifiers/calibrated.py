@@ -53,7 +53,13 @@ from langchain_automix._checks import (
     checked,
     optional,
 )
-from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.meta_verifiers.base import (
+    Decision,
+    MetaVerifier,
+    Observation,
+    Routing,
+    Target,
+)
 from langchain_automix.meta_verifiers.provenance import constant_signal_warning
 from langchain_automix.signals import (
     AUTO,
@@ -255,7 +261,7 @@ class Calibrated(MetaVerifier):
         value = signals.get(str(self.signal))
         return 0.0 if value is None else float(value)
 
-    def decide(self, observation: Observation) -> Decision:
+    def decide(self, observation: Observation) -> Target:
         """The fallback if there is one, else the wrapped policy on the chosen signal."""
         if self.fallback is not None:
             return self.fallback
@@ -284,12 +290,14 @@ class Calibrated(MetaVerifier):
         # rows without the signal (an endpoint without logprobs) count as 0, as live
         return np.nan_to_num(_signal_or_nan(data, str(self._resolved())), nan=0.0)
 
-    def route(self, data: ReplayDataset) -> np.ndarray:
-        """Stop tier of each row: the fallback's, or the wrapped policy's on the signal."""
+    def route_paths(self, data: ReplayDataset) -> Routing:
+        """Routing of each row: the fallback's, or the wrapped policy's on the signal."""
         if self.fallback is not None:
             stop = 0 if self.fallback == "accept" else data.n_tiers - 1
-            return np.full(data.n_rows, stop, dtype=np.intp)
-        return self.policy.route(data.with_confidences(self.observations(data)))
+            final = np.full(data.n_rows, stop, dtype=np.intp)
+            visited = np.arange(data.n_tiers)[None, :] <= final[:, None]
+            return Routing(final=final, visited=visited)
+        return self.policy.route_paths(data.with_confidences(self.observations(data)))
 
     def _fit_signal(self, data: ReplayDataset) -> None:
         if self.signal == AUTO:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_bool, as_float, as_int, checked, optional
-from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier
+from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier, choose_point
 from langchain_automix.meta_verifiers.base import (
     Decision,
     MetaVerifier,
@@ -120,9 +120,7 @@ class DoubleThreshold(MetaVerifier):
     ) -> None:
         pairs = self._pairs(data)
         front = self._sweep(data, costs, forced, pairs)
-        small = (costs.small_cost, float(data.scores[:, 0].mean()))
-        large = (costs.large_cost, float(data.scores[:, -1].mean()))
-        lo, hi = pairs[front.choose(objective, small, large)]
+        lo, hi = pairs[choose_point(front, objective, data, costs)]
         self.low, self.high = float(lo), float(hi)
 
     def _frontier(

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_bool, as_mapping, as_str_list, checked, require
-from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Target
 
 if TYPE_CHECKING:
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
@@ -64,7 +64,7 @@ class FixedAnswerRouting(MetaVerifier):
         """Whether ``answer`` is one of the always-escalated answers."""
         return answer is not None and self._norm(answer) in self._keys
 
-    def decide(self, observation: Observation) -> Decision:
+    def decide(self, observation: Observation) -> Target:
         """Escalate listed answers, else defer to the wrapped method."""
         if self.is_fixed(observation.answer):
             return "escalate"

@@ -22,14 +22,24 @@ from langchain_automix._checks import (
 )
 from langchain_automix.meta_verifiers._fitting import (
     Frontier,
+    choose_point,
     nearest_index,
     observation_table,
     table_frontier,
 )
+from langchain_automix.meta_verifiers._tier_tree import (
+    TierModel,
+    TierPolicy,
+    route_table,
+    route_tree,
+    solve_tiers,
+    solve_tiers_many,
+)
 from langchain_automix.meta_verifiers.base import (
-    Decision,
     MetaVerifier,
     Observation,
+    Routing,
+    Target,
     current_confidence,
 )
 
@@ -44,8 +54,9 @@ __all__ = ["POMDP", "GreedyPOMDP"]
 def _require_two_tiers(n_tiers: int, who: str) -> None:
     if n_tiers != 2:
         raise NotImplementedError(
-            f"{who} supports 2-tier cascades only (got {n_tiers} tiers); use Threshold, "
-            "DoubleThreshold or SelfConsistency, which apply one rule at every tier"
+            f"{who} supports 2-tier cascades only (got {n_tiers} tiers); use POMDP (which "
+            f"can skip tiers), Chained({who}()) (one {who} per pair of adjacent tiers), or "
+            "Threshold, DoubleThreshold or SelfConsistency (one rule at every tier)"
         )
 
 
@@ -92,7 +103,7 @@ class _LookupPolicy(MetaVerifier):
         if self.escalate_ is None:
             raise RuntimeError(f"{type(self).__name__} is not fitted: call fit() or load()")
 
-    def decide(self, observation: Observation) -> Decision:
+    def decide(self, observation: Observation) -> Target:
         """Look the confidence up in the fitted table (nearest observation value)."""
         if self.escalate_ is None:
             self._check_fitted()
@@ -168,9 +179,7 @@ class GreedyPOMDP(_LookupPolicy):
         smooth = _gaussian_smooth(mean, self.sigma)
         masks, _ = _top_k_masks(smooth)
         front = table_frontier(idx, nb, data.scores, masks, costs, forced)
-        small = (costs.small_cost, float(data.scores[:, 0].mean()))
-        large = (costs.large_cost, float(data.scores[:, -1].mean()))
-        k = front.choose(objective, small, large)
+        k = choose_point(front, objective, data, costs)
         self.bin_gain_ = [float(v) for v in smooth]
         self._set_table(values, masks[k])
 
@@ -235,6 +244,14 @@ class POMDP(_LookupPolicy):
     Sweeping ``lam`` traces the frontier (:meth:`frontier`); :meth:`fit` picks ``lam``
     for the objective (``lam=`` uses it as given).
 
+    **Three or more tiers** (the paper's three-model setting): the state is the joint
+    quality of every tier, each non-final tier's verifier has its own observation model,
+    the belief is updated after each verification, and from any tier the policy may
+    accept, call the next tier, or call a higher one directly, skipping a medium tier
+    that does not pay. The POMDP is solved exactly over observation histories (see
+    :mod:`langchain_automix.meta_verifiers._tier_tree`); :meth:`decide` then returns a
+    tier index when it skips.
+
     Example:
         >>> from langchain_automix.replay import ReplayDataset
         >>> data = ReplayDataset.from_arrays(   # easy, needs-large, hopeless
@@ -272,6 +289,9 @@ class POMDP(_LookupPolicy):
         self.lam_: float | None = None
         self.cost_delta_: float | None = None
         self.bandwidth_: float | None = None
+        self.tree_model_: TierModel | None = None
+        self.tree_policy_: TierPolicy | None = None
+        self.tree_costs_: tuple[list[float], list[float]] | None = None
 
     # ------------------------------------------------------------------ solving
     def _bandwidth(self, conf: np.ndarray) -> float:
@@ -326,7 +346,10 @@ class POMDP(_LookupPolicy):
     def _fit(
         self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
     ) -> None:
-        _require_two_tiers(data.n_tiers, "POMDP")
+        if data.n_tiers > 2:
+            self._fit_tree(data, costs, objective, forced)
+            return
+        self.tree_model_ = self.tree_policy_ = self.tree_costs_ = None
         gain = self.solve(data, forced)
         values = np.asarray(self.observations_)
         delta = float(costs.stop_costs[1] - costs.stop_costs[0])
@@ -336,9 +359,7 @@ class POMDP(_LookupPolicy):
             masks, levels = _top_k_masks(gain)
             idx = nearest_index(values, data.confidences[:, 0])
             front = table_frontier(idx, values.size, data.scores, masks, costs, forced)
-            small = (costs.small_cost, float(data.scores[:, 0].mean()))
-            large = (costs.large_cost, float(data.scores[:, -1].mean()))
-            k = front.choose(objective, small, large)
+            k = choose_point(front, objective, data, costs)
             if k == 0:
                 tau = max(float(levels[0]), 0.0)
             elif k == levels.size:
@@ -355,13 +376,178 @@ class POMDP(_LookupPolicy):
         self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
     ) -> Frontier:
         self._check_fitted()
+        if self.tree_model_ is not None:
+            return self._tree_sweep(self.tree_model_, data, costs, forced)[0]
         masks, _ = _top_k_masks(np.asarray(self.gain_))
         idx = nearest_index(self._values, data.confidences[:, 0])
         return table_frontier(idx, self._values.size, data.scores, masks, costs, forced)
 
+    # ------------------------------------------------------- three or more tiers
+    def _check_fitted(self) -> None:
+        if self.escalate_ is None and self.tree_policy_ is None:
+            raise RuntimeError("POMDP is not fitted: call fit() or load()")
+
+    @staticmethod
+    def _lam_grid(costs: CostSpec) -> np.ndarray:
+        """Candidate ``lam`` values: from 'every call pays' to 'no call pays'."""
+        steps = np.asarray(costs.unit_costs) + np.asarray((*costs.verify_costs, 0.0))
+        pos = steps[steps > 0]
+        if pos.size == 0:
+            return np.array([0.0])
+        return np.concatenate([[0.0], np.geomspace(1e-4 / pos.max(), 2.0 / pos.min(), 96)])
+
+    def _tree_sweep(
+        self,
+        model: TierModel,
+        data: ReplayDataset,
+        costs: CostSpec,
+        forced: np.ndarray | None,
+        grid: np.ndarray | None = None,
+    ) -> tuple[Frontier, list[TierPolicy]]:
+        from langchain_automix.metrics import routing_point
+
+        points, policies = [], []
+        for policy in self._tree_policies(model, costs, grid):
+            final, visited = route_tree(model, policy, data.confidences)
+            if forced is not None:
+                final = np.where(forced, data.n_tiers - 1, final)
+                visited = np.where(forced[:, None], True, visited)
+            points.append(routing_point(data.scores, final, costs, visited))
+            policies.append(policy)
+        front = Frontier(
+            np.array([p.avg_cost for p in points]),
+            np.array([p.avg_performance for p in points]),
+            np.array([p.llm_call_share for p in points]),
+        )
+        return front, policies
+
+    def _tree_policies(
+        self, model: TierModel, costs: CostSpec, grid: np.ndarray | None = None
+    ) -> list[TierPolicy]:
+        """The distinct policies over the ``lam`` grid (cached per model and costs)."""
+        lams = self._lam_grid(costs) if grid is None else grid
+        key = (id(model), costs.unit_costs, costs.verify_costs, tuple(float(v) for v in lams))
+        cache = self.__dict__.setdefault("_policy_cache", {})
+        if key not in cache:
+            distinct: list[TierPolicy] = []
+            for policy in solve_tiers_many(
+                model, costs.unit_costs, costs.verify_costs, [float(v) for v in lams]
+            ):
+                if not distinct or policy.table != distinct[-1].table:
+                    distinct.append(policy)
+            cache.clear()
+            cache[key] = distinct
+        return list(cache[key])
+
+    def _fit_tree(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
+    ) -> None:
+        keep = np.ones(data.n_rows, bool) if forced is None else ~forced
+        if not keep.any():
+            keep = np.ones(data.n_rows, bool)
+        model = TierModel.fit(
+            data.scores[keep],
+            data.confidences[keep],
+            quality_bins=self.quality_bins,
+            bandwidth=self.bandwidth,
+            max_observations=self.max_observations,
+        )
+        if objective.kind == "lam":
+            policy = solve_tiers(
+                model, costs.unit_costs, costs.verify_costs, float(objective.value or 0.0)
+            )
+        else:
+            front, policies = self._tree_sweep(model, data, costs, forced)
+            policy = policies[choose_point(front, objective, data, costs)]
+        self.escalate_ = None
+        self.observations_ = None
+        self.gain_ = None
+        self.cost_delta_ = None
+        self.bandwidth_ = None
+        self.tree_model_ = model
+        self.tree_policy_ = policy
+        self.tree_costs_ = (list(costs.unit_costs), list(costs.verify_costs))
+        self.lam_ = policy.lam
+
+    def decide(self, observation: Observation) -> Target:
+        """Look the observation (history) up in the solved policy."""
+        if observation.n_tiers > 2 or self.tree_policy_ is not None:
+            model, policy = self._tree(observation.n_tiers)
+            tiers = observation.history_tiers
+            confs = observation.confidences or (observation.confidence,)
+            if len(confs) != len(tiers):
+                raise ValueError(f"observation has {len(confs)} confidences for the tiers {tiers}")
+            hist = tuple(
+                (t, int(model.obs_index(t, [c])[0])) for t, c in zip(tiers, confs, strict=True)
+            )
+            target = policy.target(hist, model.n_tiers)
+            if target == observation.tier:
+                return "accept"
+            return "escalate" if target == observation.tier + 1 else target
+        return super().decide(observation)
+
+    def _tree(self, n_tiers: int) -> tuple[TierModel, TierPolicy]:
+        self._check_fitted()
+        model, policy = self.tree_model_, self.tree_policy_
+        if model is None or policy is None:
+            raise ValueError(f"this POMDP was fitted on 2 tiers, not {n_tiers}")
+        if model.n_tiers != n_tiers:
+            raise ValueError(f"this POMDP was fitted on {model.n_tiers} tiers, not {n_tiers}")
+        return model, policy
+
+    def targets_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+        tiers: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Target tier of each query (a tier index past the next one skips)."""
+        if n_tiers == 2 and self.tree_policy_ is None:
+            return super().targets_batch(confidences, tier=tier, n_tiers=n_tiers)
+        model, policy = self._tree(n_tiers)
+        conf = np.asarray(confidences, float)
+        if conf.ndim == 1:
+            conf = conf.reshape(-1, 1)
+        path = list(tiers) if tiers is not None else list(range(tier + 1))
+        if conf.shape[1] != len(path):
+            raise ValueError(f"confidences have {conf.shape[1]} columns for the tiers {path}")
+        return route_table(model, policy, conf, tier=tier, tiers=path)
+
+    def route_paths(self, data: ReplayDataset) -> Routing:
+        """Where each row stops and which tiers it called (vectorised for N tiers)."""
+        if data.n_tiers == 2 and self.tree_policy_ is None:
+            return super().route_paths(data)
+        model, policy = self._tree(data.n_tiers)
+        final, visited = route_tree(model, policy, data.confidences)
+        return Routing(final=final, visited=visited)
+
+    def decide_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+    ) -> np.ndarray:
+        """Vectorised :meth:`decide`: ``True`` where the query leaves this tier."""
+        if n_tiers == 2 and self.tree_policy_ is None:
+            return super().decide_batch(confidences, tier=tier, n_tiers=n_tiers)
+        return np.asarray(self.targets_batch(confidences, tier=tier, n_tiers=n_tiers) != tier)
+
     def with_lam(self, lam: float) -> POMDP:
         """A copy of this fitted policy re-solved for another ``lam`` (same beliefs)."""
         self._check_fitted()
+        if self.tree_model_ is not None and self.tree_costs_ is not None:
+            out = POMDP.from_params(self.get_params())
+            out.tree_policy_ = solve_tiers(
+                self.tree_model_, self.tree_costs_[0], self.tree_costs_[1], float(lam)
+            )
+            out.lam_ = float(lam)
+            out.provenance = self.provenance
+            return out
         out = POMDP.from_params(self.get_params())
         delta = float(out.cost_delta_ or 0.0)
         out.lam_ = float(lam)
@@ -376,6 +562,15 @@ class POMDP(_LookupPolicy):
             "bandwidth": self.bandwidth,
             "quality_bins": self.quality_bins,
             "max_observations": self.max_observations,
+            "tree": None
+            if self.tree_model_ is None or self.tree_policy_ is None
+            else {
+                "lam": self.tree_policy_.lam,
+                "unit_costs": None if self.tree_costs_ is None else self.tree_costs_[0],
+                "verify_costs": None if self.tree_costs_ is None else self.tree_costs_[1],
+                "model": self.tree_model_.to_dict(),
+                "policy": self.tree_policy_.to_list(),
+            },
             "fitted": None
             if self.escalate_ is None
             else {
@@ -396,10 +591,28 @@ class POMDP(_LookupPolicy):
             "quality_bins": as_int,
             "max_observations": as_int,
             "fitted": optional(as_mapping),
+            "tree": optional(as_mapping),
         }
         p = checked(params, spec)
         fitted = p.pop("fitted", None)
+        tree = p.pop("tree", None)
         out = cls(**p)
+        if tree is not None:
+            tree = dict(tree)
+            out.tree_model_ = TierModel.from_dict(
+                dict(as_mapping(require(tree, "model", "tree."), "tree.model"))
+            )
+            lam = as_float(require(tree, "lam", "tree."), "tree.lam")
+            entries = require(tree, "policy", "tree.")
+            if not isinstance(entries, list):
+                raise ValueError("tree.policy must be a list")
+            out.tree_policy_ = TierPolicy.from_list(lam, entries)
+            if tree.get("unit_costs") is not None and tree.get("verify_costs") is not None:
+                out.tree_costs_ = (
+                    as_float_list(tree["unit_costs"], "tree.unit_costs"),
+                    as_float_list(tree["verify_costs"], "tree.verify_costs"),
+                )
+            out.lam_ = lam
         if fitted is not None:
             fitted = checked(
                 fitted,

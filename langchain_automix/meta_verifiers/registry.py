@@ -6,6 +6,7 @@ from typing import Any
 
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.meta_verifiers.calibrated import Calibrated
+from langchain_automix.meta_verifiers.chained import Chained
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
@@ -32,6 +33,7 @@ META_VERIFIERS: dict[str, type[MetaVerifier]] = {
         AutomixUnion,
         FixedAnswerRouting,
         Calibrated,
+        Chained,
     )
 }
 """Registered meta-verifier classes by their ``name``."""

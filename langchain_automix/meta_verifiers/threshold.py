@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_bool, as_float, as_int, checked, optional
-from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier, observation_table
+from langchain_automix.meta_verifiers._fitting import (
+    Frontier,
+    band_frontier,
+    choose_point,
+    observation_table,
+)
 from langchain_automix.meta_verifiers.base import (
     Decision,
     MetaVerifier,
@@ -137,9 +142,7 @@ class Threshold(MetaVerifier):
     ) -> None:
         cands = self._candidates(data)
         front = self._sweep(data, costs, forced, cands)
-        small = (costs.small_cost, float(data.scores[:, 0].mean()))
-        large = (costs.large_cost, float(data.scores[:, -1].mean()))
-        self.threshold = float(cands[front.choose(objective, small, large)])
+        self.threshold = float(cands[choose_point(front, objective, data, costs)])
 
     def _frontier(
         self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_int, as_mapping, checked, optional, require
-from langchain_automix.meta_verifiers._fitting import Frontier
-from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.meta_verifiers._fitting import Frontier, choose_point
+from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Routing, Target
 
 if TYPE_CHECKING:
     from langchain_automix.meta_verifiers._fitting import Objective
@@ -63,9 +63,27 @@ class AutomixUnion(MetaVerifier):
             raise RuntimeError("AutomixUnion is not fitted: call fit() or load()")
         return self.methods[self.chosen]
 
-    def decide(self, observation: Observation) -> Decision:
+    def decide(self, observation: Observation) -> Target:
         """Decide with the chosen member."""
         return self._member().decide(observation)
+
+    def route_paths(self, data: ReplayDataset) -> Routing:
+        """Routing of the chosen member."""
+        return self._member().route_paths(data)
+
+    def targets_batch(
+        self,
+        confidences: Any,
+        *,
+        tier: int = 0,
+        n_tiers: int = 2,
+        answers: Sequence[str | None] | None = None,
+        tiers: Sequence[int] | None = None,
+    ) -> np.ndarray:
+        """Target tiers of the chosen member (which may skip tiers)."""
+        return self._member().targets_batch(
+            confidences, tier=tier, n_tiers=n_tiers, answers=answers, tiers=tiers
+        )
 
     def decide_batch(
         self,
@@ -81,19 +99,31 @@ class AutomixUnion(MetaVerifier):
     def _fit(
         self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
     ) -> None:
-        points = []
-        for m in self.methods:
-            m._fit(data, costs, objective, forced)
+        points, fitted = [], []
+        for i, m in enumerate(self.methods):
+            try:
+                m._fit(data, costs, objective, forced)
+            except NotImplementedError:  # a 2-tier-only member on a longer cascade
+                continue
             points.append(MetaVerifier._frontier(m, data, costs, forced))
+            fitted.append(i)
+        if not fitted:
+            raise NotImplementedError(
+                f"no member of {self.describe()} supports {data.n_tiers}-tier cascades"
+            )
         front = Frontier.concat(points)
-        small = (costs.small_cost, float(data.scores[:, 0].mean()))
-        large = (costs.large_cost, float(data.scores[:, -1].mean()))
-        self.chosen = front.choose(objective, small, large)
+        self.chosen = fitted[choose_point(front, objective, data, costs)]
 
     def _frontier(
         self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
     ) -> Frontier:
-        return Frontier.concat([m._frontier(data, costs, forced) for m in self.methods])
+        parts = []
+        for m in self.methods:
+            try:
+                parts.append(m._frontier(data, costs, forced))
+            except (NotImplementedError, RuntimeError):  # 2-tier-only, left unfitted
+                continue
+        return Frontier.concat(parts)
 
     def get_params(self) -> dict[str, Any]:
         """Members as nested policy dicts and the chosen index."""

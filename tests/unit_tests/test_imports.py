@@ -14,6 +14,7 @@ EXPECTED_ALL = [
     "AutoMixRunnable",
     "AutomixUnion",
     "Calibrated",
+    "Chained",
     "ChatAutoMix",
     "CostModel",
     "Decision",

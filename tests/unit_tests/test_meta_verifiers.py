@@ -90,6 +90,7 @@ def test_registry() -> None:
         [
             "automix_union",
             "calibrated",
+            "chained",
             "double_threshold",
             "fixed_answer_routing",
             "greedy_pomdp",
@@ -206,12 +207,15 @@ def test_fixed_answer_routing_escalates_listed_answers() -> None:
     assert policy.decide(Observation(0, 2, 1.0, 8, 8, answer="UNANSWERABLE ")) == "escalate"
 
 
-def test_pomdp_needs_fit_and_two_tiers() -> None:
+def test_pomdp_needs_fit_and_greedy_needs_two_tiers() -> None:
     with pytest.raises(RuntimeError, match="not fitted"):
         POMDP().decide(Observation(0, 2, 0.5, 8, 8))
     three = ReplayDataset.from_arrays([[0, 0.5, 1]] * 4, [[0.5, 0.5]] * 4)
-    with pytest.raises(NotImplementedError, match="2-tier"):
-        POMDP().fit(three, costs=(1, 10, 50))
+    with pytest.raises(NotImplementedError, match=r"2-tier.*Chained\(GreedyPOMDP\(\)\)"):
+        GreedyPOMDP().fit(three, costs=(1, 10, 50))
+    two = ReplayDataset.from_arrays([[0, 1], [1, 1]] * 4, [[0.25], [0.75]] * 4)
+    with pytest.raises(ValueError, match="fitted on 2 tiers, not 3"):
+        POMDP().fit(two).targets_batch([0.5], tier=0, n_tiers=3)
 
 
 def test_threshold_three_tiers() -> None:
