@@ -116,6 +116,15 @@ def _signal_param(value: Any, field: str) -> str | list[str]:
     return value if isinstance(value, str) else as_str_list(value, field)
 
 
+def _fixed_visits(fallback: str, n_tiers: int) -> np.ndarray:
+    """Tiers a fixed choice calls: the first only, or the first and the last."""
+    visits = np.zeros(n_tiers, dtype=bool)
+    visits[0] = True
+    if fallback == "escalate":
+        visits[-1] = True
+    return visits
+
+
 _DRAWS = 200
 """Bootstrap draws of the cross-validated check."""
 
@@ -123,14 +132,21 @@ CV_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Escalation shares among which the robust fit chooses by cross-validation."""
 
 
-def _score(scores: np.ndarray, final: np.ndarray, costs: CostSpec, objective: Objective) -> Any:
+def _score(
+    scores: np.ndarray,
+    final: np.ndarray,
+    costs: CostSpec,
+    objective: Objective,
+    visited: np.ndarray | None = None,
+) -> Any:
     """ΔIBC % (or utility for ``lam``) of routings ``final`` ``(..., n)`` of rows ``scores``.
 
-    Vectorised over leading axes: ``scores`` ``(..., n, tiers)`` and ``final`` broadcast.
+    Vectorised over leading axes: ``scores`` ``(..., n, tiers)`` and ``final`` broadcast
+    (and ``visited`` ``(..., n, tiers)``, the tiers called, when a policy skips tiers).
     """
     from langchain_automix.metrics import routing_points
 
-    p = routing_points(scores, final, costs)
+    p = routing_points(scores, final, costs, visited)
     if objective.kind == "lam":
         return p["avg_performance"] - float(objective.value or 0.0) * p["avg_cost"]
     return np.nan_to_num(p["delta_ibc"], nan=-np.inf)
@@ -262,8 +278,13 @@ class Calibrated(MetaVerifier):
         return 0.0 if value is None else float(value)
 
     def decide(self, observation: Observation) -> Target:
-        """The fallback if there is one, else the wrapped policy on the chosen signal."""
+        """The fallback if there is one, else the wrapped policy on the chosen signal.
+
+        The ``"escalate"`` fallback goes from the first tier straight to the last.
+        """
         if self.fallback is not None:
+            if self.fallback == "escalate" and observation.n_tiers - 1 > observation.tier + 1:
+                return observation.n_tiers - 1
             return self.fallback
         value = self._value(observation.current_signals, observation.confidence)
         earlier: tuple[float, ...] = ()
@@ -295,7 +316,9 @@ class Calibrated(MetaVerifier):
         if self.fallback is not None:
             stop = 0 if self.fallback == "accept" else data.n_tiers - 1
             final = np.full(data.n_rows, stop, dtype=np.intp)
-            visited = np.arange(data.n_tiers)[None, :] <= final[:, None]
+            visited = np.broadcast_to(
+                _fixed_visits(self.fallback, data.n_tiers), (data.n_rows, data.n_tiers)
+            ).copy()
             return Routing(final=final, visited=visited)
         return self.policy.route_paths(data.with_confidences(self.observations(data)))
 
@@ -351,8 +374,14 @@ class Calibrated(MetaVerifier):
             return
         n, last = data.n_rows, data.n_tiers - 1
         fixed_finals = {"escalate": np.full(n, last, np.intp), "accept": np.zeros(n, np.intp)}
+        # always-escalate goes from the first tier straight to the last
+        fixed_visited = {
+            k: np.broadcast_to(_fixed_visits(k, data.n_tiers), (n, data.n_tiers))
+            for k in fixed_finals
+        }
         fixed = {
-            k: float(_score(data.scores, f, costs, objective)) for k, f in fixed_finals.items()
+            k: float(_score(data.scores, f, costs, objective, fixed_visited[k]))
+            for k, f in fixed_finals.items()
         }
         best_fixed = max(fixed, key=lambda k: fixed[k])
         self._fit_signal(data)
@@ -377,16 +406,27 @@ class Calibrated(MetaVerifier):
             if objective.kind == "lam"
             else [Objective("target_share", float(s)) for s in CV_SHARES]
         )
-        held_out = self._held_out_routing(data, costs, candidates)  # (candidates, repeats, n)
+        # (candidates, repeats, n) stop tiers and (..., n, tiers) tiers called
+        held_out, held_visits = self._held_out_routing(data, costs, candidates)
         # Bootstrap the rows: the gain of each candidate's held-out routing over the best
         # fixed choice. The candidate with the best lower bound is chosen (a pessimistic
         # choice, so that picking the luckiest of several candidates is not rewarded).
         rows = np.random.default_rng(self.seed).integers(0, n, size=(_DRAWS, n))
-        fixed_boot = _score(data.scores[rows], fixed_finals[best_fixed][rows], costs, objective)
+        fixed_boot = _score(
+            data.scores[rows],
+            fixed_finals[best_fixed][rows],
+            costs,
+            objective,
+            fixed_visited[best_fixed][rows],
+        )
         lowers = []
-        for finals in held_out:
+        for finals, visits in zip(held_out, held_visits, strict=True):
             boot = np.mean(
-                [_score(data.scores[rows], f[rows], costs, objective) for f in finals], axis=0
+                [
+                    _score(data.scores[rows], f[rows], costs, objective, v[rows])
+                    for f, v in zip(finals, visits, strict=True)
+                ],
+                axis=0,
             )
             with np.errstate(invalid="ignore"):
                 diff = boot - fixed_boot
@@ -398,7 +438,7 @@ class Calibrated(MetaVerifier):
         chosen = candidates[best]
         self._fit_once(data, costs, chosen, forced)
         self._start_report(data)
-        per_repeat = _score(data.scores, held_out[best], costs, objective)
+        per_repeat = _score(data.scores, held_out[best], costs, objective, held_visits[best])
         mean = float(np.mean(per_repeat))
         if chosen.kind == "target_share":
             self.report["cv_share"] = chosen.value
@@ -443,12 +483,17 @@ class Calibrated(MetaVerifier):
 
     def _held_out_routing(
         self, data: ReplayDataset, costs: CostSpec, candidates: Sequence[Objective]
-    ) -> np.ndarray:
-        """Stop tier of every row by a fit that did not see it, ``(candidates, repeats, n)``."""
-        n = data.n_rows
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Routing of every row by a fit that did not see it.
+
+        Returns the stop tiers ``(candidates, repeats, n)`` and the tiers called
+        ``(candidates, repeats, n, tiers)``.
+        """
+        n, t = data.n_rows, data.n_tiers
         folds = min(self.folds, n)
         rng = np.random.default_rng(self.seed)
-        out = np.full((len(candidates), self.repeats, n), data.n_tiers - 1, dtype=np.intp)
+        out = np.full((len(candidates), self.repeats, n), t - 1, dtype=np.intp)
+        visits = np.ones((len(candidates), self.repeats, n, t), dtype=bool)
         for r in range(self.repeats):
             perm = rng.permutation(n)
             for f in range(folds):
@@ -466,8 +511,10 @@ class Calibrated(MetaVerifier):
                 for c, objective in enumerate(candidates):
                     policy = _clone(self.policy)
                     policy._fit(train_obs, costs, objective, None)
-                    out[c, r, test_idx] = policy.route(test_obs)
-        return out
+                    routing = policy.route_paths(test_obs)
+                    out[c, r, test_idx] = routing.final
+                    visits[c, r, test_idx] = routing.visited
+        return out, visits
 
     def _frontier(
         self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None

@@ -294,3 +294,19 @@ def test_collect_reuses_tiers_of_an_earlier_replay(tmp_path: Path) -> None:
         )
     )
     assert len(large.calls) > before
+
+
+def test_an_always_escalate_fallback_goes_straight_to_the_last_tier() -> None:
+    from langchain_automix.meta_verifiers import Calibrated
+
+    rng = np.random.default_rng(8)
+    n = 200
+    scores = np.column_stack([np.zeros(n), np.zeros(n), np.ones(n)])  # only the large one
+    data = ReplayDataset.from_arrays(scores, rng.integers(0, 9, (n, 2)) / 8)  # noise
+    policy = Calibrated(Threshold(), signal="verifier", robust=True).fit(data, costs=COSTS)
+    assert policy.fallback == "escalate"
+    routing = policy.route_paths(data)
+    assert (routing.final == 2).all() and not routing.visited[:, 1].any()
+    assert policy.decide(Observation(0, 3, 0.5, 8, 8)) == 2
+    res = evaluate_policy(policy, data, costs=COSTS)
+    assert res.avg_cost == pytest.approx(1 + 50)  # no verification, no medium model
