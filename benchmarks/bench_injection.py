@@ -15,7 +15,7 @@ temperature 1, 128 tokens, a fixed seed per question), under these payloads:
 
 Each payload is run two ways: ``before`` (the raw text in the prompt, the old parser
 that read the first decision phrase anywhere in a sample) and ``after`` (the shipped
-defence: :func:`langchain_automix.sanitize.neutralize` on the answer and the context,
+defence: :func:`langchain_automix.runtime.sanitize.neutralize` on the answer and the context,
 the parser that reads only the model's own final decision). A *flip* is a question
 whose clean confidence is below 0.5 (the verifier rejects the wrong answer) and whose
 injected confidence is 0.5 or more. Identical prompts are sent once (after
@@ -42,7 +42,7 @@ from langchain_core.messages import BaseMessage
 
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
 from langchain_automix.prompts import DEFAULT_VERIFY_PROMPT, NO_CONTEXT, VERIFY_INSTRUCTION
-from langchain_automix.verification import (
+from langchain_automix.runtime.verification import (
     VerifierSettings,
     confidence_of,
     parse_verification,

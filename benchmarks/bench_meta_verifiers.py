@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix.evaluation import evaluate_policy
+from langchain_automix.calibration.evaluation import evaluate_policy
+from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.calibration.synthetic import synthetic_replay
 from langchain_automix.meta_verifiers import (
     POMDP,
     DoubleThreshold,
@@ -30,8 +32,6 @@ from langchain_automix.meta_verifiers import (
     SelfConsistency,
     Threshold,
 )
-from langchain_automix.replay import ReplayDataset
-from langchain_automix.synthetic import synthetic_replay
 
 BINS = 8
 

@@ -36,7 +36,8 @@ from typing import Any
 import numpy as np
 from bench_meta_verifiers import frame
 
-from langchain_automix.evaluation import _interval, evaluate_policy
+from langchain_automix.calibration.evaluation import _interval, evaluate_policy
+from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,
@@ -44,7 +45,6 @@ from langchain_automix.meta_verifiers import (
     MetaVerifier,
     Threshold,
 )
-from langchain_automix.replay import ReplayDataset
 
 METHODS: dict[str, Callable[[], MetaVerifier]] = {
     "pomdp": POMDP,

@@ -36,13 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix.evaluation import compare_methods
+from langchain_automix.calibration.evaluation import compare_methods
+from langchain_automix.calibration.metrics import auroc
+from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
-from langchain_automix.metrics import auroc
-from langchain_automix.replay import ReplayDataset
-from langchain_automix.solving import asolve
-from langchain_automix.verification import VerifierSettings, averify
-from langchain_automix.verification_logprob import alogprob_verify
+from langchain_automix.runtime.solving import asolve
+from langchain_automix.runtime.verification import VerifierSettings, averify
+from langchain_automix.runtime.verification_logprob import alogprob_verify
 
 REPLAY = Path(__file__).resolve().parents[1] / "langchain_automix/data/replay_local_qwen.jsonl"
 METHODS = ("solve-small", "verify-k", "verify-k-short", "verify-logprob", "solve-large")

@@ -24,7 +24,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.runnables import Runnable
 from langchain_core.tools import tool
 
-from langchain_automix.chat_model import ChatAutoMix
+from langchain_automix.runtime.chat_model import ChatAutoMix
 
 QUESTION = "What is the weather in Paris right now?"
 

@@ -8,17 +8,20 @@ Example:
 from typing import Any
 
 from langchain_automix._version import __version__
-from langchain_automix.chat_model import ChatAutoMix
-from langchain_automix.context import AutoMixContext
-from langchain_automix.costs import CostModel, TokenPrice
-from langchain_automix.errors import AutoMixError, AutoMixInputError, AutoMixModelError
-from langchain_automix.evaluation import (
+from langchain_automix.calibration.evaluation import (
     VerifierReport,
     compare_methods,
     evaluate_policy,
     verifier_report,
 )
-from langchain_automix.graph import build_automix_graph
+from langchain_automix.calibration.replay import (
+    ReplayDataset,
+    ReplayError,
+    load_replay,
+    write_replay,
+)
+from langchain_automix.costs import CostModel, TokenPrice
+from langchain_automix.errors import AutoMixError, AutoMixInputError, AutoMixModelError
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,
@@ -40,12 +43,18 @@ from langchain_automix.meta_verifiers import (
     get_meta_verifier,
 )
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
-from langchain_automix.replay import ReplayDataset, ReplayError, load_replay, write_replay
-from langchain_automix.result import AutoMixResult, TierAttempt
-from langchain_automix.runnable import AutoMixRunnable
+from langchain_automix.runtime.chat_model import ChatAutoMix
+from langchain_automix.runtime.context import AutoMixContext
+from langchain_automix.runtime.graph import build_automix_graph
+from langchain_automix.runtime.result import AutoMixResult, TierAttempt
+from langchain_automix.runtime.runnable import AutoMixRunnable
+from langchain_automix.runtime.state import AutoMixInput
+from langchain_automix.runtime.verification import (
+    VerificationResult,
+    VerifierSettings,
+    parse_verification,
+)
 from langchain_automix.signals import SIGNALS, SignalCombiner
-from langchain_automix.state import AutoMixInput
-from langchain_automix.verification import VerificationResult, VerifierSettings, parse_verification
 
 
 def __getattr__(name: str) -> Any:

@@ -35,15 +35,15 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from langchain_automix.datasets import QAItem, load_qa
-from langchain_automix.evaluation import MethodResult, evaluate_policy
+from langchain_automix.calibration.evaluation import MethodResult, evaluate_policy
+from langchain_automix.calibration.metrics import CostSpec, baselines
+from langchain_automix.calibration.replay import ReplayDataset, load_replay
+from langchain_automix.collection.datasets import QAItem, load_qa
+from langchain_automix.collection.scoring import score
 from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier, Threshold
-from langchain_automix.metrics import CostSpec, baselines
-from langchain_automix.replay import ReplayDataset, load_replay
-from langchain_automix.result import AutoMixResult
-from langchain_automix.scoring import score
+from langchain_automix.runtime.result import AutoMixResult
+from langchain_automix.runtime.solving import format_solve_messages
 from langchain_automix.signals import FREE, has_answer_probs, resolve_auto
-from langchain_automix.solving import format_solve_messages
 
 __all__ = [
     "DEFAULT_QUESTIONS",
@@ -174,7 +174,7 @@ def pick_live_questions(items: Sequence[QAItem], n: int, *, seed: int = 0) -> li
     """``n`` questions drawn with ``seed``, in a stable order.
 
     Example:
-        >>> from langchain_automix.datasets import load_qa
+        >>> from langchain_automix.collection.datasets import load_qa
         >>> qs = pick_live_questions(load_qa("qa_mix_500"), 3, seed=1)
         >>> len(qs), len({q.id for q in qs})
         (3, 3)
@@ -285,7 +285,7 @@ def run_demo(
     ``max_concurrency`` bounds the calls in flight per query (1 for llama.cpp's server,
     which serves one request at a time); ``None`` sends the verifier samples at once.
     """
-    from langchain_automix.runnable import AutoMixRunnable
+    from langchain_automix.runtime.runnable import AutoMixRunnable
 
     if len(models) != 2:
         raise ValueError(f"the demo compares two tiers; got {len(models)} models")
@@ -358,7 +358,7 @@ def run_demo(
     )
     if plot:
         try:
-            from langchain_automix.plotting import plot_cost_quality
+            from langchain_automix.calibration.plotting import plot_cost_quality
 
             path = plot_cost_quality(
                 methods,

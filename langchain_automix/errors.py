@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from langchain_automix.result import AutoMixResult
+    from langchain_automix.runtime.result import AutoMixResult
 
 __all__ = ["AutoMixError", "AutoMixInputError", "AutoMixModelError", "TierTimeoutError"]
 
@@ -34,7 +34,7 @@ class AutoMixModelError(AutoMixError, RuntimeError):
             so nothing that was already paid for is lost. When the final tier failed
             after streaming some tokens, its ``answer`` is the streamed text and
             ``streamed_tier`` names that tier; otherwise ``answer`` is the last answer
-            obtained (see :class:`~langchain_automix.result.AutoMixResult`).
+            obtained (see :class:`~langchain_automix.runtime.result.AutoMixResult`).
     """
 
     def __init__(self, message: str, partial: AutoMixResult | None = None) -> None:

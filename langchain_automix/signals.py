@@ -170,7 +170,7 @@ def answer_kind_signals(answer: str) -> dict[str, float]:
         >>> answer_kind_signals("no one knows")["answer_yes_no"]
         0.0
     """
-    from langchain_automix.scoring import is_unanswerable_prediction, normalize_answer
+    from langchain_automix.collection.scoring import is_unanswerable_prediction, normalize_answer
 
     words = normalize_answer(answer).split()
     first = answer.strip().lower()

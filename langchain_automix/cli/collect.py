@@ -92,7 +92,7 @@ def register(subparsers: Any) -> None:
 
 @contextlib.contextmanager
 def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
-    from langchain_automix.collect import Tier
+    from langchain_automix.collection.collect import Tier
 
     with tier_factories(args) as factories:
         yield [
@@ -109,7 +109,7 @@ def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``automix collect`` with parsed arguments; returns the exit code."""
-    from langchain_automix.datasets import QADataError, load_qa
+    from langchain_automix.collection.datasets import QADataError, load_qa
     from langchain_automix.local.models import ModelAssemblyError
     from langchain_automix.local.server import LocalServerError
     from langchain_automix.tiers import TierConfigError
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _add_signals(args: argparse.Namespace) -> int:
-    from langchain_automix.collect import aadd_signals
+    from langchain_automix.collection.collect import aadd_signals
 
     with _tiers(args) as tiers:
         stats = asyncio.run(
@@ -154,7 +154,7 @@ def _add_signals(args: argparse.Namespace) -> int:
 
 
 def _collect(args: argparse.Namespace, items: list[Any]) -> int:
-    from langchain_automix.collect import acollect, errors_path, load_reuse
+    from langchain_automix.collection.collect import acollect, errors_path, load_reuse
     from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT
 
     verify_prompt = CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None
@@ -204,8 +204,8 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
 
 def _print_verifier_signal(out: str) -> None:
     """Tell the user whether the verifier they just measured is worth routing on."""
-    from langchain_automix.evaluation import verifier_report
-    from langchain_automix.replay import ReplayDataset, ReplayError
+    from langchain_automix.calibration.evaluation import verifier_report
+    from langchain_automix.calibration.replay import ReplayDataset, ReplayError
 
     try:
         data = ReplayDataset.from_jsonl(out)

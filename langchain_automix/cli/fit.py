@@ -6,6 +6,7 @@ import argparse
 import warnings
 from typing import Any
 
+from langchain_automix.calibration.replay import ReplayDataset, ReplayError
 from langchain_automix.cli._common import (
     add_cost_options,
     add_objective_options,
@@ -15,7 +16,6 @@ from langchain_automix.cli._common import (
 )
 from langchain_automix.meta_verifiers.calibrated import Calibrated
 from langchain_automix.meta_verifiers.registry import available_meta_verifiers, get_meta_verifier
-from langchain_automix.replay import ReplayDataset, ReplayError
 
 __all__ = ["register", "run"]
 

@@ -212,7 +212,7 @@ def _models(args: argparse.Namespace) -> Iterator[list[Any]]:
 
 def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
     """The FastAPI app that ``automix serve`` runs for these options and models."""
-    from langchain_automix.runnable import AutoMixRunnable
+    from langchain_automix.runtime.runnable import AutoMixRunnable
     from langchain_automix.server import ServerLimits, create_app
 
     options: dict[str, Any] = {
@@ -224,11 +224,11 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
     if args.costs is not None:
         options["costs"] = args.costs
     if getattr(args, "checkpoint_url", None):
-        from langchain_automix.durable import checkpointer_from_url
+        from langchain_automix.runtime.durable import checkpointer_from_url
 
         options["checkpointer"] = checkpointer_from_url(args.checkpoint_url)
     if getattr(args, "cache_url", None):
-        from langchain_automix.cache import install_cache
+        from langchain_automix.runtime.cache import install_cache
 
         install_cache(
             args.cache_url,
@@ -297,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
     workers = getattr(args, "workers", 1) or 1
     try:
         if getattr(args, "checkpoint_url", None):
-            from langchain_automix.durable import checkpointer_from_url
+            from langchain_automix.runtime.durable import checkpointer_from_url
 
             saver = checkpointer_from_url(args.checkpoint_url)
             saver.setup()  # tables created once, here, and a bad URL fails before serving

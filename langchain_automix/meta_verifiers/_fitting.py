@@ -8,12 +8,13 @@ from typing import Any, Literal
 
 import numpy as np
 
-from langchain_automix.metrics import CostSpec, delta_ibc, delta_ibc_tiers
+from langchain_automix.calibration.metrics import CostSpec, delta_ibc, delta_ibc_tiers
 
 __all__ = [
     "Frontier",
     "Objective",
     "band_frontier",
+    "band_frontier_tiers",
     "choose_point",
     "nearest_index",
     "observation_table",
@@ -94,7 +95,7 @@ class Frontier:
         """Index of the point the objective prefers (first one on ties).
 
         ``tiers`` (every tier's unit cost and mean quality) makes ΔIBC use the tiers'
-        upper hull (:func:`~langchain_automix.metrics.delta_ibc_tiers`), for three or
+        upper hull (:func:`~langchain_automix.calibration.metrics.delta_ibc_tiers`), for three or
         more tiers.
         """
         cost, perf, share = self.avg_cost, self.avg_performance, self.llm_call_share
@@ -216,3 +217,39 @@ def band_frontier(
     stop = costs.stop_costs
     cost = stop[0] + share * (stop[1] - stop[0])
     return Frontier(np.asarray(cost), np.asarray(perf), np.asarray(share))
+
+
+def band_frontier_tiers(
+    conf: np.ndarray,
+    scores: np.ndarray,
+    lows: np.ndarray | None,
+    highs: np.ndarray,
+    *,
+    inclusive: bool,
+    costs: CostSpec,
+    forced: np.ndarray | None = None,
+    chunk: int = 2048,
+) -> Frontier:
+    """:func:`band_frontier` for N tiers: the same band applied at every non-final tier.
+
+    ``conf`` is ``(n, tiers - 1)``; a row stops at the first tier whose confidence is
+    outside the band (the last tier if none). Vectorised over the candidates (in chunks).
+    """
+    n, t = scores.shape
+    rows = np.arange(n)[None, :]
+    stop = costs.stop_costs
+    cost_out, perf_out, share_out = [], [], []
+    for a in range(0, highs.size, chunk):
+        hi = highs[a : a + chunk, None, None]
+        esc = conf[None] <= hi if inclusive else conf[None] < hi
+        if lows is not None:
+            esc &= conf[None] >= lows[a : a + chunk, None, None]
+        # first tier that does not escalate; the last tier when all of them do
+        stays = ~esc
+        final = np.where(stays.any(axis=2), stays.argmax(axis=2), t - 1)
+        if forced is not None:
+            final = np.where(forced[None, :], t - 1, final)
+        cost_out.append(stop[final].mean(axis=1))
+        perf_out.append(scores[rows, final].mean(axis=1))
+        share_out.append((final == t - 1).mean(axis=1))
+    return Frontier(np.concatenate(cost_out), np.concatenate(perf_out), np.concatenate(share_out))

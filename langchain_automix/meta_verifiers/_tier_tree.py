@@ -111,7 +111,7 @@ class TierModel:
             ]
         )
         # a history over T - 1 tiers must stay small: cap each tier's table
-        cap = max(2, min(max_observations, int(4096 ** (1.0 / max(1, t - 1)))))
+        cap = max(2, min(max_observations, int(1024 ** (1.0 / max(1, t - 1)) + 1e-9)))
         observations, likelihood, bandwidths = [], [], []
         for col in range(t - 1):
             conf = confidences[:, col]
@@ -181,7 +181,7 @@ class TierPolicy:
         return self.table.get(history, min(tier + 1, n_tiers - 1))
 
     def lookup(self, model: TierModel) -> tuple[np.ndarray, np.ndarray]:
-        """Sorted integer keys of the histories (see :func:`history_keys`) and targets."""
+        """Sorted integer keys of the histories (mixed radix over tiers) and targets."""
         cached = self.__dict__.get("_lookup")
         if cached is not None and cached[0] is model:
             return cached[1], cached[2]
@@ -278,10 +278,19 @@ def solve_tiers_many(
 
     for o in range(model.observations[0].size):
         value(((0, o),), model.prior * model.likelihood[0][:, o])
-    return [
-        TierPolicy(float(lam[i]), {h: int(a[i]) for h, a in tables.items()})
-        for i in range(lam.size)
-    ]
+    radix = _radix(model)
+    hists = list(tables)
+    keys = np.array([sum((o + 1) * int(radix[tv]) for tv, o in h) for h in hists], np.int64)
+    order = np.argsort(keys)
+    hists = [hists[i] for i in order]
+    keys = keys[order]
+    targets = np.stack([tables[h] for h in hists])  # (histories, lams)
+    policies = []
+    for i in range(lam.size):
+        policy = TierPolicy(float(lam[i]), dict(zip(hists, targets[:, i].tolist(), strict=True)))
+        policy.__dict__["_lookup"] = (model, keys, np.ascontiguousarray(targets[:, i]))
+        policies.append(policy)
+    return policies
 
 
 def _radix(model: TierModel) -> np.ndarray:

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import numpy as np
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
     from langchain_automix.meta_verifiers.provenance import Provenance
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = [
     "POLICY_FORMAT",
@@ -317,12 +317,12 @@ class MetaVerifier(ABC):
         on every row it warns (``UserWarning``) and notes it in ``provenance.warnings``:
         the policy can then only escalate everything or nothing.
         """
+        from langchain_automix.calibration.metrics import CostSpec
         from langchain_automix.meta_verifiers._fitting import Objective
         from langchain_automix.meta_verifiers.provenance import (
             Provenance,
             constant_signal_warning,
         )
-        from langchain_automix.metrics import CostSpec
 
         spec = CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers)
         objective = Objective.from_args(target_llm_share=target_llm_share, budget=budget, lam=lam)
@@ -355,15 +355,15 @@ class MetaVerifier(ABC):
         verify_costs: Sequence[float] | float | None = None,
     ) -> Frontier:
         """Operating points of this policy's family on ``data`` (its parameter sweep)."""
-        from langchain_automix.metrics import CostSpec
+        from langchain_automix.calibration.metrics import CostSpec
 
         return self._frontier(data, CostSpec.make(costs, verify_costs, n_tiers=data.n_tiers), None)
 
     def _frontier(
         self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
     ) -> Frontier:
+        from langchain_automix.calibration.metrics import routing_point
         from langchain_automix.meta_verifiers._fitting import Frontier
-        from langchain_automix.metrics import routing_point
 
         routing = self.route_paths(data)
         final, visited = routing.final, routing.visited

@@ -25,7 +25,7 @@ what a fit on 50-300 noisy rows needs:
   1/50).
 
 Example:
-    >>> from langchain_automix.synthetic import synthetic_replay
+    >>> from langchain_automix.calibration.synthetic import synthetic_replay
     >>> from langchain_automix.meta_verifiers import Threshold
     >>> data = synthetic_replay(300, seed=0)
     >>> mv = Calibrated(Threshold()).fit(data)
@@ -74,9 +74,9 @@ from langchain_automix.signals import (
 )
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["Calibrated"]
 
@@ -144,7 +144,7 @@ def _score(
     Vectorised over leading axes: ``scores`` ``(..., n, tiers)`` and ``final`` broadcast
     (and ``visited`` ``(..., n, tiers)``, the tiers called, when a policy skips tiers).
     """
-    from langchain_automix.metrics import routing_points
+    from langchain_automix.calibration.metrics import routing_points
 
     p = routing_points(scores, final, costs, visited)
     if objective.kind == "lam":

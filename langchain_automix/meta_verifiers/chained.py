@@ -18,9 +18,9 @@ from langchain_automix.meta_verifiers.base import (
 )
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["Chained"]
 
@@ -46,7 +46,7 @@ class Chained(MetaVerifier):
 
     Example:
         >>> from langchain_automix.meta_verifiers import Threshold
-        >>> from langchain_automix.replay import ReplayDataset
+        >>> from langchain_automix.calibration.replay import ReplayDataset
         >>> data = ReplayDataset.from_arrays(
         ...     [[1, 1, 1], [0, 1, 1], [0, 0, 1]] * 10,
         ...     [[0.9, 0.9], [0.1, 0.9], [0.1, 0.1]] * 10)
@@ -119,7 +119,7 @@ class Chained(MetaVerifier):
         return self.route_paths(data).final
 
     def _pairs(self, data: ReplayDataset, costs: CostSpec) -> list[tuple[ReplayDataset, Any]]:
-        from langchain_automix.metrics import CostSpec
+        from langchain_automix.calibration.metrics import CostSpec
 
         out = []
         for t in range(data.n_tiers - 1):

@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_bool, as_float, as_int, checked, optional
-from langchain_automix.meta_verifiers._fitting import Frontier, band_frontier, choose_point
+from langchain_automix.meta_verifiers._fitting import (
+    Frontier,
+    band_frontier,
+    band_frontier_tiers,
+    choose_point,
+)
 from langchain_automix.meta_verifiers.base import (
     Decision,
     MetaVerifier,
@@ -16,12 +21,11 @@ from langchain_automix.meta_verifiers.base import (
     current_confidence,
 )
 from langchain_automix.meta_verifiers.threshold import candidate_values
-from langchain_automix.metrics import routing_point
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["DoubleThreshold"]
 
@@ -98,21 +102,14 @@ class DoubleThreshold(MetaVerifier):
                 costs=costs,
                 forced=forced,
             )
-        keep = (self.low, self.high)
-        pts = []
-        try:
-            for lo, hi in pairs:
-                self.low, self.high = float(lo), float(hi)
-                final = self.route(data)
-                if forced is not None:
-                    final = np.where(forced, data.n_tiers - 1, final)
-                pts.append(routing_point(data.scores, final, costs))
-        finally:
-            self.low, self.high = keep
-        return Frontier(
-            np.array([p.avg_cost for p in pts]),
-            np.array([p.avg_performance for p in pts]),
-            np.array([p.llm_call_share for p in pts]),
+        return band_frontier_tiers(
+            data.confidences,
+            data.scores,
+            pairs[:, 0],
+            pairs[:, 1],
+            inclusive=self.inclusive,
+            costs=costs,
+            forced=forced,
         )
 
     def _fit(

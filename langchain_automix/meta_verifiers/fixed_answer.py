@@ -11,9 +11,9 @@ from langchain_automix._checks import as_bool, as_mapping, as_str_list, checked,
 from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Target
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["FixedAnswerRouting"]
 

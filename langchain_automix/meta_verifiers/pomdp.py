@@ -44,9 +44,9 @@ from langchain_automix.meta_verifiers.base import (
 )
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["POMDP", "GreedyPOMDP"]
 
@@ -144,7 +144,7 @@ class GreedyPOMDP(_LookupPolicy):
     ``GreedyPOMDP`` idea (a one-step greedy solution on a histogram), in numpy.
 
     Example:
-        >>> from langchain_automix.replay import ReplayDataset
+        >>> from langchain_automix.calibration.replay import ReplayDataset
         >>> data = ReplayDataset.from_arrays(
         ...     [[1, 1], [0, 1], [0, 0]] * 10, [[0.875], [0.5], [0.0]] * 10)
         >>> policy = GreedyPOMDP(num_bins=8, sigma=0).fit(data)
@@ -253,7 +253,7 @@ class POMDP(_LookupPolicy):
     tier index when it skips.
 
     Example:
-        >>> from langchain_automix.replay import ReplayDataset
+        >>> from langchain_automix.calibration.replay import ReplayDataset
         >>> data = ReplayDataset.from_arrays(   # easy, needs-large, hopeless
         ...     [[1, 1], [0, 1], [0, 0]] * 20, [[0.875], [0.5], [0.0]] * 20)
         >>> policy = POMDP(bandwidth=0.05).fit(data, lam=0.001)
@@ -404,7 +404,7 @@ class POMDP(_LookupPolicy):
         forced: np.ndarray | None,
         grid: np.ndarray | None = None,
     ) -> tuple[Frontier, list[TierPolicy]]:
-        from langchain_automix.metrics import routing_point
+        from langchain_automix.calibration.metrics import routing_point
 
         points, policies = [], []
         for policy in self._tree_policies(model, costs, grid):
@@ -433,7 +433,9 @@ class POMDP(_LookupPolicy):
             for policy in solve_tiers_many(
                 model, costs.unit_costs, costs.verify_costs, [float(v) for v in lams]
             ):
-                if not distinct or policy.table != distinct[-1].table:
+                if not distinct or not np.array_equal(
+                    policy.lookup(model)[1], distinct[-1].lookup(model)[1]
+                ):
                     distinct.append(policy)
             cache.clear()
             cache[key] = distinct

@@ -12,7 +12,7 @@ a :class:`PolicyMismatchWarning`, or raises :class:`PolicyMismatchError` when st
 
 Example:
     >>> from langchain_automix.meta_verifiers import Threshold
-    >>> from langchain_automix.synthetic import synthetic_replay
+    >>> from langchain_automix.calibration.synthetic import synthetic_replay
     >>> policy = Threshold().fit(synthetic_replay(100, seed=0), costs=(1, 50))
     >>> policy.provenance.costs, policy.provenance.n_rows
     ((1.0, 50.0), 100)
@@ -46,10 +46,10 @@ from langchain_automix._checks import (
 from langchain_automix.meta_verifiers.base import PolicyError
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Objective
     from langchain_automix.meta_verifiers.base import MetaVerifier
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = [
     "PolicyMismatchError",
@@ -90,7 +90,7 @@ def replay_k(data: ReplayDataset) -> int | None:
     ``None`` when the rows do not say or disagree.
 
     Example:
-        >>> from langchain_automix.replay import ReplayDataset
+        >>> from langchain_automix.calibration.replay import ReplayDataset
         >>> tiers = [{"score": 1, "verifier_confidence": 0.5}, {"score": 1}]
         >>> replay_k(ReplayDataset.from_records([{"id": 1, "k": 8, "tiers": tiers}]))
         8

@@ -9,9 +9,9 @@ import numpy as np
 from langchain_automix.meta_verifiers.threshold import Threshold
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Frontier, Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["SelfConsistency"]
 

@@ -11,6 +11,7 @@ from langchain_automix._checks import as_bool, as_float, as_int, checked, option
 from langchain_automix.meta_verifiers._fitting import (
     Frontier,
     band_frontier,
+    band_frontier_tiers,
     choose_point,
     observation_table,
 )
@@ -20,12 +21,11 @@ from langchain_automix.meta_verifiers.base import (
     Observation,
     current_confidence,
 )
-from langchain_automix.metrics import routing_point
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["Threshold"]
 
@@ -58,7 +58,7 @@ class Threshold(MetaVerifier):
         >>> Threshold(0.5, inclusive=True).decide(
         ...     Observation(0, 2, confidence=0.5, n_valid=8, n_samples=8))
         'escalate'
-        >>> from langchain_automix.replay import ReplayDataset
+        >>> from langchain_automix.calibration.replay import ReplayDataset
         >>> data = ReplayDataset.from_arrays([[1, 1], [0, 1], [0, 1]], [[0.9], [0.2], [0.4]])
         >>> Threshold().fit(data).threshold
         0.9
@@ -116,21 +116,14 @@ class Threshold(MetaVerifier):
                 costs=costs,
                 forced=forced,
             )
-        keep = self.threshold
-        pts = []
-        try:
-            for t in cands:
-                self.threshold = float(t)
-                final = self.route(data)
-                if forced is not None:
-                    final = np.where(forced, data.n_tiers - 1, final)
-                pts.append(routing_point(data.scores, final, costs))
-        finally:
-            self.threshold = keep
-        return Frontier(
-            np.array([p.avg_cost for p in pts]),
-            np.array([p.avg_performance for p in pts]),
-            np.array([p.llm_call_share for p in pts]),
+        return band_frontier_tiers(
+            data.confidences,
+            data.scores,
+            None,
+            cands,
+            inclusive=self.inclusive,
+            costs=costs,
+            forced=forced,
         )
 
     def _fit(

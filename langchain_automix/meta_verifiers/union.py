@@ -12,9 +12,9 @@ from langchain_automix.meta_verifiers._fitting import Frontier, choose_point
 from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Routing, Target
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.metrics import CostSpec
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.meta_verifiers._fitting import Objective
-    from langchain_automix.metrics import CostSpec
-    from langchain_automix.replay import ReplayDataset
 
 __all__ = ["AutomixUnion"]
 

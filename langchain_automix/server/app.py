@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from langchain_automix._version import __version__
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
-from langchain_automix.result import TRACE_KEY
+from langchain_automix.runtime.result import TRACE_KEY
 from langchain_automix.server.auth import (
     DEFAULT_API_KEY_ENV,
     BearerAuthMiddleware,

@@ -32,7 +32,7 @@ from langchain_core.runnables.config import get_config_list
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
-from langchain_automix.result import TRACE_KEY
+from langchain_automix.runtime.result import TRACE_KEY
 from langchain_automix.server.quotas import DEFAULT_MAX_CONCURRENCY, CostMeter, current_charge
 from langchain_automix.server.responses import error_body
 

@@ -9,7 +9,7 @@ from langchain_core.runnables.configurable import DynamicRunnable
 from pydantic import Field
 
 from langchain_automix.meta_verifiers.threshold import Threshold
-from langchain_automix.runnable import DEFAULT_THRESHOLD, AutoMixRunnable
+from langchain_automix.runtime.runnable import DEFAULT_THRESHOLD, AutoMixRunnable
 
 __all__ = ["CONFIGURABLE_IDS", "find_automix", "make_configurable"]
 

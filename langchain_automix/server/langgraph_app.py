@@ -1,7 +1,7 @@
 """The AutoMix graph for the LangGraph server (``langgraph dev`` / LangGraph Platform).
 
 The core graph takes its models through LangGraph's runtime ``context``
-(:class:`~langchain_automix.context.AutoMixContext`), which holds live model
+(:class:`~langchain_automix.runtime.context.AutoMixContext`), which holds live model
 objects and cannot come from a JSON request. This module wraps it: the wrapper
 graph's only node runs the core graph with a context built from the server's
 environment, and the wrapper's own (JSON) context carries the per-run knobs.
@@ -11,7 +11,7 @@ Environment:
     ``AUTOMIX_COSTS``: optional unit costs, e.g. ``1,50``.
     ``AUTOMIX_THRESHOLD``, ``AUTOMIX_NUM_VERIFICATIONS``: optional defaults.
     ``AUTOMIX_CACHE_URL``: optional shared cache of the tiers' calls, ``redis://host:port/db``
-    (extra ``[cache]``; see :mod:`langchain_automix.cache`).
+    (extra ``[cache]``; see :mod:`langchain_automix.runtime.cache`).
 
 Run input ``{"question": ..., "context": ...}``; output adds ``answer`` and the
 routing ``trace``; run context ``{"threshold": 0.7, "num_verifications": 4}``.
@@ -36,9 +36,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import get_runtime
 
-from langchain_automix.graph import build_automix_graph, result_from_state
-from langchain_automix.runnable import AutoMixRunnable, coerce_input
-from langchain_automix.state import InputState
+from langchain_automix.runtime.graph import build_automix_graph, result_from_state
+from langchain_automix.runtime.runnable import AutoMixRunnable, coerce_input
+from langchain_automix.runtime.state import InputState
 
 __all__ = ["ServeContext", "ServeState", "build_graph", "make_graph", "runnable_from_env"]
 
@@ -130,7 +130,7 @@ def runnable_from_env() -> AutoMixRunnable:
         options["num_verifications"] = int(k)
     model_options: dict[str, Any] = {}
     if cache_url := os.environ.get("AUTOMIX_CACHE_URL"):
-        from langchain_automix.cache import cache_from_url
+        from langchain_automix.runtime.cache import cache_from_url
 
         model_options["cache"] = cache_from_url(cache_url)
     return AutoMixRunnable(models=build_tier_models(tiers, **model_options), **options)

@@ -7,7 +7,7 @@ Mapping of a chat request onto AutoMix:
   ``system``/``developer`` messages joined by blank lines, followed by the rest of the
   conversation (every earlier ``user``/``assistant``/``tool`` turn and any after the
   question, one neutralised line each, under "Conversation so far:"), exactly as
-  :func:`langchain_automix.chat_model.conversation_query` builds it for ``ChatAutoMix``:
+  :func:`langchain_automix.runtime.chat_model.conversation_query` builds it for ``ChatAutoMix``:
   both the answer and the verification see every turn;
 * extra body fields ``threshold`` and ``num_verifications`` tune the request, and
   ``thread_id`` names a durable run (on a runnable with a checkpointer, a retry with the
@@ -46,7 +46,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
-from langchain_automix.result import TRACE_KEY
+from langchain_automix.runtime.result import TRACE_KEY
 from langchain_automix.server.responses import error_response
 
 __all__ = [
@@ -197,7 +197,7 @@ def question_and_context(request: ChatCompletionRequest) -> tuple[str, str | Non
         User: Who wrote Hamlet?
         Assistant: Shakespeare.
     """
-    from langchain_automix.chat_model import conversation_query
+    from langchain_automix.runtime.chat_model import conversation_query
 
     if not any(m.role == "user" for m in request.messages):
         raise AutoMixInputError("messages", "need a 'user' message: its text is the question")

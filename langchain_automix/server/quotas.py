@@ -26,7 +26,7 @@ from uuid import UUID
 from langchain_core.callbacks import BaseCallbackHandler
 
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
-from langchain_automix.result import TRACE_KEY
+from langchain_automix.runtime.result import TRACE_KEY
 
 __all__ = [
     "DEFAULT_MAX_BATCH_SIZE",

@@ -23,7 +23,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from langchain_automix import AutoMixRunnable, Threshold
-from langchain_automix.durable import checkpointer_from_url
+from langchain_automix.runtime.durable import checkpointer_from_url
 
 CRASH_EXIT = 17
 INCORRECT = "Verification Decision: The AI generated answer is Incorrect."

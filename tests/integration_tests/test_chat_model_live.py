@@ -18,8 +18,8 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 from openai import DefaultAsyncHttpxClient
 
-from langchain_automix.chat_model import ChatAutoMix
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+from langchain_automix.runtime.chat_model import ChatAutoMix
 
 pytestmark = pytest.mark.integration
 

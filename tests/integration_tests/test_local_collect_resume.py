@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_automix.datasets import load_qa
+from langchain_automix.collection.datasets import load_qa
 from tests.integration_tests.conftest import alive
 
 pytestmark = pytest.mark.integration

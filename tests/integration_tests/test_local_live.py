@@ -10,11 +10,11 @@ import time
 import pytest
 
 from langchain_automix import AutoMixRunnable, CostModel, Threshold
-from langchain_automix.datasets import load_qa
+from langchain_automix.collection.datasets import load_qa
 from langchain_automix.local import DEFAULT_PAIR, THREE_TIERS, LocalModelServer
-from langchain_automix.solving import solve
-from langchain_automix.verification import VerifierSettings, verify
-from langchain_automix.verification_logprob import logprob_verify
+from langchain_automix.runtime.solving import solve
+from langchain_automix.runtime.verification import VerifierSettings, verify
+from langchain_automix.runtime.verification_logprob import logprob_verify
 from tests.integration_tests.conftest import alive
 
 pytestmark = pytest.mark.integration

@@ -25,7 +25,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
 from langchain_automix import AutoMixRunnable
-from langchain_automix.cache import cache_from_url
+from langchain_automix.runtime.cache import cache_from_url
 from tests.integration_tests._fake_openai import INCORRECT, FakeEndpoint, fake_openai_endpoint
 from tests.integration_tests.test_langgraph_server import free_port
 
@@ -137,7 +137,7 @@ def test_a_new_process_reads_the_cache_of_another(prefix: str) -> None:
         "import sys, json; sys.path.insert(0, '.');"
         "from tests.integration_tests.test_redis_cache import CountingModel;"
         "from langchain_automix import AutoMixRunnable;"
-        "from langchain_automix.cache import cache_from_url;"
+        "from langchain_automix.runtime.cache import cache_from_url;"
         f"c = cache_from_url({redis_url()!r}, prefix={prefix!r});"
         "s = CountingModel(answer='Paris', cache=c); l = CountingModel(answer='Paris, France', cache=c);"
         "m = AutoMixRunnable(models=[s, l], num_verifications=2, threshold=0.4)"

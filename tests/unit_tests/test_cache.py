@@ -10,8 +10,8 @@ from langchain_core.caches import InMemoryCache
 from langchain_core.globals import get_llm_cache, set_llm_cache
 
 from langchain_automix import AutoMixRunnable
-from langchain_automix.cache import CacheStats, cache_from_url, install_cache
 from langchain_automix.cli.main import main
+from langchain_automix.runtime.cache import CacheStats, cache_from_url, install_cache
 from langchain_automix.server import langgraph_app
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 

@@ -21,14 +21,14 @@ from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
 from langchain_automix import AutoMixInputError, AutoMixResult, AutoMixRunnable
-from langchain_automix.chat_model import (
+from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT
+from langchain_automix.runtime.chat_model import (
     HISTORY_HEADER,
     ChatAutoMix,
     StructuredOutputInvalid,
     ToolCallEscalation,
     conversation_query,
 )
-from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT
 
 from .chat_fakes import CORRECT, INCORRECT, ToolChatModel
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from langchain_tests.unit_tests import ChatModelUnitTests
 
-from langchain_automix.chat_model import ChatAutoMix
+from langchain_automix.runtime.chat_model import ChatAutoMix
 
 from .chat_fakes import ToolChatModel
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
+from langchain_automix.calibration.replay import write_replay
+from langchain_automix.calibration.synthetic import synthetic_replay
 from langchain_automix.cli.main import main
 from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier
-from langchain_automix.replay import write_replay
-from langchain_automix.synthetic import synthetic_replay
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +237,7 @@ def test_numeric_arguments_are_checked_while_parsing(files, capsys, argv, messag
 
 
 def _constant_rows(path: Path, n: int = 120) -> Path:
-    from langchain_automix.replay import ReplayDataset
+    from langchain_automix.calibration.replay import ReplayDataset
 
     data = synthetic_replay(n, seed=3)
     const = ReplayDataset.from_arrays(data.scores, [[0.625]] * n)
@@ -265,9 +265,9 @@ def test_fit_on_a_constant_confidence_warns_and_says_so_in_the_policy(
 
 
 def test_evaluate_warns_on_few_test_rows(files, tmp_path: Path, capsys) -> None:
+    from langchain_automix.calibration.replay import ReplayDataset
     from langchain_automix.cli.evaluate import MIN_TEST_ROWS
     from langchain_automix.meta_verifiers import Threshold
-    from langchain_automix.replay import ReplayDataset
 
     train, _ = files
     policy = tmp_path / "p.json"

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from langchain_automix.cli.main import main
 from langchain_automix.cli.serve import SERVE_ARGS_ENV, app_from_env
-from langchain_automix.durable import UrlCheckpointer
+from langchain_automix.runtime.durable import UrlCheckpointer
 
 TIERS = ["--tier", "small@http://127.0.0.1:9/v1", "--tier", "large@http://127.0.0.1:9/v1"]
 

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from langchain_automix.collect import (
+from langchain_automix.collection.collect import (
     Tier,
     acollect,
     collect_one,
     errors_path,
     read_done_ids,
 )
-from langchain_automix.datasets import QAItem
+from langchain_automix.collection.datasets import QAItem
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 

@@ -232,8 +232,8 @@ def test_acollect_refuses_bad_settings_before_any_call(
 
     from langchain_core.language_models import FakeListChatModel
 
-    from langchain_automix.collect import Tier, acollect
-    from langchain_automix.datasets import load_qa
+    from langchain_automix.collection.collect import Tier, acollect
+    from langchain_automix.collection.datasets import load_qa
 
     calls: list[str] = []
 

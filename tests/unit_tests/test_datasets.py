@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_automix.datasets import QADataError, load_qa, shipped_path
+from langchain_automix.collection.datasets import QADataError, load_qa, shipped_path
 
 
 def test_shipped_subset_schema_and_mix() -> None:

@@ -12,9 +12,9 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from langchain_automix.datasets import load_qa
+from langchain_automix.calibration.synthetic import synthetic_replay
+from langchain_automix.collection.datasets import load_qa
 from langchain_automix.demo import SHIPPED_QA, pick_live_questions, run_demo
-from langchain_automix.synthetic import synthetic_replay
 
 ITEMS = {i.question: i for i in load_qa(SHIPPED_QA)}
 
@@ -199,7 +199,7 @@ class LogprobOracle(OracleModel):
 def _replay_with_answer_signals(tmp_path: Path) -> Path:
     import numpy as np
 
-    from langchain_automix.replay import ReplayDataset
+    from langchain_automix.calibration.replay import ReplayDataset
 
     data = synthetic_replay(200, seed=5, shares=(0.5, 0.5, 0.0))
     good = data.scores[:, 0] >= 0.5

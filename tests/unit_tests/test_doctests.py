@@ -11,7 +11,11 @@ import pytest
 import langchain_automix
 
 # Modules whose import needs an optional extra; their examples run in their own suites.
-OPTIONAL = ("langchain_automix.plotting", "langchain_automix.server", "langchain_automix.local")
+OPTIONAL = (
+    "langchain_automix.calibration.plotting",
+    "langchain_automix.server",
+    "langchain_automix.local",
+)
 
 
 def _modules() -> list[str]:
@@ -23,7 +27,7 @@ def _modules() -> list[str]:
 
 
 def test_module_list_is_not_empty() -> None:
-    assert {"langchain_automix.runnable", "langchain_automix.meta_verifiers.pomdp"} <= set(
+    assert {"langchain_automix.runtime.runnable", "langchain_automix.meta_verifiers.pomdp"} <= set(
         _modules()
     )
 

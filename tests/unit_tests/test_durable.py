@@ -11,9 +11,9 @@ import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from langchain_automix import AutoMixResult, AutoMixRunnable
-from langchain_automix.durable import UrlCheckpointer, checkpointer_from_url
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
-from langchain_automix.graph import build_automix_graph
+from langchain_automix.runtime.durable import UrlCheckpointer, checkpointer_from_url
+from langchain_automix.runtime.graph import build_automix_graph
 
 from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
 

@@ -13,7 +13,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from langchain_automix import AutoMixInput, AutoMixInputError, AutoMixRunnable
-from langchain_automix.runnable import coerce_input
+from langchain_automix.runtime.runnable import coerce_input
 
 from .fake_models import CORRECT, ScriptedChatModel
 

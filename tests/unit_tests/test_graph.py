@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from langchain_automix import build_automix_graph
-from langchain_automix.graph import NODES
+from langchain_automix.runtime.graph import NODES
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOT = Path(__file__).parent / "snapshots" / "graph.mmd"

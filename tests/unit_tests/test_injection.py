@@ -15,10 +15,15 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from langchain_automix import AutoMixRunnable, VerifierSettings, parse_verification
-from langchain_automix.graph import EMPTY_ANSWER_ERROR
-from langchain_automix.sanitize import neutralize
-from langchain_automix.verification import EMPTY_ANSWER, PROMPT_IMITATION, find_decision, verify
-from langchain_automix.verification_logprob import decision_probability, logprob_verify
+from langchain_automix.runtime.graph import EMPTY_ANSWER_ERROR
+from langchain_automix.runtime.sanitize import neutralize
+from langchain_automix.runtime.verification import (
+    EMPTY_ANSWER,
+    PROMPT_IMITATION,
+    find_decision,
+    verify,
+)
+from langchain_automix.runtime.verification_logprob import decision_probability, logprob_verify
 
 from .fake_models import ScriptedChatModel
 

@@ -97,7 +97,7 @@ def test_accepted_input_forms(value: object) -> None:
 
 
 def test_documents_are_joined_into_the_context() -> None:
-    from langchain_automix.runnable import coerce_input
+    from langchain_automix.runtime.runnable import coerce_input
 
     state = coerce_input({"question": "q", "context": [Document(page_content="a"), "b"]})
     assert state == {"question": "q", "context": "a\n\nb"}

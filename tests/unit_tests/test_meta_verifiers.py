@@ -8,7 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_automix.evaluation import compare_methods, evaluate_policy
+from langchain_automix.calibration.evaluation import compare_methods, evaluate_policy
+from langchain_automix.calibration.metrics import CostSpec, baselines, routing_point
+from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.calibration.synthetic import synthetic_replay
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,
@@ -23,9 +26,6 @@ from langchain_automix.meta_verifiers import (
     available_meta_verifiers,
     get_meta_verifier,
 )
-from langchain_automix.metrics import CostSpec, baselines, routing_point
-from langchain_automix.replay import ReplayDataset
-from langchain_automix.synthetic import synthetic_replay
 
 DATA = synthetic_replay(3000, seed=11, unanswerable_share=0.3)
 TRAIN, TEST = DATA.split(1000, seed=0)
@@ -187,7 +187,7 @@ def test_objective_errors() -> None:
 
 
 def test_max_delta_ibc_fit_is_best_on_training_frontier() -> None:
-    from langchain_automix.metrics import delta_ibc
+    from langchain_automix.calibration.metrics import delta_ibc
 
     for policy in (Threshold(), DoubleThreshold(), GreedyPOMDP(), POMDP()):
         policy.fit(TRAIN)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_automix.metrics import (
+from langchain_automix.calibration.metrics import (
     CostSpec,
     aiq,
     apgr,

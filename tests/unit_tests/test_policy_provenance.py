@@ -15,6 +15,8 @@ from langchain_core.language_models import FakeListChatModel
 
 import langchain_automix
 from langchain_automix import AutoMixRunnable
+from langchain_automix.calibration.replay import ReplayDataset, write_replay
+from langchain_automix.calibration.synthetic import synthetic_replay
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,
@@ -31,8 +33,6 @@ from langchain_automix.meta_verifiers import (
     Threshold,
     check_provenance,
 )
-from langchain_automix.replay import ReplayDataset, write_replay
-from langchain_automix.synthetic import synthetic_replay
 
 FAKE = "fake-list-chat-model"  # what model_name() calls a FakeListChatModel
 

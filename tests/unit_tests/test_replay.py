@@ -6,8 +6,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from langchain_automix.replay import ReplayDataset, ReplayError, load_replay, write_replay
-from langchain_automix.synthetic import synthetic_replay
+from langchain_automix.calibration.replay import (
+    ReplayDataset,
+    ReplayError,
+    load_replay,
+    write_replay,
+)
+from langchain_automix.calibration.synthetic import synthetic_replay
 
 GOOD = {
     "id": "q1",
@@ -167,7 +172,7 @@ def test_split_and_sample() -> None:
 def test_signals_survive_to_records_and_back() -> None:
     import numpy as np
 
-    from langchain_automix.replay import ReplayDataset
+    from langchain_automix.calibration.replay import ReplayDataset
 
     data = ReplayDataset(
         ids=["a", "b"],

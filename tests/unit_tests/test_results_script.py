@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from langchain_automix.synthetic import synthetic_replay
+from langchain_automix.calibration.synthetic import synthetic_replay
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -266,7 +266,7 @@ def test_concurrent_invocations_share_one_graph() -> None:
 
 def test_fitted_policy_file_plugs_into_the_runnable(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from langchain_automix import POMDP
-    from langchain_automix.synthetic import synthetic_replay
+    from langchain_automix.calibration.synthetic import synthetic_replay
 
     policy = POMDP().fit(synthetic_replay(400, seed=3), costs=(1, 50), target_llm_share=0.3)
     path = tmp_path / "policy.json"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_automix.scoring import (
+from langchain_automix.collection.scoring import (
     UNANSWERABLE_PHRASES,
     exact_match,
     is_unanswerable_prediction,

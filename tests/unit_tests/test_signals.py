@@ -13,11 +13,11 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from langchain_automix import AutoMixResult, AutoMixRunnable, ReplayDataset, ReplayError
-from langchain_automix.collect import Tier, collect_one
-from langchain_automix.datasets import QAItem
+from langchain_automix.collection.collect import Tier, collect_one
+from langchain_automix.collection.datasets import QAItem
 from langchain_automix.meta_verifiers.base import Decision, MetaVerifier, Observation
+from langchain_automix.runtime.solving import solve
 from langchain_automix.signals import SIGNALS, SignalCombiner, answer_signals
-from langchain_automix.solving import solve
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, LogprobChatModel, ScriptedChatModel
 
 
@@ -173,7 +173,7 @@ def test_signal_combiner_learns_the_informative_signal_and_validates() -> None:
 def test_add_signals_to_an_existing_replay_resumes_and_flags_other_answers(
     tmp_path: Path,
 ) -> None:
-    from langchain_automix.collect import aadd_signals
+    from langchain_automix.collection.collect import aadd_signals
 
     src = tmp_path / "old.jsonl"
     rows = [
@@ -208,7 +208,7 @@ def test_add_signals_to_an_existing_replay_resumes_and_flags_other_answers(
 
 def test_auto_signal_resolves_from_the_training_rows() -> None:
     from langchain_automix import Calibrated, Threshold
-    from langchain_automix.synthetic import synthetic_replay
+    from langchain_automix.calibration.synthetic import synthetic_replay
 
     plain = synthetic_replay(200, seed=2)
     mv = Calibrated(Threshold(), signal="auto").fit(plain)

@@ -12,7 +12,16 @@ import pandas as pd
 import pytest
 
 from langchain_automix import AutoMixRunnable
-from langchain_automix.evaluation import compare_methods, evaluate_policy
+from langchain_automix.calibration.evaluation import compare_methods, evaluate_policy
+from langchain_automix.calibration.metrics import (
+    CostSpec,
+    delta_ibc,
+    delta_ibc_tiers,
+    query_costs,
+    routing_point,
+    routing_points,
+)
+from langchain_automix.calibration.replay import ReplayDataset, ReplayError
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,
@@ -21,15 +30,6 @@ from langchain_automix.meta_verifiers import (
     Observation,
     Threshold,
 )
-from langchain_automix.metrics import (
-    CostSpec,
-    delta_ibc,
-    delta_ibc_tiers,
-    query_costs,
-    routing_point,
-    routing_points,
-)
-from langchain_automix.replay import ReplayDataset, ReplayError
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "langchain_automix" / "data"
@@ -261,8 +261,8 @@ def test_a_target_outside_the_cascade_is_an_error_naming_the_policy() -> None:
 
 
 def test_collect_reuses_tiers_of_an_earlier_replay(tmp_path: Path) -> None:
-    from langchain_automix.collect import Tier, acollect, load_reuse
-    from langchain_automix.datasets import QAItem
+    from langchain_automix.collection.collect import Tier, acollect, load_reuse
+    from langchain_automix.collection.datasets import QAItem
 
     items = [
         QAItem(id=f"q{i}", question="Capital?", context="Paris is the capital.", answers=("Paris",))

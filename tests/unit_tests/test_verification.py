@@ -1,7 +1,7 @@
 import pytest
 
 from langchain_automix import VerifierSettings, parse_verification
-from langchain_automix.verification import averify, confidence_of, verify
+from langchain_automix.runtime.verification import averify, confidence_of, verify
 
 from .fake_models import CORRECT, INCORRECT, NChatModel, ScriptedChatModel
 

@@ -9,7 +9,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import Field
 
-from langchain_automix.verification_logprob import (
+from langchain_automix.runtime.verification_logprob import (
     DECISION_ONLY_VERIFY_PROMPT,
     alogprob_verify,
     decision_probability,

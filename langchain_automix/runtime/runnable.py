@@ -18,17 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from langchain_automix._async_utils import cancellable_stream
 from langchain_automix._model_utils import model_name
-from langchain_automix.context import AutoMixContext
 from langchain_automix.costs import CostModel
-from langchain_automix.durable import SERDE_ALLOWLIST, DurablePlan, plan_run, thread_config
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
-from langchain_automix.graph import build_automix_graph, result_from_state
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.meta_verifiers.provenance import check_provenance
 from langchain_automix.meta_verifiers.threshold import Threshold
-from langchain_automix.result import TRACE_KEY, AutoMixResult
-from langchain_automix.state import AutoMixInput, InputState
-from langchain_automix.verification import (
+from langchain_automix.runtime.context import AutoMixContext
+from langchain_automix.runtime.durable import SERDE_ALLOWLIST, DurablePlan, plan_run, thread_config
+from langchain_automix.runtime.graph import build_automix_graph, result_from_state
+from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
+from langchain_automix.runtime.state import AutoMixInput, InputState
+from langchain_automix.runtime.verification import (
     DEFAULT_NUM_VERIFICATIONS,
     DEFAULT_VERIFIER_TEMPERATURE,
     VerifierSettings,
@@ -243,7 +243,7 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     """Inputs with a longer question are rejected before any model is called."""
     checkpointer: BaseCheckpointSaver | None = None
     """Durable execution: a LangGraph checkpointer (``InMemorySaver``, SQLite, Postgres;
-    :func:`~langchain_automix.durable.checkpointer_from_url`) that saves the state after
+    :func:`~langchain_automix.runtime.durable.checkpointer_from_url`) that saves the state after
     every node under the query's thread id (``config["configurable"]["thread_id"]``, else
     a new one; in the trace as ``thread_id``). Invoking again with the same thread id
     resumes an interrupted query at the node that did not finish, without calling the

@@ -131,7 +131,7 @@ def redis_cache(url: str, *, ttl: int | None = None, prefix: str = DEFAULT_PREFI
     try:
         return AutoMixRedisCache()
     except RedisError as exc:
-        from langchain_automix.durable import _redacted
+        from langchain_automix.runtime.durable import _redacted
 
         raise ValueError(f"cannot use the Redis cache at {_redacted(url)}: {exc}") from exc
 

@@ -120,7 +120,7 @@ class AutoMixResult(BaseModel):
     the trace of a query without a checkpointer."""
     resumed: bool = False
     """True when this thread already held part or all of the run (a resumed or replayed
-    query, see :mod:`langchain_automix.durable`); left out of the trace when False."""
+    query, see :mod:`langchain_automix.runtime.durable`); left out of the trace when False."""
 
     @property
     def cost_per_tier(self) -> list[float]:

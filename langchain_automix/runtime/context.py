@@ -10,7 +10,7 @@ from langchain_core.runnables import Runnable
 
 from langchain_automix.costs import CostModel
 from langchain_automix.meta_verifiers.base import MetaVerifier
-from langchain_automix.verification import VerifierSettings
+from langchain_automix.runtime.verification import VerifierSettings
 
 __all__ = ["AutoMixContext"]
 

@@ -17,7 +17,7 @@ prompt, :func:`neutralize` removes what could speak for the verifier:
   cannot close its block and start a forged one;
 * the answer is folded onto one line (``single_line=True``).
 
-The parser (:func:`langchain_automix.verification.parse_verification`) is the
+The parser (:func:`langchain_automix.runtime.verification.parse_verification`) is the
 second half of the defence: it reads only the model's own decision (see there).
 docs/security.md reports what both halves change on the embedded models.
 """

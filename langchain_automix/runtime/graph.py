@@ -35,18 +35,18 @@ from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime
 
 from langchain_automix._model_utils import flat_usage, sum_usage
-from langchain_automix.context import AutoMixContext
 from langchain_automix.errors import AutoMixModelError, TierTimeoutError
 from langchain_automix.meta_verifiers.base import Observation
-from langchain_automix.result import AutoMixResult, TierAttempt
-from langchain_automix.signals import answer_kind_signals
-from langchain_automix.solving import SolveResult, asolve, solve
-from langchain_automix.state import AutoMixState, InputState
-from langchain_automix.verification import VerificationResult, averify, verify
-from langchain_automix.verification_logprob import (
+from langchain_automix.runtime.context import AutoMixContext
+from langchain_automix.runtime.result import AutoMixResult, TierAttempt
+from langchain_automix.runtime.solving import SolveResult, asolve, solve
+from langchain_automix.runtime.state import AutoMixState, InputState
+from langchain_automix.runtime.verification import VerificationResult, averify, verify
+from langchain_automix.runtime.verification_logprob import (
     alogprob_verify_settings,
     logprob_verify_settings,
 )
+from langchain_automix.signals import answer_kind_signals
 
 __all__ = [
     "EMPTY_ANSWER_ERROR",
@@ -465,7 +465,7 @@ def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
 
     The topology does not depend on the models: they, the meta-verifier and the
     settings are passed per run as the graph's ``context``
-    (:class:`~langchain_automix.context.AutoMixContext`), so a single compiled
+    (:class:`~langchain_automix.runtime.context.AutoMixContext`), so a single compiled
     graph is shared by every ``AutoMixRunnable``.
 
     Example:

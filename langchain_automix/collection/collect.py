@@ -3,7 +3,7 @@
 For each question, every tier answers (greedy, fixed seed); every tier except the
 last also verifies its own answer ``k`` times (temperature 1.0, seeds
 ``seed, seed+1, ...``); each answer is scored (SQuAD token F1 and exact match,
-see :mod:`langchain_automix.scoring`). One JSON row per question is appended to the
+see :mod:`langchain_automix.collection.scoring`). One JSON row per question is appended to the
 output file::
 
     {"id": "q1", "dataset": "squad_v2", "question": "...", "context": "...",
@@ -24,7 +24,7 @@ tried again on the next run, never silently dropped.
 Example:
     >>> import asyncio
     >>> from langchain_core.language_models.fake_chat_models import FakeListChatModel
-    >>> from langchain_automix.datasets import QAItem
+    >>> from langchain_automix.collection.datasets import QAItem
     >>> small = FakeListChatModel(responses=["Paris"] + [
     ...     "Verification Decision: The AI generated answer is Correct."] * 2)
     >>> large = FakeListChatModel(responses=["Paris"])
@@ -54,8 +54,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.prompts import BasePromptTemplate
 
 from langchain_automix._model_utils import flat_usage
-from langchain_automix.datasets import QAItem
-from langchain_automix.scoring import score
+from langchain_automix.collection.datasets import QAItem
+from langchain_automix.collection.scoring import score
 from langchain_automix.signals import answer_kind_signals
 
 __all__ = [
@@ -71,9 +71,9 @@ __all__ = [
 ]
 
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
-from langchain_automix.solving import asolve
-from langchain_automix.verification import VerifierSettings, averify
-from langchain_automix.verification_logprob import alogprob_verify
+from langchain_automix.runtime.solving import asolve
+from langchain_automix.runtime.verification import VerifierSettings, averify
+from langchain_automix.runtime.verification_logprob import alogprob_verify
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from langchain_automix.replay import ReplayDataset
+from langchain_automix.calibration.replay import ReplayDataset
 
 __all__ = ["synthetic_replay"]
 

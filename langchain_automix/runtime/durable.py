@@ -56,9 +56,11 @@ __all__ = [
     "thread_config",
 ]
 
-SERDE_ALLOWLIST: tuple[tuple[str, str], ...] = (("langchain_automix.result", "TierAttempt"),)
+SERDE_ALLOWLIST: tuple[tuple[str, str], ...] = (
+    ("langchain_automix.runtime.result", "TierAttempt"),
+)
 """Types of the AutoMix state that checkpoints may deserialize (LangGraph's msgpack
-allowlist): the graph state holds :class:`~langchain_automix.result.TierAttempt` objects."""
+allowlist): the graph state holds :class:`~langchain_automix.runtime.result.TierAttempt` objects."""
 
 
 def durable_serde() -> JsonPlusSerializer:

@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_automix.result import TierAttempt
+from langchain_automix.runtime.result import TierAttempt
 
 __all__ = ["AutoMixInput", "AutoMixState", "InputState"]
 

@@ -1,7 +1,7 @@
 """``ChatAutoMix``: the AutoMix graph as a LangChain chat model (messages in, ``AIMessage`` out).
 
 ``ChatAutoMix`` runs the same compiled graph as
-:class:`~langchain_automix.runnable.AutoMixRunnable` (it wraps one), so routing,
+:class:`~langchain_automix.runtime.runnable.AutoMixRunnable` (it wraps one), so routing,
 verification, costs, timeouts and the trace are the runnable's. What it adds is the
 mapping from a conversation to AutoMix's *(context, question)* pair, and tools:
 
@@ -12,7 +12,7 @@ mapping from a conversation to AutoMix's *(context, question)* pair, and tools:
   tool results after the question in an agent loop), one line per message
   (``User: ...``, ``Assistant: ...``, ``Assistant called tool NAME with ARGS``,
   ``Tool NAME returned: ...``). Each line is neutralised like any untrusted text
-  (:func:`~langchain_automix.sanitize.neutralize`, folded onto one line), so a turn
+  (:func:`~langchain_automix.runtime.sanitize.neutralize`, folded onto one line), so a turn
   cannot forge another turn, a verifier field or a verdict. See
   :func:`conversation_query`.
 * **Solving**: by default each tier gets the conversation *as given* (system
@@ -81,14 +81,14 @@ from langchain_core.utils.pydantic import is_basemodel_subclass
 from pydantic import BaseModel, ConfigDict, model_validator
 
 from langchain_automix._model_utils import message_text, supported_kwargs
-from langchain_automix.context import AutoMixContext
 from langchain_automix.errors import AutoMixError, AutoMixInputError
-from langchain_automix.graph import result_from_state
 from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Target
-from langchain_automix.result import TRACE_KEY, AutoMixResult
-from langchain_automix.runnable import AutoMixRunnable, coerce_input
-from langchain_automix.sanitize import neutralize
-from langchain_automix.state import InputState
+from langchain_automix.runtime.context import AutoMixContext
+from langchain_automix.runtime.graph import result_from_state
+from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
+from langchain_automix.runtime.runnable import AutoMixRunnable, coerce_input
+from langchain_automix.runtime.sanitize import neutralize
+from langchain_automix.runtime.state import InputState
 
 __all__ = [
     "HISTORY_HEADER",
@@ -384,7 +384,7 @@ class _AcceptToolCalls(MetaVerifier):
 class ChatAutoMix(BaseChatModel):
     """AutoMix as a chat model: small tier answers, verifies itself, escalates if needed.
 
-    Wraps an :class:`~langchain_automix.runnable.AutoMixRunnable` (built from the
+    Wraps an :class:`~langchain_automix.runtime.runnable.AutoMixRunnable` (built from the
     same keyword arguments when not given) and runs its graph on a conversation; see
     the module docstring (and ``docs/chat-model.md``) for how the conversation becomes
     the solve and verify prompts and how tools and structured output are routed.

@@ -9,10 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix.meta_verifiers._fitting import Frontier
-from langchain_automix.meta_verifiers.base import MetaVerifier
-from langchain_automix.meta_verifiers.registry import get_meta_verifier
-from langchain_automix.metrics import (
+from langchain_automix.calibration.metrics import (
     CostSpec,
     aiq,
     apgr,
@@ -25,7 +22,10 @@ from langchain_automix.metrics import (
     routing_point,
     routing_points,
 )
-from langchain_automix.replay import ReplayDataset
+from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.meta_verifiers._fitting import Frontier
+from langchain_automix.meta_verifiers.base import MetaVerifier
+from langchain_automix.meta_verifiers.registry import get_meta_verifier
 from langchain_automix.signals import FREE_SIGNALS
 
 __all__ = [

@@ -7,7 +7,7 @@ last decision of the model's own block wins: see :func:`find_decision`); it says
 *correct* when the verdict is "correct" rather than "incorrect". The confidence
 is the share of valid samples that say correct; with no valid sample it is 0 and
 the result is flagged. The answer and the context are neutralised before they
-enter the prompt (:mod:`langchain_automix.sanitize`), and an empty answer is not
+enter the prompt (:mod:`langchain_automix.runtime.sanitize`), and an empty answer is not
 verified at all (confidence 0, no model call).
 
 All ``k`` samples are requested in one call (``n=k``) when the model declares an
@@ -44,7 +44,7 @@ from langchain_automix._model_utils import (
     usage_of,
 )
 from langchain_automix.prompts import DEFAULT_VERIFY_PROMPT, NO_CONTEXT
-from langchain_automix.sanitize import imitates_prompt, neutralize
+from langchain_automix.runtime.sanitize import imitates_prompt, neutralize
 
 __all__ = [
     "DEFAULT_NUM_VERIFICATIONS",
@@ -82,7 +82,7 @@ PROMPT_IMITATION = (
     "was called"
 )
 """The error of a verification skipped because the answer or the context imitates the
-verification prompt (:func:`langchain_automix.sanitize.imitates_prompt`)."""
+verification prompt (:func:`langchain_automix.runtime.sanitize.imitates_prompt`)."""
 
 
 def unverifiable(answer: str, context: str | None) -> str | None:
@@ -299,7 +299,7 @@ def verify_prompt_values(question: str, context: str | None, answer: str) -> dic
     """The verification prompt's variables, with the untrusted ones neutralised.
 
     The answer and the context cannot carry a decision or open a new block into
-    the prompt (see :mod:`langchain_automix.sanitize`); the question is the
+    the prompt (see :mod:`langchain_automix.runtime.sanitize`); the question is the
     user's own and is only kept from forging blocks.
 
     Example:

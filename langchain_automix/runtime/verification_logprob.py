@@ -11,8 +11,8 @@ or the first word) and reads
     confidence = P(Correct) / (P(Correct) + P(Incorrect))
 
 from that token's top alternatives. It returns the same
-:class:`~langchain_automix.verification.VerificationResult` as
-:func:`~langchain_automix.verification.averify` (one sample, ``n_samples=1``).
+:class:`~langchain_automix.runtime.verification.VerificationResult` as
+:func:`~langchain_automix.runtime.verification.averify` (one sample, ``n_samples=1``).
 
 Needs an endpoint that returns chat ``logprobs`` (OpenAI, vLLM, llama.cpp's server
 started with ``logits_all=True``, e.g. ``LocalModelServer(..., logits_all=True)``).
@@ -50,7 +50,7 @@ from langchain_automix.prompts import (
     _block,
     _escape,
 )
-from langchain_automix.verification import (
+from langchain_automix.runtime.verification import (
     VERIFY_PHRASE,
     VerificationResult,
     VerifierSettings,
@@ -156,7 +156,7 @@ def decision_probability(message: BaseMessage) -> float | None:
     """P(Correct) / (P(Correct) + P(Incorrect)) at the decision token, or None.
 
     Looks for the model's own final decision (the token after "The AI generated
-    answer is", found as :func:`~langchain_automix.verification.find_decision`
+    answer is", found as :func:`~langchain_automix.runtime.verification.find_decision`
     finds it, or a bare "Correct"/"Incorrect" opening the reply) and sums the
     probabilities of its top alternatives that start "Correct" (or a prefix of it)
     and "Incorrect" (or a prefix such as "In"). None when the message has no

@@ -1,0 +1,76 @@
+"""Building replay data: run every tier over a QA set, verify and score the answers.
+
+QA data, including the subset shipped with the package (``datasets``), answer scoring
+with SQuAD token F1 and exact match (``scoring``), and the collector that appends one
+replay row per question (``collect``; the ``automix collect`` command). Names are
+imported on first use, so importing one module of this package does not load the others.
+
+Example:
+    >>> from langchain_automix.collection import score
+    >>> score("Paris", ["Paris"]).f1
+    1.0
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_automix.collection.collect import CollectStats, Tier, aadd_signals, acollect
+    from langchain_automix.collection.datasets import (
+        QADataError,
+        QAItem,
+        iter_qa,
+        load_qa,
+        shipped_path,
+    )
+    from langchain_automix.collection.scoring import (
+        Score,
+        exact_match,
+        normalize_answer,
+        score,
+        token_f1,
+    )
+
+__all__ = [
+    "CollectStats",
+    "QADataError",
+    "QAItem",
+    "Score",
+    "Tier",
+    "aadd_signals",
+    "acollect",
+    "exact_match",
+    "iter_qa",
+    "load_qa",
+    "normalize_answer",
+    "score",
+    "shipped_path",
+    "token_f1",
+]
+
+_WHERE = {
+    "CollectStats": "collect",
+    "Tier": "collect",
+    "aadd_signals": "collect",
+    "acollect": "collect",
+    "QADataError": "datasets",
+    "QAItem": "datasets",
+    "iter_qa": "datasets",
+    "load_qa": "datasets",
+    "shipped_path": "datasets",
+    "Score": "scoring",
+    "exact_match": "scoring",
+    "normalize_answer": "scoring",
+    "score": "scoring",
+    "token_f1": "scoring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module that defines ``name`` on first use (no import cycles, no extras)."""
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
+    return getattr(module, name)
