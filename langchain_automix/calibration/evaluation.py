@@ -356,12 +356,14 @@ class Comparison:
         ]
         lines.insert(1, "-" * len(lines[0]))
         if with_ci:
+            reference = (
+                "the two fixed models of the cost region (upper hull of the always-tier-i points)"
+                if multi
+                else "the two baselines"
+            )
             lines.append(
                 "ΔIBC: mean ± std over seeds; 95% CI: bootstrap of the test rows "
-                "(seed-averaged). ΔIBC 0 = random mixing of the two baselines."
-                if not multi
-                else "(seed-averaged). ΔIBC 0 = random mixing of the two fixed models of "
-                "the cost region (upper hull of the always-tier-i points)."
+                f"(seed-averaged). ΔIBC 0 = random mixing of {reference}."
             )
             if spanning:
                 lines.append(

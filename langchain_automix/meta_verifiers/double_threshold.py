@@ -20,7 +20,7 @@ from langchain_automix.meta_verifiers.base import (
     Observation,
     current_confidence,
 )
-from langchain_automix.meta_verifiers.threshold import candidate_values
+from langchain_automix.meta_verifiers.threshold import N_TIER_CANDIDATES, candidate_values
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
@@ -85,7 +85,8 @@ class DoubleThreshold(MetaVerifier):
         return np.asarray((c >= self.low) & upper)
 
     def _pairs(self, data: ReplayDataset) -> np.ndarray:
-        v = candidate_values(data.confidences.reshape(-1), self.grid)
+        cap = 512 if data.n_tiers == 2 else N_TIER_CANDIDATES
+        v = candidate_values(data.confidences.reshape(-1), self.grid, cap)
         i, j = np.triu_indices(v.size, k=1)
         return np.stack([v[i], v[j]], axis=1)
 

@@ -134,6 +134,38 @@ def _bandwidth_param(value: Any, field: str) -> float | str:
     return as_float(value, field)
 
 
+_MODEL_CACHE: dict[tuple[Any, ...], TierModel] = {}
+_POLICY_CACHE: dict[tuple[Any, ...], tuple[TierModel, list[TierPolicy]]] = {}
+"""Small caches for fitting: cross-validation refits the same training rows once per
+candidate objective, and the model and its λ sweep do not depend on the objective."""
+
+
+def _tree_model(
+    scores: np.ndarray,
+    confidences: np.ndarray,
+    quality_bins: int,
+    bandwidth: float | str,
+    max_observations: int,
+) -> TierModel:
+    """:meth:`TierModel.fit`, cached on the rows' bytes and the settings."""
+    import hashlib
+
+    digest = hashlib.sha256(np.ascontiguousarray(scores, "<f8").tobytes())
+    digest.update(np.ascontiguousarray(confidences, "<f8").tobytes())
+    key = (digest.hexdigest(), scores.shape, quality_bins, bandwidth, max_observations)
+    if key not in _MODEL_CACHE:
+        if len(_MODEL_CACHE) >= 8:
+            _MODEL_CACHE.pop(next(iter(_MODEL_CACHE)))
+        _MODEL_CACHE[key] = TierModel.fit(
+            scores,
+            confidences,
+            quality_bins=quality_bins,
+            bandwidth=bandwidth,
+            max_observations=max_observations,
+        )
+    return _MODEL_CACHE[key]
+
+
 class GreedyPOMDP(_LookupPolicy):
     """Escalate confidence bins in order of their smoothed average quality gain.
 
@@ -427,8 +459,8 @@ class POMDP(_LookupPolicy):
         """The distinct policies over the ``lam`` grid (cached per model and costs)."""
         lams = self._lam_grid(costs) if grid is None else grid
         key = (id(model), costs.unit_costs, costs.verify_costs, tuple(float(v) for v in lams))
-        cache = self.__dict__.setdefault("_policy_cache", {})
-        if key not in cache:
+        cache = _POLICY_CACHE
+        if key not in cache or cache[key][0] is not model:
             distinct: list[TierPolicy] = []
             for policy in solve_tiers_many(
                 model, costs.unit_costs, costs.verify_costs, [float(v) for v in lams]
@@ -437,9 +469,10 @@ class POMDP(_LookupPolicy):
                     policy.lookup(model)[1], distinct[-1].lookup(model)[1]
                 ):
                     distinct.append(policy)
-            cache.clear()
-            cache[key] = distinct
-        return list(cache[key])
+            if len(cache) >= 8:
+                cache.pop(next(iter(cache)))
+            cache[key] = (model, distinct)
+        return list(cache[key][1])
 
     def _fit_tree(
         self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
@@ -447,12 +480,12 @@ class POMDP(_LookupPolicy):
         keep = np.ones(data.n_rows, bool) if forced is None else ~forced
         if not keep.any():
             keep = np.ones(data.n_rows, bool)
-        model = TierModel.fit(
+        model = _tree_model(
             data.scores[keep],
             data.confidences[keep],
-            quality_bins=self.quality_bins,
-            bandwidth=self.bandwidth,
-            max_observations=self.max_observations,
+            self.quality_bins,
+            self.bandwidth,
+            self.max_observations,
         )
         if objective.kind == "lam":
             policy = solve_tiers(

@@ -30,11 +30,19 @@ if TYPE_CHECKING:
 __all__ = ["Threshold"]
 
 
-def candidate_values(conf: np.ndarray, grid: int | None) -> np.ndarray:
-    """Threshold candidates: the observed values plus 0 and 1, or the grid ``i / grid``."""
+N_TIER_CANDIDATES = 64
+"""With three or more tiers (no exact prefix-sum sweep), a continuous signal's threshold
+candidates are at most this many of its quantiles."""
+
+
+def candidate_values(conf: np.ndarray, grid: int | None, max_values: int = 512) -> np.ndarray:
+    """Threshold candidates: the observed values plus 0 and 1, or the grid ``i / grid``.
+
+    More than ``max_values`` distinct values are replaced by that many quantiles.
+    """
     if grid is not None:
         return np.arange(grid + 1) * (1.0 / grid)
-    values, _ = observation_table(conf)
+    values, _ = observation_table(conf, max_values)
     return np.unique(np.concatenate([[0.0], values, [1.0]]))
 
 
@@ -97,7 +105,8 @@ class Threshold(MetaVerifier):
 
     # ------------------------------------------------------------------ fitting
     def _candidates(self, data: ReplayDataset) -> np.ndarray:
-        return candidate_values(data.confidences.reshape(-1), self.grid)
+        cap = 512 if data.n_tiers == 2 else N_TIER_CANDIDATES
+        return candidate_values(data.confidences.reshape(-1), self.grid, cap)
 
     def _sweep(
         self,
