@@ -6,10 +6,11 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
-from langchain_automix import AutoMixRunnable, CostModel, Threshold
+from langchain_automix import POMDP, AutoMixRunnable, CostModel, Observation, Threshold
 from langchain_automix.collection.datasets import load_qa
 from langchain_automix.local import DEFAULT_PAIR, THREE_TIERS, LocalModelServer
 from langchain_automix.runtime.solving import solve
@@ -20,6 +21,8 @@ from tests.integration_tests.conftest import alive
 pytestmark = pytest.mark.integration
 
 CONTEXT = "The Eiffel Tower was completed in 1889 and stands in Paris, the capital of France."
+DESIGNER = " It was designed by the engineering company of Gustave Eiffel."
+DATA = Path(__file__).resolve().parents[2] / "langchain_automix" / "data"
 
 
 def test_answer_verify_and_route_live(local_pair: LocalModelServer) -> None:
@@ -187,8 +190,28 @@ def test_three_local_tiers_climb_to_the_last_one() -> None:
         result = automix.with_result().invoke(
             {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
         )
+        # the shipped three-tier POMDP, live: it goes where its table says, skipping the
+        # medium model when it says so (never calling it, at cost 0)
+        policy = POMDP.load(DATA / "policy_pomdp_three_local.json")
+        live = AutoMixRunnable(models=models, meta_verifier=policy, costs=(1, 10, 50))
+        routed = live.invoke_result(
+            {"question": "Who designed the Eiffel Tower?", "context": CONTEXT + DESIGNER}
+        )
         pids = server.pids
     assert not any(alive(p) for p in pids)
+    first = routed.attempts[0]
+    assert first.verifier_n_samples == 8 and first.verifier_confidence is not None
+    expected = policy.target_tier(
+        Observation(0, 3, first.verifier_confidence, 8, 8, confidences=(first.verifier_confidence,))
+    )
+    if expected == 2:
+        assert routed.attempts[1].skipped and routed.attempts[1].cost == 0.0
+        assert routed.attempts[1].usage is None and routed.answered_by == 2
+        assert routed.total_cost == 2 + 50
+    elif expected == 0:
+        assert routed.answered_by == 0 and len(routed.attempts) == 1
+    else:
+        assert not routed.attempts[1].skipped and routed.attempts[1].answer
     assert [a.model for a in result.attempts] == list(THREE_TIERS)
     assert result.answered_by == 2 and result.escalated
     for attempt in result.attempts[:2]:
