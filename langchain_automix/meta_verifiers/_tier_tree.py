@@ -38,6 +38,7 @@ __all__ = [
     "History",
     "TierModel",
     "TierPolicy",
+    "kde_bandwidth",
     "route_table",
     "route_tree",
     "solve_tiers",
@@ -48,7 +49,8 @@ History = tuple[tuple[int, int], ...]
 """The tiers called so far with the index of their observation: ``((0, 5), (1, 8))``."""
 
 
-def _bandwidth(conf: np.ndarray, rule: float | str) -> float:
+def kde_bandwidth(conf: np.ndarray, rule: float | str) -> float:
+    """Kernel bandwidth: a given number, or Scott's / Silverman's rule on ``conf``."""
     if not isinstance(rule, str):
         return float(rule)
     n = conf.size
@@ -116,7 +118,7 @@ class TierModel:
         for col in range(t - 1):
             conf = confidences[:, col]
             values, _ = observation_table(conf, cap)
-            h = _bandwidth(conf, bandwidth)
+            h = kde_bandwidth(conf, bandwidth)
             z = (values[None, :] - conf[:, None]) / h
             kern = np.exp(-0.5 * z * z)
             kern /= np.maximum(kern.sum(axis=1, keepdims=True), 1e-300)  # each row: a pmf
@@ -186,9 +188,7 @@ class TierPolicy:
         if cached is not None and cached[0] is model:
             return cached[1], cached[2]
         radix = _radix(model)
-        keys = np.array(
-            [sum((o + 1) * int(radix[tv]) for tv, o in h) for h in self.table], dtype=np.int64
-        )
+        keys = _history_keys(list(self.table), radix)
         targets = np.array(list(self.table.values()), dtype=np.intp)
         order = np.argsort(keys)
         self.__dict__["_lookup"] = (model, keys[order], targets[order])
@@ -280,7 +280,7 @@ def solve_tiers_many(
         value(((0, o),), model.prior * model.likelihood[0][:, o])
     radix = _radix(model)
     hists = list(tables)
-    keys = np.array([sum((o + 1) * int(radix[tv]) for tv, o in h) for h in hists], np.int64)
+    keys = _history_keys(hists, radix)
     order = np.argsort(keys)
     hists = [hists[i] for i in order]
     keys = keys[order]
@@ -297,6 +297,13 @@ def _radix(model: TierModel) -> np.ndarray:
     """Place value of each non-final tier's ``observation index + 1`` in a history key."""
     sizes = np.array([v.size + 1 for v in model.observations], dtype=np.int64)
     return np.concatenate([[1], np.cumprod(sizes)[:-1]]).astype(np.int64)
+
+
+def _history_keys(histories: Sequence[History], radix: np.ndarray) -> np.ndarray:
+    """Integer key of each history: ``observation index + 1`` of each tier in mixed radix."""
+    return np.array(
+        [sum((o + 1) * int(radix[tv]) for tv, o in h) for h in histories], dtype=np.int64
+    )
 
 
 def _lookup_targets(

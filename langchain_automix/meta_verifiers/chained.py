@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_mapping, checked, optional
-from langchain_automix.meta_verifiers._fitting import Frontier
 from langchain_automix.meta_verifiers.base import (
     MetaVerifier,
     Observation,
@@ -114,10 +113,6 @@ class Chained(MetaVerifier):
             current_confidence(confidences), tier=0, n_tiers=2, answers=answers
         )
 
-    def route(self, data: ReplayDataset) -> np.ndarray:
-        """Stop tier of each row: each member on its own tier's signal."""
-        return self.route_paths(data).final
-
     def _pairs(self, data: ReplayDataset, costs: CostSpec) -> list[tuple[ReplayDataset, Any]]:
         from langchain_automix.calibration.metrics import CostSpec
 
@@ -139,11 +134,6 @@ class Chained(MetaVerifier):
             member._fit(pair, spec, objective, None)
             members.append(member)
         self.members = members
-
-    def _frontier(
-        self, data: ReplayDataset, costs: CostSpec, forced: np.ndarray | None
-    ) -> Frontier:
-        return MetaVerifier._frontier(self, data, costs, forced)
 
     # ------------------------------------------------------------ serialisation
     def get_params(self) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from langchain_automix.meta_verifiers._fitting import (
 from langchain_automix.meta_verifiers._tier_tree import (
     TierModel,
     TierPolicy,
+    kde_bandwidth,
     route_table,
     route_tree,
     solve_tiers,
@@ -327,17 +328,7 @@ class POMDP(_LookupPolicy):
 
     # ------------------------------------------------------------------ solving
     def _bandwidth(self, conf: np.ndarray) -> float:
-        if not isinstance(self.bandwidth, str):
-            return float(self.bandwidth)
-        n = conf.size
-        sd = float(np.std(conf, ddof=1)) if n > 1 else 0.0
-        if self.bandwidth == "silverman":
-            iqr = float(np.subtract(*np.percentile(conf, [75, 25]))) / 1.349
-            spread = min(sd, iqr) if iqr > 0 else sd
-            h = 0.9 * spread * n ** (-0.2)
-        else:
-            h = sd * n ** (-0.2)
-        return max(h, 1e-3)
+        return kde_bandwidth(conf, self.bandwidth)
 
     def solve(self, data: ReplayDataset, forced: np.ndarray | None = None) -> np.ndarray:
         """Belief update for every observation value: returns ``E[q_large - q_small | o]``.
