@@ -7,8 +7,20 @@ For each of the first ``--n`` shipped replay questions (Qwen2.5-Coder 0.5B -> 1.
 * ``verify-k``: the paper's k sampled verifications of the replay's stored small answer
   (``averify``; on ``llama-server`` one request with ``n=k``, elsewhere k calls);
 * ``verify-k-short``: the same k samples capped at 32 tokens instead of 128;
+* ``verify-k-grammar``: the same k samples under ``DECISION_GRAMMAR`` (a one-sentence
+  evaluation, then the decision line, then stop; ``llama-server`` only);
+* ``verify-k-decision``: the same k samples under ``decision_grammar(0)`` (the decision
+  line alone, no evaluation; ``llama-server`` only);
+* ``verify-k-claims``: the k = 8 samples of ``verify-k`` on ``CLAIMS_VERIFY_PROMPT`` (worked
+  examples for "unanswerable" and yes/no answers; the prompt is about twice as long);
 * ``verify-logprob``: one greedy call, P(Correct) from the decision token's logprobs;
 * ``solve-large``: the 1.5B model answers.
+
+Each verification method runs on a small-model server of its own (``--shared-server``:
+all on the answer's server), so that each finds the prompt cache a deployment would:
+the few-shot block read on earlier questions, this question's context not yet read.
+On one shared server a method that runs after another on the same question finds the
+whole prompt cached and looks several seconds cheaper than it is.
 
 It prints, per method: median wall seconds, the ratio to solve-small (median of the
 per-question ratios, measured in this run), prompt and output tokens, the AUROC of the
@@ -28,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import time
@@ -40,12 +53,22 @@ from langchain_automix.calibration.evaluation import compare_methods
 from langchain_automix.calibration.metrics import auroc
 from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT, DECISION_GRAMMAR, decision_grammar
 from langchain_automix.runtime.solving import asolve
 from langchain_automix.runtime.verification import VerifierSettings, averify
 from langchain_automix.runtime.verification_logprob import alogprob_verify
 
 REPLAY = Path(__file__).resolve().parents[1] / "langchain_automix/data/replay_local_qwen.jsonl"
-METHODS = ("solve-small", "verify-k", "verify-k-short", "verify-logprob", "solve-large")
+METHODS = (
+    "solve-small",
+    "verify-k",
+    "verify-k-short",
+    "verify-k-grammar",
+    "verify-k-decision",
+    "verify-k-claims",
+    "verify-logprob",
+    "solve-large",
+)
 SHORT_TOKENS = 32
 """``verify-k-short``: the same k samples capped at 32 tokens (today's cap is 128)."""
 
@@ -57,7 +80,12 @@ def _tokens(usage: Any) -> tuple[int, int]:
 
 
 async def _run_question(
-    server: LocalModelServer, row: dict[str, Any], k: int, seed: int
+    server: LocalModelServer,
+    judges: dict[str, LocalModelServer],
+    row: dict[str, Any],
+    k: int,
+    seed: int,
+    methods: tuple[str, ...] = METHODS,
 ) -> dict[str, Any]:
     small_id, large_id = DEFAULT_PAIR
     small = server.chat_model(small_id, temperature=0, max_tokens=64)
@@ -76,9 +104,26 @@ async def _run_question(
     }
 
     cfg = None if server.supports_n else {"max_concurrency": 1}
-    judge = server.chat_model(small_id)
-    for method, cap in (("verify-k", 128), ("verify-k-short", SHORT_TOKENS)):
-        settings = VerifierSettings(k=k, seed=seed, request_n=server.supports_n, max_tokens=cap)
+    llama = server.backend == "llama-server"
+    variants = (
+        ("verify-k", 128, None),
+        ("verify-k-short", SHORT_TOKENS, None),
+        ("verify-k-grammar", 128, DECISION_GRAMMAR if llama else None),
+        ("verify-k-decision", 128, decision_grammar(0) if llama else None),
+        ("verify-k-claims", 128, None),
+    )
+    for method, cap, gbnf in variants:
+        if method not in methods or (method.endswith(("grammar", "decision")) and gbnf is None):
+            continue
+        settings = VerifierSettings(
+            k=k,
+            seed=seed,
+            request_n=server.supports_n,
+            max_tokens=cap,
+            grammar=gbnf,
+            prompt=CLAIMS_VERIFY_PROMPT if method == "verify-k-claims" else None,
+        )
+        judge = judges.get(method, server).chat_model(small_id)
         t = time.perf_counter()
         ver = await averify(judge, **q, answer=stored, settings=settings, config=cfg)
         rec[method] = {
@@ -88,19 +133,23 @@ async def _run_question(
             "valid": ver.n_valid,
             "errors": ver.errors,
             "samples_chars": [len(s) for s in ver.samples],
+            "verdicts": ver.verdicts,
         }
 
-    t = time.perf_counter()
-    lp = await alogprob_verify(server.chat_model(small_id), **q, answer=stored, seed=seed)
-    rec["verify-logprob"] = {
-        "s": time.perf_counter() - t,
-        "tokens": _tokens(lp.usage),
-        "conf": lp.confidence,
-    }
+    if "verify-logprob" in methods:
+        t = time.perf_counter()
+        judge = judges.get("verify-logprob", server).chat_model(small_id)
+        lp = await alogprob_verify(judge, **q, answer=stored, seed=seed)
+        rec["verify-logprob"] = {
+            "s": time.perf_counter() - t,
+            "tokens": _tokens(lp.usage),
+            "conf": lp.confidence,
+        }
 
-    t = time.perf_counter()
-    big = await asolve(large, **q)
-    rec["solve-large"] = {"s": time.perf_counter() - t, "tokens": _tokens(big.usage)}
+    if "solve-large" in methods:
+        t = time.perf_counter()
+        big = await asolve(large, **q)
+        rec["solve-large"] = {"s": time.perf_counter() - t, "tokens": _tokens(big.usage)}
     return rec
 
 
@@ -145,11 +194,27 @@ async def main() -> None:
     )
     ap.add_argument("--out", default="automix-out/bench_verification.jsonl")
     ap.add_argument(
+        "--shared-server",
+        action="store_true",
+        help="verify on the answer's server (methods then see each other's prompt cache: "
+        "a method run after another on the same question finds its prompt already read)",
+    )
+    ap.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {', '.join(METHODS)} (solve-small always runs)",
+    )
+    ap.add_argument(
         "--summarize",
         metavar="JSONL",
         help="print the tables from the records of an earlier run (no model is called)",
     )
     args = ap.parse_args()
+    methods = tuple(m.strip() for m in args.methods.split(",") if m.strip())
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        ap.error(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    methods = ("solve-small", *[m for m in METHODS if m in methods and m != "solve-small"])
     rows = [json.loads(line) for line in Path(args.replay).open() if line.strip()][: args.n]
     if args.summarize:
         done = [json.loads(line) for line in Path(args.summarize).open() if line.strip()]
@@ -161,28 +226,47 @@ async def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     recs: list[dict[str, Any]] = []
     started = time.perf_counter()
-    with (
-        LocalModelServer(
-            DEFAULT_PAIR,
-            backend=args.backend,
-            parallel=max(8, args.k),
-            process_per_model=True,
-            logits_all=DEFAULT_PAIR[:1],
-        ) as server,
-        out.open("w") as fh,
-    ):
+    separate = not args.shared_server
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(
+            LocalModelServer(
+                DEFAULT_PAIR,
+                backend=args.backend,
+                parallel=max(8, args.k),
+                process_per_model=True,
+                logits_all=DEFAULT_PAIR[:1],
+            )
+        )
+        # One small-model server per verification method: each sees the prompt cache a
+        # deployment sees (the few-shot block warm from earlier questions, this
+        # question's part cold), not the cache another method has just filled.
+        judges = {
+            m: stack.enter_context(
+                LocalModelServer(DEFAULT_PAIR[:1], backend=args.backend, parallel=max(8, args.k))
+            )
+            for m in methods
+            if separate and m.startswith("verify")
+        }
+        fh = stack.enter_context(out.open("w"))
         backend = server.backend
-        print(f"backend: {backend}; {len(rows)} questions; k={args.k}", flush=True)
-        await _run_question(server, rows[0], args.k, seed=10_000)  # warm-up, not counted
+        print(
+            f"backend: {backend}; {len(rows)} questions; k={args.k}; "
+            + ("one small-model server per verification method" if separate else "one server"),
+            flush=True,
+        )
+        await _run_question(server, judges, rows[0], args.k, 10_000, methods)  # warm-up
         for i, row in enumerate(rows):
-            rec = await _run_question(server, row, args.k, seed=i)
+            rec = await _run_question(server, judges, row, args.k, i, methods)
             recs.append(rec)
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
             print(
                 f"[{i + 1}/{len(rows)}] "
-                + "  ".join(f"{m} {rec[m]['s']:.2f}s" for m in METHODS)
-                + f"  conf k={rec['verify-k']['conf']:.2f} lp={rec['verify-logprob']['conf']:.2f}",
+                + "  ".join(f"{m} {rec[m]['s']:.2f}s" for m in METHODS if m in rec)
+                + "  conf "
+                + " ".join(
+                    f"{m}={rec[m]['conf']:.2f}" for m in METHODS if "conf" in rec.get(m, {})
+                ),
                 flush=True,
             )
     took = time.perf_counter() - started
@@ -204,12 +288,12 @@ def _summarize(
     )
     print(head)
     print("-" * len(head))
+    methods = [m for m in METHODS if m in recs[0]]
+    sampled = [m for m in methods if m.startswith("verify-k")]
     confs: dict[str, np.ndarray] = {
-        "verify-k": np.array([r["verify-k"]["conf"] for r in recs]),
-        "verify-k-short": np.array([r["verify-k-short"]["conf"] for r in recs]),
-        "verify-logprob": np.array([r["verify-logprob"]["conf"] for r in recs]),
+        m: np.array([r[m]["conf"] for r in recs]) for m in methods if m.startswith("verify")
     }
-    for m in METHODS:
+    for m in methods:
         s = np.array([r[m]["s"] for r in recs])
         ratio = statistics.median(s / solve_s)
         pin = statistics.median(r[m]["tokens"][0] for r in recs)
@@ -236,17 +320,24 @@ def _summarize(
             f"   ({int(have.sum())} rows with it)"
         )
     print()
-    for m in ("verify-k", "verify-k-short"):
+    for m in sampled:
         diff = (auroc(confs[m], correct) or 0) - (auroc(replay_conf, correct) or 0)
+        same_run = ""
+        if m != "verify-k" and "verify-k" in confs:
+            d = (auroc(confs[m], correct) or 0) - (auroc(confs["verify-k"], correct) or 0)
+            same_run = f"; - verify-k (this run): {d:+.3f}"
         took_s = np.array([r[m]["s"] for r in recs])
         print(
             f"{m} / solve-small: {statistics.median(took_s / solve_s):.2f}x (median per "
-            f"question); AUROC {m} - replay k=8: {diff:+.3f}; samples without a decision: "
+            f"question); AUROC {m} - replay k=8: {diff:+.3f}{same_run}; "
+            "samples without a decision: "
             f"{1 - sum(r[m]['valid'] for r in recs) / (k * len(recs)):.1%}; "
             f"errors: {sum(len(r[m]['errors']) for r in recs)}"
         )
+    if "solve-large" not in recs[0]:
+        return
     large_s = np.array([r["solve-large"]["s"] for r in recs])
-    for m in ("verify-k", "verify-k-short", "verify-logprob"):
+    for m in [m for m in (*sampled, "verify-logprob") if m in recs[0]]:
         kept = solve_s + np.array([r[m]["s"] for r in recs])
         print(
             f"a query kept after {m}: median {np.median(kept):.2f} s; always-large "

@@ -42,7 +42,12 @@ from langchain_automix.meta_verifiers import (
     available_meta_verifiers,
     get_meta_verifier,
 )
-from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
+from langchain_automix.prompts import (
+    DECISION_GRAMMAR,
+    DEFAULT_SOLVE_PROMPT,
+    DEFAULT_VERIFY_PROMPT,
+    decision_grammar,
+)
 from langchain_automix.runtime.chat_model import ChatAutoMix
 from langchain_automix.runtime.context import AutoMixContext
 from langchain_automix.runtime.graph import build_automix_graph
@@ -67,6 +72,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DECISION_GRAMMAR",
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
     "POMDP",
@@ -108,6 +114,7 @@ __all__ = [
     "build_automix_graph",
     "compare_methods",
     "create_app",
+    "decision_grammar",
     "evaluate_policy",
     "get_meta_verifier",
     "load_replay",

@@ -12,6 +12,7 @@ from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 __all__ = [
     "as_chat_model",
+    "bound_kwargs",
     "child_config",
     "flat_usage",
     "message_text",
@@ -29,6 +30,27 @@ def as_chat_model(model: Runnable[Any, Any]) -> BaseChatModel | None:
         model = model.bound
         seen += 1
     return model if isinstance(model, BaseChatModel) else None
+
+
+def bound_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
+    """The call keyword arguments bound to ``model`` (``.bind(...)``), outermost winning.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> m = FakeListChatModel(responses=["x"]).bind(stop=["a"]).bind(stop=["b"], n=2)
+        >>> bound_kwargs(m)
+        {'stop': ['b'], 'n': 2}
+    """
+    layers: list[dict[str, Any]] = []
+    seen = 0
+    while isinstance(model, RunnableBinding) and seen < 8:
+        layers.append(dict(model.kwargs))
+        model = model.bound
+        seen += 1
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):
+        merged.update(layer)
+    return merged
 
 
 def model_name(model: Runnable[Any, Any]) -> str:

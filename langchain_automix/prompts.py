@@ -13,10 +13,12 @@ from langchain_core.prompts import ChatPromptTemplate
 
 __all__ = [
     "CLAIMS_VERIFY_PROMPT",
+    "DECISION_GRAMMAR",
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
     "NO_CONTEXT",
     "VERIFY_INSTRUCTION",
+    "decision_grammar",
 ]
 
 NO_CONTEXT = "(no context was given)"
@@ -176,3 +178,48 @@ CLAIMS_VERIFY_PROMPT = _verify_prompt(_EXAMPLES + _CLAIM_EXAMPLES, _SYSTEM + " "
 answers that quote no words of the context: "unanswerable" (Correct only when the
 context really lacks the answer) and yes/no. Its prompt is about twice as long; see
 docs/results.md for what it changed on the embedded pair."""
+
+
+def decision_grammar(max_chars: int | None = None) -> str:
+    r"""A GBNF grammar that makes every verifier sample end with a decision, and soon.
+
+    A sample writes its evaluation, then must write the prompt's decision line,
+    "Verification Decision: The AI generated answer is Correct." or "... Incorrect.",
+    and then stops. It keeps the order the paper's prompt asks for (a one-sentence
+    evaluation, then the decision) and removes the two ways a small model wastes a
+    sample: rambling past the token cap without a decision, and going on after it.
+    Send it to llama.cpp's server as the request's ``grammar`` field
+    (``VerifierSettings(grammar=...)``, ``AutoMixRunnable(verifier_grammar=...)``).
+
+    Args:
+        max_chars: None (default): the evaluation is one sentence, up to its first
+            full stop (no newline). An integer n > 0: one line of at most n characters
+            (a small model rarely ends its line itself, so most samples use all n).
+            0: no evaluation; the sample is the decision line alone (the cheapest;
+            close to the logprob verifier's P(Correct), sampled).
+
+    Raises:
+        ValueError: ``max_chars`` is not None or an integer >= 0.
+
+    Example:
+        >>> print(decision_grammar().splitlines()[1])
+        evaluation ::= [^\n.]+ "."
+        >>> print(decision_grammar(80).splitlines()[1])
+        evaluation ::= [^\n]{1,80}
+        >>> decision_grammar(0).splitlines()[0]
+        'root ::= " "? "Verification Decision: The AI generated answer is " verdict'
+    """
+    if max_chars is not None and (
+        not isinstance(max_chars, int) or isinstance(max_chars, bool) or max_chars < 0
+    ):
+        raise ValueError(f"max_chars must be None or an integer >= 0, got {max_chars!r}")
+    decision = '"Verification Decision: The AI generated answer is " verdict'
+    verdict = 'verdict ::= ("Correct" | "Incorrect") "."\n'
+    if max_chars == 0:
+        return f'root ::= " "? {decision}\n{verdict}'
+    evaluation = '[^\\n.]+ "."' if max_chars is None else f"[^\\n]{{1,{max_chars}}}"
+    return f'root ::= " "? evaluation "\\n\\n" {decision}\nevaluation ::= {evaluation}\n{verdict}'
+
+
+DECISION_GRAMMAR = decision_grammar()
+""":func:`decision_grammar` by default: a one-sentence evaluation, then the decision line."""

@@ -69,6 +69,14 @@ def register(subparsers: Any) -> None:
         "worked examples for 'unanswerable' and yes/no answers",
     )
     p.add_argument(
+        "--verify-grammar",
+        choices=("none", "sentence", "decision"),
+        default="none",
+        help="constrain each verifier sample with a GBNF grammar (llama.cpp servers, e.g. "
+        "--local): 'sentence' = a one-sentence evaluation, then the decision line, then stop; "
+        "'decision' = the decision line alone (see docs/verification.md for cost and AUROC)",
+    )
+    p.add_argument(
         "--add-signals-to",
         metavar="REPLAY",
         help="instead of collecting anew: add the answer-logprob signals to the rows of an "
@@ -137,6 +145,24 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
 
+def verify_grammar(choice: str) -> str | None:
+    """The GBNF grammar of a ``--verify-grammar`` choice (``none``: None).
+
+    Example:
+        >>> verify_grammar("none") is None, "Verification Decision" in verify_grammar("decision")
+        (True, True)
+    """
+    from langchain_automix.prompts import decision_grammar
+
+    if choice == "none":
+        return None
+    if choice == "sentence":
+        return decision_grammar()
+    if choice == "decision":
+        return decision_grammar(0)
+    raise ValueError(f"--verify-grammar must be none, sentence or decision, got {choice!r}")
+
+
 def _add_signals(args: argparse.Namespace) -> int:
     from langchain_automix.collection.collect import aadd_signals
 
@@ -158,7 +184,12 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
     from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT
 
     verify_prompt = CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None
-    reuse = load_reuse(args.reuse, verify_prompt=verify_prompt) if args.reuse else None
+    grammar = verify_grammar(args.verify_grammar)
+    reuse = (
+        load_reuse(args.reuse, verify_prompt=verify_prompt, verify_grammar=grammar)
+        if args.reuse
+        else None
+    )
 
     with _tiers(args) as tiers:
         if len(tiers) < 1:
@@ -182,6 +213,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 logprob_verifier=args.logprob_verifier,
                 verify_prompt=verify_prompt,
                 reuse=reuse,
+                verify_grammar=grammar,
             )
         )
     if stats.truncated_bytes:

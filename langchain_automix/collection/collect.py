@@ -72,7 +72,11 @@ __all__ = [
 
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
 from langchain_automix.runtime.solving import asolve
-from langchain_automix.runtime.verification import VerifierSettings, averify
+from langchain_automix.runtime.verification import (
+    VerifierSettings,
+    averify,
+    check_grammar_model,
+)
 from langchain_automix.runtime.verification_logprob import alogprob_verify
 
 
@@ -112,9 +116,17 @@ class CollectStats:
     failed_ids: list[str] = field(default_factory=list)
 
 
-def prompt_version(verify_prompt: BasePromptTemplate | None = None) -> str:
-    """A short hash of the solve and verify prompts in use (written in each row)."""
+def prompt_version(
+    verify_prompt: BasePromptTemplate | None = None, verify_grammar: str | None = None
+) -> str:
+    """A short hash of the solve and verify prompts in use (written in each row).
+
+    A verifier grammar is part of it (samples drawn under one are another measurement);
+    without one the hash is what it always was, so older rows still match.
+    """
     text = repr(DEFAULT_SOLVE_PROMPT) + repr(verify_prompt or DEFAULT_VERIFY_PROMPT)
+    if verify_grammar is not None:
+        text += "\ngrammar:" + verify_grammar
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -199,7 +211,10 @@ _VERIFY_FIELDS = (
 
 
 def load_reuse(
-    path: str | os.PathLike[str], *, verify_prompt: BasePromptTemplate | None = None
+    path: str | os.PathLike[str],
+    *,
+    verify_prompt: BasePromptTemplate | None = None,
+    verify_grammar: str | None = None,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Tier records of an earlier replay file, by question id and model name.
 
@@ -213,7 +228,7 @@ def load_reuse(
         ValueError: naming the line of a row that is not a JSON object with ``id`` and
             a ``tiers`` list.
     """
-    now = prompt_version(verify_prompt)
+    now = prompt_version(verify_prompt, verify_grammar)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     with Path(path).open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -273,6 +288,7 @@ async def collect_one(
     logprob_verifier: bool = False,
     verify_prompt: BasePromptTemplate | None = None,
     reuse: Mapping[str, Mapping[str, Any]] | None = None,
+    verify_grammar: str | None = None,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -286,6 +302,8 @@ async def collect_one(
         logprob_verifier: also run the one-call logprob verifier on each non-final
             tier (signal ``logprob_verifier``; needs an endpoint with logprobs).
         verify_prompt: verification prompt (default the paper's, ``DEFAULT_VERIFY_PROMPT``).
+        verify_grammar: GBNF grammar for every verifier sample (llama.cpp servers; see
+            :func:`~langchain_automix.prompts.decision_grammar`); None: none.
         reuse: this question's tier records from an earlier run, by model name (see
             :func:`load_reuse`); a matching tier is copied (marked ``"reused": true``)
             instead of called.
@@ -346,6 +364,7 @@ async def collect_one(
                     seed=qseed,
                     request_n=tier.request_n,
                     prompt=verify_prompt,
+                    grammar=verify_grammar,
                 ),
                 config={"max_concurrency": tier.max_concurrency} if tier.max_concurrency else None,
             )
@@ -367,7 +386,7 @@ async def collect_one(
         "tiers": out_tiers,
         "k": k,
         "seed": qseed,
-        "prompt_version": prompt_version(verify_prompt),
+        "prompt_version": prompt_version(verify_prompt, verify_grammar),
     }
 
 
@@ -428,6 +447,7 @@ async def acollect(
     logprob_verifier: bool = False,
     verify_prompt: BasePromptTemplate | None = None,
     reuse: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
+    verify_grammar: str | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -451,6 +471,8 @@ async def acollect(
         on_row: called with each row after it is written.
         logprob_verifier: also record the one-call logprob verifier's P(Correct).
         verify_prompt: verification prompt (default the paper's).
+        verify_grammar: GBNF grammar for every verifier sample (see :func:`collect_one`);
+            part of each row's ``prompt_version``.
         reuse: tier records of an earlier run by question id and model name
             (:func:`load_reuse`): matching tiers are copied, not called.
 
@@ -459,8 +481,9 @@ async def acollect(
 
     Raises:
         ValueError: before any call, for ``k`` or ``concurrency`` below 1 or negative
-            ``retries`` (a bad setting would fail every question, each retried as if
-            the failure were transient).
+            ``retries``, or a ``verify_grammar`` that a verifying tier's model cannot
+            send (a bad setting would fail every question, each retried as if the
+            failure were transient).
     """
     for name, value, least in (
         ("k", k, 1),
@@ -469,13 +492,16 @@ async def acollect(
     ):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    if verify_grammar is not None:
+        for tier in list(tiers)[:-1]:  # the tiers that verify
+            check_grammar_model(tier.verifier or tier.model)
     items = list(items)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     done, torn = read_done_ids(out)
     if done and not allow_mixed_prompts:
         versions = _prompt_versions(out)
-        now = prompt_version(verify_prompt)
+        now = prompt_version(verify_prompt, verify_grammar)
         if versions - {now}:
             raise ValueError(
                 f"{out} holds rows made with other prompts (prompt_version "
@@ -504,6 +530,7 @@ async def acollect(
                         verify_max_tokens=verify_max_tokens,
                         logprob_verifier=logprob_verifier,
                         verify_prompt=verify_prompt,
+                        verify_grammar=verify_grammar,
                         reuse=(reuse or {}).get(item.id),
                     )
                 except asyncio.CancelledError:

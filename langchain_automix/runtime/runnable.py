@@ -32,6 +32,7 @@ from langchain_automix.runtime.verification import (
     DEFAULT_NUM_VERIFICATIONS,
     DEFAULT_VERIFIER_TEMPERATURE,
     VerifierSettings,
+    check_grammar_model,
 )
 
 __all__ = ["AutoMixRunnable", "coerce_input"]
@@ -217,6 +218,12 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     """Base sampling seed of the verifier (for models that take ``seed``)."""
     request_n: bool | None = None
     """Ask for all verifier samples in one ``n=k`` call; None: when the model has ``n``."""
+    verifier_grammar: str | None = None
+    """A GBNF grammar every verifier sample must follow (llama.cpp's server reads it from
+    the request): :data:`~langchain_automix.prompts.DECISION_GRAMMAR` bounds the evaluation
+    and forces the decision line, ``decision_grammar(0)`` asks for the decision alone.
+    The verifying tiers must be chat models with an ``extra_body`` field (``ChatOpenAI``).
+    See docs/verification.md for what each costs and measures on the embedded pair."""
     verification: Literal["sampling", "logprob"] = "sampling"
     """``sampling`` (the paper's ``k`` samples) or ``logprob`` (one greedy call; the
     probability of "Correct" from the top logprobs; needs an endpoint with logprobs)."""
@@ -306,6 +313,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     def model_post_init(self, __context: Any) -> None:
         """Check the costs against the tiers and prepare the graph's runtime context."""
         self.costs.validate_tiers(len(self.models))
+        if self.verifier_grammar is not None and self.verification == "sampling":
+            for model in self.models[:-1]:  # the tiers that verify their own answers
+                check_grammar_model(model)
         self._context = AutoMixContext(
             models=tuple(self.models),
             model_names=tuple(model_name(m) for m in self.models),
@@ -317,6 +327,7 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                 seed=self.verifier_seed,
                 request_n=self.request_n,
                 prompt=self.verify_prompt,
+                grammar=self.verifier_grammar,
                 method=self.verification,
             ),
             costs=self.costs,

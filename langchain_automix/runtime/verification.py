@@ -37,8 +37,10 @@ from langchain_core.runnables.config import get_executor_for_config
 
 from langchain_automix._model_utils import (
     as_chat_model,
+    bound_kwargs,
     child_config,
     message_text,
+    model_name,
     sum_usage,
     supported_kwargs,
     usage_of,
@@ -55,6 +57,7 @@ __all__ = [
     "VerificationResult",
     "VerifierSettings",
     "averify",
+    "check_grammar_model",
     "confidence_of",
     "find_decision",
     "own_block",
@@ -225,6 +228,11 @@ class VerifierSettings:
     """Ask for all samples in one call with ``n=k``; None: when the model has ``n``."""
     prompt: BasePromptTemplate | None = None
     """Verification prompt with ``context``, ``question``, ``answer``; default the paper's."""
+    grammar: str | None = None
+    """A GBNF grammar every sample must follow, sent as the request's ``grammar`` field
+    (llama.cpp's server reads it; see :func:`~langchain_automix.prompts.decision_grammar`,
+    which bounds the evaluation and forces the decision line). Needs a chat model with
+    an ``extra_body`` field (``ChatOpenAI``); None sends nothing."""
     method: Literal["sampling", "logprob"] = "sampling"
     """``sampling``: the paper's ``k`` sampled verifications. ``logprob``: one greedy call;
     the confidence is the probability of "Correct" in the decision token's top logprobs
@@ -241,6 +249,8 @@ class VerifierSettings:
             )
         if self.temperature is not None and self.temperature < 0:
             raise ValueError(f"verifier temperature must be >= 0, got {self.temperature!r}")
+        if self.grammar is not None and (not isinstance(self.grammar, str) or not self.grammar):
+            raise ValueError(f"verifier grammar must be a non-empty string, got {self.grammar!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,10 +327,45 @@ def verify_prompt_values(question: str, context: str | None, answer: str) -> dic
 def _call_kwargs(
     model: Runnable[Any, Any], settings: VerifierSettings, seed: int | None
 ) -> dict[str, Any]:
-    return supported_kwargs(
+    kwargs = supported_kwargs(
         model,
         {"temperature": settings.temperature, "max_tokens": settings.max_tokens, "seed": seed},
     )
+    if settings.grammar is not None:
+        kwargs["extra_body"] = _grammar_body(model, settings.grammar)
+    return kwargs
+
+
+def check_grammar_model(model: Runnable[Any, Any]) -> BaseChatModel:
+    """The chat model under ``model`` if it can send a verifier grammar, else an error.
+
+    Raises:
+        ValueError: ``model`` is not a chat model with an ``extra_body`` field (the
+            request field that carries the grammar to an OpenAI-compatible server).
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel
+        >>> try:
+        ...     check_grammar_model(FakeListChatModel(responses=["x"]))
+        ... except ValueError as exc:
+        ...     print(str(exc)[:60])
+        a verifier grammar is set, but the verifier model (fake-list
+    """
+    chat = as_chat_model(model)
+    if chat is None or "extra_body" not in type(chat).model_fields:
+        raise ValueError(
+            f"a verifier grammar is set, but the verifier model ({model_name(model)}) has no "
+            "extra_body field to send it in; use ChatOpenAI pointed at a llama.cpp server, "
+            "or leave the grammar unset"
+        )
+    return chat
+
+
+def _grammar_body(model: Runnable[Any, Any], grammar: str) -> dict[str, Any]:
+    """The request's ``extra_body``: ``grammar`` added to what the model already sends."""
+    chat = check_grammar_model(model)
+    body = {**(bound_kwargs(model).get("extra_body") or {})}
+    return {**(getattr(chat, "extra_body", None) or {}), **body, "grammar": grammar}
 
 
 def _wants_n(model: Runnable[Any, Any], settings: VerifierSettings) -> BaseChatModel | None:
@@ -343,8 +388,13 @@ def _cached(model: Runnable[Any, Any]) -> bool:
 def _n_request(
     model: Runnable[Any, Any], settings: VerifierSettings, config: RunnableConfig
 ) -> dict[str, Any]:
-    """Keyword arguments of one ``generate`` call that asks for all ``k`` samples."""
+    """Keyword arguments of one ``generate`` call that asks for all ``k`` samples.
+
+    ``generate`` is called on the chat model under any bindings, so the keyword
+    arguments bound to ``model`` are carried over (ours win where both set one).
+    """
     return {
+        **bound_kwargs(model),
         "stop": list(settings.stop) if settings.stop else None,
         "n": settings.k,
         **_call_kwargs(model, settings, settings.seed),
@@ -431,6 +481,8 @@ def verify(
         (0.5, 4)
     """
     settings = settings or VerifierSettings()
+    if settings.grammar is not None:
+        check_grammar_model(model)  # fails before any call
     refusal = unverifiable(answer, context)
     if refusal is not None:
         return VerificationResult.unverified(refusal, settings.k)
@@ -468,6 +520,8 @@ async def averify(
 ) -> VerificationResult:
     """Async twin of :func:`verify`; fallback samples run concurrently."""
     settings = settings or VerifierSettings()
+    if settings.grammar is not None:
+        check_grammar_model(model)  # fails before any call
     refusal = unverifiable(answer, context)
     if refusal is not None:
         return VerificationResult.unverified(refusal, settings.k)

@@ -168,3 +168,32 @@ async def test_tier_max_concurrency_bounds_verifier_samples(limit: int | None, p
     row = await collect_one(items(1)[0], tiers_, k=4, seed=0)
     assert len(row["tiers"][0]["verifier_samples"]) == 4
     assert small.peak_in_flight == peak
+
+
+async def test_verify_grammar_is_checked_before_any_call_and_versions_rows(
+    tmp_path: Path,
+) -> None:
+    from langchain_automix.collection.collect import prompt_version
+    from langchain_automix.prompts import DECISION_GRAMMAR
+
+    out = tmp_path / "r.jsonl"
+    cascade = tiers()
+    with pytest.raises(ValueError, match="no extra_body field"):
+        await acollect(items(2), cascade, out, k=2, progress=False, verify_grammar=DECISION_GRAMMAR)
+    assert all(t.model.calls == [] for t in cascade)  # type: ignore[attr-defined]
+    assert not out.exists() or out.read_text() == ""
+    # rows drawn under a grammar are another measurement: their prompt version differs,
+    # and without one it is what it always was
+    assert prompt_version() == prompt_version(None, None)
+    assert prompt_version(None, DECISION_GRAMMAR) != prompt_version()
+
+
+def test_cli_verify_grammar_choices() -> None:
+    from langchain_automix.cli.collect import verify_grammar
+    from langchain_automix.prompts import DECISION_GRAMMAR, decision_grammar
+
+    assert verify_grammar("none") is None
+    assert verify_grammar("sentence") == DECISION_GRAMMAR
+    assert verify_grammar("decision") == decision_grammar(0)
+    with pytest.raises(ValueError, match="--verify-grammar"):
+        verify_grammar("fast")

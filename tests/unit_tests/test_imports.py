@@ -1,6 +1,7 @@
 import langchain_automix
 
 EXPECTED_ALL = [
+    "DECISION_GRAMMAR",
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
     "POMDP",
@@ -42,6 +43,7 @@ EXPECTED_ALL = [
     "build_automix_graph",
     "compare_methods",
     "create_app",
+    "decision_grammar",
     "evaluate_policy",
     "get_meta_verifier",
     "load_replay",

@@ -126,3 +126,142 @@ def test_settings_validation() -> None:
         VerifierSettings(k=0)
     with pytest.raises(ValueError, match="temperature"):
         VerifierSettings(temperature=-1)
+
+
+def _recording_openai(bodies: list[dict[str, object]], **kwargs: object) -> object:
+    """A real ``ChatOpenAI`` whose HTTP requests are recorded and answered locally."""
+    import json
+
+    import httpx
+    from langchain_openai import ChatOpenAI
+
+    def reply(request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content)
+        bodies.append(body)
+        n = int(body.get("n") or 1)
+        choices = [
+            {
+                "index": i,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": CORRECT if i % 2 else INCORRECT},
+            }
+            for i in range(n)
+        ]
+        usage = {"prompt_tokens": 10, "completion_tokens": 3 * n, "total_tokens": 10 + 3 * n}
+        return httpx.Response(
+            200,
+            json={
+                "id": "x",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": choices,
+                "usage": usage,
+            },
+        )
+
+    transport = httpx.MockTransport(reply)
+    return ChatOpenAI(
+        model="m",
+        api_key="sk-test",
+        base_url="http://llama.test/v1",
+        http_client=httpx.Client(transport=transport),
+        http_async_client=httpx.AsyncClient(transport=transport),
+        max_retries=0,
+        **kwargs,
+    )
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_grammar_goes_into_the_request_body(use_async: bool) -> None:
+    from langchain_automix import DECISION_GRAMMAR
+
+    bodies: list[dict[str, object]] = []
+    # the model's own extra_body and one bound to it are kept beside the grammar
+    judge = _recording_openai(bodies, n=1, extra_body={"cache_prompt": True}).bind(  # type: ignore[attr-defined]
+        extra_body={"top_k": 40}
+    )
+    settings = VerifierSettings(k=4, grammar=DECISION_GRAMMAR, seed=3)
+    if use_async:
+        r = await averify(judge, question="q", context="c", answer="a", settings=settings)
+    else:
+        r = verify(judge, question="q", context="c", answer="a", settings=settings)
+    assert len(bodies) == 1  # one request with n = k
+    body = bodies[0]
+    assert body["n"] == 4 and body["seed"] == 3
+    assert body["grammar"] == DECISION_GRAMMAR
+    assert body["cache_prompt"] is True and body["top_k"] == 40
+    assert (r.n_valid, r.confidence) == (4, 0.5)
+
+
+def test_without_grammar_the_body_has_none() -> None:
+    bodies: list[dict[str, object]] = []
+    verify(
+        _recording_openai(bodies, n=1),  # type: ignore[arg-type]
+        question="q",
+        context="c",
+        answer="a",
+        settings=VerifierSettings(k=2),
+    )
+    assert "grammar" not in bodies[0]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_grammar_needs_a_model_that_can_send_it(use_async: bool) -> None:
+    model = ScriptedChatModel()
+    settings = VerifierSettings(k=2, grammar='root ::= "x"')
+    with pytest.raises(ValueError, match="no extra_body field"):
+        if use_async:
+            await averify(model, question="q", context="c", answer="a", settings=settings)
+        else:
+            verify(model, question="q", context="c", answer="a", settings=settings)
+    assert model.calls == []  # refused before any call
+
+
+def test_grammar_setting_validation() -> None:
+    with pytest.raises(ValueError, match="non-empty string"):
+        VerifierSettings(grammar="")
+
+
+def test_decision_grammar_shapes() -> None:
+    from langchain_automix import DECISION_GRAMMAR
+    from langchain_automix.prompts import decision_grammar
+
+    assert DECISION_GRAMMAR == decision_grammar()
+    assert 'evaluation ::= [^\\n.]+ "."' in DECISION_GRAMMAR  # one sentence
+    capped = decision_grammar(50)
+    assert "[^\\n]{1,50}" in capped and capped.count("::=") == 3
+    only = decision_grammar(0)
+    assert "evaluation" not in only and "Verification Decision" in only
+    for g in (DECISION_GRAMMAR, capped, only):
+        assert g.splitlines()[0].startswith("root ::=")
+        assert '("Correct" | "Incorrect")' in g
+    for bad in (-1, 1.5, True, "10"):
+        with pytest.raises(ValueError, match="max_chars"):
+            decision_grammar(bad)  # type: ignore[arg-type]
+
+
+def test_runnable_sends_the_grammar_with_verification_only() -> None:
+    from langchain_automix import DECISION_GRAMMAR, AutoMixRunnable
+
+    small_bodies: list[dict[str, object]] = []
+    large_bodies: list[dict[str, object]] = []
+    automix = AutoMixRunnable(
+        models=[_recording_openai(small_bodies, n=1), _recording_openai(large_bodies)],  # type: ignore[list-item]
+        num_verifications=4,
+        verifier_grammar=DECISION_GRAMMAR,
+    )
+    automix.invoke({"question": "q", "context": "c"})
+    solve, verify_call = small_bodies  # one answer call, one n = 4 verification call
+    assert "grammar" not in solve
+    assert verify_call["grammar"] == DECISION_GRAMMAR and verify_call["n"] == 4
+    assert all("grammar" not in b for b in large_bodies)
+
+
+def test_runnable_refuses_a_grammar_its_models_cannot_send() -> None:
+    from langchain_automix import DECISION_GRAMMAR, AutoMixRunnable
+
+    with pytest.raises(ValueError, match="no extra_body field"):
+        AutoMixRunnable(
+            models=[ScriptedChatModel(), ScriptedChatModel()], verifier_grammar=DECISION_GRAMMAR
+        )
