@@ -85,6 +85,31 @@ def test_llama_server_samples_k_verifications_in_one_request(local_pair: LocalMo
     assert len(set(checked.samples)) > 1  # sampled at temperature 1, not copies
 
 
+@pytest.mark.parametrize("max_chars", [None, 0])
+def test_llama_server_follows_the_decision_grammar(
+    local_pair: LocalModelServer, max_chars: int | None
+) -> None:
+    import re
+
+    from langchain_automix import decision_grammar
+
+    small = local_pair.chat_model(DEFAULT_PAIR[0])
+    checked = verify(
+        small,
+        question="When was the Eiffel Tower completed?",
+        context=CONTEXT,
+        answer="1889",
+        settings=VerifierSettings(k=4, seed=3, grammar=decision_grammar(max_chars)),
+    )
+    assert not checked.errors and len(checked.samples) == 4
+    # every sample is what the grammar allows, and so every sample has a decision
+    line = r"Verification Decision: The AI generated answer is (Correct|Incorrect)\."
+    shape = rf" ?{line}" if max_chars == 0 else rf" ?[^\n.]+\.\n\n{line}"
+    for sample in checked.samples:
+        assert re.fullmatch(shape, sample), sample
+    assert checked.n_valid == 4
+
+
 @pytest.mark.parametrize("backend", ["llama-server", "llama-cpp-python"])
 def test_logprob_verifier_live(backend: str) -> None:
     with LocalModelServer(
