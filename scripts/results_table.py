@@ -33,7 +33,13 @@ from langchain_automix.calibration.evaluation import compare_methods, verifier_r
 from langchain_automix.calibration.metrics import auroc
 from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.meta_verifiers import Calibrated, Threshold
-from langchain_automix.signals import COMBINED, FREE, has_answer_probs, resolve_auto
+from langchain_automix.signals import (
+    COMBINED,
+    FREE,
+    answer_kind_signals,
+    has_answer_probs,
+    resolve_auto,
+)
 
 DEFAULT = (
     Path(__file__).resolve().parents[1] / "langchain_automix" / "data" / "replay_local_qwen.jsonl"
@@ -150,15 +156,25 @@ def held_out_auroc(data: ReplayDataset, seeds: int) -> dict[str, list[float]]:
 
 
 def _shuffled(rows: list[dict]) -> list[dict]:
-    """Copies of ``rows`` with the first tier's confidence and signals permuted (seed 0)."""
+    """Copies of ``rows`` with the first tier's confidence and signals permuted (seed 0).
+
+    The answer's kind signals (``answer_abstains``, ``answer_yes_no``) are not stored in
+    the rows: the replay reads them from each row's own answer text. They travel with
+    the donor's other signals here, written out, or the control would keep them (and
+    with them the real information of which answers abstain or say yes/no).
+    """
     order = np.random.default_rng(0).permutation(len(rows))
     out = []
     for r, j in zip(rows, order, strict=True):
         donor = rows[int(j)]["tiers"][0]
+        signals: dict[str, float] = {}
+        if isinstance(donor.get("answer"), str):
+            signals.update(answer_kind_signals(donor["answer"]))
+        signals.update(donor.get("signals") or {})
         first = {**r["tiers"][0], "verifier_confidence": donor["verifier_confidence"]}
         first.pop("signals", None)
-        if "signals" in donor:
-            first["signals"] = donor["signals"]
+        if signals:
+            first["signals"] = signals
         out.append({**r, "tiers": [first, *r["tiers"][1:]]})
     return out
 

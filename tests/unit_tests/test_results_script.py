@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from langchain_automix.calibration.synthetic import synthetic_replay
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,3 +75,44 @@ def test_tables_per_dataset_and_the_shuffled_control(tmp_path: Path) -> None:
     # the synthetic verifier carries signal; permuting its confidences removes it
     assert informative > 0.7
     assert abs(control - 0.5) < 0.15
+
+
+def test_shuffled_control_moves_the_answer_kind_signals_too() -> None:
+    """The kind signals are read from the answer text, not stored: the control must permute
+    them with the rest, or it keeps real information (here: abstaining answers are right)."""
+    import importlib.util
+
+    from langchain_automix.calibration.replay import ReplayDataset
+
+    spec = importlib.util.spec_from_file_location(
+        "results_table", ROOT / "scripts" / "results_table.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rows = [
+        {
+            "id": str(i),
+            "answers": ["x"],
+            "tiers": [
+                {
+                    "answer": "unanswerable" if i % 2 else "Paris",
+                    "score": float(i % 2),
+                    "verifier_confidence": 0.5,
+                    "signals": {"answer_min_prob": 0.5},
+                },
+                {"answer": "x", "score": 1.0},
+            ],
+        }
+        for i in range(200)
+    ]
+    real = ReplayDataset.from_records(rows)
+    control = ReplayDataset.from_records(module._shuffled(rows))
+
+    def abstains(data: ReplayDataset) -> np.ndarray:
+        return np.asarray(data.signals["answer_abstains"][:, 0])
+
+    correct = np.array([r["tiers"][0]["score"] == 1.0 for r in rows])
+    assert (abstains(real) == correct).all()  # a perfect signal before
+    agreement = (abstains(control) == correct).mean()
+    assert 0.35 < agreement < 0.65  # chance after
