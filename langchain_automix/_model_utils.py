@@ -23,13 +23,21 @@ __all__ = [
 ]
 
 
+def _unbind(
+    model: Runnable[Any, Any],
+) -> tuple[list[RunnableBinding[Any, Any]], Runnable[Any, Any]]:
+    """The bindings around ``model`` (outermost first, at most 8) and what they wrap."""
+    layers: list[RunnableBinding[Any, Any]] = []
+    while isinstance(model, RunnableBinding) and len(layers) < 8:
+        layers.append(model)
+        model = model.bound
+    return layers, model
+
+
 def as_chat_model(model: Runnable[Any, Any]) -> BaseChatModel | None:
     """The underlying ``BaseChatModel`` of ``model`` (through bindings), if any."""
-    seen = 0
-    while isinstance(model, RunnableBinding) and seen < 8:
-        model = model.bound
-        seen += 1
-    return model if isinstance(model, BaseChatModel) else None
+    inner = _unbind(model)[1]
+    return inner if isinstance(inner, BaseChatModel) else None
 
 
 def bound_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
@@ -41,15 +49,9 @@ def bound_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
         >>> bound_kwargs(m)
         {'stop': ['b'], 'n': 2}
     """
-    layers: list[dict[str, Any]] = []
-    seen = 0
-    while isinstance(model, RunnableBinding) and seen < 8:
-        layers.append(dict(model.kwargs))
-        model = model.bound
-        seen += 1
     merged: dict[str, Any] = {}
-    for layer in reversed(layers):
-        merged.update(layer)
+    for layer in reversed(_unbind(model)[0]):
+        merged.update(layer.kwargs)
     return merged
 
 

@@ -364,8 +364,8 @@ def check_grammar_model(model: Runnable[Any, Any]) -> BaseChatModel:
 def _grammar_body(model: Runnable[Any, Any], grammar: str) -> dict[str, Any]:
     """The request's ``extra_body``: ``grammar`` added to what the model already sends."""
     chat = check_grammar_model(model)
-    body = {**(bound_kwargs(model).get("extra_body") or {})}
-    return {**(getattr(chat, "extra_body", None) or {}), **body, "grammar": grammar}
+    own = getattr(chat, "extra_body", None) or {}
+    return {**own, **(bound_kwargs(model).get("extra_body") or {}), "grammar": grammar}
 
 
 def _wants_n(model: Runnable[Any, Any], settings: VerifierSettings) -> BaseChatModel | None:

@@ -9,12 +9,17 @@ import time
 from pathlib import Path
 
 import pytest
+from langchain_core.runnables import RunnableConfig
 
 from langchain_automix import POMDP, AutoMixRunnable, CostModel, Observation, Threshold
 from langchain_automix.collection.datasets import load_qa
 from langchain_automix.local import DEFAULT_PAIR, THREE_TIERS, LocalModelServer
 from langchain_automix.runtime.solving import solve
-from langchain_automix.runtime.verification import VerifierSettings, verify
+from langchain_automix.runtime.verification import (
+    VerificationResult,
+    VerifierSettings,
+    verify,
+)
 from langchain_automix.runtime.verification_logprob import logprob_verify
 from tests.integration_tests.conftest import alive
 
@@ -61,6 +66,20 @@ def test_ci_serves_with_llama_server(local_pair: LocalModelServer) -> None:
     assert local_pair.supports_n and local_pair.returns_logprobs(DEFAULT_PAIR[0])
 
 
+def _verify_eiffel(
+    server: LocalModelServer, settings: VerifierSettings, config: RunnableConfig | None = None
+) -> VerificationResult:
+    """The small model verifies its right answer "1889" to the Eiffel Tower question."""
+    return verify(
+        server.chat_model(DEFAULT_PAIR[0]),
+        question="When was the Eiffel Tower completed?",
+        context=CONTEXT,
+        answer="1889",
+        settings=settings,
+        config=config,
+    )
+
+
 def test_llama_server_samples_k_verifications_in_one_request(local_pair: LocalModelServer) -> None:
     from langchain_core.callbacks import BaseCallbackHandler
 
@@ -70,14 +89,8 @@ def test_llama_server_samples_k_verifications_in_one_request(local_pair: LocalMo
         def on_chat_model_start(self, *args: object, **kwargs: object) -> None:
             Count.calls += 1
 
-    small = local_pair.chat_model(DEFAULT_PAIR[0])
-    checked = verify(
-        small,
-        question="When was the Eiffel Tower completed?",
-        context=CONTEXT,
-        answer="1889",
-        settings=VerifierSettings(k=4, seed=3),
-        config={"callbacks": [Count()]},
+    checked = _verify_eiffel(
+        local_pair, VerifierSettings(k=4, seed=3), config={"callbacks": [Count()]}
     )
     assert Count.calls == 1, "the k samples should be one request with n=k"
     assert len(checked.samples) == 4 and not checked.errors
@@ -93,13 +106,8 @@ def test_llama_server_follows_the_decision_grammar(
 
     from langchain_automix import decision_grammar
 
-    small = local_pair.chat_model(DEFAULT_PAIR[0])
-    checked = verify(
-        small,
-        question="When was the Eiffel Tower completed?",
-        context=CONTEXT,
-        answer="1889",
-        settings=VerifierSettings(k=4, seed=3, grammar=decision_grammar(max_chars)),
+    checked = _verify_eiffel(
+        local_pair, VerifierSettings(k=4, seed=3, grammar=decision_grammar(max_chars))
     )
     assert not checked.errors and len(checked.samples) == 4
     # every sample is what the grammar allows, and so every sample has a decision
