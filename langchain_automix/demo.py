@@ -325,8 +325,14 @@ def run_demo(
         results.append(result)
         rows.append(_live_row(item, result, large_answer, large_latency))
         first = result.attempts[0]
+        conf = first.verifier_confidence
+        seen = (
+            "small model skipped"
+            if first.skipped
+            else ("no verifier call" if conf is None else f"confidence {conf:.2f}")
+        )
         print(
-            f"[{i}/{len(items)}] {clock() - t0:5.1f}s  confidence {first.verifier_confidence:.2f} "
+            f"[{i}/{len(items)}] {clock() - t0:5.1f}s  {seen} "
             f"-> {'escalated' if result.escalated else 'kept small'}: {result.answer[:50]!r} "
             f"(gold {item.answers[0][:30] if item.answers else 'unanswerable'!r})",
             file=stream,

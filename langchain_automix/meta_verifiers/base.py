@@ -149,6 +149,16 @@ class MetaVerifier(ABC):
         """
         return True
 
+    def start_tier(self, n_tiers: int) -> int:
+        """The tier a query is first sent to, before any answer is seen.
+
+        0 (the first, cheapest tier) for every policy that reads what that tier answers.
+        A policy fixed to always escalate (``Calibrated`` fallen back to
+        ``"escalate"``) starts at the last tier: the first tier's answer would be
+        thrown away, so calling it would only add cost and latency.
+        """
+        return 0
+
     def _signal_label(self) -> str:
         """Name of the routing signal :meth:`decide` reads (for provenance)."""
         return "verifier"

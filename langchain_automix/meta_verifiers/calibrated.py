@@ -20,9 +20,10 @@ what a fit on 50-300 noisy rows needs:
 * **a fallback**: unless that bound (``1 - confidence`` = 5% quantile over bootstrap
   resamples of the rows) is above ``min_gain``, the policy *falls back* to the fixed
   choice and says why (``fallback``, ``report``, the policy file, ``automix fit``'s
-  output). A fit that chases noise costs more than it saves; the fallback never loses
-  to random mixing by more than the verification it does not skip (ΔIBC -3.9 at costs
-  1/50).
+  output). A fit that chases noise costs more than it saves; a fallback *is* the fixed
+  choice, at its cost: always-accept calls the first tier alone (no verification),
+  always-escalate the last tier alone (queries start there, :meth:`start_tier`), so
+  it never loses to random mixing (ΔIBC 0).
 
 Example:
     >>> from langchain_automix.calibration.synthetic import synthetic_replay
@@ -117,11 +118,13 @@ def _signal_param(value: Any, field: str) -> str | list[str]:
 
 
 def _fixed_visits(fallback: str, n_tiers: int) -> np.ndarray:
-    """Tiers a fixed choice calls: the first only, or the first and the last."""
+    """Tiers a fixed choice calls: the first only, or the last only.
+
+    Always-escalate calls the last tier alone: an answer it always discards is not
+    worth asking for (see :meth:`MetaVerifier.start_tier`).
+    """
     visits = np.zeros(n_tiers, dtype=bool)
-    visits[0] = True
-    if fallback == "escalate":
-        visits[-1] = True
+    visits[-1 if fallback == "escalate" else 0] = True
     return visits
 
 
@@ -260,6 +263,14 @@ class Calibrated(MetaVerifier):
             return self.combiner is None or needs_verifier(self.combiner.signals)
         return self.signal == AUTO or needs_verifier(str(self.signal))
 
+    def start_tier(self, n_tiers: int) -> int:
+        """The last tier when fallen back to ``"escalate"``, else the first.
+
+        Fallen back to always-escalate, the first tier's answer is never kept, so it is
+        not asked for.
+        """
+        return n_tiers - 1 if self.fallback == "escalate" else 0
+
     def _resolved(self) -> str | tuple[str, ...]:
         if self.signal == AUTO:
             raise ValueError("a policy with signal 'auto' must be fitted before use")
@@ -280,7 +291,8 @@ class Calibrated(MetaVerifier):
     def decide(self, observation: Observation) -> Target:
         """The fallback if there is one, else the wrapped policy on the chosen signal.
 
-        The ``"escalate"`` fallback goes from the first tier straight to the last.
+        The ``"escalate"`` fallback sends queries to the last tier (live, they start
+        there and this is not asked; see :meth:`start_tier`).
         """
         if self.fallback is not None:
             if self.fallback == "escalate" and observation.n_tiers - 1 > observation.tier + 1:

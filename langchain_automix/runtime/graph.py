@@ -2,6 +2,8 @@
 
 ```mermaid
 graph TD
+    START -- first tier --> solve_small
+    START -- policy fixed to always escalate --> solve_large
     solve_small --> self_verify --> meta_decide
     meta_decide -- accept --> END
     meta_decide -- escalate / skip --> solve_large
@@ -12,7 +14,9 @@ graph TD
 ``solve_large`` calls the tier ``meta_decide`` chose: the next one, or with three or
 more tiers a higher one when the meta-verifier skips (e.g. a POMDP that learnt the
 medium model rarely helps); skipped tiers appear in the trace with ``skipped=True`` and
-cost 0.
+cost 0. A meta-verifier fixed to always escalate (``Calibrated`` fallen back to
+``"escalate"``) starts at the last tier (:meth:`MetaVerifier.start_tier`): the small
+tier is recorded as skipped and never called.
 
 A failed answer call of a non-final tier skips verification and escalates; a
 failed final tier raises :class:`~langchain_automix.errors.AutoMixModelError`
@@ -237,7 +241,7 @@ def _after_solve(
 ) -> dict[str, Any]:
     attempt = _solved(ctx, tier, out)
     before = state.get("attempts", [])
-    first_skipped = before[-1].tier + 1 if before else tier
+    first_skipped = before[-1].tier + 1 if before else 0
     skipped = [
         TierAttempt(tier=t, model=ctx.model_names[t], skipped=True)
         for t in range(first_skipped, tier)
@@ -329,9 +333,16 @@ async def asolve_small(
     return await _asolve_tier(state, config, runtime, 0, "solve_small")
 
 
-def _next_tier(state: AutoMixState) -> int:
-    """The tier to call next: the one ``meta_decide`` chose, else the next one."""
-    chosen = state["attempts"][-1].escalate_to
+def _next_tier(ctx: AutoMixContext, state: AutoMixState) -> int:
+    """The tier to call next: the one ``meta_decide`` chose, else the next one.
+
+    Before any attempt, the meta-verifier's :meth:`start_tier` (a policy fixed to
+    always escalate starts at the last tier).
+    """
+    attempts = state.get("attempts") or []
+    if not attempts:
+        return ctx.meta_verifier.start_tier(ctx.n_tiers)
+    chosen = attempts[-1].escalate_to
     return chosen if chosen is not None else state["tier"] + 1
 
 
@@ -342,14 +353,16 @@ def solve_large(
 
     Its tokens stream if it is the last tier.
     """
-    return _solve_tier(state, config, runtime, _next_tier(state), "solve_large")
+    tier = _next_tier(_context(runtime), state)
+    return _solve_tier(state, config, runtime, tier, "solve_large")
 
 
 async def asolve_large(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """Async twin of :func:`solve_large`."""
-    return await _asolve_tier(state, config, runtime, _next_tier(state), "solve_large")
+    tier = _next_tier(_context(runtime), state)
+    return await _asolve_tier(state, config, runtime, tier, "solve_large")
 
 
 def self_verify(
@@ -436,6 +449,14 @@ async def ameta_decide(
 # --- routers -------------------------------------------------------------------------------
 
 
+def route_at_start(
+    state: AutoMixState, runtime: Runtime[Any]
+) -> Literal["solve_small", "solve_large"]:
+    """Start at the first tier, or higher when the meta-verifier never keeps its answer."""
+    ctx = _context(runtime)
+    return "solve_large" if ctx.meta_verifier.start_tier(ctx.n_tiers) > 0 else "solve_small"
+
+
 def route_after_solve_small(state: AutoMixState) -> Literal["self_verify", "solve_large"]:
     """Verify the small answer, or escalate at once when the small call failed."""
     return "solve_large" if state["attempts"][-1].error is not None else "self_verify"
@@ -478,7 +499,7 @@ def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
     builder.add_node("self_verify", _node("self_verify", self_verify, aself_verify))
     builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide))
     builder.add_node("solve_large", _node("solve_large", solve_large, asolve_large))
-    builder.add_edge(START, "solve_small")
+    builder.add_conditional_edges(START, *_router(route_at_start))
     builder.add_conditional_edges("solve_small", *_router(route_after_solve_small))
     builder.add_edge("self_verify", "meta_decide")
     meta_router, _ = _router(route_after_meta_decide)

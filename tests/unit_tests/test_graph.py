@@ -28,6 +28,7 @@ def test_mermaid_snapshot_matches_graph_and_readme() -> None:
 def test_router_edges() -> None:
     edges = {(e.source, e.target) for e in build_automix_graph().get_graph().edges}
     assert ("__start__", "solve_small") in edges
+    assert ("__start__", "solve_large") in edges  # a policy fixed to always escalate
     assert ("self_verify", "meta_decide") in edges
     assert ("meta_decide", "solve_large") in edges
     assert ("meta_decide", "__end__") in edges

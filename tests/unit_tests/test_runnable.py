@@ -216,7 +216,8 @@ def test_callbacks_see_one_run_with_node_children() -> None:
     assert root.name == "AutoMixRunnable"
     (graph_run,) = root.child_runs
     assert graph_run.name == "AutoMix"
-    nodes = [r.name for r in graph_run.child_runs]
+    # LangGraph's own start step (it runs the entry router) is hidden from LangSmith
+    nodes = [r.name for r in graph_run.child_runs if "langsmith:hidden" not in r.tags]
     assert nodes == ["solve_small", "self_verify", "meta_decide", "solve_large"]
     by_node = {r.name: r for r in graph_run.child_runs}
     verify_llms = [c for c in by_node["self_verify"].child_runs if c.run_type == "llm"]
@@ -282,3 +283,24 @@ def test_fitted_policy_file_plugs_into_the_runnable(tmp_path) -> None:  # type: 
     assert low.attempts[0].decision == loaded.decide(
         Observation(0, 2, confidence=0.0, n_valid=8, n_samples=8)
     )
+
+
+def test_an_always_escalate_policy_never_calls_the_small_model() -> None:
+    from langchain_automix.meta_verifiers import Calibrated
+
+    policy = Calibrated(Threshold(), signal="verifier", fallback="escalate")
+    automix, small, large = make([CORRECT], meta_verifier=policy)
+    for result in (
+        automix.invoke_result(QUERY),
+        asyncio.run(automix.ainvoke_result(QUERY)),
+    ):
+        assert result.answer == "Paris, France" and result.answered_by == 1
+        assert result.escalated
+        first, last = result.attempts
+        assert first.tier == 0 and first.skipped and first.answer is None and first.cost == 0
+        assert last.tier == 1 and not last.skipped
+        assert result.total_cost == 50  # always-large's cost, not 1 + 50
+    assert small.calls == []
+    assert large.count("solve") == 2 and large.count("verify") == 0
+    streamed = "".join(str(c.content) for c in automix.stream(QUERY))
+    assert streamed == "Paris, France" and small.calls == []

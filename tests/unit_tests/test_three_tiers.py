@@ -306,7 +306,9 @@ def test_an_always_escalate_fallback_goes_straight_to_the_last_tier() -> None:
     policy = Calibrated(Threshold(), signal="verifier", robust=True).fit(data, costs=COSTS)
     assert policy.fallback == "escalate"
     routing = policy.route_paths(data)
-    assert (routing.final == 2).all() and not routing.visited[:, 1].any()
+    # it starts at the last tier: neither the small nor the medium model is called
+    assert policy.start_tier(3) == 2
+    assert (routing.final == 2).all() and not routing.visited[:, :2].any()
     assert policy.decide(Observation(0, 3, 0.5, 8, 8)) == 2
     res = evaluate_policy(policy, data, costs=COSTS)
-    assert res.avg_cost == pytest.approx(1 + 50)  # no verification, no medium model
+    assert res.avg_cost == pytest.approx(50)  # the large model alone, as always-large
