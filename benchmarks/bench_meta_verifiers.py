@@ -87,7 +87,7 @@ def run_ours(
     return {
         "fit": t_fit,
         "eval": t_eval,
-        "delta_ibc": res.delta_ibc or float("nan"),
+        "delta_ibc": float("nan") if res.delta_ibc is None else res.delta_ibc,
         "avg_cost": res.avg_cost,
     }, policy
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -36,7 +37,7 @@ from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import Runtime
+from langgraph.runtime import Runtime, get_runtime
 
 from langchain_automix._model_utils import flat_usage, sum_usage
 from langchain_automix.errors import AutoMixModelError, TierTimeoutError
@@ -61,6 +62,7 @@ __all__ = [
     "route_after_meta_decide",
     "route_after_solve_large",
     "route_after_solve_small",
+    "route_at_start",
 ]
 
 GRAPH_NAME = "AutoMix"
@@ -85,10 +87,46 @@ def _node(
     func: Callable[..., Any],
     afunc: Callable[..., Awaitable[Any]],
 ) -> Any:
-    """Wrap a node's sync and async bodies so that LangGraph runs the right one."""
+    """Wrap a node's sync and async bodies so that LangGraph runs the right one.
+
+    LangGraph's own wrapper injects ``config`` and ``runtime`` and adds no trace level.
+    Should a future LangGraph move it, the public fallback (``RunnableLambda`` plus
+    :func:`langgraph.runtime.get_runtime`) runs the same bodies, with one more trace
+    level per node.
+    """
     if _NodeRunnable is not None:
         return _NodeRunnable(func, afunc, name=name, trace=False)
-    return RunnableLambda(func, afunc=afunc, name=name)
+    return _public_node(name, func, afunc)
+
+
+def _public_node(
+    name: str,
+    func: Callable[..., Any],
+    afunc: Callable[..., Awaitable[Any]],
+) -> RunnableLambda[Any, Any]:
+    """:func:`_node` on public APIs only: ``runtime`` comes from ``get_runtime()``."""
+    params = inspect.signature(func).parameters
+
+    def extra() -> dict[str, Any]:
+        return {"runtime": get_runtime()} if "runtime" in params else {}
+
+    if "config" in params:
+
+        def call(state: Any, config: RunnableConfig) -> Any:
+            return func(state, config, **extra())
+
+        async def acall(state: Any, config: RunnableConfig) -> Any:
+            return await afunc(state, config, **extra())
+
+        return RunnableLambda(call, afunc=acall, name=name)
+
+    def call_state(state: Any) -> Any:
+        return func(state, **extra())
+
+    async def acall_state(state: Any) -> Any:
+        return await afunc(state, **extra())
+
+    return RunnableLambda(call_state, afunc=acall_state, name=name)
 
 
 def _router(func: Callable[..., str]) -> tuple[Any, list[str]]:

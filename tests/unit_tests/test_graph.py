@@ -1,4 +1,7 @@
+import asyncio
 from pathlib import Path
+
+import pytest
 
 from langchain_automix import build_automix_graph
 from langchain_automix.runtime.graph import NODES
@@ -35,3 +38,26 @@ def test_router_edges() -> None:
     assert ("solve_large", "self_verify") in edges
     assert ("solve_large", "__end__") in edges
     assert ("solve_small", "solve_large") in edges
+
+
+def test_public_api_node_wrapper_runs_the_same_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without LangGraph's private node wrapper the graph still runs, sync and async."""
+    from langchain_automix import AutoMixRunnable
+    from langchain_automix.runtime import graph as graph_module
+
+    from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
+
+    monkeypatch.setattr(graph_module, "_NodeRunnable", None)
+    build_automix_graph.cache_clear()
+    try:
+        for verdict, answered_by in ((CORRECT, 0), (INCORRECT, 1)):
+            small = ScriptedChatModel(answer="Paris", verdicts=[verdict])
+            large = ScriptedChatModel(answer="Paris, France")
+            automix = AutoMixRunnable(models=[small, large])  # type: ignore[list-item]
+            query = {"question": "Capital of France?", "context": "Paris is its capital."}
+            assert automix.invoke_result(query).answered_by == answered_by
+            result = asyncio.run(automix.ainvoke_result(query))
+            assert result.answered_by == answered_by
+            assert small.count("verify") == 16
+    finally:
+        build_automix_graph.cache_clear()
