@@ -17,6 +17,7 @@ __all__ = [
     "int_at_least",
     "parse_costs",
     "parse_verify_costs",
+    "verify_grammar",
 ]
 
 
@@ -193,3 +194,21 @@ def fail(message: str) -> int:
     """Print an error and return exit code 2."""
     print(f"automix: error: {message}", file=sys.stderr)
     return 2
+
+
+def verify_grammar(choice: str) -> str | None:
+    """The GBNF grammar of a ``--verify-grammar`` choice (``none``: None).
+
+    Example:
+        >>> verify_grammar("none") is None, "Verification Decision" in verify_grammar("decision")
+        (True, True)
+    """
+    from langchain_automix.prompts import decision_grammar
+
+    if choice == "none":
+        return None
+    if choice == "sentence":
+        return decision_grammar()
+    if choice == "decision":
+        return decision_grammar(0)
+    raise ValueError(f"--verify-grammar must be none, sentence or decision, got {choice!r}")

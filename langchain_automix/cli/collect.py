@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_automix.cli._common import float_in, int_at_least
+from langchain_automix.cli._common import float_in, int_at_least, verify_grammar
 from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["register", "run"]
@@ -143,24 +143,6 @@ def run(args: argparse.Namespace) -> int:
     ) as exc:
         print(f"collect: {exc}", file=sys.stderr)
         return 2
-
-
-def verify_grammar(choice: str) -> str | None:
-    """The GBNF grammar of a ``--verify-grammar`` choice (``none``: None).
-
-    Example:
-        >>> verify_grammar("none") is None, "Verification Decision" in verify_grammar("decision")
-        (True, True)
-    """
-    from langchain_automix.prompts import decision_grammar
-
-    if choice == "none":
-        return None
-    if choice == "sentence":
-        return decision_grammar()
-    if choice == "decision":
-        return decision_grammar(0)
-    raise ValueError(f"--verify-grammar must be none, sentence or decision, got {choice!r}")
 
 
 def _add_signals(args: argparse.Namespace) -> int:

@@ -90,6 +90,21 @@ def register(subparsers: Any) -> None:
     p.add_argument("--costs", type=parse_costs, default=None, help="unit cost per tier, e.g. 1,50")
     p.add_argument("--threshold", type=_threshold, default=None, help="default threshold")
     p.add_argument("--num-verifications", type=int, default=8, help="verifier samples k")
+    p.add_argument(
+        "--policy",
+        default=None,
+        metavar="FILE",
+        help="meta-verifier policy file written by 'automix fit' (default: a Threshold); "
+        "a policy on the free answer signals serves without any verification call",
+    )
+    p.add_argument(
+        "--verify-grammar",
+        choices=("none", "sentence", "decision"),
+        default="none",
+        help="constrain each verifier sample with a GBNF grammar (llama.cpp servers, e.g. "
+        "--local): 'sentence' = a one-sentence evaluation, then the decision line; "
+        "'decision' = the decision line alone (fit policies on rows collected the same way)",
+    )
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--api-key-env", default="AUTOMIX_API_KEY", help="variable holding the API key")
@@ -210,8 +225,35 @@ def _models(args: argparse.Namespace) -> Iterator[list[Any]]:
         yield [f.make() for f in factories]
 
 
+def _meta_verifier(args: argparse.Namespace) -> Any:
+    """The ``--policy`` file's meta-verifier, or None (checked before any model starts).
+
+    Raises:
+        ValueError: naming the file, when it cannot be read or is not a policy, or when
+            ``--threshold`` is given for a policy that is not a Threshold.
+    """
+    path = getattr(args, "policy", None)
+    if not path:
+        return None
+    from langchain_automix.meta_verifiers import MetaVerifier, Threshold
+
+    try:
+        policy = MetaVerifier.load(path)
+    except OSError as exc:
+        raise ValueError(f"--policy {path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ValueError(f"--policy {path}: not a policy file ({exc})") from None
+    if args.threshold is not None and not isinstance(policy, Threshold):
+        raise ValueError(
+            f"--threshold applies to a Threshold policy; --policy {path} is "
+            f"{policy.describe()} (drop --threshold)"
+        )
+    return policy
+
+
 def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
     """The FastAPI app that ``automix serve`` runs for these options and models."""
+    from langchain_automix.cli._common import verify_grammar
     from langchain_automix.runtime.runnable import AutoMixRunnable
     from langchain_automix.server import ServerLimits, create_app
 
@@ -220,6 +262,8 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
         "threshold": args.threshold,
         "max_context_chars": args.max_context_chars,
         "tier_timeout": args.tier_timeout,
+        "meta_verifier": _meta_verifier(args),
+        "verifier_grammar": verify_grammar(getattr(args, "verify_grammar", "none")),
     }
     if args.costs is not None:
         options["costs"] = args.costs
@@ -296,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     workers = getattr(args, "workers", 1) or 1
     try:
+        _meta_verifier(args)  # a bad policy file fails before any model starts
         if getattr(args, "checkpoint_url", None):
             from langchain_automix.runtime.durable import checkpointer_from_url
 

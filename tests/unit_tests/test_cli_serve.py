@@ -134,3 +134,65 @@ def test_serve_tier_timeout_reaches_the_runnable(monkeypatch: pytest.MonkeyPatch
         main(
             ["serve", "--tier", "a@http://h/v1", "--tier", "b@http://h/v1", "--tier-timeout", "-1"]
         )
+
+
+def test_serve_policy_file_and_verify_grammar_reach_the_runnable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from langchain_automix.calibration.synthetic import synthetic_replay
+    from langchain_automix.meta_verifiers import POMDP, Calibrated
+
+    policy = Calibrated(POMDP(), signal="verifier").fit(synthetic_replay(200, seed=1))
+    path = tmp_path / "policy.json"
+    policy.save(path)
+    app = _serve_app(monkeypatch, "--policy", str(path), "--verify-grammar", "decision")
+    automix = app.state.automix.default
+    assert isinstance(automix.meta_verifier, Calibrated)
+    assert automix.meta_verifier.describe() == policy.describe()
+    assert automix.verifier_grammar is not None
+    assert "Verification Decision" in automix.verifier_grammar
+    # no per-request threshold for a policy that has none
+    assert "threshold" not in TestClient(app).get("/automix/config_schema").text
+
+
+@pytest.mark.parametrize(
+    ("content", "extra", "message"),
+    [
+        (None, [], "--policy .*missing.json: cannot read it"),
+        ("{not json", [], "--policy .*bad.json: not a policy file"),
+        ("pomdp", ["--threshold", "0.6"], "--threshold applies to a Threshold policy"),
+    ],
+)
+def test_serve_refuses_a_bad_policy_before_any_model_starts(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Any,
+    content: str | None,
+    extra: list[str],
+    message: str,
+) -> None:
+    import re
+
+    import uvicorn
+
+    from langchain_automix.calibration.synthetic import synthetic_replay
+    from langchain_automix.cli import serve
+    from langchain_automix.meta_verifiers import POMDP
+
+    if content == "pomdp":
+        path = tmp_path / "pomdp.json"
+        POMDP().fit(synthetic_replay(100, seed=2)).save(path)
+    elif content is None:
+        path = tmp_path / "missing.json"
+    else:
+        path = tmp_path / "bad.json"
+        path.write_text(content)
+
+    def no_models(args: Any) -> Any:
+        raise AssertionError("models started before the policy was checked")
+
+    monkeypatch.setattr(serve, "_models", no_models)
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    code = main(["serve", "--local", "--policy", str(path), *extra])
+    assert code == 2
+    assert re.search(message, capsys.readouterr().err)

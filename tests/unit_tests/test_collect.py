@@ -189,7 +189,7 @@ async def test_verify_grammar_is_checked_before_any_call_and_versions_rows(
 
 
 def test_cli_verify_grammar_choices() -> None:
-    from langchain_automix.cli.collect import verify_grammar
+    from langchain_automix.cli._common import verify_grammar
     from langchain_automix.prompts import DECISION_GRAMMAR, decision_grammar
 
     assert verify_grammar("none") is None
