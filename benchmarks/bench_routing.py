@@ -119,10 +119,10 @@ def main() -> None:
         span = "" if ci[0] is None else f"[{ci[0]:+6.1f}, {ci[1]:+6.1f}]"
         fb = f"{fallbacks.get(label, 0)}/{len(vals)}" if "robust" in label else ""
         mean = f"{np.nanmean(d):+8.1f} ± {np.nanstd(d):5.1f}"
-        return f"{label:<40}{mean}  {span:>17}  {share:6.0%}  {fb:>6}"
+        return f"{label:<44}{mean}  {span:>17}  {share:6.0%}  {fb:>6}"
 
     print(
-        f"{'method [signal]':<40}{'test ΔIBC %':>16}  {'95% CI':>17}  {'large':>6}  {'fallbk':>6}"
+        f"{'method [signal]':<44}{'test ΔIBC %':>16}  {'95% CI':>17}  {'large':>6}  {'fallbk':>6}"
     )
     for label, vals in rows.items():
         print(line(label, vals, _interval([v[2]["delta_ibc"] for v in vals])))
@@ -154,7 +154,7 @@ def print_paired(
     ]
     print("\nPOMDP, ours - automix-llm's, same splits (per-seed difference of test ΔIBC %)")
     print(
-        f"{'ours':<28}{'automix-llm':<32}{'mean diff':>16}  {'95% CI (seeds)':>17}  "
+        f"{'ours':<34}{'automix-llm':<38}{'mean diff':>16}  {'95% CI (seeds)':>17}  "
         f"{'ours >=':>7}  {'std ours/lib':>12}"
     )
     rng = np.random.default_rng(0)
@@ -172,7 +172,7 @@ def print_paired(
         lo, hi = np.quantile(boot, [0.025, 0.975])
         ratio = np.std(a) / np.std(b) if np.std(b) > 0 else float("inf")
         print(
-            f"{mine:<28}{theirs:<32}{diff.mean():+8.1f} ± {diff.std():5.1f}  "
+            f"{mine:<34}{theirs:<38}{diff.mean():+8.1f} ± {diff.std():5.1f}  "
             f"[{lo:+6.1f}, {hi:+6.1f}]  {int((diff >= 0).sum()):>3}/{diff.size:<3}  "
             f"{ratio:12.2f}"
         )
