@@ -371,6 +371,17 @@ async def asolve_small(
     return await _asolve_tier(state, config, runtime, 0, "solve_small")
 
 
+def _start_tier(ctx: AutoMixContext) -> int:
+    """The meta-verifier's :meth:`start_tier`, checked against the cascade."""
+    start = ctx.meta_verifier.start_tier(ctx.n_tiers)
+    if isinstance(start, bool) or not isinstance(start, int) or not 0 <= start < ctx.n_tiers:
+        raise ValueError(
+            f"{ctx.meta_verifier.describe()}: start_tier must be a tier index in "
+            f"[0, {ctx.n_tiers - 1}], got {start!r}"
+        )
+    return start
+
+
 def _next_tier(ctx: AutoMixContext, state: AutoMixState) -> int:
     """The tier to call next: the one ``meta_decide`` chose, else the next one.
 
@@ -379,7 +390,7 @@ def _next_tier(ctx: AutoMixContext, state: AutoMixState) -> int:
     """
     attempts = state.get("attempts") or []
     if not attempts:
-        return ctx.meta_verifier.start_tier(ctx.n_tiers)
+        return _start_tier(ctx)
     chosen = attempts[-1].escalate_to
     return chosen if chosen is not None else state["tier"] + 1
 
@@ -491,8 +502,7 @@ def route_at_start(
     state: AutoMixState, runtime: Runtime[Any]
 ) -> Literal["solve_small", "solve_large"]:
     """Start at the first tier, or higher when the meta-verifier never keeps its answer."""
-    ctx = _context(runtime)
-    return "solve_large" if ctx.meta_verifier.start_tier(ctx.n_tiers) > 0 else "solve_small"
+    return "solve_large" if _start_tier(_context(runtime)) > 0 else "solve_small"
 
 
 def route_after_solve_small(state: AutoMixState) -> Literal["self_verify", "solve_large"]:

@@ -304,3 +304,14 @@ def test_an_always_escalate_policy_never_calls_the_small_model() -> None:
     assert large.count("solve") == 2 and large.count("verify") == 0
     streamed = "".join(str(c.content) for c in automix.stream(QUERY))
     assert streamed == "Paris, France" and small.calls == []
+
+
+def test_a_start_tier_outside_the_cascade_is_a_clear_error() -> None:
+    class StartsNowhere(Threshold):
+        def start_tier(self, n_tiers: int) -> int:
+            return n_tiers
+
+    automix, small, large = make([CORRECT], meta_verifier=StartsNowhere(0.5))
+    with pytest.raises(ValueError, match=r"start_tier must be a tier index in \[0, 1\], got 2"):
+        automix.invoke(QUERY)
+    assert small.calls == [] and large.calls == []
