@@ -23,7 +23,8 @@ what a fit on 50-300 noisy rows needs:
   output). A fit that chases noise costs more than it saves; a fallback *is* the fixed
   choice, at its cost: always-accept calls the first tier alone (no verification),
   always-escalate the last tier alone (queries start there, :meth:`start_tier`), so
-  it never loses to random mixing (ΔIBC 0).
+  the always-escalate fallback sits on always-large's point (ΔIBC 0, no worse than
+  random mixing).
 
 Example:
     >>> from langchain_automix.calibration.synthetic import synthetic_replay
