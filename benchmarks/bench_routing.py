@@ -74,8 +74,10 @@ def main() -> None:
             ci = s["ci"]
             span = "" if ci is None else f" [{ci[0]:.3f}, {ci[1]:.3f}]"
             print(f"  AUROC {name:<18} {s['auroc']:.3f}{span} ({s['n_rows']} rows)")
-    size = "half" if args.train_size is None else f"{args.train_size} rows"
-    print(f"train: {size} of the non-test half; test: the other half; seeds {args.seeds}\n")
+    train = (
+        "the other half" if args.train_size is None else f"{args.train_size} rows of the other half"
+    )
+    print(f"test: half the rows (drawn per seed); train: {train}; seeds {args.seeds}\n")
 
     rows: dict[str, list[tuple[float, float, dict[str, np.ndarray]]]] = {}
     fallbacks: dict[str, int] = {}
