@@ -12,6 +12,8 @@ Other fields (``title``, ``is_impossible``, ``source``...) are kept in
 Shipped data (see ``langchain_automix/data/README.md`` for sources and licenses):
 
 * ``"qa_mix_500"``: 300 SQuAD 2.0 dev + 200 BoolQ dev questions, shuffled.
+* ``"squad11_200"`` and ``"squad11_extra_200"``: 400 SQuAD 1.1 dev questions (all
+  answerable) in two disjoint halves, the held-out question set.
 
 Example:
     >>> items = load_qa("qa_mix_500")
@@ -36,6 +38,7 @@ __all__ = ["SHIPPED", "QADataError", "QAItem", "iter_qa", "load_qa", "shipped_pa
 SHIPPED: Mapping[str, str] = {
     "qa_mix_500": "qa_mix_500.jsonl",
     "squad11_200": "squad11_200.jsonl",
+    "squad11_extra_200": "squad11_extra_200.jsonl",
 }
 """Names of the QA files shipped in ``langchain_automix/data``."""
 

@@ -19,6 +19,17 @@ def test_shipped_subset_schema_and_mix() -> None:
     assert len({i.id for i in items}) == 500
 
 
+def test_shipped_squad11_halves_are_disjoint_answerable_and_short() -> None:
+    first, extra = load_qa("squad11_200"), load_qa("squad11_extra_200")
+    assert len(first) == len(extra) == 200
+    assert not {i.id for i in first} & {i.id for i in extra}
+    for items in (first, extra):
+        assert {i.dataset for i in items} == {"squad_v1.1"}
+        assert all(i.answers for i in items)
+        assert all(len(i.context.split()) <= 150 for i in items)
+        assert len({i.id for i in items}) == 200
+
+
 def test_shipped_data_has_license_and_readme() -> None:
     folder = shipped_path("qa_mix_500").parent
     readme = (folder / "README.md").read_text()
