@@ -288,13 +288,17 @@ class Comparison:
     def format_table(self) -> str:
         """A plain-text table like the paper's (mean ± std over seeds)."""
 
+        def num(v: float, digits: int) -> str:
+            # rounding noise around 0 (a fallback's ΔIBC) prints as 0.0, not -0.0
+            return f"{round(v, digits) + 0.0:.{digits}f}"
+
         def fmt(v: float | None, s: float | None, digits: int) -> str:
             if v is None:
                 return "-"
-            return f"{v:.{digits}f}" + ("" if s is None else f" ± {s:.{digits}f}")
+            return num(v, digits) + ("" if s is None else f" ± {num(s, digits)}")
 
         def ci(v: list[float] | None, digits: int) -> str:
-            return "" if v is None else f"[{v[0]:.{digits}f}, {v[1]:.{digits}f}]"
+            return "" if v is None else f"[{num(v[0], digits)}, {num(v[1], digits)}]"
 
         summary = self.summary()
         with_ci = any(m.get("delta_ibc_ci") for m in summary.values())

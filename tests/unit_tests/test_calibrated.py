@@ -141,6 +141,7 @@ def test_compare_methods_bootstrap_intervals_and_table_note() -> None:
     assert abs(lo) < 1e-9 and abs(hi) < 1e-9
     assert row["avg_cost"] == pytest.approx(50.0)
     assert "interval spans 0 (no evidence of beating random mixing): threshold" in table
+    assert "-0.0" not in table  # rounding noise around 0 does not print as a sign
     raw = compare_methods(data, methods=["threshold"], seeds=range(3), bootstrap=200)
     assert "interval spans 0 (no evidence of beating random mixing): threshold" in (
         raw.format_table()
