@@ -35,6 +35,14 @@ def pick(
     return [{k: r[k] for k in KEEP if k in r} for r in chosen]
 
 
+def write(out: Path, rows: list[dict]) -> None:
+    """Write ``rows`` as JSON Lines to ``out`` and say so."""
+    with out.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(rows)} rows to {out}")
+
+
 def main() -> None:
     """Write the shuffled subset."""
     src = Path(sys.argv[1])
@@ -42,24 +50,15 @@ def main() -> None:
     rng = random.Random(SEED)  # noqa: S311 - reproducible sampling, not security
     rows = pick(src / "squad_v2_dev.jsonl", 300, rng) + pick(src / "boolq_dev.jsonl", 200, rng)
     rng.shuffle(rows)
-    with out.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} rows to {out}")
+    write(out, rows)
     rows = pick(src / "squad_v1.1_dev.jsonl", 200, random.Random(SQUAD11_SEED))  # noqa: S311
     out = out.with_name("squad11_200.jsonl")
-    with out.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} rows to {out}")
+    write(out, rows)
     taken = frozenset(r["id"] for r in rows)
     rng = random.Random(SQUAD11_EXTRA_SEED)  # noqa: S311
     rows = pick(src / "squad_v1.1_dev.jsonl", 200, rng, exclude=taken)
     out = out.with_name("squad11_extra_200.jsonl")
-    with out.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} rows to {out}")
+    write(out, rows)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ __all__ = [
     "int_at_least",
     "parse_costs",
     "parse_verify_costs",
+    "VERIFY_GRAMMARS",
+    "add_verify_grammar_option",
     "verify_grammar",
 ]
 
@@ -194,6 +196,22 @@ def fail(message: str) -> int:
     """Print an error and return exit code 2."""
     print(f"automix: error: {message}", file=sys.stderr)
     return 2
+
+
+VERIFY_GRAMMARS = ("none", "sentence", "decision")
+"""Choices of ``--verify-grammar`` (see :func:`verify_grammar`)."""
+
+
+def add_verify_grammar_option(parser: Any, note: str) -> None:
+    """Add ``--verify-grammar`` to a sub-command; ``note`` ends its help text."""
+    parser.add_argument(
+        "--verify-grammar",
+        choices=VERIFY_GRAMMARS,
+        default="none",
+        help="constrain each verifier sample with a GBNF grammar (llama.cpp servers, e.g. "
+        "--local): 'sentence' = a one-sentence evaluation, then the decision line, then stop; "
+        f"'decision' = the decision line alone ({note})",
+    )
 
 
 def verify_grammar(choice: str) -> str | None:

@@ -25,7 +25,12 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_automix.cli._common import float_in, int_at_least, verify_grammar
+from langchain_automix.cli._common import (
+    add_verify_grammar_option,
+    float_in,
+    int_at_least,
+    verify_grammar,
+)
 from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["register", "run"]
@@ -68,14 +73,7 @@ def register(subparsers: Any) -> None:
         help="verification prompt: the paper's few-shot blocks (default), or 'claims' with "
         "worked examples for 'unanswerable' and yes/no answers",
     )
-    p.add_argument(
-        "--verify-grammar",
-        choices=("none", "sentence", "decision"),
-        default="none",
-        help="constrain each verifier sample with a GBNF grammar (llama.cpp servers, e.g. "
-        "--local): 'sentence' = a one-sentence evaluation, then the decision line, then stop; "
-        "'decision' = the decision line alone (see docs/verification.md for cost and AUROC)",
-    )
+    add_verify_grammar_option(p, "see docs/verification.md for cost and AUROC")
     p.add_argument(
         "--add-signals-to",
         metavar="REPLAY",

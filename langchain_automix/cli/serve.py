@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_automix.cli._common import parse_costs
+from langchain_automix.cli._common import add_verify_grammar_option, parse_costs, verify_grammar
 from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["SERVE_ARGS_ENV", "app_from_env", "build_app", "register", "run"]
@@ -97,14 +97,7 @@ def register(subparsers: Any) -> None:
         help="meta-verifier policy file written by 'automix fit' (default: a Threshold); "
         "a policy on the free answer signals serves without any verification call",
     )
-    p.add_argument(
-        "--verify-grammar",
-        choices=("none", "sentence", "decision"),
-        default="none",
-        help="constrain each verifier sample with a GBNF grammar (llama.cpp servers, e.g. "
-        "--local): 'sentence' = a one-sentence evaluation, then the decision line; "
-        "'decision' = the decision line alone (fit policies on rows collected the same way)",
-    )
+    add_verify_grammar_option(p, "fit the --policy on rows collected the same way")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     p.add_argument("--api-key-env", default="AUTOMIX_API_KEY", help="variable holding the API key")
@@ -253,7 +246,6 @@ def _meta_verifier(args: argparse.Namespace) -> Any:
 
 def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
     """The FastAPI app that ``automix serve`` runs for these options and models."""
-    from langchain_automix.cli._common import verify_grammar
     from langchain_automix.runtime.runnable import AutoMixRunnable
     from langchain_automix.server import ServerLimits, create_app
 

@@ -118,14 +118,19 @@ def _signal_param(value: Any, field: str) -> str | list[str]:
     return value if isinstance(value, str) else as_str_list(value, field)
 
 
-def _fixed_visits(fallback: str, n_tiers: int) -> np.ndarray:
-    """Tiers a fixed choice calls: the first only, or the last only.
+def _fixed_tier(fallback: str, n_tiers: int) -> int:
+    """The one tier a fixed choice calls, and where it stops: the first or the last.
 
     Always-escalate calls the last tier alone: an answer it always discards is not
     worth asking for (see :meth:`MetaVerifier.start_tier`).
     """
+    return n_tiers - 1 if fallback == "escalate" else 0
+
+
+def _fixed_visits(fallback: str, n_tiers: int) -> np.ndarray:
+    """Tiers a fixed choice calls (:func:`_fixed_tier` alone)."""
     visits = np.zeros(n_tiers, dtype=bool)
-    visits[-1 if fallback == "escalate" else 0] = True
+    visits[_fixed_tier(fallback, n_tiers)] = True
     return visits
 
 
@@ -270,7 +275,7 @@ class Calibrated(MetaVerifier):
         Fallen back to always-escalate, the first tier's answer is never kept, so it is
         not asked for.
         """
-        return n_tiers - 1 if self.fallback == "escalate" else 0
+        return 0 if self.fallback is None else _fixed_tier(self.fallback, n_tiers)
 
     def _resolved(self) -> str | tuple[str, ...]:
         if self.signal == AUTO:
@@ -327,7 +332,7 @@ class Calibrated(MetaVerifier):
     def route_paths(self, data: ReplayDataset) -> Routing:
         """Routing of each row: the fallback's, or the wrapped policy's on the signal."""
         if self.fallback is not None:
-            stop = 0 if self.fallback == "accept" else data.n_tiers - 1
+            stop = _fixed_tier(self.fallback, data.n_tiers)
             final = np.full(data.n_rows, stop, dtype=np.intp)
             visited = np.broadcast_to(
                 _fixed_visits(self.fallback, data.n_tiers), (data.n_rows, data.n_tiers)
@@ -385,9 +390,11 @@ class Calibrated(MetaVerifier):
             self._fit_once(data, costs, objective, forced)
             self._start_report(data)
             return
-        n, last = data.n_rows, data.n_tiers - 1
-        fixed_finals = {"escalate": np.full(n, last, np.intp), "accept": np.zeros(n, np.intp)}
-        # always-escalate goes from the first tier straight to the last
+        n = data.n_rows
+        fixed_finals = {
+            k: np.full(n, _fixed_tier(k, data.n_tiers), np.intp) for k in ("escalate", "accept")
+        }
+        # each fixed choice calls one tier only (always-escalate: the last, directly)
         fixed_visited = {
             k: np.broadcast_to(_fixed_visits(k, data.n_tiers), (n, data.n_tiers))
             for k in fixed_finals

@@ -107,26 +107,19 @@ def _public_node(
     """:func:`_node` on public APIs only: ``runtime`` comes from ``get_runtime()``."""
     params = inspect.signature(func).parameters
 
-    def extra() -> dict[str, Any]:
-        return {"runtime": get_runtime()} if "runtime" in params else {}
+    def injected(config: RunnableConfig) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"config": config} if "config" in params else {}
+        if "runtime" in params:
+            kwargs["runtime"] = get_runtime()
+        return kwargs
 
-    if "config" in params:
+    def call(state: Any, config: RunnableConfig) -> Any:
+        return func(state, **injected(config))
 
-        def call(state: Any, config: RunnableConfig) -> Any:
-            return func(state, config, **extra())
+    async def acall(state: Any, config: RunnableConfig) -> Any:
+        return await afunc(state, **injected(config))
 
-        async def acall(state: Any, config: RunnableConfig) -> Any:
-            return await afunc(state, config, **extra())
-
-        return RunnableLambda(call, afunc=acall, name=name)
-
-    def call_state(state: Any) -> Any:
-        return func(state, **extra())
-
-    async def acall_state(state: Any) -> Any:
-        return await afunc(state, **extra())
-
-    return RunnableLambda(call_state, afunc=acall_state, name=name)
+    return RunnableLambda(call, afunc=acall, name=name)
 
 
 def _router(func: Callable[..., str]) -> tuple[Any, list[str]]:
