@@ -31,7 +31,12 @@ from typing import Any
 import numpy as np
 from bench_meta_verifiers import frame
 
-from langchain_automix.calibration.evaluation import _interval, evaluate_policy, verifier_report
+from langchain_automix.calibration.evaluation import (
+    _interval,
+    evaluate_policy,
+    paired_interval,
+    verifier_report,
+)
 from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.meta_verifiers import Calibrated, MetaVerifier, get_meta_verifier
 from langchain_automix.signals import has_answer_probs
@@ -170,8 +175,7 @@ def print_paired(
         if a.size == 0:
             continue
         diff = a - b
-        boot = diff[rng.integers(0, diff.size, size=(draws, diff.size))].mean(axis=1)
-        lo, hi = np.quantile(boot, [0.025, 0.975])
+        lo, hi = paired_interval(diff, draws, rng)
         ratio = np.std(a) / np.std(b) if np.std(b) > 0 else float("inf")
         print(
             f"{mine:<34}{theirs:<38}{diff.mean():+8.1f} ± {diff.std():5.1f}  "

@@ -35,7 +35,11 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from langchain_automix.calibration.evaluation import MethodResult, evaluate_policy
+from langchain_automix.calibration.evaluation import (
+    MethodResult,
+    evaluate_policy,
+    paired_interval,
+)
 from langchain_automix.calibration.metrics import CostSpec, baselines
 from langchain_automix.calibration.replay import ReplayDataset, load_replay
 from langchain_automix.collection.datasets import QAItem, load_qa
@@ -105,9 +109,7 @@ class DemoReport:
             [scores[i, -1] if r.escalated else scores[i, 0] for i, r in enumerate(self.results)]
         )
         diff = automix - scores[:, -1]
-        rng = np.random.default_rng(0)
-        boot = diff[rng.integers(0, diff.size, size=(draws, diff.size))].mean(axis=1)
-        lo, hi = np.percentile(boot, [2.5, 97.5])
+        lo, hi = paired_interval(diff, draws, np.random.default_rng(0))
         cost = float(np.mean([r.total_cost for r in self.results]))
         large_cost = float(self.baselines["always_large"]["avg_cost"] or 1.0)
         within = "within" if lo <= 0.0 <= hi else ("above" if lo > 0 else "below")

@@ -36,6 +36,7 @@ __all__ = [
     "compare_methods",
     "default_methods",
     "evaluate_policy",
+    "paired_interval",
     "verifier_report",
 ]
 
@@ -93,6 +94,22 @@ def _interval(draws: Sequence[np.ndarray | None]) -> tuple[float | None, float |
         return None, None
     tail = (1.0 - CI_LEVEL) / 2.0 * 100.0
     lo, hi = np.percentile(means, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
+def paired_interval(diff: np.ndarray, draws: int, rng: np.random.Generator) -> tuple[float, float]:
+    """95% percentile bootstrap interval of the mean of paired differences ``diff``.
+
+    Each draw resamples the pairs (questions, or seeds) with replacement.
+
+    Example:
+        >>> lo, hi = paired_interval(np.array([1.0, 2.0, 3.0]), 200, np.random.default_rng(0))
+        >>> 1.0 <= lo <= 2.0 <= hi <= 3.0
+        True
+    """
+    boot = diff[rng.integers(0, diff.size, size=(draws, diff.size))].mean(axis=1)
+    tail = (1.0 - CI_LEVEL) / 2.0 * 100.0
+    lo, hi = np.percentile(boot, [tail, 100.0 - tail])
     return float(lo), float(hi)
 
 
