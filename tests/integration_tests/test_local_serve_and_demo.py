@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,8 @@ def test_demo_runs_live_on_one_question(local_pair: LocalModelServer, tmp_path: 
     assert (tmp_path / "live_replay.jsonl").exists()
     assert (tmp_path / "cost_quality.png").stat().st_size > 1000
     assert "AutoMix + Threshold" in report.table()
+    # every small answer was verified for the table's verifier rows (k = 2 samples), also
+    # where the live policy reads no verification; the headline states the saving
+    rows = [json.loads(line) for line in (tmp_path / "live_replay.jsonl").read_text().splitlines()]
+    assert all(len(r["tiers"][0]["verifier_samples"]) == 2 for r in rows)
+    assert "per query, saved" in report.headline() and "95% CI" in report.headline()

