@@ -385,6 +385,20 @@ def _cached(model: Runnable[Any, Any]) -> bool:
     return isinstance(chat.cache, BaseCache) or get_llm_cache() is not None
 
 
+def no_stream_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
+    """``stream=False`` for a chat model that can stream, else nothing.
+
+    langchain-core streams a chat model's call when a streaming callback handler is
+    attached (``astream_events``, LangServe's stream_events, LangGraph's messages mode);
+    ``stream=False`` is its documented opt-out. Verification samples are read whole and
+    never shown to a client, so they are never streamed.
+    """
+    chat = as_chat_model(model)
+    if chat is None or type(chat)._stream is BaseChatModel._stream:
+        return {}
+    return {"stream": False}
+
+
 def _n_request(
     model: Runnable[Any, Any], settings: VerifierSettings, config: RunnableConfig
 ) -> dict[str, Any]:
@@ -398,6 +412,9 @@ def _n_request(
         "stop": list(settings.stop) if settings.stop else None,
         "n": settings.k,
         **_call_kwargs(model, settings, settings.seed),
+        # never streamed, whatever handlers are attached: a streamed n=k request comes
+        # back as one collapsed choice and would be topped up with k - 1 more requests
+        **no_stream_kwargs(model),
         "callbacks": config.get("callbacks"),
         "tags": config.get("tags"),
         "metadata": config.get("metadata"),
@@ -437,8 +454,9 @@ class _Samples:
         # With a model-call cache, identical calls would share one cache entry (and a
         # repeated question would get one sample k times): each sample gets its own seed.
         base = s.seed if s.seed is not None else (0 if _cached(model) else None)
+        quiet = no_stream_kwargs(model)
         return [
-            {"stop": stop, **_call_kwargs(model, s, None if base is None else base + i)}
+            {"stop": stop, **quiet, **_call_kwargs(model, s, None if base is None else base + i)}
             for i in range(have, s.k)
         ]
 

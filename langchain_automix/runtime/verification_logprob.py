@@ -55,6 +55,7 @@ from langchain_automix.runtime.verification import (
     VerificationResult,
     VerifierSettings,
     find_decision,
+    no_stream_kwargs,
     parse_verification,
     unverifiable,
     verify_prompt_values,
@@ -204,7 +205,8 @@ def _bind(model: Runnable[Any, Any], max_tokens: int, seed: int | None) -> Runna
     kwargs["max_tokens"] = max_tokens
     if seed is not None:
         kwargs["seed"] = seed
-    return model.bind(stop=["\n---"], **kwargs)
+    # read whole, never streamed to a client (see verification.no_stream_kwargs)
+    return model.bind(stop=["\n---"], **kwargs, **no_stream_kwargs(model))
 
 
 def _result(message: BaseMessage, started: float) -> VerificationResult:

@@ -90,9 +90,20 @@ def test_flags_are_portable_for_every_level() -> None:
         cmake_flags("native")
 
 
-def test_default_level_by_machine() -> None:
+def test_default_level_by_machine(monkeypatch: pytest.MonkeyPatch) -> None:
     assert default_cpu_level("aarch64") == "armv8"
-    assert default_cpu_level("x86_64") in ("x86-64-v3", "x86-64")
+    v3 = {"avx", "avx2", "fma", "f16c", "bmi2", "sse4_2"}
+    v4 = v3 | {"avx512f", "avx512bw", "avx512vl", "avx512vbmi", "avx512_vnni", "avx512_bf16"}
+    amx = v4 | {"amx_tile", "amx_int8", "amx_bf16"}
+    for flags, level in [
+        (amx, "x86-64-v4"),  # an AMX CPU gets AVX-512, never AMX
+        (v4, "x86-64-v4"),
+        (v4 - {"avx512_bf16"}, "x86-64-v3"),  # every switch the level turns on, or lower
+        (v3, "x86-64-v3"),
+        ({"sse4_2"}, "x86-64"),
+    ]:
+        monkeypatch.setattr(build, "_cpu_flags", lambda f=flags: f)
+        assert default_cpu_level("x86_64") == level
     with pytest.raises(BuildError, match="AUTOMIX_LLAMA_SERVER"):
         default_cpu_level("riscv64")
 
