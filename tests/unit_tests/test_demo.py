@@ -70,6 +70,22 @@ def _replay(tmp_path: Path) -> Path:
     return path
 
 
+def _oracle_demo(
+    tmp_path: Path, replay: Path, *, model: type[OracleModel] = OracleModel, n: int = 8
+) -> Any:
+    """The demo on an oracle pair (k = 2, seed 3), quietly, without a plot."""
+    return run_demo(
+        [model(small=True), model(small=False)],
+        n_questions=n,
+        k=2,
+        seed=3,
+        out_dir=tmp_path / "out",
+        replay_path=replay,
+        plot=False,
+        stream=io.StringIO(),
+    )
+
+
 def test_pick_live_questions_is_seeded_and_checked() -> None:
     items = load_qa(SHIPPED_QA)
     assert [q.id for q in pick_live_questions(items, 5, seed=2)] == [
@@ -224,16 +240,7 @@ def _replay_with_answer_signals(tmp_path: Path) -> Path:
 
 
 def test_demo_reports_the_no_verifier_row_and_its_latency(tmp_path: Path) -> None:
-    report = run_demo(
-        [LogprobOracle(small=True), LogprobOracle(small=False)],
-        n_questions=8,
-        k=2,
-        seed=3,
-        out_dir=tmp_path / "out",
-        replay_path=_replay_with_answer_signals(tmp_path),
-        plot=False,
-        stream=io.StringIO(),
-    )
+    report = _oracle_demo(tmp_path, _replay_with_answer_signals(tmp_path), model=LogprobOracle)
     free = {m.name: m for m in report.methods}["AutoMix, no verifier"]
     # sure of right answers, unsure of wrong ones: it keeps exactly the right small answers
     assert free.avg_performance == 1.0
@@ -252,16 +259,7 @@ def test_live_free_policy_pays_no_verification_but_the_table_still_reads_one(
         return "AutoMix, no verifier", dict(policies)["AutoMix, no verifier"], "test"
 
     monkeypatch.setattr(demo, "choose_live", pick_free)
-    report = run_demo(
-        [LogprobOracle(small=True), LogprobOracle(small=False)],
-        n_questions=8,
-        k=2,
-        seed=3,
-        out_dir=tmp_path / "out",
-        replay_path=_replay_with_answer_signals(tmp_path),
-        plot=False,
-        stream=io.StringIO(),
-    )
+    report = _oracle_demo(tmp_path, _replay_with_answer_signals(tmp_path), model=LogprobOracle)
     assert report.live_policy == "AutoMix, no verifier"
     # live: no verifier call, no verification charged (1 per kept query, 51 per escalated)
     for r in report.results:
@@ -290,16 +288,7 @@ def test_choose_live_takes_the_best_safe_gain_and_says_when_all_fell_back() -> N
 
 
 def test_headline_says_saving_loss_or_cannot_tell(tmp_path: Path) -> None:
-    report = run_demo(
-        [OracleModel(small=True), OracleModel(small=False)],
-        n_questions=30,
-        k=2,
-        seed=3,
-        out_dir=tmp_path / "out",
-        replay_path=_replay(tmp_path),
-        plot=False,
-        stream=io.StringIO(),
-    )
+    report = _oracle_demo(tmp_path, _replay(tmp_path), n=30)
     kept = sum(not r.escalated for r in report.results)
     assert 5 < kept < 25
     line = report.headline()

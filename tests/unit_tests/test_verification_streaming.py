@@ -23,9 +23,7 @@ def _pair() -> tuple[NChatModel, NChatModel]:
 
 
 def _automix(small: NChatModel, large: NChatModel) -> AutoMixRunnable:
-    return AutoMixRunnable(
-        models=[small, large], num_verifications=8, meta_verifier=Threshold(0.5)
-    )
+    return AutoMixRunnable(models=[small, large], num_verifications=8, meta_verifier=Threshold(0.5))
 
 
 def _check(small: NChatModel) -> None:
