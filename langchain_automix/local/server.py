@@ -149,6 +149,12 @@ class LocalModelServer:
             llama-cpp-python), ``"llama-server"`` or ``"llama-cpp-python"``.
         parallel: ``llama-server`` slots per model: requests decoded side by side,
             and the largest ``n`` one request may ask (the verifier's k).
+        binary: the ``llama-server`` executable to run; default: the one
+            :func:`~langchain_automix.local.llama_server.find_llama_server` finds.
+
+    Every ``llama-server`` start ends with a one-token generation, so a binary that this
+    CPU cannot run fails in :meth:`start` with an error that names the signal, the likely
+    cause and ``automix setup --rebuild``, not in the middle of a run.
 
     Example:
         >>> server = LocalModelServer(["qwen2.5-coder-0.5b"], n_ctx=2048)
@@ -170,6 +176,7 @@ class LocalModelServer:
         work_dir: str | os.PathLike[str] | None = None,
         backend: Backend = "auto",
         parallel: int = DEFAULT_PARALLEL,
+        binary: str | os.PathLike[str] | None = None,
     ) -> None:
         unknown = [m for m in models if m not in MODELS]
         if unknown or not models:
@@ -180,6 +187,9 @@ class LocalModelServer:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}")
         if not isinstance(parallel, int) or parallel < 1:
             raise ValueError(f"parallel must be an integer >= 1, got {parallel!r}")
+        if binary is not None and backend == "llama-cpp-python":
+            raise ValueError("binary names a llama-server; it cannot go with llama-cpp-python")
+        self._binary_arg = None if binary is None else str(binary)
         self.backend_choice: Backend = backend
         self.parallel = parallel
         self._backend: str | None = None
@@ -208,7 +218,11 @@ class LocalModelServer:
             LocalServerError: ``backend="llama-server"`` and no binary was found.
         """
         if self._backend is None:
-            binary = None if self.backend_choice == "llama-cpp-python" else find_llama_server()
+            binary = (
+                None
+                if self.backend_choice == "llama-cpp-python"
+                else self._binary_arg or find_llama_server()
+            )
             if self.backend_choice == "llama-server" and binary is None:
                 raise LocalServerError(
                     "backend='llama-server' but no llama-server binary was found. Fix: "

@@ -126,3 +126,13 @@ def test_forced_native_backend_without_binary_names_the_fix(
     assert auto.returns_logprobs("qwen2.5-coder-0.5b")
     assert not auto.returns_logprobs("qwen2.5-coder-1.5b")
     assert auto.max_concurrency == 1
+
+
+def test_binary_argument_wins_and_is_llama_server_only(tmp_path: Path) -> None:
+    binary = tmp_path / "my-llama-server"
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    server = LocalModelServer(binary=binary)
+    assert server.backend == "llama-server" and server._binary == str(binary)
+    with pytest.raises(ValueError, match="llama-cpp-python"):
+        LocalModelServer(binary=binary, backend="llama-cpp-python")
