@@ -10,6 +10,7 @@ from typing import Any, Literal, Union, cast
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
 from langchain_core.runnables.config import patch_config
@@ -107,10 +108,19 @@ def coerce_input(
             )
         question, context = value["question"], value.get("context")
     else:
+        hint = ""
+        if isinstance(value, PromptValue) or (
+            isinstance(value, Sequence) and value and isinstance(value[0], BaseMessage)
+        ):
+            hint = (
+                "; a chat prompt's messages (as `prompt | AutoMixRunnable(...)` sends) go to "
+                "ChatAutoMix, the chat-model form of AutoMix: `prompt | ChatAutoMix(...)`, or "
+                "map the prompt's variables to {'question': ..., 'context': ...} instead"
+            )
         raise AutoMixInputError(
             "input",
             "expected a question string or a mapping with 'question' and optional 'context', "
-            f"got {type(value).__name__}",
+            f"got {type(value).__name__}{hint}",
         )
     if not isinstance(question, str):
         raise AutoMixInputError("question", f"must be a string, got {type(question).__name__}")

@@ -101,3 +101,18 @@ def test_documents_are_joined_into_the_context() -> None:
 
     state = coerce_input({"question": "q", "context": [Document(page_content="a"), "b"]})
     assert state == {"question": "q", "context": "a\n\nb"}
+
+
+@pytest.mark.parametrize("as_messages", [False, True])
+def test_a_chat_prompt_piped_in_points_to_chat_automix(as_messages: bool) -> None:
+    from langchain_core.prompts import ChatPromptTemplate
+
+    automix, small, large = make()
+    prompt = ChatPromptTemplate.from_messages([("user", "Question: {q}")])
+    value = prompt.invoke({"q": "Capital of France?"})
+    with pytest.raises(AutoMixInputError, match=r"ChatAutoMix") as info:
+        automix.invoke(value.to_messages() if as_messages else value)  # type: ignore[arg-type]
+    assert info.value.field == "input" and "prompt | ChatAutoMix(...)" in str(info.value)
+    with pytest.raises(AutoMixInputError, match="ChatAutoMix"):
+        (prompt | automix).invoke({"q": "Capital of France?"})
+    assert small.calls == [] and large.calls == []
