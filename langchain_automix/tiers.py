@@ -139,6 +139,9 @@ class TierSpec:
             "temperature": self.temperature,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
+            # a streamed answer reports its tokens too (stream_options.include_usage);
+            # ChatOpenAI asks for it by default only from OpenAI's own endpoint
+            "stream_usage": True,
         }
         if self.max_tokens is not None:
             params["max_tokens"] = self.max_tokens

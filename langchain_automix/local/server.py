@@ -393,7 +393,9 @@ class LocalModelServer:
 
         if not self._procs:
             raise LocalServerError("The server is not running; use it as a context manager.")
-        params: dict[str, Any] = {"timeout": 600.0, "max_retries": 1}
+        # stream_usage: a streamed answer reports its tokens too (llama-server honours
+        # stream_options.include_usage; ChatOpenAI asks only OpenAI's own endpoint for it)
+        params: dict[str, Any] = {"timeout": 600.0, "max_retries": 1, "stream_usage": True}
         params.update(kwargs)
         return ChatOpenAI(
             model=model_id,

@@ -275,3 +275,18 @@ def test_shipped_free_policy_answers_without_a_verifier_call(local_pair: LocalMo
     assert first.verifier_n_samples is None and first.verify_latency_s == 0.0
     assert 0.0 < first.signals["answer_min_prob"] <= 1.0  # llama-server: no logits_all needed
     assert first.cost == 1.0 and first.decision in ("accept", "escalate")
+
+
+def test_a_streamed_answer_reports_the_same_usage(local_pair: LocalModelServer) -> None:
+    """llama-server reports a streamed answer's tokens (stream_options.include_usage), the
+    same as the answer's unstreamed usage: streamed runs are charged what they spent."""
+    small = local_pair.chat_model(DEFAULT_PAIR[0], temperature=0, max_tokens=16)
+    messages = [("user", "In which city is the Eiffel Tower? Answer in one word.")]
+    whole = small.invoke(messages)
+    streamed = None
+    for chunk in small.stream(messages):
+        streamed = chunk if streamed is None else streamed + chunk
+    assert whole.usage_metadata is not None and streamed is not None
+    assert streamed.usage_metadata is not None
+    assert streamed.usage_metadata["input_tokens"] == whole.usage_metadata["input_tokens"] > 0
+    assert streamed.usage_metadata["output_tokens"] == whole.usage_metadata["output_tokens"]

@@ -91,3 +91,12 @@ def test_name_defaults_to_the_model() -> None:
         None,
         "OPENAI_API_KEY",
     )
+
+
+def test_tiers_ask_for_usage_when_streamed() -> None:
+    """A streamed answer reports its tokens (ChatOpenAI asks only OpenAI's own endpoint)."""
+    spec = parse_tier("small=qwen@http://127.0.0.1:9/v1")
+    model = spec.chat_model()
+    assert model.stream_usage is True
+    assert model._should_stream_usage() is True
+    assert spec.chat_model(stream_usage=False).stream_usage is False  # the caller may opt out
