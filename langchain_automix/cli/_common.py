@@ -39,8 +39,8 @@ def _numbers(text: str, what: str, example: str) -> tuple[float, ...]:
     return values
 
 
-def int_at_least(least: int) -> Callable[[str], int]:
-    """An argparse ``type``: an integer >= ``least`` (checked before anything runs).
+def int_at_least(least: int, most: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer >= ``least`` (and <= ``most``), checked at parse time.
 
     Example:
         >>> int_at_least(1)("8")
@@ -49,18 +49,23 @@ def int_at_least(least: int) -> Callable[[str], int]:
         Traceback (most recent call last):
         ...
         argparse.ArgumentTypeError: must be an integer >= 1, got '0'
+        >>> int_at_least(1, 65535)("99999")
+        Traceback (most recent call last):
+        ...
+        argparse.ArgumentTypeError: must be an integer from 1 to 65535, got '99999'
     """
+    what = f"an integer >= {least}" if most is None else f"an integer from {least} to {most}"
 
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
-        if value is None or value < least:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {least}, got {text!r}")
+        if value is None or value < least or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
         return value
 
-    parse.__name__ = f"integer >= {least}"
+    parse.__name__ = what.removeprefix("an ")
     return parse
 
 

@@ -20,7 +20,12 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from langchain_automix.cli._common import add_verify_grammar_option, parse_costs, verify_grammar
+from langchain_automix.cli._common import (
+    add_verify_grammar_option,
+    int_at_least,
+    parse_costs,
+    verify_grammar,
+)
 from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["SERVE_ARGS_ENV", "app_from_env", "build_app", "register", "run"]
@@ -99,10 +104,14 @@ def register(subparsers: Any) -> None:
     )
     add_verify_grammar_option(p, "fit the --policy on rows collected the same way")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    p.add_argument("--port", type=int_at_least(1, 65535), default=8000, help="port (default: 8000)")
     p.add_argument("--api-key-env", default="AUTOMIX_API_KEY", help="variable holding the API key")
-    p.add_argument("--max-body-bytes", type=int, default=1_000_000, help="request body limit")
-    p.add_argument("--max-context-chars", type=int, default=50_000, help="context length limit")
+    p.add_argument(
+        "--max-body-bytes", type=int_at_least(1), default=1_000_000, help="request body limit"
+    )
+    p.add_argument(
+        "--max-context-chars", type=int_at_least(1), default=50_000, help="context length limit"
+    )
     p.add_argument("--log-level", default="info", help="uvicorn log level")
     p.add_argument(
         "--workers",

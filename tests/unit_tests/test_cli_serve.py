@@ -112,6 +112,11 @@ def test_serve_rejects_bad_limit_options(capsys: pytest.CaptureFixture[str]) -> 
         ("--threshold-bounds", "half", "expected LO,HI"),
         ("--max-batch-size", "0", "must be positive"),
         ("--rate-limit", "-1", "0 for no limit"),
+        # checked at parse time (#26): a traceback and a server answering 500 before
+        ("--port", "99999", "must be an integer from 1 to 65535, got '99999'"),
+        ("--port", "0", "must be an integer from 1 to 65535"),
+        ("--max-body-bytes", "0", "must be an integer >= 1, got '0'"),
+        ("--max-context-chars", "0", "must be an integer >= 1"),
     ):
         with pytest.raises(SystemExit):
             main(["serve", "--tier", "a@http://h/v1", option, value])
