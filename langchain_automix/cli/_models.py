@@ -101,8 +101,6 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
     ids = _local_ids(args.local)
     k = getattr(args, "k", None) or 0
     backend: Backend = getattr(args, "backend", "auto")
-    if backend != "llama-cpp-python":
-        _ensure_llama_server()
     # logits_all (llama-cpp-python only) for the verified tiers: that server returns token
     # logprobs only then; they are the free answer signals and the logprob verifier's input.
     # llama-server returns them anyway and samples the k verifications as one batch.
@@ -114,6 +112,7 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
         logits_all=ids[:-1],
         backend=backend,
         parallel=max(DEFAULT_PARALLEL, k),
+        build_missing=True,  # no llama-server yet: compile it (automix setup), once
     ) as server:
         native = server.supports_n
         yield [
@@ -125,19 +124,3 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
             )
             for mid in ids
         ]
-
-
-def _ensure_llama_server() -> None:
-    """Build the portable ``llama-server`` (once) when none is found."""
-    import sys
-
-    from langchain_automix.local.build import BuildError, build_llama_server
-    from langchain_automix.local.llama_server import find_llama_server
-
-    if find_llama_server() is not None:
-        return
-    print("automix: no llama-server found; building a portable one (once)", file=sys.stderr)
-    try:
-        build_llama_server(stream=sys.stderr)
-    except BuildError as exc:
-        raise SystemExit(f"automix: error: {exc}") from None

@@ -151,6 +151,9 @@ class LocalModelServer:
             and the largest ``n`` one request may ask (the verifier's k).
         binary: the ``llama-server`` executable to run; default: the one
             :func:`~langchain_automix.local.llama_server.find_llama_server` finds.
+        build_missing: when no ``llama-server`` is found, compile one for this CPU (what
+            ``automix setup`` does: about 4 minutes on 2 cores, once, progress on stderr)
+            instead of falling back to llama-cpp-python's server. The CLI sets it.
 
     Every ``llama-server`` start ends with a one-token generation, so a binary that this
     CPU cannot run fails in :meth:`start` with an error that names the signal, the likely
@@ -177,6 +180,7 @@ class LocalModelServer:
         backend: Backend = "auto",
         parallel: int = DEFAULT_PARALLEL,
         binary: str | os.PathLike[str] | None = None,
+        build_missing: bool = False,
     ) -> None:
         unknown = [m for m in models if m not in MODELS]
         if unknown or not models:
@@ -190,6 +194,7 @@ class LocalModelServer:
         if binary is not None and backend == "llama-cpp-python":
             raise ValueError("binary names a llama-server; it cannot go with llama-cpp-python")
         self._binary_arg = None if binary is None else str(binary)
+        self.build_missing = build_missing
         self.backend_choice: Backend = backend
         self.parallel = parallel
         self._backend: str | None = None
@@ -223,6 +228,8 @@ class LocalModelServer:
                 if self.backend_choice == "llama-cpp-python"
                 else self._binary_arg or find_llama_server()
             )
+            if binary is None and self.build_missing and self.backend_choice != "llama-cpp-python":
+                binary = self._build()
             if self.backend_choice == "llama-server" and binary is None:
                 raise LocalServerError(
                     "backend='llama-server' but no llama-server binary was found. Fix: "
@@ -232,6 +239,15 @@ class LocalModelServer:
             self._binary = binary
             self._backend = "llama-server" if binary else "llama-cpp-python"
         return self._backend
+
+    def _build(self) -> str:
+        from langchain_automix.local.build import BuildError, build_llama_server
+
+        print("no llama-server found; building one for this CPU (once)", file=sys.stderr)
+        try:
+            return str(build_llama_server(stream=sys.stderr).binary)
+        except BuildError as exc:
+            raise LocalServerError(str(exc)) from exc
 
     @property
     def supports_n(self) -> bool:

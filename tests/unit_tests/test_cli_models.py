@@ -43,6 +43,9 @@ def test_local_tiers_send_one_request_at_a_time(monkeypatch: pytest.MonkeyPatch)
         assert all(f.max_concurrency == 1 and f.request_n is False for f in factories)
         assert factories[0].make(temperature=0.0) == (local.DEFAULT_PAIR[0], {"temperature": 0.0})
     assert FakeServer.started["process_per_model"] is True
+    # a missing llama-server is compiled by the server on start, not before the CLI knows
+    # whether it will start one (unit tests swap the server out and compile nothing)
+    assert FakeServer.started["build_missing"] is True
 
 
 class FakeNativeServer(FakeServer):

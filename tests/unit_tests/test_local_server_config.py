@@ -136,3 +136,36 @@ def test_binary_argument_wins_and_is_llama_server_only(tmp_path: Path) -> None:
     assert server.backend == "llama-server" and server._binary == str(binary)
     with pytest.raises(ValueError, match="llama-cpp-python"):
         LocalModelServer(binary=binary, backend="llama-cpp-python")
+
+
+def test_a_missing_llama_server_is_built_only_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from langchain_automix.local import build
+    from langchain_automix.local import server as server_mod
+
+    built = tmp_path / "llama-server"
+    calls: list[object] = []
+
+    def fake_build(**kwargs: object) -> build.BuiltServer:
+        calls.append(kwargs)
+        return build.BuiltServer(built, {})
+
+    monkeypatch.setattr(server_mod, "find_llama_server", lambda: None)
+    monkeypatch.setattr(build, "build_llama_server", fake_build)
+    assert LocalModelServer(backend="auto").backend == "llama-cpp-python"  # not asked: no build
+    assert calls == []
+    server = LocalModelServer(backend="auto", build_missing=True)
+    assert server.backend == "llama-server" and server._binary == str(built)
+    assert len(calls) == 1
+    assert LocalModelServer(backend="llama-cpp-python", build_missing=True).backend == (
+        "llama-cpp-python"
+    )
+    assert len(calls) == 1
+
+    def failing_build(**kwargs: object) -> build.BuiltServer:
+        raise build.BuildError("cmake is needed")
+
+    monkeypatch.setattr(build, "build_llama_server", failing_build)
+    with pytest.raises(LocalServerError, match="cmake is needed"):
+        _ = LocalModelServer(build_missing=True).backend
