@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -421,8 +422,17 @@ class MetaVerifier(ABC):
 
         if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
             raise PolicyError(f"not a langchain-automix policy (format must be {POLICY_FORMAT!r})")
+        unknown = sorted(set(map(str, payload)) - _POLICY_KEYS)
+        if unknown:
+            raise PolicyError(
+                f"unknown policy field(s) {unknown}; a policy has {sorted(_POLICY_KEYS)}"
+            )
         version = payload.get("version")
-        if not isinstance(version, int) or not 1 <= version <= POLICY_VERSION:
+        if (
+            isinstance(version, bool)
+            or not isinstance(version, int)
+            or not 1 <= version <= POLICY_VERSION
+        ):
             raise PolicyError(
                 f"unsupported policy version {version!r} (this library reads up to "
                 f"{POLICY_VERSION})"
@@ -451,7 +461,7 @@ class MetaVerifier(ABC):
             raise PolicyError(
                 f"bad {klass.__name__} policy parameters: missing field {exc.args[0]!r}"
             ) from None
-        except (TypeError, ValueError, AttributeError, IndexError) as exc:
+        except (TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             raise PolicyError(f"bad {klass.__name__} policy parameters: {exc}") from None
         policy.provenance = provenance
         return policy  # type: ignore[return-value]
@@ -473,7 +483,7 @@ class MetaVerifier(ABC):
         """
         p = Path(path)
         try:
-            payload = json.loads(p.read_text(encoding="utf-8"))
+            payload = json.loads(p.read_text(encoding="utf-8"), object_pairs_hook=_unique_keys)
         except UnicodeDecodeError as exc:
             raise PolicyError(
                 f"{p}: not a UTF-8 text file (byte {exc.start}: {exc.reason})"
@@ -482,6 +492,10 @@ class MetaVerifier(ABC):
             raise PolicyError(f"{p}: invalid JSON ({exc.msg}, line {exc.lineno})") from None
         except RecursionError:
             raise PolicyError(f"{p}: JSON nested too deeply to be a policy") from None
+        except _DuplicateKeyError as exc:
+            raise PolicyError(f"{p}: {exc}") from None
+        except ValueError as exc:  # e.g. an integer of more digits than Python converts
+            raise PolicyError(f"{p}: unreadable JSON number ({exc})") from None
         try:
             return cls.from_dict(payload)
         except PolicyError as exc:
@@ -526,22 +540,46 @@ def _checked_target(policy: MetaVerifier, decision: Any, tier: int, n_tiers: int
     )
 
 
-def _non_finite(payload: Any) -> tuple[str, Any] | None:
-    """Path and value of the first NaN or infinite number in a JSON tree, if any.
+_POLICY_KEYS = frozenset({"format", "version", "method", "params", "provenance"})
+"""The top-level fields of a policy dict (:meth:`MetaVerifier.to_dict`)."""
 
-    ``json`` reads ``NaN`` and ``Infinity``; no policy field may hold them.
+
+class _DuplicateKeyError(ValueError):
+    """A JSON object names one key twice (``json`` would keep the last silently)."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json`` object hook: refuse an object that names a key twice."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKeyError(f"the key {key!r} appears twice in one JSON object")
+        out[key] = value
+    return out
+
+
+def _non_finite(payload: Any) -> tuple[str, Any] | None:
+    """Path and value of the first NaN, infinite or float-overflowing number, if any.
+
+    ``json`` reads ``NaN``, ``Infinity`` and integers of any size; no policy field may
+    hold them.
     """
     stack: list[tuple[str, Any]] = [("", payload)]
     while stack:
         path, value = stack.pop()
         if isinstance(value, float) and not math.isfinite(value):
             return path, value
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > _FLOAT_MAX:
+            return path, f"an integer of {value.bit_length()} bits"
         if isinstance(value, dict):
             items = [(f"{path}.{k}" if path else str(k), v) for k, v in value.items()]
             stack.extend(reversed(items))
         elif isinstance(value, (list, tuple)):
             stack.extend(reversed([(f"{path}[{i}]", v) for i, v in enumerate(value)]))
     return None
+
+
+_FLOAT_MAX = sys.float_info.max
 
 
 def _as_history(confidences: Any) -> np.ndarray:

@@ -664,7 +664,10 @@ class POMDP(_LookupPolicy):
                 raise ValueError("observations must be strictly increasing")
             out.lam_ = float(fitted["lam"])
             out.cost_delta_ = float(fitted["cost_delta"])
-            out.bandwidth_ = None if fitted.get("bandwidth") is None else float(fitted["bandwidth"])
+            h = fitted.get("bandwidth")
+            if h is not None and not float(h) > 0:
+                raise ValueError(f"fitted.bandwidth must be positive, got {h!r}")
+            out.bandwidth_ = None if h is None else float(h)
             out.gain_ = [float(g) for g in gain]
             out._set_table(obs, esc)
         return out
