@@ -39,6 +39,7 @@ from langchain_automix.meta_verifiers import (
     Provenance,
     SelfConsistency,
     Threshold,
+    TripleThreshold,
     available_meta_verifiers,
     get_meta_verifier,
 )
@@ -104,6 +105,7 @@ __all__ = [
     "SelfConsistency",
     "SignalCombiner",
     "Threshold",
+    "TripleThreshold",
     "TierAttempt",
     "TokenPrice",
     "VerificationResult",

@@ -29,6 +29,7 @@ from langchain_automix.meta_verifiers.registry import (
 )
 from langchain_automix.meta_verifiers.self_consistency import SelfConsistency
 from langchain_automix.meta_verifiers.threshold import Threshold
+from langchain_automix.meta_verifiers.triple_threshold import TripleThreshold
 from langchain_automix.meta_verifiers.union import AutomixUnion
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "SelfConsistency",
     "Target",
     "Threshold",
+    "TripleThreshold",
     "available_meta_verifiers",
     "check_provenance",
     "get_meta_verifier",

@@ -12,6 +12,7 @@ from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
 from langchain_automix.meta_verifiers.self_consistency import SelfConsistency
 from langchain_automix.meta_verifiers.threshold import Threshold
+from langchain_automix.meta_verifiers.triple_threshold import TripleThreshold
 from langchain_automix.meta_verifiers.union import AutomixUnion
 
 __all__ = [
@@ -27,6 +28,7 @@ META_VERIFIERS: dict[str, type[MetaVerifier]] = {
     for cls in (
         Threshold,
         DoubleThreshold,
+        TripleThreshold,
         SelfConsistency,
         GreedyPOMDP,
         POMDP,

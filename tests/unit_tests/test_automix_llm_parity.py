@@ -85,3 +85,22 @@ def test_strict_convention_differs_on_ties() -> None:
     ties = data.confidences[:, 0] == 0.5
     assert ties.any()
     assert np.array_equal(strict != inclusive, ties)
+
+
+@pytest.mark.parametrize(("num_bins", "seed"), [(8, 0), (10, 1), (6, 5)])
+def test_triple_threshold_matches_library(num_bins: int, seed: int) -> None:
+    from langchain_automix.meta_verifiers import TripleThreshold
+
+    data = synthetic_replay(1200, seed=seed)
+    train, test = data.split(400, seed=seed)
+    best, res = library_run(automix.TripleThreshold(num_bins=num_bins), train, test)
+
+    policy = TripleThreshold(inclusive=True, grid=num_bins).fit(train, costs=(1, 50))
+    assert (policy.low, policy.mid, policy.high) == pytest.approx(tuple(best), abs=1e-12)
+    np.testing.assert_array_equal(
+        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
+    )
+    mine = evaluate_policy(policy, test, costs=(1, 50))
+    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-9)
+    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-9)
+    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-9)

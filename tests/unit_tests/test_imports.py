@@ -35,6 +35,7 @@ EXPECTED_ALL = [
     "Threshold",
     "TierAttempt",
     "TokenPrice",
+    "TripleThreshold",
     "VerificationResult",
     "VerifierReport",
     "VerifierSettings",

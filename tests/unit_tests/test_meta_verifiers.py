@@ -97,6 +97,7 @@ def test_registry() -> None:
             "pomdp",
             "self_consistency",
             "threshold",
+            "triple_threshold",
         ]
     )
     assert isinstance(get_meta_verifier("POMDP"), POMDP)

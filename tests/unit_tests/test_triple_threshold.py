@@ -1,0 +1,44 @@
+"""TripleThreshold: automix-llm's two-band method (parity with the library is in
+test_automix_llm_parity.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from langchain_automix.calibration.evaluation import evaluate_policy
+from langchain_automix.calibration.synthetic import synthetic_replay
+from langchain_automix.meta_verifiers import MetaVerifier, TripleThreshold, get_meta_verifier
+
+
+def test_bands_and_ties() -> None:
+    c = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
+    strict = TripleThreshold(0.0, 0.5, 0.75).decide_batch(c)
+    inclusive = TripleThreshold(0.0, 0.5, 0.75, inclusive=True).decide_batch(c)
+    assert strict.tolist() == [True, False, True, False, False]
+    assert inclusive.tolist() == [True, False, True, True, False]
+    with pytest.raises(ValueError, match="low <= mid <= high"):
+        TripleThreshold(0.5, 0.25, 0.75)
+
+
+def test_fit_without_grid_beats_random_mixing_and_round_trips() -> None:
+    data = synthetic_replay(1200, seed=3)
+    train, test = data.split(400, seed=3)
+    policy = TripleThreshold().fit(train, costs=(1, 50))
+    assert 0.0 <= policy.low < policy.mid < policy.high <= 1.0
+    assert evaluate_policy(policy, test, costs=(1, 50)).delta_ibc > 0  # informative verifier
+    again = MetaVerifier.from_dict(policy.to_dict())
+    assert isinstance(again, TripleThreshold) and again.get_params() == policy.get_params()
+    assert isinstance(get_meta_verifier("TripleThreshold"), TripleThreshold)
+
+
+def test_two_tiers_only() -> None:
+    from langchain_automix.calibration.replay import ReplayDataset
+
+    rng = np.random.default_rng(0)
+    data = ReplayDataset(
+        ids=[str(i) for i in range(50)], scores=rng.random((50, 3)), confidences=rng.random((50, 2))
+    )
+    assert data.n_tiers == 3
+    with pytest.raises(ValueError, match="two tiers"):
+        TripleThreshold().fit(data, costs=(1, 10, 50))
