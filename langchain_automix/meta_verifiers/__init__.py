@@ -14,6 +14,7 @@ from langchain_automix.meta_verifiers.chained import Chained
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
+from langchain_automix.meta_verifiers.pomdp_simple import POMDPSimple
 from langchain_automix.meta_verifiers.provenance import (
     PolicyMismatchError,
     PolicyMismatchWarning,
@@ -36,6 +37,7 @@ __all__ = [
     "META_VERIFIERS",
     "POLICY_VERSION",
     "POMDP",
+    "POMDPSimple",
     "AutomixUnion",
     "Calibrated",
     "Chained",

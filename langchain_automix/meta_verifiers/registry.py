@@ -10,6 +10,7 @@ from langchain_automix.meta_verifiers.chained import Chained
 from langchain_automix.meta_verifiers.double_threshold import DoubleThreshold
 from langchain_automix.meta_verifiers.fixed_answer import FixedAnswerRouting
 from langchain_automix.meta_verifiers.pomdp import POMDP, GreedyPOMDP
+from langchain_automix.meta_verifiers.pomdp_simple import POMDPSimple
 from langchain_automix.meta_verifiers.self_consistency import SelfConsistency
 from langchain_automix.meta_verifiers.threshold import Threshold
 from langchain_automix.meta_verifiers.triple_threshold import TripleThreshold
@@ -31,6 +32,7 @@ META_VERIFIERS: dict[str, type[MetaVerifier]] = {
         TripleThreshold,
         SelfConsistency,
         GreedyPOMDP,
+        POMDPSimple,
         POMDP,
         AutomixUnion,
         FixedAnswerRouting,

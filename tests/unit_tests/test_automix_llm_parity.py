@@ -104,3 +104,33 @@ def test_triple_threshold_matches_library(num_bins: int, seed: int) -> None:
     assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-9)
     assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-9)
     assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-9)
+
+
+@pytest.mark.parametrize(("num_bins", "seed"), [(8, 0), (8, 2), (4, 1), (10, 6)])
+def test_pomdp_simple_matches_library(num_bins: int, seed: int) -> None:
+    """The library needs a 'category' column; it gets the one ours derives from the scores."""
+    from langchain_automix.meta_verifiers import POMDPSimple
+    from langchain_automix.meta_verifiers.pomdp_simple import CATEGORIES, categories
+
+    data = synthetic_replay(1200, seed=seed)
+    train, test = data.split(400, seed=seed)
+
+    def frame(d: ReplayDataset) -> pd.DataFrame:
+        f = to_frame(d)
+        f["category"] = [CATEGORIES[c] for c in categories(d.scores)]
+        return f
+
+    mixer = automix.Automix(automix.POMDPSimple(num_bins=num_bins), costs=[1, 50], verifier_cost=1)
+    mixer.train(frame(train))
+    res = mixer.evaluate(frame(test), return_dict=True, return_decisions=True)
+
+    policy = POMDPSimple(num_bins=num_bins).fit(train, costs=(1, 50))
+    assert policy.actions == [bool(a) for a in mixer.best_param]
+    assert 0 < sum(policy.actions) < num_bins + 1  # a real choice, not a fixed one
+    np.testing.assert_array_equal(
+        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
+    )
+    mine = evaluate_policy(policy, test, costs=(1, 50))
+    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-9)
+    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-9)
+    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-9)

@@ -5,6 +5,7 @@ EXPECTED_ALL = [
     "DEFAULT_SOLVE_PROMPT",
     "DEFAULT_VERIFY_PROMPT",
     "POMDP",
+    "POMDPSimple",
     "SIGNALS",
     "AutoMixContext",
     "AutoMixError",

@@ -95,6 +95,7 @@ def test_registry() -> None:
             "fixed_answer_routing",
             "greedy_pomdp",
             "pomdp",
+            "pomdp_simple",
             "self_consistency",
             "threshold",
             "triple_threshold",
