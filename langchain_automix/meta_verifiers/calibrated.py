@@ -168,9 +168,9 @@ class Calibrated(MetaVerifier):
         policy: the meta-verifier to fit (instance, registry name, or policy dict).
         signal: ``"verifier"`` (the paper's), another signal name from
             :data:`~langchain_automix.signals.SIGNALS`, ``"combined"`` (every signal in
-            the training rows), ``"auto"`` (``combined`` when the rows carry a model
-            signal besides the verifier's, else ``verifier``), or a list of names to
-            combine.
+            the training rows), ``"auto"`` (the default, as ``automix fit --signal
+            auto``: ``combined`` when the rows carry a model signal besides the
+            verifier's, else ``verifier``), or a list of names to combine.
         robust: run the cross-validated check and fall back when routing does not pay.
         folds: folds of the check (at least 2).
         repeats: how many times the folds are redrawn (the check's result is the mean).
@@ -200,7 +200,7 @@ class Calibrated(MetaVerifier):
         self,
         policy: MetaVerifier | str | Mapping[str, Any] = "threshold",
         *,
-        signal: str | Sequence[str] = "verifier",
+        signal: str | Sequence[str] = "auto",
         robust: bool = True,
         folds: int = 5,
         repeats: int = 4,

@@ -241,3 +241,27 @@ def test_a_fixed_fallback_skips_verification_live() -> None:
     )
     result = automix.invoke_result("Capital?")
     assert result.escalated and small.count("verify") == 0
+
+
+def test_python_and_cli_default_fits_agree(tmp_path: Path) -> None:
+    """#23 item 5: the same rows give the same policy from Python and from `automix fit`."""
+    from langchain_automix.calibration.replay import load_replay
+    from langchain_automix.cli.main import main
+    from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier
+
+    rows = (
+        Path(__file__).resolve().parents[2]
+        / "langchain_automix"
+        / "data"
+        / "replay_local_qwen.jsonl"
+    )
+
+    python = Calibrated(POMDP()).fit(load_replay(rows))
+    assert python.signal == "combined"  # the shipped rows carry answer signals
+    out = tmp_path / "policy.json"
+    assert main(["fit", "--method", "pomdp", "--train", str(rows), "-o", str(out)]) == 0
+    cli = MetaVerifier.load(out)
+    assert isinstance(cli, Calibrated)
+    assert json.dumps(cli.get_params(), sort_keys=True) == json.dumps(
+        python.get_params(), sort_keys=True
+    )
