@@ -218,6 +218,14 @@ def register(subparsers: Any) -> None:
         metavar="ORIGIN",
         help="browser origin allowed to POST when auth is off (repeatable; default: same host)",
     )
+    limits.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="Host name a POST may be addressed to when auth is off, besides the loopback "
+        "names (repeatable; e.g. the machine's LAN name when binding to 0.0.0.0)",
+    )
     p.set_defaults(func=run)
 
 
@@ -296,6 +304,7 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
             budget_per_day=args.budget_per_day,
             rate_limit=args.rate_limit,
             allowed_origins=tuple(args.allowed_origin),
+            allowed_hosts=tuple(args.allowed_host),
         ),
     )
 

@@ -4,8 +4,9 @@ For every POST (``/health`` and GETs pass through), in this order:
 
 1. 415 unless the body is ``application/json`` (a browser can send ``text/plain``
    cross-origin without a CORS preflight: a CSRF vector);
-2. 403 when auth is off and an ``Origin`` header names another site than this host
-   and ``allowed_origins``;
+2. 403 when auth is off and the ``Host`` header is not a loopback name or in
+   ``allowed_hosts`` (DNS rebinding), or an ``Origin`` header names another site than
+   this host and ``allowed_origins``;
 3. 429 over ``rate_limit`` (requests per minute per client);
 4. 400 for JSON nested deeper than ``max_json_depth`` (the parser's recursion
    would otherwise be a 500);
@@ -22,6 +23,7 @@ Refusals use the shared error body; ``error.param`` names the limit, 429s carry
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import math
@@ -106,6 +108,29 @@ def json_depth(value: Any, limit: int) -> int:
     return deepest
 
 
+def _host_name(host: str) -> str:
+    """The name in a ``Host`` header: lower case, without port or IPv6 brackets.
+
+    Example:
+        >>> _host_name("[::1]:8000"), _host_name("LocalHost:80"), _host_name("evil.example")
+        ('::1', 'localhost', 'evil.example')
+    """
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:].split("]", 1)[0]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _is_loopback(host: str) -> bool:
+    """``localhost`` (and its subdomains) or a loopback address."""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key == name:
@@ -170,6 +195,22 @@ class RequestGuardMiddleware:
             "'application/json'",
             code="unsupported_media_type",
             param="content-type",
+        )
+
+    def _check_host(self, scope: Scope) -> Any:
+        if self.shape.auth:
+            return None
+        host = _host_name(_header(scope, b"host") or "")
+        if _is_loopback(host) or host in self.limits.allowed_hosts:
+            return None
+        return error_response(
+            403,
+            f"request addressed to host {host or '(none)'!r} refused: with auth off only "
+            "loopback hosts and allowed_hosts are served (a web page whose domain resolves "
+            "to this machine must not spend model calls; use an API key, or allow the host "
+            "with --allowed-host)",
+            code="host_not_allowed",
+            param="allowed_hosts",
         )
 
     def _check_origin(self, scope: Scope) -> Any:
@@ -348,7 +389,9 @@ class RequestGuardMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        refusal = self._check_content_type(scope) or self._check_origin(scope)
+        refusal = (
+            self._check_content_type(scope) or self._check_host(scope) or self._check_origin(scope)
+        )
         client = self._client(scope)
         refusal = refusal or self._check_rate(client)
         if refusal is not None:

@@ -81,6 +81,10 @@ class ServerLimits:
         rate_limit: requests (POST) per minute per client; over it: 429.
         allowed_origins: origins (``https://app.example.com``) allowed to POST from a
             browser when auth is off; the server's own host always is. Others: 403.
+        allowed_hosts: ``Host`` names (no port) a POST may be addressed to when auth is
+            off, besides the loopback names (``localhost``, ``127.0.0.0/8``, ``::1``),
+            which always are. Others: 403, so that a web page whose domain resolves to
+            this machine (DNS rebinding) cannot spend model calls and read the answers.
         max_json_depth: nesting depth of a JSON body (deeper: 400).
 
     Example:
@@ -103,6 +107,7 @@ class ServerLimits:
     budget_per_day: float | None = None
     rate_limit: float | None = None
     allowed_origins: tuple[str, ...] = ()
+    allowed_hosts: tuple[str, ...] = ()
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
 
     def __post_init__(self) -> None:
@@ -130,6 +135,11 @@ class ServerLimits:
             self,
             "allowed_origins",
             tuple(o.strip().rstrip("/").lower() for o in self.allowed_origins),
+        )
+        if isinstance(self.allowed_hosts, str):
+            raise ValueError("allowed_hosts must be a sequence of host names, not one string")
+        object.__setattr__(
+            self, "allowed_hosts", tuple(h.strip().strip("[]").lower() for h in self.allowed_hosts)
         )
 
     def num_verifications_cap(self, runnable_k: int | None) -> int:

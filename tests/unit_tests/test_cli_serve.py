@@ -38,7 +38,7 @@ def test_serve_builds_app_from_tiers(monkeypatch: pytest.MonkeyPatch) -> None:
     automix = seen["app"].state.automix.default
     assert automix.threshold == 0.6 and automix.num_verifications == 3
     assert automix.costs.unit_costs_for(2) == (1.0, 20.0)
-    health = TestClient(seen["app"]).get("/health").json()
+    health = TestClient(seen["app"], base_url="http://localhost").get("/health").json()
     assert health["tiers"] == ["small", "large"]
 
 
@@ -91,7 +91,7 @@ def test_serve_limit_flags_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> Non
         rate_limit=None,
         allowed_origins=("https://a.example", "https://b.example"),
     )
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://localhost")
     schema = client.get("/automix/config_schema").json()["$defs"]["Configurable"]
     assert schema["properties"]["num_verifications"]["maximum"] == 12
     assert "threshold" not in schema["properties"]  # locked
@@ -157,7 +157,10 @@ def test_serve_policy_file_and_verify_grammar_reach_the_runnable(
     assert automix.verifier_grammar is not None
     assert "Verification Decision" in automix.verifier_grammar
     # no per-request threshold for a policy that has none
-    assert "threshold" not in TestClient(app).get("/automix/config_schema").text
+    assert (
+        "threshold"
+        not in TestClient(app, base_url="http://localhost").get("/automix/config_schema").text
+    )
 
 
 @pytest.mark.parametrize(

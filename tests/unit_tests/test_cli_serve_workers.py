@@ -45,7 +45,10 @@ def test_workers_run_a_factory_that_rebuilds_the_app(
     assert automix.threshold == 0.7 and automix.num_verifications == 2
     assert isinstance(automix.checkpointer, UrlCheckpointer)
     assert automix.checkpointer.url == f"sqlite:///{db}"
-    assert TestClient(app).get("/health").json()["tiers"] == ["small", "large"]
+    assert TestClient(app, base_url="http://localhost").get("/health").json()["tiers"] == [
+        "small",
+        "large",
+    ]
 
 
 def test_workers_need_endpoints(capsys: pytest.CaptureFixture[str]) -> None:

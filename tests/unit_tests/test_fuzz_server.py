@@ -84,7 +84,7 @@ def test_api_never_answers_5xx_and_errors_name_the_field(case: Any) -> None:
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    with TestClient(APP, raise_server_exceptions=False) as c:
+    with TestClient(APP, base_url="http://localhost", raise_server_exceptions=False) as c:
         yield c
 
 

@@ -18,7 +18,7 @@ TURNS = [
 
 def _client() -> tuple[TestClient, object]:
     automix, small, _ = make_automix()
-    return TestClient(create_app(automix, api_key_env=None)), small
+    return TestClient(create_app(automix, api_key_env=None), base_url="http://localhost"), small
 
 
 @pytest.mark.parametrize("stream", [False, True])
@@ -87,7 +87,7 @@ def test_thread_id_resumes_a_durable_run_over_the_openai_route() -> None:
     automix = AutoMixRunnable(
         models=[small, large], num_verifications=2, checkpointer=InMemorySaver()
     )
-    client = TestClient(create_app(automix, api_key_env=None))
+    client = TestClient(create_app(automix, api_key_env=None), base_url="http://localhost")
     body = {"model": "automix", "messages": TURNS, "thread_id": "req-42"}
     first = client.post("/v1/chat/completions", json=body).json()
     calls = len(small.calls)

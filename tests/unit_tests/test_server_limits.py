@@ -67,7 +67,7 @@ class Cascade:
             self.app = create_app(self.automix, api_key_env=env, limits=limits)
         finally:
             os.environ.pop(env, None)
-        self.http = TestClient(self.app, client=client)
+        self.http = TestClient(self.app, base_url="http://localhost", client=client)
 
     @property
     def calls(self) -> int:
@@ -216,7 +216,9 @@ def test_rate_limit_is_429_with_retry_after_per_client_ip() -> None:
     assert "3 requests per minute" in body["error"]["message"]
     assert body["error"]["type"] == "rate_limit_error"
     assert c.calls == calls
-    other = TestClient(c.app, client=("10.0.0.2", 50000))  # another client has its own
+    other = TestClient(
+        c.app, base_url="http://localhost", client=("10.0.0.2", 50000)
+    )  # another client has its own
     assert other.post(CHAT, json=chat()).status_code == 200
     assert c.http.get("/health").status_code == 200  # never limited
 
@@ -259,7 +261,7 @@ def test_budget_is_per_api_key_when_auth_is_on() -> None:
     resp = c.http.post(CHAT, json=chat(), headers=good)
     assert_refused(resp, 429, "budget_per_minute")
     # another IP with the same key shares the key's budget
-    other = TestClient(c.app, client=("10.9.9.9", 1))
+    other = TestClient(c.app, base_url="http://localhost", client=("10.9.9.9", 1))
     assert other.post(CHAT, json=chat(), headers=good).status_code == 429
     assert other.post(CHAT, json=chat()).status_code == 401
 
@@ -326,8 +328,7 @@ def test_cross_origin_text_plain_batch_is_refused_with_zero_model_calls() -> Non
     assert c.calls == 0
     # the server's own pages (the playground) and allowed origins pass
     assert (
-        c.http.post(BATCH, json=batch(1), headers={"origin": "http://testserver"}).status_code
-        == 200
+        c.http.post(BATCH, json=batch(1), headers={"origin": "http://localhost"}).status_code == 200
     )
     allowed = Cascade(ServerLimits(allowed_origins=("https://app.example/",)))
     resp = allowed.http.post(BATCH, json=batch(1), headers={"origin": "https://APP.example"})
@@ -404,3 +405,35 @@ def _quiet_langserve() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         yield
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:8000", "attacker.localhost.evil.example", "192.168.1.5:8000"],
+)
+def test_rebinding_shaped_requests_are_refused_with_zero_model_calls(host: str) -> None:
+    """#26, item 3: a page whose domain resolves to 127.0.0.1 (DNS rebinding) sends the
+    request with its own name in Host; with auth off it gets 403 and no model is called,
+    Origin or not."""
+    c = Cascade()
+    for headers in ({"host": host}, {"host": host, "origin": f"http://{host}"}):
+        resp = c.http.post(BATCH, json=batch(2), headers=headers)
+        assert_refused(resp, 403, "allowed_hosts")
+    assert c.calls == 0
+
+
+@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1", "127.0.0.2:9", "[::1]:8000"])
+def test_loopback_hosts_and_allowed_hosts_pass(host: str) -> None:
+    c = Cascade()
+    assert c.http.post(BATCH, json=batch(1), headers={"host": host}).status_code == 200
+    named = Cascade(ServerLimits(allowed_hosts=("GPU-box.lan",)))
+    assert (
+        named.http.post(BATCH, json=batch(1), headers={"host": "gpu-box.lan:80"}).status_code == 200
+    )
+    assert named.http.post(BATCH, json=batch(1), headers={"host": "other.lan"}).status_code == 403
+
+
+def test_host_is_not_checked_when_an_api_key_is_required() -> None:
+    c = Cascade(api_key="sk-limits-test")
+    headers = {"Authorization": "Bearer sk-limits-test", "host": "api.example.com"}
+    assert c.http.post(BATCH, json=batch(1), headers=headers).status_code == 200
