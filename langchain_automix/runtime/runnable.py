@@ -73,7 +73,32 @@ def _context_text(value: Any, max_chars: int) -> str | None:
             f"is {len(value):,} characters, over the limit of {max_chars:,} "
             "(raise max_context_chars to allow it)",
         )
+    _check_encodable("context", value)
     return value or None
+
+
+def _check_encodable(field: str, text: str) -> None:
+    """Refuse text no model request can carry: a lone UTF-16 surrogate is not UTF-8.
+
+    Without this the first model call fails to encode its request, and a final tier
+    reports a failure (a 502) for what is the caller's input.
+
+    Example:
+        >>> _check_encodable("question", "café")
+        >>> try:
+        ...     _check_encodable("question", "bad " + chr(0xD800))
+        ... except AutoMixInputError as exc:
+        ...     print(exc.field, "lone surrogate" in str(exc))
+        question True
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise AutoMixInputError(
+            field,
+            f"holds a lone surrogate ({text[exc.start]!r} at character {exc.start}), which is "
+            "not text any model can be sent",
+        ) from None
 
 
 def coerce_input(
@@ -131,6 +156,7 @@ def coerce_input(
             "question",
             f"is {len(question):,} characters, over the limit of {max_question_chars:,}",
         )
+    _check_encodable("question", question)
     return {"question": question, "context": _context_text(context, max_context_chars)}
 
 

@@ -404,8 +404,11 @@ class RequestGuardMiddleware:
             body, refusal = None, self._too_deep()
         except UnicodeDecodeError:  # LangServe's own json() would raise it: a 500
             body, refusal = None, _not_utf8()
-        except ValueError:  # malformed: the route answers 422 as before
+        except json.JSONDecodeError:  # malformed: the route answers 422 as before
             body = None
+        except ValueError as exc:  # valid JSON Python will not read (an integer of more
+            # than 4,300 digits): the route's own parse would raise it again, a 500
+            body, refusal = None, _unreadable_number(exc)
         if refusal is None and body is not None:
             if json_depth(body, self.limits.max_json_depth) > self.limits.max_json_depth:
                 refusal = self._too_deep()
@@ -463,6 +466,12 @@ def _too_many(message: str, param: str, wait: float) -> Any:
 
 def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _unreadable_number(exc: ValueError) -> Any:
+    return error_response(
+        400, f"body: a number too long to read ({exc})", code="invalid_input", param="body"
+    )
 
 
 def _not_utf8() -> Any:

@@ -116,3 +116,20 @@ def test_a_chat_prompt_piped_in_points_to_chat_automix(as_messages: bool) -> Non
     with pytest.raises(AutoMixInputError, match="ChatAutoMix"):
         (prompt | automix).invoke({"q": "Capital of France?"})
     assert small.calls == [] and large.calls == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"question": "Capital of France? " + chr(0xD800)},
+        {"question": "Capital?", "context": "Paris " + chr(0xDFFF) + " is the capital."},
+    ],
+)
+def test_lone_surrogates_are_refused_before_any_call(value: dict[str, str]) -> None:
+    """#26, item 6: a lone surrogate cannot be encoded into any model request; it used to
+    surface as the final tier's failure (a 502) with no model called."""
+    automix, small, large = make()
+    with pytest.raises(AutoMixInputError, match="lone surrogate") as info:
+        automix.invoke(value)
+    assert info.value.field == ("context" if "context" in value else "question")
+    assert small.calls == [] and large.calls == []

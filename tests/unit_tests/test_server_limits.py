@@ -437,3 +437,21 @@ def test_host_is_not_checked_when_an_api_key_is_required() -> None:
     c = Cascade(api_key="sk-limits-test")
     headers = {"Authorization": "Bearer sk-limits-test", "host": "api.example.com"}
     assert c.http.post(BATCH, json=batch(1), headers=headers).status_code == 200
+
+
+def test_lone_surrogate_and_huge_integer_get_4xx_not_5xx() -> None:
+    """#26, item 6: a lone surrogate on /v1 (was a misleading 502) and an integer of more
+    digits than Python reads in a LangServe config (was a 500)."""
+    c = Cascade()
+    body = '{"model": "automix", "messages": [{"role": "user", "content": "hi \\ud800"}]}'
+    resp = c.http.post(
+        "/v1/chat/completions", content=body, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code in (400, 422), resp.text
+    assert "surrogate" in resp.text
+    huge = '{"input": "hi", "config": {"configurable": {"threshold": ' + "9" * 5000 + "}}}"
+    resp = c.http.post(
+        "/automix/invoke", content=huge, headers={"content-type": "application/json"}
+    )
+    assert resp.status_code == 400 and "number too long" in resp.text
+    assert c.calls == 0
