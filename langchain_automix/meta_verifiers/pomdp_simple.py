@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_bool_list, as_float, as_int, checked, optional
-from langchain_automix.meta_verifiers._fitting import Frontier, choose_point
+from langchain_automix.meta_verifiers._fitting import Frontier, choose_point, table_frontier
 from langchain_automix.meta_verifiers.base import (
     Decision,
     MetaVerifier,
@@ -143,14 +143,9 @@ class POMDPSimple(MetaVerifier):
             raise ValueError(
                 f"POMDPSimple routes two tiers (like automix-llm's); got {data.n_tiers}"
             )
+        masks = np.asarray(seqs, dtype=bool)  # (candidates, bins): a lookup-table family
         rows = self._bin(data.confidences[:, 0])
-        esc = np.asarray(seqs, dtype=bool)[:, rows]  # (candidates, n)
-        if forced is not None:
-            esc = esc | forced[None, :]
-        share = esc.mean(axis=1)
-        perf = np.where(esc, data.scores[None, :, 1], data.scores[None, :, 0]).mean(axis=1)
-        stop = costs.stop_costs
-        return Frontier(stop[0] + share * (stop[1] - stop[0]), perf, share)
+        return table_frontier(rows, self.num_bins + 1, data.scores, masks, costs, forced)
 
     def _fit(
         self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: np.ndarray | None
