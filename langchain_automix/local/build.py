@@ -468,7 +468,8 @@ def build_llama_server(
             raise BuildError(f"{src} is not a llama.cpp source folder (no CMakeLists.txt)")
         build = work / "build"
         build.mkdir()
-        log = work / "build.log"
+        log = final.parent / f"{final.name}.build.log"  # kept when the build fails
+        log.write_text("")
         print(
             f"building llama-server for {level} (portable: no -march=native, no AMX); "
             "about 4 minutes on 2 cores, once",
