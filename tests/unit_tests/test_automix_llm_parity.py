@@ -24,6 +24,18 @@ def to_frame(data: ReplayDataset) -> pd.DataFrame:
     )
 
 
+def assert_same_as_library(policy: object, test: ReplayDataset, res: dict) -> None:
+    """Same decisions on the test rows, and the same ΔIBC, cost and quality (to 1e-12)."""
+    np.testing.assert_array_equal(
+        policy.route(test) == 1,  # type: ignore[attr-defined]
+        np.asarray(res["route_to_llm"], dtype=bool),
+    )
+    mine = evaluate_policy(policy, test, costs=(1, 50))  # type: ignore[arg-type]
+    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-12)
+    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-12)
+    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-12)
+
+
 def library_run(method: object, train: ReplayDataset, test: ReplayDataset) -> tuple:
     mixer = automix.Automix(method, costs=[1, 50], verifier_cost=1)
     mixer.train(to_frame(train))
@@ -39,13 +51,7 @@ def test_threshold_matches_library(num_bins: int, seed: int) -> None:
 
     policy = Threshold(inclusive=True, grid=num_bins).fit(train, costs=(1, 50))
     assert policy.threshold == best
-    np.testing.assert_array_equal(
-        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
-    )
-    mine = evaluate_policy(policy, test, costs=(1, 50))
-    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-12)
-    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-12)
-    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-12)
+    assert_same_as_library(policy, test, res)
 
 
 def test_threshold_from_paper_columns_matches_library() -> None:
@@ -68,13 +74,7 @@ def test_self_consistency_matches_library(seed: int) -> None:
     best, res = library_run(automix.SelfConsistency(num_bins=8), train, test)
     policy = SelfConsistency().fit(train)
     assert policy.threshold == best == 0.5
-    np.testing.assert_array_equal(
-        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
-    )
-    mine = evaluate_policy(policy, test)
-    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-12)
-    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-12)
-    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-12)
+    assert_same_as_library(policy, test, res)
 
 
 def test_strict_convention_differs_on_ties() -> None:
@@ -97,13 +97,7 @@ def test_triple_threshold_matches_library(num_bins: int, seed: int) -> None:
 
     policy = TripleThreshold(inclusive=True, grid=num_bins).fit(train, costs=(1, 50))
     assert (policy.low, policy.mid, policy.high) == pytest.approx(tuple(best), abs=1e-12)
-    np.testing.assert_array_equal(
-        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
-    )
-    mine = evaluate_policy(policy, test, costs=(1, 50))
-    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-9)
-    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-9)
-    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-9)
+    assert_same_as_library(policy, test, res)
 
 
 @pytest.mark.parametrize(("num_bins", "seed"), [(8, 0), (8, 2), (4, 1), (10, 6)])
@@ -127,10 +121,4 @@ def test_pomdp_simple_matches_library(num_bins: int, seed: int) -> None:
     policy = POMDPSimple(num_bins=num_bins).fit(train, costs=(1, 50))
     assert policy.actions == [bool(a) for a in mixer.best_param]
     assert 0 < sum(policy.actions) < num_bins + 1  # a real choice, not a fixed one
-    np.testing.assert_array_equal(
-        policy.route(test) == 1, np.asarray(res["route_to_llm"], dtype=bool)
-    )
-    mine = evaluate_policy(policy, test, costs=(1, 50))
-    assert mine.delta_ibc == pytest.approx(res["ibc_lift"] * 100, rel=1e-9)
-    assert mine.avg_cost == pytest.approx(res["avg_cost"], rel=1e-9)
-    assert mine.avg_performance == pytest.approx(res["avg_performance"], rel=1e-9)
+    assert_same_as_library(policy, test, res)
