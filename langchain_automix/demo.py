@@ -334,6 +334,13 @@ def _live_row(
     }
 
 
+def _answer_alone(model: Any, item: QAItem, clock: Callable[[], float]) -> tuple[str, float]:
+    """One tier's answer outside AutoMix (for the table's baselines), and its seconds."""
+    t0 = clock()
+    reply = model.invoke(format_solve_messages(item.question, item.context))
+    return str(reply.content).strip(), clock() - t0
+
+
 def run_demo(
     models: Sequence[Any],
     *,
@@ -389,9 +396,7 @@ def run_demo(
         first = result.attempts[0]
         small_answer, small_latency = first.answer, first.latency_s
         if first.skipped:  # a policy fixed to always-large: answer with the small model too
-            t1 = clock()
-            reply = small.invoke(format_solve_messages(item.question, item.context))
-            small_answer, small_latency = str(reply.content).strip(), clock() - t1
+            small_answer, small_latency = _answer_alone(small, item, clock)
         confidence, samples, verify_latency = (
             first.verifier_confidence,
             first.verifier_samples,
@@ -413,10 +418,7 @@ def run_demo(
             large_answer = result.answer
             large_latency = result.attempts[-1].latency_s
         else:  # measure always-large too (not part of AutoMix's cost)
-            t1 = clock()
-            reply = large.invoke(format_solve_messages(item.question, item.context))
-            large_latency = clock() - t1
-            large_answer = str(reply.content).strip()
+            large_answer, large_latency = _answer_alone(large, item, clock)
         results.append(result)
         rows.append(
             _live_row(
