@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 
 __all__ = [
     "as_chat_model",
+    "as_language_model",
     "bound_kwargs",
     "child_config",
     "flat_usage",
@@ -40,6 +41,18 @@ def as_chat_model(model: Runnable[Any, Any]) -> BaseChatModel | None:
     return inner if isinstance(inner, BaseChatModel) else None
 
 
+def as_language_model(model: Runnable[Any, Any]) -> BaseLanguageModel[Any] | None:
+    """The underlying chat or text-completion model of ``model`` (through bindings), if any.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListLLM
+        >>> type(as_language_model(FakeListLLM(responses=["x"]).bind(stop=["a"]))).__name__
+        'FakeListLLM'
+    """
+    inner = _unbind(model)[1]
+    return inner if isinstance(inner, BaseLanguageModel) else None
+
+
 def bound_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
     """The call keyword arguments bound to ``model`` (``.bind(...)``), outermost winning.
 
@@ -57,30 +70,30 @@ def bound_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
 
 def model_name(model: Runnable[Any, Any]) -> str:
     """A readable name for ``model``: its model name if it has one, else its type."""
-    chat = as_chat_model(model)
-    target: Any = chat if chat is not None else model
+    lm = as_language_model(model)
+    target: Any = lm if lm is not None else model
     for attr in ("model_name", "model", "model_id"):
         value = getattr(target, attr, None)
         if isinstance(value, str) and value:
             return value
-    if chat is not None:
-        llm_type = getattr(chat, "_llm_type", None)
+    if lm is not None:
+        llm_type = getattr(lm, "_llm_type", None)
         if isinstance(llm_type, str) and llm_type:
             return llm_type
     return type(target).__name__
 
 
 def supported_kwargs(model: Runnable[Any, Any], candidates: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep the call kwargs that ``model`` declares as fields and that are not None.
+    """Keep the call kwargs that ``model`` (a chat or text model) declares as fields, not None.
 
     Sampling knobs such as ``temperature``, ``n``, ``seed`` or ``max_tokens`` are sent
     only to models that know them, so fakes and exotic models are never handed
     arguments they would choke on.
     """
-    chat = as_chat_model(model)
-    if chat is None:
+    lm = as_language_model(model)
+    if lm is None:
         return {}
-    fields = type(chat).model_fields
+    fields = type(lm).model_fields
     return {k: v for k, v in candidates.items() if v is not None and k in fields}
 
 

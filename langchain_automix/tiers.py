@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from langchain_openai import ChatOpenAI
+    from langchain_openai import ChatOpenAI, OpenAI
 
 __all__ = [
     "DEFAULT_MAX_RETRIES",
@@ -128,6 +128,24 @@ class TierSpec:
         """
         from langchain_openai import ChatOpenAI
 
+        # a streamed answer reports its tokens too (stream_options.include_usage);
+        # ChatOpenAI asks for it by default only from OpenAI's own endpoint
+        return ChatOpenAI(**self._params(**{"stream_usage": True, **kwargs}))
+
+    def completion_model(self, **kwargs: Any) -> OpenAI:
+        """Build a text-completion ``OpenAI`` model for this tier (``/v1/completions``).
+
+        The verifier in completion mode (see
+        :func:`~langchain_automix.runtime.verification.verify_mode`).
+
+        Raises:
+            TierConfigError: ``api_key_env`` is set but the variable is empty.
+        """
+        from langchain_openai import OpenAI
+
+        return OpenAI(**self._params(**kwargs))
+
+    def _params(self, **kwargs: Any) -> dict[str, Any]:
         key = _NO_KEY
         if self.api_key_env is not None:
             key = os.environ.get(self.api_key_env, "")
@@ -136,19 +154,18 @@ class TierSpec:
                     f"tier {self.name!r}: environment variable {self.api_key_env} is not set"
                 )
         params: dict[str, Any] = {
+            "model": self.model,
+            "api_key": key,
             "temperature": self.temperature,
             "timeout": self.timeout,
             "max_retries": self.max_retries,
-            # a streamed answer reports its tokens too (stream_options.include_usage);
-            # ChatOpenAI asks for it by default only from OpenAI's own endpoint
-            "stream_usage": True,
         }
         if self.max_tokens is not None:
             params["max_tokens"] = self.max_tokens
         if self.base_url is not None:
             params["base_url"] = self.base_url
         params.update(kwargs)
-        return ChatOpenAI(model=self.model, api_key=key, **params)
+        return params
 
 
 def _from_mapping(data: Mapping[str, Any], where: str) -> TierSpec:

@@ -17,6 +17,9 @@ class TierFactory:
 
     name: str
     make: Callable[..., Any]
+    make_completion: Callable[..., Any] | None = None
+    """Builds the tier's text-completion model (``/v1/completions``) the same way: the
+    verifier of ``--verify-mode completion``."""
     request_n: bool | None = None
     """False for llama-cpp-python's server, which ignores ``n``; None: decide from the
     model (``llama-server`` honours it)."""
@@ -87,7 +90,7 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
         from langchain_automix.tiers import load_tier_config, parse_tier
 
         specs = load_tier_config(args.tiers) if args.tiers else [parse_tier(t) for t in args.tier]
-        yield [TierFactory(spec.name, spec.chat_model) for spec in specs]
+        yield [TierFactory(spec.name, spec.chat_model, spec.completion_model) for spec in specs]
         return
     try:
         from langchain_automix.local import LocalModelServer
@@ -119,6 +122,7 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
             TierFactory(
                 mid,
                 lambda mid=mid, **kw: server.chat_model(mid, **kw),
+                lambda mid=mid, **kw: server.completion_model(mid, **kw),
                 request_n=None if native else False,
                 max_concurrency=None if native else 1,
             )

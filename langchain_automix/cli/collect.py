@@ -81,11 +81,26 @@ def register(subparsers: Any) -> None:
         "existing replay file (re-asks each non-final tier; writes --out; resumable)",
     )
     p.add_argument(
+        "--verify-mode",
+        choices=("chat", "completion"),
+        default="chat",
+        help="send the verification prompt as chat messages (default), or as one raw "
+        "few-shot text to the tier's /v1/completions route, as in the paper (another "
+        "prompt_version; see docs/verification.md)",
+    )
+    p.add_argument(
         "--reuse",
         metavar="REPLAY",
         help="copy the records of tiers with the same model name from an earlier replay "
         "(same questions and prompts) instead of calling them again, e.g. to put a smaller "
         "model in front of a collected pair",
+    )
+    p.add_argument(
+        "--reuse-answers",
+        metavar="REPLAY",
+        help="copy each tier's answer (text, answer signals, usage) from an earlier replay "
+        "of the same questions, whatever its verify prompt or mode, and verify it anew: "
+        "another verifier measured on the same answers",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
@@ -101,11 +116,14 @@ def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
     from langchain_automix.collection.collect import Tier
 
     with tier_factories(args) as factories:
+        completion = getattr(args, "verify_mode", "chat") == "completion"
         yield [
             Tier(
                 name=f.name,
                 model=f.make(temperature=0.0, max_tokens=args.answer_max_tokens),
-                verifier=f.make(temperature=args.temperature, max_tokens=args.verify_max_tokens),
+                verifier=(f.make_completion if completion and f.make_completion else f.make)(
+                    temperature=args.temperature, max_tokens=args.verify_max_tokens
+                ),
                 request_n=f.request_n,
                 max_concurrency=f.max_concurrency,
             )
@@ -165,18 +183,29 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
 
     verify_prompt = CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None
     grammar = verify_grammar(args.verify_grammar)
-    reuse = (
-        load_reuse(args.reuse, verify_prompt=verify_prompt, verify_grammar=grammar)
-        if args.reuse
-        else None
-    )
+    if args.reuse and args.reuse_answers:
+        print("collect: give --reuse or --reuse-answers, not both", file=sys.stderr)
+        return 2
+    reuse = None
+    if args.reuse or args.reuse_answers:
+        reuse = load_reuse(
+            args.reuse or args.reuse_answers,
+            verify_prompt=verify_prompt,
+            verify_grammar=grammar,
+            verify_mode=args.verify_mode,
+            answers_only=bool(args.reuse_answers),
+        )
 
     with _tiers(args) as tiers:
         if len(tiers) < 1:
             print("collect: need at least one tier", file=sys.stderr)
             return 2
         names = ", ".join(t.name for t in tiers)
-        print(f"collect: {len(items)} questions, tiers: {names}, k={args.k}", file=sys.stderr)
+        print(
+            f"collect: {len(items)} questions, tiers: {names}, k={args.k}, "
+            f"verify mode {args.verify_mode}",
+            file=sys.stderr,
+        )
         stats = asyncio.run(
             acollect(
                 items,
@@ -194,6 +223,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 verify_prompt=verify_prompt,
                 reuse=reuse,
                 verify_grammar=grammar,
+                reuse_answers=bool(args.reuse_answers),
             )
         )
     if stats.truncated_bytes:

@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.prompts import BasePromptTemplate
 
 from langchain_automix._model_utils import flat_usage
@@ -68,14 +68,17 @@ __all__ = [
     "load_reuse",
     "prompt_version",
     "read_done_ids",
+    "tiers_verify_mode",
 ]
 
 from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
 from langchain_automix.runtime.solving import asolve
 from langchain_automix.runtime.verification import (
     VerifierSettings,
+    VerifyMode,
     averify,
     check_grammar_model,
+    verify_mode,
 )
 from langchain_automix.runtime.verification_logprob import alogprob_verify
 
@@ -87,8 +90,11 @@ class Tier:
     Attributes:
         name: the label written in each row's ``model`` field.
         model: the chat model that answers (greedy decoding recommended).
-        verifier: the chat model that verifies; defaults to ``model`` (AutoMix
-            verifies with the same model, sampled at ``temperature``).
+        verifier: the model that verifies; defaults to ``model`` (AutoMix verifies
+            with the same model, sampled at ``temperature``). A text-completion model
+            (``langchain_openai.OpenAI`` on the same server's completions route)
+            verifies in completion mode, the paper's raw few-shot text (see
+            :func:`~langchain_automix.runtime.verification.verify_mode`).
         request_n: ask for the k samples in one call with ``n=k`` (None: when the
             model supports ``n``; set False for servers that ignore ``n`` such as
             llama.cpp's).
@@ -99,7 +105,7 @@ class Tier:
 
     name: str
     model: BaseChatModel
-    verifier: BaseChatModel | None = None
+    verifier: BaseLanguageModel[Any] | None = None
     request_n: bool | None = None
     max_concurrency: int | None = None
 
@@ -117,16 +123,26 @@ class CollectStats:
 
 
 def prompt_version(
-    verify_prompt: BasePromptTemplate | None = None, verify_grammar: str | None = None
+    verify_prompt: BasePromptTemplate | None = None,
+    verify_grammar: str | None = None,
+    verify_mode: VerifyMode = "chat",
 ) -> str:
     """A short hash of the solve and verify prompts in use (written in each row).
 
-    A verifier grammar is part of it (samples drawn under one are another measurement);
-    without one the hash is what it always was, so older rows still match.
+    A verifier grammar and the completion mode (the prompt sent as one raw text, see
+    :func:`~langchain_automix.runtime.verification.completion_text`) are part of it:
+    samples drawn under either are another measurement. Without them the hash is what
+    it always was, so older rows still match.
+
+    Example:
+        >>> prompt_version() == prompt_version(verify_mode="completion")
+        False
     """
     text = repr(DEFAULT_SOLVE_PROMPT) + repr(verify_prompt or DEFAULT_VERIFY_PROMPT)
     if verify_grammar is not None:
         text += "\ngrammar:" + verify_grammar
+    if verify_mode != "chat":
+        text += "\nmode:" + verify_mode
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -215,6 +231,8 @@ def load_reuse(
     *,
     verify_prompt: BasePromptTemplate | None = None,
     verify_grammar: str | None = None,
+    verify_mode: VerifyMode = "chat",
+    answers_only: bool = False,
 ) -> dict[str, dict[str, dict[str, Any]]]:
     """Tier records of an earlier replay file, by question id and model name.
 
@@ -224,11 +242,17 @@ def load_reuse(
     runs the new model. Rows made with other prompts (``prompt_version``) are not
     reused.
 
+    With ``answers_only=True`` (``acollect(..., reuse_answers=True)``) the rows of any
+    verify prompt, grammar or mode are read and only each tier's *answer* is copied (its
+    text, answer signals, usage and latency); every verifying tier verifies it anew.
+    That measures another verifier on exactly the answers of an earlier run. The
+    solve prompt must be the one of that run (it is the same in every version so far).
+
     Raises:
         ValueError: naming the line of a row that is not a JSON object with ``id`` and
             a ``tiers`` list.
     """
-    now = prompt_version(verify_prompt, verify_grammar)
+    now = prompt_version(verify_prompt, verify_grammar, verify_mode)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     with Path(path).open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):
@@ -244,12 +268,28 @@ def load_reuse(
                 or not isinstance(row.get("tiers"), list)
             ):
                 raise ValueError(f"{path} line {lineno}: not a replay row (id and tiers)")
-            if row.get("prompt_version", now) != now:
+            if not answers_only and row.get("prompt_version", now) != now:
                 continue
             out[str(row["id"])] = {
                 str(t["model"]): t for t in row["tiers"] if isinstance(t, dict) and "model" in t
             }
     return out
+
+
+_ANSWER_FIELDS = ("model", "answer", "usage", "latency_s")
+
+
+def _reused_answer(stored: Mapping[str, Any] | None, item: QAItem) -> dict[str, Any] | None:
+    """The answer part of a stored tier record (to verify anew), re-scored, or None."""
+    if stored is None or not isinstance(stored.get("answer"), str):
+        return None
+    entry = {key: stored[key] for key in _ANSWER_FIELDS if key in stored}
+    entry["score"], entry["exact_match"] = score(entry["answer"], item.answers)
+    signals = {k: v for k, v in (stored.get("signals") or {}).items() if k != "logprob_verifier"}
+    if signals:
+        entry["signals"] = signals
+    entry["answer_reused"] = True
+    return entry
 
 
 def _reused_entry(
@@ -289,6 +329,7 @@ async def collect_one(
     verify_prompt: BasePromptTemplate | None = None,
     reuse: Mapping[str, Mapping[str, Any]] | None = None,
     verify_grammar: str | None = None,
+    reuse_answers: bool = False,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -307,6 +348,8 @@ async def collect_one(
         reuse: this question's tier records from an earlier run, by model name (see
             :func:`load_reuse`); a matching tier is copied (marked ``"reused": true``)
             instead of called.
+        reuse_answers: copy only the answers of ``reuse`` (loaded with
+            ``answers_only=True``); every verifying tier verifies its answer anew.
 
     Returns:
         The replay row (see the module docstring). Non-final tiers carry ``signals``:
@@ -315,32 +358,43 @@ async def collect_one(
     """
     if not tiers:
         raise ValueError("need at least one tier")
+    mode = tiers_verify_mode(tiers)
     qseed = question_seed(seed, item.id)
     out_tiers: list[dict[str, Any]] = []
     for i, tier in enumerate(tiers):
         final = i == len(tiers) - 1
-        reused = _reused_entry((reuse or {}).get(tier.name), item, final=final, k=k)
-        if reused is not None:
-            out_tiers.append(reused)
-            continue
-        solved = await asolve(
-            tier.model, question=item.question, context=item.context, logprobs=not final
-        )
-        answer = str(solved.answer)
-        f1, em = score(answer, item.answers)
-        entry: dict[str, Any] = {
-            "model": tier.name,
-            "answer": answer,
-            "score": f1,
-            "exact_match": em,
-            "usage": flat_usage(solved.usage) or {},
-            "latency_s": round(float(solved.latency_s), 4),
-        }
+        stored = (reuse or {}).get(tier.name)
+        entry: dict[str, Any] | None = None
+        if reuse_answers:
+            entry = _reused_answer(stored, item)
+        else:
+            reused = _reused_entry(stored, item, final=final, k=k)
+            if reused is not None:
+                out_tiers.append(reused)
+                continue
+        if entry is None:
+            solved = await asolve(
+                tier.model, question=item.question, context=item.context, logprobs=not final
+            )
+            f1, em = score(str(solved.answer), item.answers)
+            entry = {
+                "model": tier.name,
+                "answer": str(solved.answer),
+                "score": f1,
+                "exact_match": em,
+                "usage": flat_usage(solved.usage) or {},
+                "latency_s": round(float(solved.latency_s), 4),
+                "signals": dict(solved.signals or {}),
+            }
+        answer = str(entry["answer"])
+        answer_signals = entry.pop("signals", None) or {}
         if not final:
-            signals: dict[str, float] = {**(solved.signals or {}), **answer_kind_signals(answer)}
+            signals: dict[str, float] = {**answer_signals, **answer_kind_signals(answer)}
+            verifier = tier.verifier or tier.model
             if logprob_verifier:
                 lp = await alogprob_verify(
-                    tier.verifier or tier.model,
+                    # the logprob verifier reads a chat reply's top logprobs
+                    verifier if mode == "chat" else tier.model,
                     question=item.question,
                     context=item.context,
                     answer=answer,
@@ -353,7 +407,7 @@ async def collect_one(
             entry["signals"] = signals
             start = time.perf_counter()
             verified = await averify(
-                tier.verifier or tier.model,
+                verifier,
                 question=item.question,
                 context=item.context,
                 answer=answer,
@@ -386,8 +440,23 @@ async def collect_one(
         "tiers": out_tiers,
         "k": k,
         "seed": qseed,
-        "prompt_version": prompt_version(verify_prompt, verify_grammar),
+        "prompt_version": prompt_version(verify_prompt, verify_grammar, mode),
     }
+
+
+def tiers_verify_mode(tiers: Sequence[Tier]) -> VerifyMode:
+    """The verification mode of a cascade's verifying tiers (all but the last).
+
+    Raises:
+        ValueError: the tiers verify in different modes (one replay file holds one
+            ``prompt_version``).
+    """
+    modes = {verify_mode(t.verifier or t.model) for t in tiers[:-1]}
+    if len(modes) > 1:
+        raise ValueError(
+            "the verifying tiers mix chat and completion verifiers; use one mode for all"
+        )
+    return modes.pop() if modes else "chat"
 
 
 class _Progress:
@@ -448,6 +517,7 @@ async def acollect(
     verify_prompt: BasePromptTemplate | None = None,
     reuse: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     verify_grammar: str | None = None,
+    reuse_answers: bool = False,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -475,6 +545,9 @@ async def acollect(
             part of each row's ``prompt_version``.
         reuse: tier records of an earlier run by question id and model name
             (:func:`load_reuse`): matching tiers are copied, not called.
+        reuse_answers: copy only the answers of ``reuse`` (loaded with
+            ``answers_only=True``) and verify them anew: another verifier measured on
+            the same answers.
 
     Returns:
         A :class:`CollectStats`.
@@ -482,8 +555,9 @@ async def acollect(
     Raises:
         ValueError: before any call, for ``k`` or ``concurrency`` below 1 or negative
             ``retries``, or a ``verify_grammar`` that a verifying tier's model cannot
-            send (a bad setting would fail every question, each retried as if the
-            failure were transient).
+            send, or verifying tiers that mix chat and completion verifiers (a bad
+            setting would fail every question, each retried as if the failure were
+            transient).
     """
     for name, value, least in (
         ("k", k, 1),
@@ -495,13 +569,14 @@ async def acollect(
     if verify_grammar is not None:
         for tier in list(tiers)[:-1]:  # the tiers that verify
             check_grammar_model(tier.verifier or tier.model)
+    mode = tiers_verify_mode(tiers)
     items = list(items)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     done, torn = read_done_ids(out)
     if done and not allow_mixed_prompts:
         versions = _prompt_versions(out)
-        now = prompt_version(verify_prompt, verify_grammar)
+        now = prompt_version(verify_prompt, verify_grammar, mode)
         if versions - {now}:
             raise ValueError(
                 f"{out} holds rows made with other prompts (prompt_version "
@@ -532,6 +607,7 @@ async def acollect(
                         verify_prompt=verify_prompt,
                         verify_grammar=verify_grammar,
                         reuse=(reuse or {}).get(item.id),
+                        reuse_answers=reuse_answers,
                     )
                 except asyncio.CancelledError:
                     raise

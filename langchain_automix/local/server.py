@@ -63,7 +63,7 @@ from langchain_automix.local.llama_server import (
 from langchain_automix.local.models import DEFAULT_PAIR, MODELS, assemble
 
 if TYPE_CHECKING:
-    from langchain_openai import ChatOpenAI
+    from langchain_openai import ChatOpenAI, OpenAI
 
 __all__ = ["BACKENDS", "Backend", "LocalModelServer", "LocalServerError", "local_chat_models"]
 
@@ -414,6 +414,29 @@ class LocalModelServer:
         params: dict[str, Any] = {"timeout": 600.0, "max_retries": 1, "stream_usage": True}
         params.update(kwargs)
         return ChatOpenAI(
+            model=model_id,
+            base_url=self.base_url(model_id),
+            api_key=_DUMMY_KEY,
+            **params,
+        )
+
+    def completion_model(self, model_id: str, **kwargs: Any) -> OpenAI:
+        """A text-completion ``OpenAI`` model on ``model_id``'s ``/v1/completions`` route.
+
+        The verifier in completion mode (the paper's raw few-shot text; see
+        :func:`~langchain_automix.runtime.verification.verify_mode`).
+
+        Args:
+            model_id: one of the served models.
+            **kwargs: passed to ``OpenAI`` (``temperature``, ``max_tokens``...).
+        """
+        from langchain_openai import OpenAI
+
+        if not self._procs:
+            raise LocalServerError("The server is not running; use it as a context manager.")
+        params: dict[str, Any] = {"timeout": 600.0, "max_retries": 1}
+        params.update(kwargs)
+        return OpenAI(
             model=model_id,
             base_url=self.base_url(model_id),
             api_key=_DUMMY_KEY,

@@ -13,6 +13,13 @@ verified at all (confidence 0, no model call).
 All ``k`` samples are requested in one call (``n=k``) when the model declares an
 ``n`` field (OpenAI-compatible models do). Servers that ignore ``n`` (llama.cpp's,
 most fakes) return fewer generations; the rest are made up with concurrent calls.
+
+Two modes, chosen by the verifier model's type (:func:`verify_mode`): a chat model
+gets the prompt as chat messages (``chat``); a text-completion model (a ``BaseLLM``
+such as ``langchain_openai.OpenAI`` on an OpenAI-compatible ``/v1/completions``
+route) gets the few-shot blocks as one raw text to continue, as in the paper
+(``completion``; see :func:`completion_text`). The parser, ``k`` and the confidence
+are the same in both.
 """
 
 from __future__ import annotations
@@ -23,20 +30,21 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from langchain_core.caches import BaseCache
 from langchain_core.globals import get_llm_cache
-from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models import BaseChatModel, BaseLanguageModel, BaseLLM
 from langchain_core.messages import BaseMessage
 from langchain_core.messages.ai import UsageMetadata
 from langchain_core.outputs import LLMResult
-from langchain_core.prompts import BasePromptTemplate
+from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.runnables.config import get_executor_for_config
 
 from langchain_automix._model_utils import (
     as_chat_model,
+    as_language_model,
     bound_kwargs,
     child_config,
     message_text,
@@ -58,12 +66,14 @@ __all__ = [
     "VerifierSettings",
     "averify",
     "check_grammar_model",
+    "completion_text",
     "confidence_of",
     "find_decision",
     "own_block",
     "parse_verification",
     "unverifiable",
     "verify",
+    "verify_mode",
     "verify_prompt_values",
 ]
 
@@ -298,11 +308,61 @@ class VerificationResult:
         return self.n_valid == 0
 
 
-def _messages(
-    question: str, context: str | None, answer: str, settings: VerifierSettings
-) -> list[BaseMessage]:
+VerifyMode = Literal["chat", "completion"]
+
+
+def verify_mode(model: Runnable[Any, Any]) -> VerifyMode:
+    """``completion`` when ``model`` is a text-completion model (``BaseLLM``), else ``chat``.
+
+    Example:
+        >>> from langchain_core.language_models import FakeListChatModel, FakeListLLM
+        >>> verify_mode(FakeListChatModel(responses=["x"]))
+        'chat'
+        >>> verify_mode(FakeListLLM(responses=["x"]))
+        'completion'
+    """
+    return "completion" if isinstance(as_language_model(model), BaseLLM) else "chat"
+
+
+def completion_text(prompt: BasePromptTemplate, values: dict[str, str]) -> str:
+    """The verification prompt as one raw text for a completion model (the paper's form).
+
+    A chat prompt gives the text of its human messages, joined by blank lines: the
+    few-shot blocks ending in the open ``Evaluation:`` of the answer to judge. Its
+    system message (an instruction to a chat model) is left out, as the paper's
+    prompt has none. Any other prompt template is formatted as it is.
+
+    Raises:
+        ValueError: a chat prompt without a human message.
+
+    Example:
+        >>> from langchain_automix.prompts import DEFAULT_VERIFY_PROMPT
+        >>> text = completion_text(DEFAULT_VERIFY_PROMPT, verify_prompt_values(
+        ...     "Capital?", "Paris is the capital.", "Paris"))
+        >>> text.startswith("Context: The lighthouse"), text.endswith("Evaluation:")
+        (True, True)
+    """
+    if not isinstance(prompt, ChatPromptTemplate):
+        return prompt.format(**values)
+    texts = [message_text(m) for m in prompt.format_messages(**values) if m.type == "human"]
+    if not texts:
+        raise ValueError("a completion-mode verifier needs a prompt with a human message")
+    return "\n\n".join(texts)
+
+
+def _prompt_input(
+    model: Runnable[Any, Any],
+    question: str,
+    context: str | None,
+    answer: str,
+    settings: VerifierSettings,
+) -> list[BaseMessage] | str:
+    """The chat messages, or for a completion model the raw text, of one verification."""
     prompt = settings.prompt or DEFAULT_VERIFY_PROMPT
-    return prompt.format_prompt(**verify_prompt_values(question, context, answer)).to_messages()
+    values = verify_prompt_values(question, context, answer)
+    if verify_mode(model) == "completion":
+        return completion_text(prompt, values)
+    return prompt.format_prompt(**values).to_messages()
 
 
 def verify_prompt_values(question: str, context: str | None, answer: str) -> dict[str, str]:
@@ -336,12 +396,13 @@ def _call_kwargs(
     return kwargs
 
 
-def check_grammar_model(model: Runnable[Any, Any]) -> BaseChatModel:
-    """The chat model under ``model`` if it can send a verifier grammar, else an error.
+def check_grammar_model(model: Runnable[Any, Any]) -> BaseLanguageModel[Any]:
+    """The model under ``model`` if it can send a verifier grammar, else an error.
 
     Raises:
-        ValueError: ``model`` is not a chat model with an ``extra_body`` field (the
-            request field that carries the grammar to an OpenAI-compatible server).
+        ValueError: ``model`` is not a chat or completion model with an ``extra_body``
+            field (the request field that carries the grammar to an OpenAI-compatible
+            server).
 
     Example:
         >>> from langchain_core.language_models import FakeListChatModel
@@ -351,7 +412,7 @@ def check_grammar_model(model: Runnable[Any, Any]) -> BaseChatModel:
         ...     print(str(exc)[:60])
         a verifier grammar is set, but the verifier model (fake-list
     """
-    chat = as_chat_model(model)
+    chat = as_language_model(model)
     if chat is None or "extra_body" not in type(chat).model_fields:
         raise ValueError(
             f"a verifier grammar is set, but the verifier model ({model_name(model)}) has no "
@@ -368,9 +429,15 @@ def _grammar_body(model: Runnable[Any, Any], grammar: str) -> dict[str, Any]:
     return {**own, **(bound_kwargs(model).get("extra_body") or {}), "grammar": grammar}
 
 
-def _wants_n(model: Runnable[Any, Any], settings: VerifierSettings) -> BaseChatModel | None:
-    chat = as_chat_model(model)
-    if chat is None or settings.k < 2 or settings.request_n is False:
+def _wants_n(
+    model: Runnable[Any, Any], settings: VerifierSettings
+) -> BaseChatModel | BaseLLM | None:
+    chat = as_language_model(model)
+    if (
+        not isinstance(chat, BaseChatModel | BaseLLM)
+        or settings.k < 2
+        or settings.request_n is False
+    ):
         return None
     if settings.request_n is None and "n" not in type(chat).model_fields:
         return None
@@ -422,6 +489,17 @@ def _n_request(
     }
 
 
+def _llm_output_usage(result: LLMResult) -> UsageMetadata | None:
+    """A completion model's usage: OpenAI's ``token_usage`` in ``llm_output``."""
+    raw = (result.llm_output or {}).get("token_usage") or {}
+    if not raw:
+        return None
+    inp, out = int(raw.get("prompt_tokens") or 0), int(raw.get("completion_tokens") or 0)
+    return cast(
+        UsageMetadata, {"input_tokens": inp, "output_tokens": out, "total_tokens": inp + out}
+    )
+
+
 class _Samples:
     """Collects verifier samples, their usage and errors, then scores them."""
 
@@ -436,9 +514,13 @@ class _Samples:
         gens = result.generations[0] if result.generations else []
         self.texts += [g.text for g in gens]
         # One request reports one usage; OpenAI-style clients copy it onto every choice.
-        self.usages.append(usage_of(getattr(gens[0], "message", None)) if gens else None)
+        usage = usage_of(getattr(gens[0], "message", None)) if gens else None
+        self.usages.append(usage or _llm_output_usage(result))
 
-    def add_message(self, message: BaseMessage) -> None:
+    def add_message(self, message: BaseMessage | str) -> None:
+        if isinstance(message, str):  # a completion model's reply
+            self.texts.append(message)
+            return
         self.texts.append(message_text(message))
         self.usages.append(usage_of(message))
 
@@ -504,19 +586,23 @@ def verify(
     refusal = unverifiable(answer, context)
     if refusal is not None:
         return VerificationResult.unverified(refusal, settings.k)
-    messages = _messages(question, context, answer, settings)
+    messages = _prompt_input(model, question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
     samples = _Samples(settings)
     chat = _wants_n(model, settings)
     if chat is not None:
         try:
-            samples.add_result(chat.generate([messages], **_n_request(model, settings, cfg)))
+            kwargs = _n_request(model, settings, cfg)
+            if isinstance(chat, BaseLLM):
+                samples.add_result(chat.generate([cast(str, messages)], **kwargs))
+            else:
+                samples.add_result(chat.generate([cast(list[BaseMessage], messages)], **kwargs))
         except Exception as exc:
             samples.add_error(exc)
     calls = samples.top_up(model)
     if calls:
         with get_executor_for_config(cfg) as executor:
-            futures: list[Future[BaseMessage]] = [
+            futures: list[Future[BaseMessage | str]] = [
                 executor.submit(model.invoke, messages, cfg, **kwargs) for kwargs in calls
             ]
             for fut in futures:
@@ -543,13 +629,18 @@ async def averify(
     refusal = unverifiable(answer, context)
     if refusal is not None:
         return VerificationResult.unverified(refusal, settings.k)
-    messages = _messages(question, context, answer, settings)
+    messages = _prompt_input(model, question, context, answer, settings)
     cfg = child_config(config, run_name="verify")
     samples = _Samples(settings)
     chat = _wants_n(model, settings)
     if chat is not None:
         try:
-            samples.add_result(await chat.agenerate([messages], **_n_request(model, settings, cfg)))
+            kwargs = _n_request(model, settings, cfg)
+            if isinstance(chat, BaseLLM):
+                result = await chat.agenerate([cast(str, messages)], **kwargs)
+            else:
+                result = await chat.agenerate([cast(list[BaseMessage], messages)], **kwargs)
+            samples.add_result(result)
         except Exception as exc:
             samples.add_error(exc)
     calls = samples.top_up(model)
@@ -557,7 +648,7 @@ async def averify(
         limit = cfg.get("max_concurrency")
         sem = asyncio.Semaphore(limit) if limit else None
 
-        async def one(kwargs: dict[str, Any]) -> BaseMessage:
+        async def one(kwargs: dict[str, Any]) -> BaseMessage | str:
             if sem is None:
                 return await model.ainvoke(messages, cfg, **kwargs)
             async with sem:

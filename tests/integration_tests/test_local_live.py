@@ -109,6 +109,33 @@ def test_llama_server_samples_k_verifications_in_one_request(local_pair: LocalMo
     assert len(set(checked.samples)) > 1  # sampled at temperature 1, not copies
 
 
+def test_completion_mode_samples_k_verifications_in_one_request(
+    local_pair: LocalModelServer,
+) -> None:
+    """The paper's raw few-shot text on llama-server's /v1/completions route, n = k."""
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    class Count(BaseCallbackHandler):
+        calls = 0
+
+        def on_llm_start(self, *args: object, **kwargs: object) -> None:
+            Count.calls += 1
+
+    llm = local_pair.completion_model(DEFAULT_PAIR[0])
+    checked = verify(
+        llm,
+        question="When was the Eiffel Tower completed?",
+        context=CONTEXT,
+        answer="1889",
+        settings=VerifierSettings(k=4, seed=3),
+        config={"callbacks": [Count()]},
+    )
+    assert Count.calls == 1, "the k samples should be one request with n=k"
+    assert len(checked.samples) == 4 and not checked.errors
+    assert checked.n_valid >= 2 and len(set(checked.samples)) > 1
+    assert checked.usage is not None and checked.usage["input_tokens"] > 300
+
+
 @pytest.mark.parametrize("max_chars", [None, 0])
 def test_llama_server_follows_the_decision_grammar(
     local_pair: LocalModelServer, max_chars: int | None

@@ -24,7 +24,12 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.requests.append({"auth": self.headers.get("Authorization"), **body})
+        FakeOpenAI.requests.append(
+            {"auth": self.headers.get("Authorization"), "path": self.path, **body}
+        )
+        if "prompt" in body:  # /v1/completions: only the verifier uses it
+            self._reply(_completion(body))
+            return
         prompt = body["messages"][-1]["content"]
         if "AI Generated Answer:" in prompt:
             text = "Fine. Verification Decision: The AI generated answer is Correct."
@@ -46,12 +51,30 @@ class FakeOpenAI(BaseHTTPRequestHandler):
             ],
             "usage": {"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14},
         }
+        self._reply(out)
+
+    def _reply(self, out: dict[str, Any]) -> None:
         data = json.dumps(out).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+def _completion(body: dict[str, Any]) -> dict[str, Any]:
+    text = " Fine.\n\nVerification Decision: The AI generated answer is Incorrect."
+    return {
+        "id": "c",
+        "object": "text_completion",
+        "created": 0,
+        "model": body["model"],
+        "choices": [
+            {"index": i, "text": text, "finish_reason": "stop", "logprobs": None}
+            for i in range(int(body.get("n") or 1))
+        ],
+        "usage": {"prompt_tokens": 600, "completion_tokens": 40, "total_tokens": 640},
+    }
 
 
 @pytest.fixture
@@ -123,6 +146,40 @@ def test_collect_with_tier_flags_uses_env_key_and_never_writes_it(
     FakeOpenAI.requests = []
     assert main(argv) == 0
     assert len(out.read_text().splitlines()) == 2 and FakeOpenAI.requests == []
+
+
+def test_completion_mode_verifies_the_stored_answers_on_the_completions_route(
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "qa.jsonl"
+    data.write_text(
+        json.dumps({"id": "a", "question": "Capital?", "context": "Paris.", "answers": ["Lyon"]})
+        + "\n"
+    )
+    tiers = ["--tier", f"small=tiny@{endpoint}", "--tier", f"large=big@{endpoint}"]
+    chat = tmp_path / "chat.jsonl"
+    common = ["collect", "--data", str(data), "--k", "4", "--no-progress", *tiers]
+    assert main([*common, "--out", str(chat)]) == 0
+    FakeOpenAI.requests = []
+    out = tmp_path / "completion.jsonl"
+    argv = [*common, "--out", str(out), "--verify-mode", "completion", "--reuse-answers", str(chat)]
+    assert main(argv) == 0
+    # no answer was asked again: one n=k request on the completions route, a raw text
+    (req,) = FakeOpenAI.requests
+    assert req["path"] == "/v1/completions" and req["n"] == 4 and req["model"] == "tiny"
+    (prompt,) = req["prompt"]  # the OpenAI client sends a batch of one text
+    assert prompt.endswith("Evaluation:") and "AI Generated Answer: Lyon" in prompt
+    (old,) = [json.loads(x) for x in chat.read_text().splitlines()]
+    (new,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert new["prompt_version"] != old["prompt_version"]
+    assert [t["answer"] for t in new["tiers"]] == [t["answer"] for t in old["tiers"]]
+    assert old["tiers"][0]["verifier_confidence"] == 1.0
+    assert new["tiers"][0]["verifier_confidence"] == 0.0
+    assert new["tiers"][0]["verify_usage"]["input_tokens"] == 600
+    assert "verify mode completion" in capsys.readouterr().err
+    # --reuse and --reuse-answers together are refused before any call
+    FakeOpenAI.requests = []
+    assert main([*argv, "--reuse", str(chat)]) == 2 and FakeOpenAI.requests == []
 
 
 def test_collect_missing_key_variable_fails_clearly(

@@ -100,3 +100,23 @@ def test_tiers_ask_for_usage_when_streamed() -> None:
     assert model.stream_usage is True
     assert model._should_stream_usage() is True
     assert spec.chat_model(stream_usage=False).stream_usage is False  # the caller may opt out
+
+
+def test_completion_model_shares_the_tier_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The completion-mode verifier talks to the same endpoint with the same key."""
+    from langchain_openai import OpenAI
+
+    monkeypatch.setenv("MY_KEY", "sk-x")
+    spec = parse_tier("small=qwen@http://127.0.0.1:9/v1,key_env=MY_KEY,timeout=5")
+    llm = spec.completion_model(temperature=1.0, max_tokens=64)
+    assert isinstance(llm, OpenAI)
+    assert (llm.model_name, llm.openai_api_base, llm.temperature) == (
+        "qwen",
+        "http://127.0.0.1:9/v1",
+        1.0,
+    )
+    assert llm.openai_api_key is not None and llm.openai_api_key.get_secret_value() == "sk-x"
+    assert llm.request_timeout == 5 and llm.max_tokens == 64
+    monkeypatch.delenv("MY_KEY")
+    with pytest.raises(TierConfigError, match="MY_KEY is not set"):
+        spec.completion_model()
