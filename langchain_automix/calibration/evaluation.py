@@ -414,6 +414,7 @@ def compare_methods(
     signal: str | Sequence[str] = "verifier",
     robust: bool = False,
     bootstrap: int = 0,
+    risk: str = "balanced",
 ) -> Comparison:
     """Fit every method on resampled training sets and evaluate on test rows.
 
@@ -425,7 +426,7 @@ def compare_methods(
 
     Methods named in ``methods`` are fitted on ``signal`` (default the paper's
     verifier confidence) and, with ``robust``, with the cross-validated fallback of
-    :class:`~langchain_automix.meta_verifiers.Calibrated`. ``bootstrap=B`` adds 95%
+    :class:`~langchain_automix.meta_verifiers.Calibrated` (at ``risk``). ``bootstrap=B`` adds 95%
     intervals (``<metric>_ci`` in :meth:`Comparison.summary`) from ``B`` resamples of
     each seed's test rows.
     """
@@ -437,10 +438,11 @@ def compare_methods(
     if isinstance(methods, Mapping):
         factories = dict(methods)
     elif robust or signal != "verifier":
-        factories = {
-            m: (lambda m=m: Calibrated(get_meta_verifier(m), signal=signal, robust=robust))  # type: ignore[misc]
-            for m in methods
-        }
+
+        def calibrated(m: str) -> Callable[[], MetaVerifier]:
+            return lambda: Calibrated(get_meta_verifier(m), signal=signal, robust=robust, risk=risk)
+
+        factories = {m: calibrated(m) for m in methods}
     else:
         factories = {m: (lambda m=m: get_meta_verifier(m)) for m in methods}  # type: ignore[misc]
     results: dict[str, list[MethodResult]] = {name: [] for name in factories}

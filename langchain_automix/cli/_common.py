@@ -188,6 +188,15 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
         help="cross-validate the fit and fall back to the best fixed choice (always escalate "
         "or always accept) when routing does not pay on held-out folds (default: on)",
     )
+    p.add_argument(
+        "--risk",
+        choices=("strict", "balanced", "off"),
+        default="balanced",
+        help="when the robust fit routes: strict (only when the held-out ΔIBC gain is above "
+        "0 at its 5%% bootstrap bound), balanced (default: also when the held-out signal "
+        "ranks the rows where the large model helps better than chance at its 5%% bound), "
+        "off (never falls back); measured in docs/meta-verifiers.md",
+    )
 
 
 def resolve_signal(signal: str | tuple[str, ...], data: Any) -> str | tuple[str, ...]:

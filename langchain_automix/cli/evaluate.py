@@ -190,6 +190,7 @@ def _run(args: argparse.Namespace) -> int:
                 lam=args.lam,
                 signal=resolve_signal(args.signal, train),
                 robust=args.robust,
+                risk=args.risk,
                 bootstrap=args.bootstrap,
             )
         except (ValueError, NotImplementedError) as exc:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     if args.robust or signal != "verifier":
         if isinstance(policy, Calibrated):
             return fail("--method calibrated is what --signal/--robust build; name the policy")
-        policy = Calibrated(policy, signal=signal, robust=args.robust)
+        policy = Calibrated(policy, signal=signal, robust=args.robust, risk=args.risk)
     verify = None
     if args.verify_costs is not None:
         verify = args.verify_costs
@@ -95,10 +95,14 @@ def _print_report(policy: Calibrated) -> None:
             f"{rep['cv_score']:+.4g} ± {rep['cv_score_std']:.3g}; "
             f"always-{rep['best_fixed']}: {rep['best_fixed_score']:+.4g}"
         )
-        share = f"escalation share {rep['cv_share']:.0%} chosen; " if "cv_share" in rep else ""
+        share = ""
+        if rep.get("cv_share") is not None:
+            share = f"escalation share {rep['cv_share']:.0%} chosen; "
         print(
             f"  {share}{1 - rep['cv_confidence']:.0%} bootstrap bound of the held-out gain over "
             f"always-{rep['best_fixed']}: {rep['cv_margin_lower']:+.4g}"
         )
+    if rep.get("cv_routes_because"):
+        print(f"  routes: {rep['cv_routes_because']}")
     if policy.fallback is not None:
         print(f"  FALLBACK to always-{policy.fallback}: {rep['fallback_reason']}")

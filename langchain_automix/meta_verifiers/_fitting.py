@@ -149,6 +149,56 @@ def observation_table(conf: np.ndarray, max_values: int = 512) -> tuple[np.ndarr
     return values, nearest_index(values, conf)
 
 
+MAX_SHARE_DENOMINATOR = 32
+"""The largest ``k`` for which :func:`snap_to_share_grid` recognises ``k``-sample shares."""
+
+
+def share_grid(conf: np.ndarray) -> int | None:
+    """The ``k`` of k-sample verifier shares, if ``conf`` looks like them, else None.
+
+    A verifier confidence is the share of *valid* samples that say Correct: ``j / m``
+    with ``m <= k`` valid samples, so with invalid samples it lies off the ``1/k`` grid.
+    ``conf`` looks like shares when every value is such a fraction with a denominator of
+    at most :data:`MAX_SHARE_DENOMINATOR`; ``k`` is the largest denominator seen (that of
+    the rows with every sample valid). A continuous signal (a probability) gives None.
+
+    Example:
+        >>> share_grid(np.array([0.0, 0.125, 5 / 7, 0.5, 1.0]))
+        8
+        >>> share_grid(np.array([0.1234, 0.5])) is None
+        True
+    """
+    from fractions import Fraction
+
+    values = np.unique(conf[np.isfinite(conf)])
+    if values.size < 2:
+        return None
+    grid = 1
+    for v in values:
+        f = Fraction(float(v)).limit_denominator(MAX_SHARE_DENOMINATOR)
+        if abs(float(f) - float(v)) > 1e-9:
+            return None
+        grid = max(grid, f.denominator)
+    return grid if grid > 1 else None
+
+
+def snap_to_share_grid(conf: np.ndarray) -> np.ndarray:
+    """``conf`` moved to the nearest multiple of ``1/k`` when it holds k-sample shares.
+
+    The paper's observation is the number of Correct samples out of ``k``; a share
+    ``j/m`` of fewer valid samples is read as the nearest ``i/k``. Without it, the rare
+    off-grid values (5/7, 1/6, ...) become observations of their own, each seen on a
+    few training rows, and a policy fitted to them does not carry over (measured in
+    docs/meta-verifiers.md). Other signals are returned as they are.
+
+    Example:
+        >>> snap_to_share_grid(np.array([0.0, 0.125, 5 / 7, 1 / 6, 1.0])).tolist()
+        [0.0, 0.125, 0.75, 0.125, 1.0]
+    """
+    k = share_grid(conf)
+    return conf if k is None else np.round(conf * k) / k
+
+
 def nearest_index(values: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Index of the nearest entry of sorted ``values`` for each ``x`` (lower on ties)."""
     if values.size == 1:

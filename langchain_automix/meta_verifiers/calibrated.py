@@ -137,8 +137,18 @@ def _fixed_visits(fallback: str, n_tiers: int) -> np.ndarray:
 _DRAWS = 200
 """Bootstrap draws of the cross-validated check."""
 
+RISKS = ("strict", "balanced", "off")
+"""How readily the robust fit routes (see :class:`Calibrated`'s ``risk``)."""
+
 CV_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Escalation shares among which the robust fit chooses by cross-validation."""
+
+
+def _label(objective: Objective) -> str:
+    """A cross-validation candidate's name: an escalation share, or the objective."""
+    if objective.kind == "target_share":
+        return f"{objective.value:.2f}"
+    return objective.kind
 
 
 def _score(
@@ -206,6 +216,7 @@ class Calibrated(MetaVerifier):
         repeats: int = 4,
         min_gain: float = 0.0,
         confidence: float = 0.95,
+        risk: str = "balanced",
         l2: float = 1.0,
         seed: int = 0,
         target: str = "score",
@@ -243,6 +254,9 @@ class Calibrated(MetaVerifier):
         if not 0.0 < float(confidence) < 1.0:
             raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
         self.confidence = float(confidence)
+        if risk not in RISKS:
+            raise ValueError(f"risk must be one of {', '.join(RISKS)}, got {risk!r}")
+        self.risk = risk
         self.l2 = float(l2)
         self.seed = int(seed)
         self.combiner = (
@@ -380,7 +394,6 @@ class Calibrated(MetaVerifier):
         objective: Objective,
         forced: np.ndarray | None,
     ) -> None:
-        from langchain_automix.meta_verifiers._fitting import Objective
 
         if self.signal == AUTO:
             self.signal = resolve_auto(data.signal_names)
@@ -421,11 +434,7 @@ class Calibrated(MetaVerifier):
         # rows themselves picks noise (its denominator is tiny at low escalation shares).
         # With the ΔIBC objective the candidates are escalation shares (each fitted with
         # the target-share objective); with lam, lam itself.
-        candidates = (
-            [objective]
-            if objective.kind == "lam"
-            else [Objective("target_share", float(s)) for s in CV_SHARES]
-        )
+        candidates = self._candidates(objective)
         # (candidates, repeats, n) stop tiers and (..., n, tiers) tiers called
         held_out, held_visits = self._held_out_routing(data, costs, candidates)
         # Bootstrap the rows: the gain of each candidate's held-out routing over the best
@@ -439,7 +448,7 @@ class Calibrated(MetaVerifier):
             objective,
             fixed_visited[best_fixed][rows],
         )
-        lowers = []
+        lowers, means = [], []
         for finals, visits in zip(held_out, held_visits, strict=True):
             boot = np.mean(
                 [
@@ -453,17 +462,19 @@ class Calibrated(MetaVerifier):
             margin = diff[np.isfinite(diff)]
             q = float(np.quantile(margin, 1.0 - self.confidence)) if margin.size else -np.inf
             lowers.append(q)
-        best = int(np.argmax(lowers))
+            means.append(float(np.mean(margin)) if margin.size else -np.inf)
+        best = self._select(lowers, means)
         lower = lowers[best]
         chosen = candidates[best]
         self._fit_once(data, costs, chosen, forced)
         self._start_report(data)
         per_repeat = _score(data.scores, held_out[best], costs, objective, held_visits[best])
         mean = float(np.mean(per_repeat))
-        if chosen.kind == "target_share":
-            self.report["cv_share"] = chosen.value
+        if len(candidates) > 1:
+            self.report["cv_choice"] = _label(chosen)
+            self.report["cv_share"] = chosen.value if chosen.kind == "target_share" else None
             self.report["cv_lower_by_share"] = {
-                f"{c.value:.2f}": v for c, v in zip(candidates, lowers, strict=True)
+                _label(c): v for c, v in zip(candidates, lowers, strict=True)
             }
         self.report.update(
             cv_delta_ibc=mean if objective.kind == "max_delta_ibc" else None,
@@ -477,7 +488,17 @@ class Calibrated(MetaVerifier):
             best_fixed_score=fixed[best_fixed],
             objective=objective.kind,
         )
-        if not lower > self.min_gain:
+        pays = lower > self.min_gain
+        if not pays and self.risk == "balanced" and data.n_tiers == 2:
+            rank_lower = self._rank_lower(data, rows)
+            self.report["cv_rank_auroc_lower"] = rank_lower
+            pays = rank_lower > 0.5
+            if pays:
+                self.report["cv_routes_because"] = (
+                    f"the held-out signal ranks the rows where the last tier scores higher "
+                    f"(AUROC lower {1 - self.confidence:.0%} bound {rank_lower:.3f} > 0.5)"
+                )
+        if not pays and self.risk != "off":
             self.fallback = best_fixed  # type: ignore[assignment]
             what = "ΔIBC" if objective.kind == "max_delta_ibc" else "utility"
             self.report["fallback_reason"] = (
@@ -487,6 +508,36 @@ class Calibrated(MetaVerifier):
                 f"{lower:+.4g}, not above {self.min_gain:g}, on {n} rows: routing on signal "
                 f"{self._signal_label()!r} does not pay here"
             )
+
+    def _rank_lower(self, data: ReplayDataset, rows: np.ndarray) -> float:
+        """Lower bootstrap bound of how well the held-out signal finds escalation gains.
+
+        The AUROC with which a *low* held-out observation (each row's from a fit that
+        did not see it) picks the rows where the last tier scores higher than the first,
+        averaged over the repeats, at the ``1 - confidence`` quantile of the bootstrap
+        draws ``rows``. Above 0.5: escalating the low-signal rows first gains more than
+        escalating at random, the premise of every threshold policy.
+        """
+        from langchain_automix.calibration.metrics import auroc
+
+        helps = data.scores[:, -1] > data.scores[:, 0]
+        held = self._held_obs
+        values = []
+        for draw in rows:
+            per = [auroc(-held[r, draw], helps[draw]) for r in range(held.shape[0])]
+            kept = [v for v in per if v is not None]
+            values.append(float(np.mean(kept)) if kept else 0.5)
+        return float(np.quantile(values, 1.0 - self.confidence))
+
+    def _candidates(self, objective: Objective) -> list[Objective]:
+        from langchain_automix.meta_verifiers._fitting import Objective
+
+        if objective.kind == "lam":
+            return [objective]
+        return [Objective("target_share", float(s)) for s in CV_SHARES]
+
+    def _select(self, lowers: Sequence[float], means: Sequence[float]) -> int:
+        return int(np.argmax(lowers))
 
     def _start_report(self, data: ReplayDataset) -> None:
         self.report = {"signal": self._signal_label(), "n_rows": data.n_rows}
@@ -514,6 +565,7 @@ class Calibrated(MetaVerifier):
         rng = np.random.default_rng(self.seed)
         out = np.full((len(candidates), self.repeats, n), t - 1, dtype=np.intp)
         visits = np.ones((len(candidates), self.repeats, n, t), dtype=bool)
+        self._held_obs = np.full((self.repeats, n), np.nan)
         for r in range(self.repeats):
             perm = rng.permutation(n)
             for f in range(folds):
@@ -528,6 +580,7 @@ class Calibrated(MetaVerifier):
                 part._fit_signal(train)
                 train_obs = train.with_confidences(part.observations(train))
                 test_obs = test.with_confidences(part.observations(test))
+                self._held_obs[r, test_idx] = test_obs.confidences[:, 0]
                 for c, objective in enumerate(candidates):
                     policy = _clone(self.policy)
                     policy._fit(train_obs, costs, objective, None)
@@ -554,6 +607,7 @@ class Calibrated(MetaVerifier):
             "repeats": self.repeats,
             "min_gain": self.min_gain,
             "confidence": self.confidence,
+            "risk": self.risk,
             "l2": self.l2,
             "seed": self.seed,
             "target": self.target,
@@ -573,6 +627,7 @@ class Calibrated(MetaVerifier):
             "repeats": as_int,
             "min_gain": as_float,
             "confidence": as_float,
+            "risk": as_str,
             "l2": as_float,
             "seed": as_int,
             "target": as_str,
@@ -580,6 +635,9 @@ class Calibrated(MetaVerifier):
             "fallback": optional(as_str),
             "report": as_mapping,
         }
+        params = dict(params)
+        # policy files written before the risk option held the strict rule
+        params.setdefault("risk", "strict")
         return cls(**checked(params, spec))
 
     def describe(self) -> str:

@@ -25,6 +25,7 @@ from langchain_automix.meta_verifiers._fitting import (
     choose_point,
     nearest_index,
     observation_table,
+    snap_to_share_grid,
     table_frontier,
 )
 from langchain_automix.meta_verifiers._tier_tree import (
@@ -263,7 +264,10 @@ class POMDP(_LookupPolicy):
       ``quality_bins`` levels per tier; each state is represented by the mean quality
       of the training rows in it.
     * **Observations**: the verifier confidence (the ``k + 1`` values seen with ``k``
-      samples, or up to ``max_observations`` quantiles of a continuous confidence).
+      samples, or up to ``max_observations`` quantiles of a continuous confidence). A
+      share of fewer valid samples (5 of 7) is read as the nearest ``i / k`` (see
+      :func:`~langchain_automix.meta_verifiers._fitting.snap_to_share_grid`), as the
+      paper's observation counts Correct samples out of ``k``.
     * **Observation model**: ``P(o | s)`` is a Gaussian kernel density estimate over the
       confidences of the training rows in state ``s`` (bandwidth ``"scott"``,
       ``"silverman"`` or a number); the prior ``b0(s)`` is the share of rows in ``s``.
@@ -340,7 +344,8 @@ class POMDP(_LookupPolicy):
         keep = np.ones(data.n_rows, bool) if forced is None else ~forced
         if not keep.any():
             keep = np.ones(data.n_rows, bool)
-        conf = data.confidences[keep, 0]
+        # k-sample shares off the 1/k grid (some samples invalid) are read on it
+        conf = snap_to_share_grid(data.confidences[keep, 0])
         scores = data.scores[keep]
         values, obs_idx = observation_table(conf, self.max_observations)
         h = self._bandwidth(conf)

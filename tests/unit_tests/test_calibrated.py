@@ -265,3 +265,61 @@ def test_python_and_cli_default_fits_agree(tmp_path: Path) -> None:
     assert json.dumps(cli.get_params(), sort_keys=True) == json.dumps(
         python.get_params(), sort_keys=True
     )
+
+
+def test_risk_levels_decide_when_a_doubtful_fit_still_routes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """strict: only a held-out ΔIBC gain above 0 at its bound routes; balanced also routes
+    when the held-out signal ranks the rows the large model helps; off always routes."""
+    data = _with_signal(synthetic_replay(400, seed=3))  # the verifier signal is noise
+    strict = Calibrated(Threshold(), signal="verifier", risk="strict").fit(data)
+    assert strict.fallback == "escalate" and "cv_rank_auroc_lower" not in strict.report
+    # noise does not rank anything: balanced falls back too, and says what it measured
+    balanced = Calibrated(Threshold(), signal="verifier").fit(data)
+    assert balanced.risk == "balanced" and balanced.fallback == "escalate"
+    assert balanced.report["cv_rank_auroc_lower"] < 0.5
+    off = Calibrated(Threshold(), signal="verifier", risk="off").fit(data)
+    assert off.fallback is None and "fallback_reason" not in off.report
+    # where the rank check passes, balanced routes and says why
+    monkeypatch.setattr(Calibrated, "_rank_lower", lambda self, data, rows: 0.61)
+    ranked = Calibrated(Threshold(), signal="verifier").fit(data)
+    assert ranked.fallback is None
+    assert "ranks the rows" in ranked.report["cv_routes_because"]
+    with pytest.raises(ValueError, match="risk must be one of strict, balanced, off"):
+        Calibrated(Threshold(), risk="yolo")
+
+
+def test_rank_check_reads_the_held_out_signal() -> None:
+    """A signal that is low exactly where the last tier scores higher ranks at AUROC 1."""
+    rng = np.random.default_rng(0)
+    n = 200
+    helps = rng.random(n) < 0.3
+    scores = np.column_stack([np.where(helps, 0.0, 1.0), np.ones(n)])
+    conf = np.where(helps, rng.uniform(0, 0.4, n), rng.uniform(0.6, 1, n))
+    perfect = ReplayDataset.from_arrays(scores, conf.reshape(-1, 1))
+    mv = Calibrated(Threshold(), signal="verifier", risk="strict").fit(perfect)
+    rows = np.random.default_rng(1).integers(0, n, size=(50, n))
+    assert mv._rank_lower(perfect, rows) == 1.0
+    shuffled = ReplayDataset.from_arrays(scores, rng.permutation(conf).reshape(-1, 1))
+    mv = Calibrated(Threshold(), signal="verifier", risk="strict").fit(shuffled)
+    assert mv._rank_lower(shuffled, rows) < 0.5
+
+
+def test_policy_files_before_the_risk_option_load_as_strict(tmp_path: Path) -> None:
+    data = _with_signal(synthetic_replay(200, seed=1))
+    fitted = Calibrated(Threshold(), signal="answer_min_prob", risk="off").fit(data)
+    assert Calibrated.from_dict(fitted.to_dict()).risk == "off"
+    params = fitted.to_dict()
+    del params["params"]["risk"]
+    assert Calibrated.from_dict(params).risk == "strict"
+
+
+def test_three_tiers_never_route_on_the_rank_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rank check reads the first tier against the last: a two-tier premise."""
+    monkeypatch.setattr(Calibrated, "_rank_lower", lambda self, data, rows: 0.99)
+    rng = np.random.default_rng(2)
+    scores = rng.integers(0, 2, size=(120, 3)).astype(float)
+    data = ReplayDataset.from_arrays(scores, rng.integers(0, 9, size=(120, 2)) / 8)
+    mv = Calibrated(POMDP(), signal="verifier").fit(data, costs=(1, 10, 50))
+    assert mv.fallback is not None and "cv_routes_because" not in mv.report

@@ -265,3 +265,27 @@ def test_constructor_validation() -> None:
         POMDP(bandwidth="wide")
     with pytest.raises(ValueError):
         GreedyPOMDP(num_bins=0)
+
+
+def test_pomdp_reads_shares_of_fewer_valid_samples_on_the_k_grid() -> None:
+    """5 Correct of 7 valid samples is the observation 6/8, not a value of its own (#23)."""
+    from langchain_automix.meta_verifiers import POMDP
+    from langchain_automix.meta_verifiers._fitting import share_grid, snap_to_share_grid
+
+    rng = np.random.default_rng(4)
+    n = 300
+    valid = rng.integers(5, 9, n)  # some samples without a decision
+    correct = rng.binomial(valid, 0.6)
+    conf = correct / valid
+    scores = np.column_stack([rng.random(n) < conf, np.ones(n)]).astype(float)
+    raw = ReplayDataset.from_arrays(scores, conf.reshape(-1, 1))
+    snapped = raw.with_confidences(snap_to_share_grid(raw.confidences))
+    assert share_grid(raw.confidences[:, 0]) == 8
+    a, b = POMDP().fit(raw), POMDP().fit(snapped)
+    assert a.observations_ == b.observations_ == [i / 8 for i in range(9)]
+    assert a.escalate_ == b.escalate_
+    assert (a.route(raw) == b.route(snapped)).all()
+    # a continuous signal is left as it is
+    probs = rng.random(n)
+    assert share_grid(probs) is None
+    assert (snap_to_share_grid(probs) == probs).all()

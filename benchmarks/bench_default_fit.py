@@ -1,0 +1,245 @@
+"""Benchmark: the default fit against automix-llm, on a synthetic grid and every real replay.
+
+Run from the repository root::
+
+    python benchmarks/bench_default_fit.py [--seeds 10] [--risks strict,balanced,off]
+        [--json benchmarks/results/bench_default_fit.jsonl]
+
+Each *cell* is a way to draw training and test rows, repeated over seeds:
+
+* ``synthetic s=<strength> n=<rows>``: ``n`` training rows and 4,000 test rows of
+  :func:`~langchain_automix.calibration.synthetic.synthetic_replay` with that verifier
+  strength (0.15, 0.3, 0.55: verifier AUROC about 0.61, 0.71 and 0.84), a fresh draw
+  per seed;
+* every shipped real replay: half the rows train, the other half test (the split drawn
+  by the seed), costs 1/50 (three tiers: 1/10/50).
+
+On the same rows it fits our default (``Calibrated(POMDP())``: signal ``auto``, the
+cross-validated operating point and the fallback, at each ``--risks`` setting), the
+default ``Calibrated(Threshold())``, the paper's fit ``POMDP().fit`` (ΔIBC maximised on
+the training rows, verifier confidence), and automix-llm 1.0.3's Threshold,
+DoubleThreshold and POMDP (``num_bins=8``, verifier confidence; two tiers only). It
+prints the mean test ΔIBC ± sd over seeds with a 95% interval of the mean (resampling
+the seeds), how often a fit fell back, and the per-seed difference of each default to
+automix-llm's best method in that cell (the best by mean, chosen after the fact, so the
+comparison favours the library).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from bench_meta_verifiers import frame
+
+from langchain_automix.calibration.evaluation import evaluate_policy, paired_interval
+from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.calibration.synthetic import synthetic_replay
+from langchain_automix.meta_verifiers import (
+    POMDP,
+    AutomixUnion,
+    Calibrated,
+    MetaVerifier,
+    Threshold,
+)
+from langchain_automix.meta_verifiers.calibrated import CV_SHARES
+
+DATA = Path("langchain_automix/data")
+REPLAYS = {
+    "mix 305 (chat verifier)": ("replay_local_qwen.jsonl", (1.0, 50.0)),
+    "squad1.1 400 (chat verifier)": ("replay_local_qwen_squad11.jsonl", (1.0, 50.0)),
+    "squad1.1 400 (completion verifier)": (
+        "replay_local_qwen_squad11_completion.jsonl",
+        (1.0, 50.0),
+    ),
+    "three tiers 305": ("replay_local_three.jsonl", (1.0, 10.0, 50.0)),
+}
+STRENGTHS = (0.15, 0.3, 0.55)
+TRAIN_SIZES = (50, 100, 200)
+LIBRARY = ("Threshold", "DoubleThreshold", "POMDP")
+
+
+def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> float:
+    """automix-llm's test ΔIBC (percent) of one method, on the verifier confidence."""
+    import automix
+
+    mixer = automix.Automix(getattr(automix, name)(num_bins=8), costs=[1, 50], verifier_cost=1)
+    mixer.train(frame(train))
+    return float(mixer.evaluate(frame(test), return_dict=True)["ibc_lift"] * 100)
+
+
+def cells(seeds: int, only: str | None) -> Iterator[tuple[str, tuple[float, ...], list[Any]]]:
+    """(cell name, costs, [(train, test) per seed]) for every cell."""
+    for strength in STRENGTHS:
+        for n in TRAIN_SIZES:
+            name = f"synthetic s={strength} n={n}"
+            if only and only not in name:
+                continue
+            splits = [
+                (
+                    synthetic_replay(n, seed=seed, verifier_strength=strength),
+                    synthetic_replay(4000, seed=10_000 + seed, verifier_strength=strength),
+                )
+                for seed in range(seeds)
+            ]
+            yield name, (1.0, 50.0), splits
+    for name, (file, costs) in REPLAYS.items():
+        if only and only not in name:
+            continue
+        path = DATA / file
+        if not path.exists():
+            print(f"({name}: {path} not found, skipped)")
+            continue
+        data = ReplayDataset.from_jsonl(path)
+        splits = [data.split(data.n_rows - data.n_rows // 2, seed=seed) for seed in range(seeds)]
+        yield f"{name}", costs, splits
+
+
+class Variant(Calibrated):
+    """A selection rule under study: which candidates the cross-validation compares, and
+    how it picks one (``lower``: best lower bootstrap bound; ``mean``: best mean)."""
+
+    def __init__(self, *args: Any, cands: str = "shares", select: str = "lower", **kw: Any):
+        super().__init__(*args, **kw)
+        self.cands, self.select = cands, select
+
+    def _candidates(self, objective: Any) -> list[Any]:
+        from langchain_automix.meta_verifiers._fitting import Objective
+
+        shares = (0.05, *CV_SHARES) if "5" in self.cands else CV_SHARES
+        out = [Objective("target_share", s) for s in shares]
+        return [Objective("max_delta_ibc"), *out] if "paper" in self.cands else out
+
+    def _select(self, lowers: Any, means: Any) -> int:
+        return int(np.argmax(means if self.select == "mean" else lowers))
+
+
+def variant(spec: str) -> dict[str, Any]:
+    """``c0.8,mean,shares5+paper`` -> Variant keyword arguments."""
+    kw: dict[str, Any] = {}
+    for part in spec.split(","):
+        if part.startswith("c"):
+            kw["confidence"] = float(part[1:])
+        elif part == "nofb":
+            kw["min_gain"] = -np.inf
+        elif part in ("mean", "lower"):
+            kw["select"] = part
+        else:
+            kw["cands"] = part
+    return kw
+
+
+def fits(
+    risks: list[str], variants: list[str], unions: bool = False
+) -> dict[str, Callable[[], MetaVerifier]]:
+    """Our fits by label."""
+    out: dict[str, Callable[[], MetaVerifier]] = {}
+    for risk in risks:
+        out[f"default POMDP [{risk}]"] = lambda r=risk: Calibrated(POMDP(), risk=r)  # type: ignore[misc]
+        out[f"default Threshold [{risk}]"] = lambda r=risk: Calibrated(Threshold(), risk=r)  # type: ignore[misc]
+    for spec in variants:
+        out[f"default POMDP <{spec}>"] = lambda s=spec: Variant(POMDP(), **variant(s))  # type: ignore[misc]
+    if unions:
+        for risk in risks:
+            out[f"default Union [{risk}]"] = lambda r=risk: Calibrated(AutomixUnion(), risk=r)  # type: ignore[misc]
+    out["paper-fit POMDP"] = POMDP
+    out["paper-fit Union"] = AutomixUnion
+    return out
+
+
+def main() -> None:
+    """Print the table (and write one JSON line per cell and fit with ``--json``)."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--risks", default="strict,balanced,off")
+    ap.add_argument(
+        "--variants",
+        default="",
+        help="selection rules under study, ';'-separated, e.g. 'c0.8,mean,shares5+paper'",
+    )
+    ap.add_argument(
+        "--library-cache",
+        default=None,
+        help="JSON file that keeps automix-llm's results between runs (they do not change)",
+    )
+    ap.add_argument("--only", default=None, help="only cells whose name contains this")
+    ap.add_argument("--json", default=None, help="append per-seed results to this JSONL file")
+    ap.add_argument("--no-library", action="store_true")
+    ap.add_argument(
+        "--union",
+        action="store_true",
+        help="also the default fit around AutomixUnion (POMDP, GreedyPOMDP, DoubleThreshold "
+        "and Threshold, the members of automix-llm's 'POMDP')",
+    )
+    args = ap.parse_args()
+    risks = [r for r in args.risks.split(",") if r]
+    ours = fits(risks, [v for v in args.variants.split(";") if v], args.union)
+    cache_path = Path(args.library_cache) if args.library_cache else None
+    cache: dict[str, float] = (
+        json.loads(cache_path.read_text()) if cache_path and cache_path.exists() else {}
+    )
+    rng = np.random.default_rng(0)
+    started = time.perf_counter()
+    worst: dict[str, float] = {}
+    for cell, costs, splits in cells(args.seeds, args.only):
+        results: dict[str, list[float]] = {}
+        fallbacks: dict[str, int] = {}
+        for seed, (train, test) in enumerate(splits):
+            for label, make in ours.items():
+                policy = make().fit(train, costs=costs)
+                res = evaluate_policy(policy, test, costs=costs)
+                results.setdefault(label, []).append(
+                    float("nan") if res.delta_ibc is None else float(res.delta_ibc)
+                )
+                if isinstance(policy, Calibrated) and policy.fallback:
+                    fallbacks[label] = fallbacks.get(label, 0) + 1
+            if args.no_library or train.n_tiers != 2:
+                continue
+            for name in LIBRARY:
+                key = f"{cell}|{seed}|{name}"
+                if key not in cache:
+                    cache[key] = library_delta_ibc(name, train, test)
+                results.setdefault(f"automix-llm {name}", []).append(cache[key])
+        if cache_path:
+            cache_path.write_text(json.dumps(cache))
+        print(f"\n## {cell} ({len(splits)} seeds, costs {'/'.join(f'{c:g}' for c in costs)})")
+        print(f"{'fit':<30}{'test ΔIBC %':>16}  {'95% CI of mean':>16}  {'fallbk':>6}")
+        for label, vals in results.items():
+            v = np.array(vals, float)
+            lo, hi = paired_interval(v[np.isfinite(v)], 2000, rng)
+            fb = f"{fallbacks.get(label, 0)}/{len(v)}" if label.startswith("default") else ""
+            print(
+                f"{label:<30}{np.nanmean(v):+8.1f} ± {np.nanstd(v):5.1f}  "
+                f"[{lo:+6.1f}, {hi:+6.1f}]  {fb:>6}"
+            )
+        lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
+        if lib:
+            best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
+            print(f"default - {best} (best automix-llm method here), same seeds:")
+            for label in [k for k in ours if k.startswith(("default", "paper"))]:
+                diff = np.array(results[label], float) - lib[best]
+                diff = diff[np.isfinite(diff)]
+                lo, hi = paired_interval(diff, 2000, rng)
+                worst[label] = min(worst.get(label, np.inf), float(diff.mean()))
+                print(f"  {label:<28}{diff.mean():+8.1f}  [{lo:+6.1f}, {hi:+6.1f}]")
+        for label in ours:
+            worst[f"{label} mean"] = min(
+                worst.get(f"{label} mean", np.inf), float(np.nanmean(results[label]))
+            )
+        if args.json:
+            with open(args.json, "a", encoding="utf-8") as fh:
+                for label, vals in results.items():
+                    fh.write(json.dumps({"cell": cell, "fit": label, "delta_ibc": vals}) + "\n")
+    print("\nworst cell: lowest mean (fit mean) and lowest mean difference to the library's best")
+    for label, value in sorted(worst.items()):
+        print(f"  {label:<40}{value:+8.1f}")
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
