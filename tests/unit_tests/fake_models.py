@@ -17,6 +17,9 @@ from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from pydantic import Field, PrivateAttr
 
+OVERLAP_TIMEOUT_S = 10.0
+"""How long ``ScriptedChatModel(overlap=n)`` waits for ``n`` calls in flight."""
+
 CORRECT = "The context supports it. Verification Decision: The AI generated answer is Correct."
 INCORRECT = "Not supported. Verification Decision: The AI generated answer is Incorrect."
 
@@ -28,7 +31,11 @@ def is_verify_prompt(messages: list[BaseMessage]) -> bool:
 class ScriptedChatModel(BaseChatModel):
     """Answers solve prompts with ``answer`` and verify prompts with ``verdicts`` in turn.
 
-    Records every call (kind and kwargs) and the peak number of calls in flight.
+    Records every call (kind and kwargs) and the peak number of calls in flight. With
+    ``overlap=n`` the first verify calls wait (up to ``OVERLAP_TIMEOUT_S``) until ``n`` calls
+    are in flight at once, so a test of concurrency does not depend on how the threads happen to
+    be scheduled: ``n`` concurrent calls are seen whenever the code lets them run side by
+    side, and never otherwise.
     """
 
     answer: str = "Paris"
@@ -37,10 +44,12 @@ class ScriptedChatModel(BaseChatModel):
     fail_solve: bool = False
     fail_verify: bool = False
     usage: tuple[int, int] = (10, 2)
+    overlap: int = 0
 
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
     _verify_i: int = PrivateAttr(default=0)
     _in_flight: int = PrivateAttr(default=0)
+    _opened: bool = PrivateAttr(default=False)
     calls: list[tuple[str, dict[str, Any]]] = Field(default_factory=list)
     peak_in_flight: int = 0
 
@@ -68,6 +77,21 @@ class ScriptedChatModel(BaseChatModel):
             self.calls.append((kind, dict(kwargs)))
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            if self._in_flight >= self.overlap:
+                self._opened = True
+
+    def _waiting(self, deadline: float) -> bool:
+        return not self._opened and time.monotonic() < deadline
+
+    def _gate(self) -> None:
+        deadline = time.monotonic() + OVERLAP_TIMEOUT_S
+        while self._waiting(deadline):
+            time.sleep(0.001)
+
+    async def _agate(self) -> None:
+        deadline = time.monotonic() + OVERLAP_TIMEOUT_S
+        while self._waiting(deadline):
+            await asyncio.sleep(0.001)
 
     def _leave(self) -> None:
         with self._lock:
@@ -93,6 +117,8 @@ class ScriptedChatModel(BaseChatModel):
         kind = self._kind(messages)
         self._enter(kind, kwargs)
         try:
+            if kind == "verify":
+                self._gate()
             if self.latency:
                 time.sleep(self.latency)
             gens = [
@@ -113,6 +139,8 @@ class ScriptedChatModel(BaseChatModel):
         kind = self._kind(messages)
         self._enter(kind, kwargs)
         try:
+            if kind == "verify":
+                await self._agate()
             if self.latency:
                 await asyncio.sleep(self.latency)
             gens = [

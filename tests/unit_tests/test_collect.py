@@ -162,7 +162,7 @@ async def test_resume_refuses_rows_from_other_prompts(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("limit", "peak"), [(None, 4), (1, 1)])
 async def test_tier_max_concurrency_bounds_verifier_samples(limit: int | None, peak: int) -> None:
-    small = ScriptedChatModel(answer="Lyon", verdicts=[CORRECT], latency=0.02)
+    small = ScriptedChatModel(answer="Lyon", verdicts=[CORRECT], overlap=peak)
     large = ScriptedChatModel(answer="Paris")
     tiers_ = [Tier("small", small, max_concurrency=limit), Tier("large", large)]
     row = await collect_one(items(1)[0], tiers_, k=4, seed=0)

@@ -187,7 +187,7 @@ def test_demo_passes_max_concurrency_to_the_verifier(
 ) -> None:
     from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel
 
-    small = ScriptedChatModel(answer="x", verdicts=[CORRECT], latency=0.02)
+    small = ScriptedChatModel(answer="x", verdicts=[CORRECT], overlap=peak)
     run_demo(
         [small, ScriptedChatModel(answer="y")],
         n_questions=1,

@@ -119,7 +119,7 @@ def test_token_prices_give_money() -> None:
 
 
 def test_batch_runs_concurrently_and_honours_max_concurrency() -> None:
-    small = ScriptedChatModel(answer="x", verdicts=[CORRECT], latency=0.02)
+    small = ScriptedChatModel(answer="x", verdicts=[CORRECT], overlap=3)
     large = ScriptedChatModel(answer="y")
     automix = AutoMixRunnable(models=[small, large], num_verifications=1)
     out = automix.batch([f"q{i}" for i in range(12)], config={"max_concurrency": 3})
@@ -142,7 +142,7 @@ async def test_max_concurrency_reaches_the_verifier_samples(limit: int | None, p
     """llama.cpp serves one request at a time: callers bound the fan-out through the config."""
     cfg = {"max_concurrency": limit} if limit else None
     for run in ("sync", "async"):
-        small = ScriptedChatModel(answer="x", verdicts=[CORRECT], latency=0.02)
+        small = ScriptedChatModel(answer="x", verdicts=[CORRECT], overlap=peak)
         automix = AutoMixRunnable(models=[small, ScriptedChatModel()], num_verifications=4)
         if run == "sync":
             r = automix.invoke_result(QUERY, config=cfg)
