@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -116,6 +117,28 @@ def _policy_param(value: Any, field: str) -> str | Mapping[str, Any]:
 def _signal_param(value: Any, field: str) -> str | list[str]:
     """A policy file's signal: a name or a list of names."""
     return value if isinstance(value, str) else as_str_list(value, field)
+
+
+_WARNED: set[tuple[str, ...]] = set()
+
+
+def _warn_missing(missing: tuple[str, ...], twin: bool) -> None:
+    """Warn once per process (per set of missing signals) that a combination lacks some."""
+    if missing in _WARNED:
+        return
+    _WARNED.add(missing)
+    what = (
+        "deciding with its verifier-only twin, fitted on the same rows"
+        if twin
+        else "escalating (a combination of free signals without them has no evidence)"
+    )
+    warnings.warn(
+        f"the policy combines {', '.join(missing)}, which this attempt does not carry (an "
+        f"endpoint without answer logprobs?): {what}. Fit on rows from this endpoint "
+        "(automix collect) to route on what it gives.",
+        UserWarning,
+        stacklevel=3,
+    )
 
 
 def _fixed_tier(fallback: str, n_tiers: int) -> int:
@@ -199,9 +222,16 @@ class Calibrated(MetaVerifier):
         combiner: fitted combiner (set by :meth:`fit` or loaded from a policy file).
         fallback: fixed decision used instead of ``policy`` (set by :meth:`fit`).
         report: what the last fit measured (set by :meth:`fit`).
+        verifier_twin: the same policy fitted on the verifier confidence alone, at the
+            same time (set by :meth:`fit` for a combination that reads the verifier).
 
     A missing single signal at decision time (an endpoint without logprobs) counts
     as 0, the value of "no evidence", like a verification without a valid sample.
+    A *combination* missing one of its signals live (the policy was fitted on rows
+    with answer logprobs, the endpoint returns none) decides with its
+    ``verifier_twin`` instead, or escalates when it has none (a combination of free
+    signals: no verification was made); either way a warning names the missing
+    signals once per process.
     """
 
     name: ClassVar[str] = "calibrated"
@@ -223,6 +253,7 @@ class Calibrated(MetaVerifier):
         combiner: SignalCombiner | Mapping[str, Any] | None = None,
         fallback: Decision | None = None,
         report: Mapping[str, Any] | None = None,
+        verifier_twin: Calibrated | Mapping[str, Any] | None = None,
     ) -> None:
         self.policy = _inner_from(policy)
         if isinstance(self.policy, Calibrated):
@@ -264,6 +295,14 @@ class Calibrated(MetaVerifier):
         )
         self.fallback: Decision | None = fallback
         self.report: dict[str, Any] = dict(report or {})
+        twin = (
+            Calibrated.from_dict(dict(verifier_twin))
+            if isinstance(verifier_twin, Mapping)
+            else verifier_twin
+        )
+        if twin is not None and (not isinstance(twin, Calibrated) or twin.signal != "verifier"):
+            raise ValueError("verifier_twin must be a Calibrated policy on signal 'verifier'")
+        self.verifier_twin: Calibrated | None = twin
 
     # ---------------------------------------------------------------- live use
     @property
@@ -318,6 +357,14 @@ class Calibrated(MetaVerifier):
             if self.fallback == "escalate" and observation.n_tiers - 1 > observation.tier + 1:
                 return observation.n_tiers - 1
             return self.fallback
+        missing = self._missing(observation.current_signals)
+        if missing:
+            _warn_missing(missing, self.verifier_twin is not None)
+            if self.verifier_twin is not None:
+                return self.verifier_twin.decide(observation)
+            if observation.n_tiers - 1 > observation.tier + 1:
+                return observation.n_tiers - 1
+            return "escalate"
         value = self._value(observation.current_signals, observation.confidence)
         earlier: tuple[float, ...] = ()
         if len(observation.signals) == len(observation.confidences) > 1:
@@ -326,6 +373,35 @@ class Calibrated(MetaVerifier):
         return self.policy.decide(
             replace(observation, confidence=value, confidences=(*earlier, value))
         )
+
+    def _missing(self, signals: Mapping[str, float]) -> tuple[str, ...]:
+        """The combiner's signals (besides the verifier's) absent from a live attempt."""
+        if not self._combines or self.combiner is None:
+            return ()
+        return tuple(s for s in self.combiner.signals if s != "verifier" and s not in signals)
+
+    def _fit_twin(
+        self, data: ReplayDataset, costs: CostSpec, objective: Objective, forced: Any
+    ) -> None:
+        """Fit the verifier-only twin that decides when a live attempt lacks a signal."""
+        self.verifier_twin = None
+        if self.combiner is None or "verifier" not in self.combiner.signals:
+            return
+        if not self._missing({"verifier": 0.0}):
+            return  # nothing but the verifier in the combination
+        twin = Calibrated(
+            _clone(self.policy),
+            signal="verifier",
+            robust=self.robust,
+            folds=self.folds,
+            repeats=self.repeats,
+            min_gain=self.min_gain,
+            confidence=self.confidence,
+            risk=self.risk,
+            seed=self.seed,
+        )
+        twin._fit(data, costs, objective, forced)
+        self.verifier_twin = twin
 
     # ------------------------------------------------------------ offline use
     def observations(self, data: ReplayDataset) -> np.ndarray:
@@ -394,7 +470,18 @@ class Calibrated(MetaVerifier):
         objective: Objective,
         forced: np.ndarray | None,
     ) -> None:
+        self.verifier_twin = None
+        self._fit_policy(data, costs, objective, forced)
+        if self.fallback is None:
+            self._fit_twin(data, costs, objective, forced)
 
+    def _fit_policy(
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        objective: Objective,
+        forced: np.ndarray | None,
+    ) -> None:
         if self.signal == AUTO:
             self.signal = resolve_auto(data.signal_names)
         self.fallback = None
@@ -614,6 +701,7 @@ class Calibrated(MetaVerifier):
             "combiner": None if self.combiner is None else self.combiner.to_dict(),
             "fallback": self.fallback,
             "report": self.report,
+            "verifier_twin": None if self.verifier_twin is None else self.verifier_twin.to_dict(),
         }
 
     @classmethod
@@ -634,6 +722,7 @@ class Calibrated(MetaVerifier):
             "combiner": optional(as_mapping),
             "fallback": optional(as_str),
             "report": as_mapping,
+            "verifier_twin": optional(as_mapping),
         }
         params = dict(params)
         # policy files written before the risk option held the strict rule

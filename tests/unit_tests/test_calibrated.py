@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -323,3 +324,66 @@ def test_three_tiers_never_route_on_the_rank_check(monkeypatch: pytest.MonkeyPat
     data = ReplayDataset.from_arrays(scores, rng.integers(0, 9, size=(120, 2)) / 8)
     mv = Calibrated(POMDP(), signal="verifier").fit(data, costs=(1, 10, 50))
     assert mv.fallback is not None and "cv_routes_because" not in mv.report
+
+
+def _both_informative(n: int = 400, seed: int = 3) -> ReplayDataset:
+    data = synthetic_replay(n, seed=seed)  # an informative verifier
+    rng = np.random.default_rng(seed)
+    good = data.scores[:, 0] >= 0.5
+    probs = np.clip(np.where(good, 0.7, 0.3) + rng.normal(0, 0.12, n), 0, 1)
+    return ReplayDataset(
+        ids=data.ids,
+        scores=data.scores,
+        confidences=data.confidences,
+        signals={"answer_min_prob": probs.reshape(-1, 1)},
+    )
+
+
+def test_a_combination_missing_a_signal_live_decides_with_its_verifier_twin(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """#24: rows fitted with answer logprobs, an endpoint that returns none."""
+    import langchain_automix.meta_verifiers.calibrated as calibrated
+
+    monkeypatch.setattr(calibrated, "_WARNED", set())
+    mv = Calibrated(Threshold(), signal="combined").fit(_both_informative())
+    assert mv.fallback is None and mv.combiner is not None
+    twin = mv.verifier_twin
+    assert twin is not None and twin.signal == "verifier" and twin.fallback is None
+    with_probs = Observation(0, 2, 1.0, 8, 8, signals=({"answer_min_prob": 0.05},))
+    without = Observation(0, 2, 1.0, 8, 8)
+    low = Observation(0, 2, 0.0, 8, 8)
+    # the combination reads both signals; without the logprob signal the twin decides
+    assert mv.decide(with_probs) == "escalate"  # the answer's own probability is low
+    with pytest.warns(UserWarning, match="answer_min_prob.*verifier-only twin"):
+        assert mv.decide(without) == twin.decide(without) == "accept"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once per process
+        assert mv.decide(low) == twin.decide(low) == "escalate"
+    # kept in the policy file
+    path = mv.save(tmp_path / "p.json")
+    again = Calibrated.load(path)
+    assert again.verifier_twin is not None
+    assert again.verifier_twin.describe() == twin.describe()
+
+
+def test_a_free_combination_missing_its_signals_escalates(monkeypatch: pytest.MonkeyPatch) -> None:
+    import langchain_automix.meta_verifiers.calibrated as calibrated
+
+    monkeypatch.setattr(calibrated, "_WARNED", set())
+    data = _both_informative()
+    data = ReplayDataset(
+        ids=data.ids,
+        scores=data.scores,
+        confidences=data.confidences,
+        signals={
+            "answer_min_prob": data.signal("answer_min_prob"),
+            "answer_mean_prob": data.signal("answer_min_prob"),
+        },
+    )
+    mv = Calibrated(Threshold(), signal="free").fit(data)
+    assert mv.fallback is None and mv.verifier_twin is None and not mv.reads_verifier()
+    with pytest.warns(UserWarning, match="escalating"):
+        assert mv.decide(Observation(0, 2, 0.0, 0, 0)) == "escalate"
+    with pytest.raises(ValueError, match="verifier_twin must be a Calibrated policy"):
+        Calibrated(Threshold(), verifier_twin=Threshold())  # type: ignore[arg-type]
