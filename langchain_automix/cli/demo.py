@@ -5,7 +5,8 @@ Examples::
     automix demo                       # 20 shipped questions, about 4.5 minutes on 2 cores
     automix demo --questions 40        # more questions
     automix demo --tier small=gpt-4o-mini,key_env=OPENAI_API_KEY \
-                 --tier large=gpt-4o,key_env=OPENAI_API_KEY      # your own endpoints
+                 --tier large=gpt-4o,key_env=OPENAI_API_KEY \
+                 --replay my_replay.jsonl   # your own endpoints, calibrated on their rows
 """
 
 from __future__ import annotations
@@ -50,6 +51,17 @@ def run(args: argparse.Namespace) -> int:
 
     if args.questions < 1:
         print("automix: error: --questions must be >= 1", file=sys.stderr)
+        return 2
+    if (args.tier or args.tiers) and not args.replay:
+        # the shipped rows are the embedded Qwen pair's: a policy fitted on them would
+        # route other models on another model's verifier and signals
+        print(
+            "automix: error: with your own endpoints, give --replay FILE: rows collected from "
+            "them (automix collect --tier ... --data qa_mix_500 --out FILE); the shipped "
+            "replay holds the embedded Qwen models' answers and verifier signals, and policies "
+            "calibrated on it do not carry over to other models",
+            file=sys.stderr,
+        )
         return 2
     print(
         "automix demo: starting the models (the first run assembles and checks the weights)...",

@@ -303,3 +303,13 @@ def test_headline_says_saving_loss_or_cannot_tell(tmp_path: Path) -> None:
         r.total_cost = 52.0
         r.escalated = True
     assert "a loss: AutoMix cost more than always-large here" in report.headline()
+
+
+def test_demo_with_own_endpoints_needs_their_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    """#24: the shipped rows belong to the embedded pair; nothing starts without --replay."""
+    from langchain_automix.cli.main import main
+
+    tiers = ["--tier", "a=m@http://127.0.0.1:9/v1", "--tier", "b=m@http://127.0.0.1:9/v1"]
+    assert main(["demo", *tiers]) == 2
+    err = capsys.readouterr().err
+    assert "give --replay FILE" in err and "automix collect --tier" in err
