@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_automix.runtime.result import TierAttempt
 
@@ -14,10 +14,20 @@ __all__ = ["AutoMixInput", "AutoMixState", "InputState"]
 class AutoMixInput(BaseModel):
     """Input of ``AutoMixRunnable``: a question and the passage it is about.
 
-    A plain string is also accepted as the question.
+    A plain string is also accepted as the question, here too (so LangServe, which
+    validates requests against this schema, takes what a local ``invoke`` takes).
+
+    Example:
+        >>> AutoMixInput.model_validate("Capital of France?").question
+        'Capital of France?'
     """
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_string(cls, data: Any) -> Any:
+        return {"question": data} if isinstance(data, str) else data
 
     question: str = Field(min_length=1, description="The question to answer.")
     """The question to answer."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from langchain_automix.server.responses import error_response
@@ -105,6 +105,13 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
+def _plain_string(cls: type[BaseModel], data: Any) -> Any:
+    return {"question": data} if isinstance(data, str) else data
+
+
+_PLAIN_STRING: Any = model_validator(mode="before")(_plain_string)
+
+
 def limited_input_model(max_question_chars: int, max_context_chars: int) -> type[BaseModel]:
     """The input schema served by LangServe, with the length limits in it.
 
@@ -116,6 +123,8 @@ def limited_input_model(max_question_chars: int, max_context_chars: int) -> type
         >>> Model = limited_input_model(100, 10)
         >>> Model(question="Who?", context="short").context
         'short'
+        >>> Model.model_validate("Who?").question
+        'Who?'
         >>> Model(question="Who?", context="far too long")
         Traceback (most recent call last):
         ...
@@ -126,6 +135,8 @@ def limited_input_model(max_question_chars: int, max_context_chars: int) -> type
         "AutoMixInput",
         __config__=ConfigDict(extra="forbid"),
         __doc__="A question and the passage it is about.",
+        # a plain string is the question, as for a local invoke
+        __validators__={"plain_string": _PLAIN_STRING},
         question=(
             str,
             Field(

@@ -182,3 +182,10 @@ def test_openai_stream_raw_sse_ends_with_done(served: Served) -> None:
     assert all(e.startswith("data: ") for e in events)
     assert events[-1] == "data: [DONE]"
     assert '"automix"' in events[-2]
+
+
+def test_remote_invoke_takes_a_plain_string_like_local_invoke(remote: RemoteRunnable) -> None:
+    """#24: LangServe validates against the input schema, which now reads a string too."""
+    msg = remote.invoke("What is the capital of France?")
+    assert isinstance(msg, AIMessage) and msg.content
+    assert msg.response_metadata["automix"]["answered_by"] in (0, 1)
