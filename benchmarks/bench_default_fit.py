@@ -73,6 +73,16 @@ def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> f
     return float(mixer.evaluate(frame(test), return_dict=True)["ibc_lift"] * 100)
 
 
+def choice_of(policy: Calibrated) -> str:
+    """What a robust fit chose on one split: a fallback, or the share and why it routes."""
+    if policy.fallback:
+        return f"always-{policy.fallback}"
+    rep = policy.report
+    why = " (rank check)" if rep.get("cv_routes_because") else ""
+    share = rep.get("cv_share")
+    return (f"share {share:.2f}" if share is not None else str(rep.get("cv_choice"))) + why
+
+
 def cells(seeds: int, only: str | None) -> Iterator[tuple[str, tuple[float, ...], list[Any]]]:
     """(cell name, costs, [(train, test) per seed]) for every cell."""
     for strength in STRENGTHS:
@@ -189,6 +199,7 @@ def main() -> None:
     for cell, costs, splits in cells(args.seeds, args.only):
         results: dict[str, list[float]] = {}
         fallbacks: dict[str, int] = {}
+        choices: dict[str, list[str]] = {}
         for seed, (train, test) in enumerate(splits):
             for label, make in ours.items():
                 policy = make().fit(train, costs=costs)
@@ -196,8 +207,10 @@ def main() -> None:
                 results.setdefault(label, []).append(
                     float("nan") if res.delta_ibc is None else float(res.delta_ibc)
                 )
-                if isinstance(policy, Calibrated) and policy.fallback:
-                    fallbacks[label] = fallbacks.get(label, 0) + 1
+                if isinstance(policy, Calibrated):
+                    choices.setdefault(label, []).append(choice_of(policy))
+                    if policy.fallback:
+                        fallbacks[label] = fallbacks.get(label, 0) + 1
             if args.no_library or train.n_tiers != 2:
                 continue
             for name in LIBRARY:
@@ -217,6 +230,9 @@ def main() -> None:
                 f"{label:<30}{np.nanmean(v):+8.1f} ± {np.nanstd(v):5.1f}  "
                 f"[{lo:+6.1f}, {hi:+6.1f}]  {fb:>6}"
             )
+        for label, picked in choices.items():
+            if label.startswith("default POMDP"):
+                print(f"  per split, {label}: {'; '.join(picked)}")
         lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
         if lib:
             best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
@@ -234,7 +250,10 @@ def main() -> None:
         if args.json:
             with open(args.json, "a", encoding="utf-8") as fh:
                 for label, vals in results.items():
-                    fh.write(json.dumps({"cell": cell, "fit": label, "delta_ibc": vals}) + "\n")
+                    row = {"cell": cell, "fit": label, "delta_ibc": vals}
+                    if label in choices:
+                        row["choices"] = choices[label]
+                    fh.write(json.dumps(row) + "\n")
     print("\nworst cell: lowest mean (fit mean) and lowest mean difference to the library's best")
     for label, value in sorted(worst.items()):
         print(f"  {label:<40}{value:+8.1f}")

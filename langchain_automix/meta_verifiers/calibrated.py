@@ -595,6 +595,11 @@ class Calibrated(MetaVerifier):
                 f"{lower:+.4g}, not above {self.min_gain:g}, on {n} rows: routing on signal "
                 f"{self._signal_label()!r} does not pay here"
             )
+            if "cv_rank_auroc_lower" in self.report:
+                self.report["fallback_reason"] += (
+                    "; nor does the held-out signal rank the rows the last tier helps (AUROC "
+                    f"lower bound {self.report['cv_rank_auroc_lower']:.3f}, not above 0.5)"
+                )
 
     def _rank_lower(self, data: ReplayDataset, rows: np.ndarray) -> float:
         """Lower bootstrap bound of how well the held-out signal finds escalation gains.
@@ -611,12 +616,16 @@ class Calibrated(MetaVerifier):
         held = self._held_obs
         values = []
         for draw in rows:
-            per = [auroc(-held[r, draw], helps[draw]) for r in range(held.shape[0])]
+            per = []
+            for r in range(held.shape[0]):
+                seen = np.isfinite(held[r, draw])  # rows some fold did route
+                per.append(auroc(-held[r, draw][seen], helps[draw][seen]))
             kept = [v for v in per if v is not None]
             values.append(float(np.mean(kept)) if kept else 0.5)
         return float(np.quantile(values, 1.0 - self.confidence))
 
     def _candidates(self, objective: Objective) -> list[Objective]:
+        """The operating points the cross-validation compares (a hook for studies)."""
         from langchain_automix.meta_verifiers._fitting import Objective
 
         if objective.kind == "lam":
@@ -624,6 +633,7 @@ class Calibrated(MetaVerifier):
         return [Objective("target_share", float(s)) for s in CV_SHARES]
 
     def _select(self, lowers: Sequence[float], means: Sequence[float]) -> int:
+        """The candidate kept: the best lower bound (a hook for studies; see the benchmark)."""
         return int(np.argmax(lowers))
 
     def _start_report(self, data: ReplayDataset) -> None:
