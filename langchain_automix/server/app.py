@@ -276,6 +276,13 @@ def _add_exception_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    async def on_not_a_file(request: Request, exc: Exception) -> Response:
+        # LangServe's playground opens any path under it as a file: a folder
+        # (``/automix/playground/assets/``) raised IsADirectoryError, a 500.
+        return error_response(404, "Not Found", code="not_found")
+
+    app.add_exception_handler(IsADirectoryError, on_not_a_file)
+    app.add_exception_handler(NotADirectoryError, on_not_a_file)
     app.add_exception_handler(AutoMixInputError, on_input_error)
     app.add_exception_handler(AutoMixModelError, on_model_error)
     app.add_exception_handler(ValidationError, on_validation_error)

@@ -235,3 +235,12 @@ def test_api_key_required_and_never_logged(
     assert '/v1/chat/completions HTTP/1.1" 200' in caplog.text
     assert SECRET not in caplog.text
     assert SECRET[:-1] not in caplog.text
+
+
+@pytest.mark.parametrize("path", ["/automix/playground/assets/", "/automix/playground/assets"])
+def test_a_playground_folder_is_404_not_500(http: httpx.Client, path: str) -> None:
+    """#26: LangServe's playground opened a folder as a file (IsADirectoryError, 500)."""
+    r = http.get(path)
+    assert r.status_code == 404
+    assert r.json()["error"]["type"] == "not_found_error"
+    assert http.get("/automix/playground/").status_code == 200  # the page itself still serves
