@@ -16,12 +16,16 @@ For every POST (``/health`` and GETs pass through), in this order:
 7. 429 over ``budget_per_minute`` / ``budget_per_day`` (the request's worst-case cost
    is reserved, then settled from its traces).
 
+A body that does not arrive within ``body_timeout_s`` (a short ``Content-Length``, a
+trickle) is answered 408 and the connection closed.
+
 Refusals use the shared error body; ``error.param`` names the limit, 429s carry
 ``Retry-After``. Malformed JSON passes through (the routes answer 422 as before).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import ipaddress
 import json
@@ -397,7 +401,13 @@ class RequestGuardMiddleware:
         if refusal is not None:
             await self._refuse(refusal, scope, receive, send)
             return
-        raw, receive = await _read_body(receive)
+        try:
+            raw, receive = await asyncio.wait_for(
+                _read_body(receive), timeout=self.limits.body_timeout_s
+            )
+        except TimeoutError:
+            await self._refuse(self._too_slow(), scope, _nothing, send)
+            return
         try:
             body = json.loads(raw) if raw else None
         except RecursionError:
@@ -431,6 +441,16 @@ class RequestGuardMiddleware:
         finally:
             current_charge().reset(token)
             self._settle(client, charge)
+
+    def _too_slow(self) -> Any:
+        limit = self.limits.body_timeout_s
+        return error_response(
+            408,
+            f"the request body did not arrive within {limit:g} s (body_timeout_s)",
+            code="request_timeout",
+            param="body_timeout_s",
+            headers={"Connection": "close"},
+        )
 
     def _too_deep(self) -> Any:
         limit = self.limits.max_json_depth
@@ -541,6 +561,11 @@ def _config_from_hash(config_hash: str) -> dict[str, Any]:
     except Exception:  # LangServe answers 400 for a bad hash itself
         return {}
     return config if isinstance(config, dict) else {}
+
+
+async def _nothing() -> Message:
+    """A receive for a refusal sent while the body is still owed: the client is gone."""
+    return {"type": "http.disconnect"}
 
 
 async def _read_body(receive: Receive) -> tuple[bytes, Receive]:

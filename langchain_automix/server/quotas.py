@@ -54,6 +54,8 @@ DEFAULT_MAX_NUM_VERIFICATIONS = 16
 """Default per-request cap on ``num_verifications`` (raised to the runnable's own ``k``)."""
 DEFAULT_MAX_JSON_DEPTH = 32
 """Default cap on the nesting depth of a JSON request body."""
+DEFAULT_BODY_TIMEOUT_S = 30.0
+"""Seconds a client may take to send a request body (``ServerLimits.body_timeout_s``)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,9 @@ class ServerLimits:
             which always are. Others: 403, so that a web page whose domain resolves to
             this machine (DNS rebinding) cannot spend model calls and read the answers.
         max_json_depth: nesting depth of a JSON body (deeper: 400).
+        body_timeout_s: seconds a client may take to send a POST body (a client that
+            announces more bytes than it sends, or trickles them, holds a connection
+            and a worker); slower: 408. None: no limit.
 
     Example:
         >>> limits = ServerLimits(max_batch_size=8, lock_threshold=True, rate_limit=60)
@@ -109,6 +114,7 @@ class ServerLimits:
     allowed_origins: tuple[str, ...] = ()
     allowed_hosts: tuple[str, ...] = ()
     max_json_depth: int = DEFAULT_MAX_JSON_DEPTH
+    body_timeout_s: float | None = DEFAULT_BODY_TIMEOUT_S
 
     def __post_init__(self) -> None:
         """Check the values and normalize the origins."""
@@ -119,7 +125,7 @@ class ServerLimits:
         for name in ("max_concurrency", "max_json_depth"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
-        for name in ("budget_per_minute", "budget_per_day", "rate_limit"):
+        for name in ("budget_per_minute", "budget_per_day", "rate_limit", "body_timeout_s"):
             value = getattr(self, name)
             if value is not None and not value > 0:
                 raise ValueError(f"{name} must be positive (or None for no limit), got {value}")
