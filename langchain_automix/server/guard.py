@@ -17,7 +17,8 @@ For every POST (``/health`` and GETs pass through), in this order:
    is reserved, then settled from its traces).
 
 A body that does not arrive within ``body_timeout_s`` (a short ``Content-Length``, a
-trickle) is answered 408 and the connection closed.
+trickle) is answered 408 and the connection closed. A client that disconnects before its response
+is complete cancels the request's work, model calls included (streamed or not).
 
 Refusals use the shared error body; ``error.param`` names the limit, 429s carry
 ``Retry-After``. Malformed JSON passes through (the routes answer 422 as before).
@@ -35,6 +36,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from langchain_automix.server.auth import OPEN_PATHS
@@ -401,6 +403,7 @@ class RequestGuardMiddleware:
         if refusal is not None:
             await self._refuse(refusal, scope, receive, send)
             return
+        wire = receive
         try:
             raw, receive = await asyncio.wait_for(
                 _read_body(receive), timeout=self.limits.body_timeout_s
@@ -433,11 +436,11 @@ class RequestGuardMiddleware:
             await self._refuse(refusal, scope, receive, send)
             return
         if charge is None:
-            await self.app(scope, receive, send)
+            await _until_disconnect(self.app, scope, receive, send, wire)
             return
         token = current_charge().set(charge)
         try:
-            await self.app(scope, receive, send)
+            await _until_disconnect(self.app, scope, receive, send, wire)
         finally:
             current_charge().reset(token)
             self._settle(client, charge)
@@ -561,6 +564,41 @@ def _config_from_hash(config_hash: str) -> dict[str, Any]:
     except Exception:  # LangServe answers 400 for a bad hash itself
         return {}
     return config if isinstance(config, dict) else {}
+
+
+async def _until_disconnect(
+    app: ASGIApp, scope: Scope, receive: Receive, send: Send, wire: Receive
+) -> None:
+    """Run ``app``, cancelled when the client disconnects before the response is complete.
+
+    Starlette stops a *streamed* response when the client leaves, but a plain request
+    runs to the end: every model call of an answer nobody will read. The body has been
+    read (``receive`` replays it), so the next message on the ``wire`` is the client's
+    disconnect; when it comes before the response's last byte, the app's task is
+    cancelled, and with it the model calls in flight (their HTTP requests are closed).
+    """
+    done = False
+
+    async def tracked(message: Message) -> None:
+        nonlocal done
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            done = True  # before the send: the disconnect that follows it is no departure
+        await send(message)
+
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            while True:
+                message = await wire()
+                if message["type"] == "http.disconnect":
+                    if not done:
+                        logger.info("client left %s: its model calls are cancelled", scope["path"])
+                        tg.cancel_scope.cancel()
+                    return
+
+        tg.start_soon(watch)
+        await app(scope, receive, tracked)
+        tg.cancel_scope.cancel()
 
 
 async def _nothing() -> Message:

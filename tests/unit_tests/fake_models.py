@@ -309,6 +309,24 @@ class SlowStreamChatModel(BaseChatModel):
             raise
         self.finished = True
 
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        tokens = []
+        try:
+            for i in range(self.n_tokens):
+                await asyncio.sleep(self.delay)
+                tokens.append(self._token(i))
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        self.finished = True
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="".join(tokens)))])
+
     async def _astream(
         self,
         messages: list[BaseMessage],

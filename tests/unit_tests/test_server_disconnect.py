@@ -144,3 +144,28 @@ def test_openai_stream_failure_mid_answer_reports_the_streamed_text() -> None:
     partial = error["automix"]
     assert partial["answer"] == streamed and partial["streamed_tier"] == 1
     assert partial["attempts"][-1]["partial_answer"] == streamed
+
+
+def _drop_while_waiting(url: str, path: str, body: dict[str, object]) -> None:
+    """Send a plain (not streamed) request and leave before the answer comes."""
+    with httpx.Client(base_url=url, timeout=0.5) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            http.post(path, json=body)  # the client gives up; the connection is closed
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        (
+            "/v1/chat/completions",
+            {"model": "automix", "messages": [{"role": "user", "content": "Count?"}]},
+        ),
+        ("/automix/invoke", {"input": {"question": "Count?"}}),
+    ],
+)
+def test_a_client_that_leaves_a_plain_request_cancels_its_model_calls(
+    slow_server: SlowServer, path: str, body: dict[str, object]
+) -> None:
+    """#26: without a stream there was no one to notice; the final tier ran to the end."""
+    _drop_while_waiting(slow_server.url, path, body)
+    _check_cancelled(slow_server.large)
