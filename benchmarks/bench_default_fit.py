@@ -73,6 +73,49 @@ def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> f
     return float(mixer.evaluate(frame(test), return_dict=True)["ibc_lift"] * 100)
 
 
+MAIN = ("default POMDP [balanced]", "default POMDP [strict]", "paper-fit POMDP")
+"""The fits of the summary table."""
+
+
+def _mean_ci(v: np.ndarray, rng: np.random.Generator) -> str:
+    v = v[np.isfinite(v)]
+    lo, hi = paired_interval(v, 2000, rng)
+    return f"{v.mean():+.1f} [{lo:+.1f}, {hi:+.1f}]"
+
+
+def summary_row(
+    cell: str,
+    results: dict[str, list[float]],
+    fallbacks: dict[str, int],
+    lib: dict[str, np.ndarray],
+    rng: np.random.Generator,
+) -> dict[str, str]:
+    """One line of the summary: each main fit's mean [95% CI], the library's best, the gap."""
+    row = {"cell": cell}
+    for label in MAIN:
+        if label in results:
+            v = np.array(results[label], float)
+            fb = f" ({fallbacks.get(label, 0)}/{v.size} fb)" if label.startswith("default") else ""
+            row[label] = _mean_ci(v, rng) + fb
+    if lib:
+        best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
+        row["automix-llm best"] = f"{best.split()[-1]} {_mean_ci(lib[best], rng)}"
+        if MAIN[0] in results:
+            row["default - best"] = _mean_ci(np.array(results[MAIN[0]], float) - lib[best], rng)
+        if "automix-llm POMDP" in lib and MAIN[2] in results:
+            diff = np.array(results[MAIN[2]], float) - lib["automix-llm POMDP"]
+            row["paper POMDP - lib POMDP"] = _mean_ci(diff, rng)
+    return row
+
+
+def markdown(rows: list[dict[str, str]]) -> str:
+    """The summary as a Markdown table (test ΔIBC %, mean [95% interval over seeds])."""
+    cols = ["cell", *MAIN, "automix-llm best", "default - best", "paper POMDP - lib POMDP"]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(r.get(c, "n/a") for c in cols) + " |" for r in rows]
+    return "\n".join(lines)
+
+
 def choice_of(policy: Calibrated) -> str:
     """What a robust fit chose on one split: a fallback, or the share and why it routes."""
     if policy.fallback:
@@ -196,6 +239,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     started = time.perf_counter()
     worst: dict[str, float] = {}
+    summary: list[dict[str, str]] = []
     for cell, costs, splits in cells(args.seeds, args.only):
         results: dict[str, list[float]] = {}
         fallbacks: dict[str, int] = {}
@@ -234,6 +278,7 @@ def main() -> None:
             if label.startswith("default POMDP"):
                 print(f"  per split, {label}: {'; '.join(picked)}")
         lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
+        summary.append(summary_row(cell, results, fallbacks, lib, rng))
         if lib:
             best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
             print(f"default - {best} (best automix-llm method here), same seeds:")
@@ -254,6 +299,7 @@ def main() -> None:
                     if label in choices:
                         row["choices"] = choices[label]
                     fh.write(json.dumps(row) + "\n")
+    print("\n" + markdown(summary))
     print("\nworst cell: lowest mean (fit mean) and lowest mean difference to the library's best")
     for label, value in sorted(worst.items()):
         print(f"  {label:<40}{value:+8.1f}")
