@@ -64,6 +64,7 @@ __all__ = [
     "VERIFY_PHRASE",
     "VerificationResult",
     "VerifierSettings",
+    "VerifyMode",
     "averify",
     "check_grammar_model",
     "completion_text",
@@ -309,6 +310,7 @@ class VerificationResult:
 
 
 VerifyMode = Literal["chat", "completion"]
+"""How the verification prompt is sent: chat messages, or one raw text to continue."""
 
 
 def verify_mode(model: Runnable[Any, Any]) -> VerifyMode:
@@ -593,7 +595,7 @@ def verify(
     if chat is not None:
         try:
             kwargs = _n_request(model, settings, cfg)
-            if isinstance(chat, BaseLLM):
+            if isinstance(chat, BaseLLM):  # one generate call, typed for each model kind
                 samples.add_result(chat.generate([cast(str, messages)], **kwargs))
             else:
                 samples.add_result(chat.generate([cast(list[BaseMessage], messages)], **kwargs))
