@@ -82,6 +82,8 @@ DEFAULT_RATE_LIMIT = 60.0
 
 def register(subparsers: Any) -> None:
     """Add the ``serve`` sub-command."""
+    from langchain_automix.server.quotas import DEFAULT_BODY_TIMEOUT_S
+
     p = subparsers.add_parser(
         "serve",
         help="serve AutoMix over HTTP (LangServe, OpenAI-compatible API)",
@@ -203,6 +205,14 @@ def register(subparsers: Any) -> None:
         help=f"POST requests per client per minute (default: {DEFAULT_RATE_LIMIT:g}; 0: off)",
     )
     limits.add_argument(
+        "--body-timeout",
+        type=_limit_or_off,
+        default=DEFAULT_BODY_TIMEOUT_S,
+        metavar="SECONDS",
+        help="seconds a client may take to send a request body; slower (a short "
+        f"Content-Length, a trickle): 408 (default: {DEFAULT_BODY_TIMEOUT_S:g}; 0: off)",
+    )
+    limits.add_argument(
         "--tier-timeout",
         type=_limit_or_off,
         default=DEFAULT_TIER_TIMEOUT,
@@ -305,6 +315,7 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
             rate_limit=args.rate_limit,
             allowed_origins=tuple(args.allowed_origin),
             allowed_hosts=tuple(args.allowed_host),
+            body_timeout_s=args.body_timeout,
         ),
     )
 

@@ -78,6 +78,7 @@ def test_serve_limit_flags_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> Non
         "--max-num-verifications", "12", "--lock-threshold", "--threshold-bounds", "0.2,0.9",
         "--budget-per-minute", "500", "--budget-per-day", "20000", "--rate-limit", "0",
         "--allowed-origin", "https://a.example", "--allowed-origin", "https://b.example",
+        "--body-timeout", "5",
     )  # fmt: skip
     assert app.state.limits == ServerLimits(
         max_batch_size=4,
@@ -90,6 +91,7 @@ def test_serve_limit_flags_reach_the_app(monkeypatch: pytest.MonkeyPatch) -> Non
         budget_per_day=20000,
         rate_limit=None,
         allowed_origins=("https://a.example", "https://b.example"),
+        body_timeout_s=5,
     )
     client = TestClient(app, base_url="http://localhost")
     schema = client.get("/automix/config_schema").json()["$defs"]["Configurable"]
@@ -103,6 +105,7 @@ def test_serve_limit_defaults_are_safe(monkeypatch: pytest.MonkeyPatch) -> None:
     limits = _serve_app(monkeypatch).state.limits
     assert (limits.max_batch_size, limits.max_model_calls, limits.max_concurrency) == (32, 512, 8)
     assert limits.rate_limit == 60 and limits.allowed_origins == ()
+    assert limits.body_timeout_s == 30
     assert limits.lock_threshold is False and limits.threshold_bounds == (0.0, 1.0)
 
 
@@ -112,6 +115,7 @@ def test_serve_rejects_bad_limit_options(capsys: pytest.CaptureFixture[str]) -> 
         ("--threshold-bounds", "half", "expected LO,HI"),
         ("--max-batch-size", "0", "must be positive"),
         ("--rate-limit", "-1", "0 for no limit"),
+        ("--body-timeout", "-2", "0 for no limit"),
         # checked at parse time (#26): a traceback and a server answering 500 before
         ("--port", "99999", "must be an integer from 1 to 65535, got '99999'"),
         ("--port", "0", "must be an integer from 1 to 65535"),
