@@ -84,7 +84,14 @@ from langchain_automix._model_utils import message_text, supported_kwargs
 from langchain_automix.errors import AutoMixError, AutoMixInputError
 from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Target
 from langchain_automix.runtime.context import AutoMixContext
-from langchain_automix.runtime.graph import result_from_state
+from langchain_automix.runtime.driver import (
+    DROPPED_METADATA,
+    adrive,
+    adrive_to_result,
+    drive,
+    drive_to_result,
+)
+from langchain_automix.runtime.durable import thread_config
 from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
 from langchain_automix.runtime.runnable import AutoMixRunnable, coerce_input
 from langchain_automix.runtime.sanitize import neutralize
@@ -103,15 +110,15 @@ ToolCallPolicy = Literal["escalate", "accept"]
 """What a non-final tier's tool-call answer does: ``escalate`` (ask the next tier) or
 ``accept`` (keep it without verification)."""
 
+_THREAD_KWARG = "automix_thread_id"
+"""Call kwarg that carries a durable call's thread id from :meth:`ChatAutoMix.invoke` to
+the graph (a chat model's ``_generate`` is not given the call's ``configurable``)."""
+
 HISTORY_HEADER = "Conversation so far:"
 """Heading of the conversation section that closes the context."""
 
 _SCHEMA_KWARG = "automix_schema"
 """Call kwarg (bound by ``with_structured_output``) that carries the output schema."""
-
-_DROPPED_METADATA = ("logprobs", "token_usage", "model_name")
-"""Per-call response metadata of a tier not copied onto the output (usage is summed,
-``model_name`` names the answering tier)."""
 
 
 class ToolCallEscalation(AutoMixError):
@@ -647,18 +654,90 @@ class ChatAutoMix(BaseChatModel):
         )
 
     def _metadata(self, tier_metadata: dict[str, Any], result: AutoMixResult) -> dict[str, Any]:
-        kept = {k: v for k, v in tier_metadata.items() if k not in _DROPPED_METADATA}
+        kept = {k: v for k, v in tier_metadata.items() if k not in DROPPED_METADATA}
         return {**kept, "model_name": result.answered_by_model, TRACE_KEY: result.trace()}
 
-    def _config(self, run_manager: RunManager | AsyncRunManager | None) -> RunnableConfig:
-        """The graph's config: its run is a child of this model's run, same handlers."""
+    def _config(
+        self, run_manager: RunManager | AsyncRunManager | None, thread_id: str | None = None
+    ) -> RunnableConfig:
+        """The graph's config: its run is a child of this model's run, same handlers.
+
+        ``thread_id``: the durable thread named by the call's config (see :meth:`invoke`).
+        """
+        config: RunnableConfig = {}
+        if thread_id is not None:
+            config["configurable"] = {"thread_id": thread_id}
         if run_manager is None:
-            return {}
+            return config
         manager = CallbackManager(handlers=[], parent_run_id=run_manager.run_id)
         manager.set_handlers(run_manager.inheritable_handlers)
         manager.add_tags(run_manager.inheritable_tags)
         manager.add_metadata(run_manager.inheritable_metadata)
-        return {"callbacks": manager}
+        config["callbacks"] = manager
+        return config
+
+    def _threaded(self, config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The call's kwargs, carrying the durable thread id of ``config`` to the graph.
+
+        A chat model's ``_generate`` and ``_stream`` get the call's kwargs but not its
+        ``configurable``; with a checkpointer, the thread id travels as a kwarg.
+        """
+        if self.automix.checkpointer is None or not config:
+            return kwargs
+        if not (config.get("configurable") or {}).get("thread_id"):
+            return kwargs
+        return {**kwargs, _THREAD_KWARG: thread_config(config)[1]}
+
+    def invoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """Answer a conversation (see the class docstring).
+
+        With a ``checkpointer``, ``config={"configurable": {"thread_id": ...}}`` names the
+        durable run (a retried call resumes or replays it); without a thread id, each call
+        gets a new thread, named in the trace.
+        """
+        return super().invoke(input, config, stop=stop, **self._threaded(config, kwargs))
+
+    async def ainvoke(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AIMessage:
+        """Async twin of :meth:`invoke`."""
+        return await super().ainvoke(input, config, stop=stop, **self._threaded(config, kwargs))
+
+    def stream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Stream the accepted answer (see :meth:`invoke` for durable runs)."""
+        yield from super().stream(input, config, stop=stop, **self._threaded(config, kwargs))
+
+    async def astream(
+        self,
+        input: LanguageModelInput,
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async twin of :meth:`stream`."""
+        threaded = self._threaded(config, kwargs)
+        async for chunk in super().astream(input, config, stop=stop, **threaded):
+            yield chunk
 
     def _generate(
         self,
@@ -667,9 +746,10 @@ class ChatAutoMix(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        thread_id = kwargs.pop(_THREAD_KWARG, None)
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=False)
-        out = self.automix.graph.invoke(state, self._config(run_manager), context=ctx)
-        message = self._message(result_from_state(ctx, out), call)
+        events = drive(self.automix.graph, state, self._config(run_manager, thread_id), ctx)
+        message = self._message(drive_to_result(events), call)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     async def _agenerate(
@@ -679,9 +759,10 @@ class ChatAutoMix(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
+        thread_id = kwargs.pop(_THREAD_KWARG, None)
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=False)
-        out = await self.automix.graph.ainvoke(state, self._config(run_manager), context=ctx)
-        message = self._message(result_from_state(ctx, out), call)
+        events = adrive(self.automix.graph, state, self._config(run_manager, thread_id), ctx)
+        message = self._message(await adrive_to_result(events), call)
         return ChatResult(generations=[ChatGeneration(message=message)])
 
     def _stream(
@@ -691,20 +772,10 @@ class ChatAutoMix(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        thread_id = kwargs.pop(_THREAD_KWARG, None)
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=True)
-        final: Any = None
-        streamed = False
-        for mode, item in self.automix.graph.stream(
-            state, self._config(run_manager), context=ctx, stream_mode=["custom", "values"]
-        ):
-            if mode == "values":
-                final = item
-            elif isinstance(item, dict) and "automix_chunk" in item:
-                chunk = _forwarded(item["automix_chunk"])
-                if chunk is not None:
-                    streamed = True
-                    yield ChatGenerationChunk(message=chunk)
-        yield from self._closing(result_from_state(ctx, final), call, streamed)
+        for event in drive(self.automix.graph, state, self._config(run_manager, thread_id), ctx):
+            yield from self._chunks(event, call)
 
     async def _astream(
         self,
@@ -713,28 +784,26 @@ class ChatAutoMix(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        thread_id = kwargs.pop(_THREAD_KWARG, None)
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=True)
-        final: Any = None
-        streamed = False
-        async for mode, item in self.automix.graph.astream(
-            state, self._config(run_manager), context=ctx, stream_mode=["custom", "values"]
+        async for event in adrive(
+            self.automix.graph, state, self._config(run_manager, thread_id), ctx
         ):
-            if mode == "values":
-                final = item
-            elif isinstance(item, dict) and "automix_chunk" in item:
-                chunk = _forwarded(item["automix_chunk"])
-                if chunk is not None:
-                    streamed = True
-                    yield ChatGenerationChunk(message=chunk)
-        for closing in self._closing(result_from_state(ctx, final), call, streamed):
-            yield closing
+            for chunk in self._chunks(event, call):
+                yield chunk
 
-    def _closing(
-        self, result: AutoMixResult, call: _Call, streamed: bool
+    def _chunks(
+        self, event: AIMessageChunk | AutoMixResult, call: _Call
     ) -> Iterator[ChatGenerationChunk]:
+        """A forwarded token of the final tier, or the closing chunks of the result."""
+        if isinstance(event, AIMessageChunk):
+            yield ChatGenerationChunk(message=event)
+        else:
+            yield from self._closing(event, call)
+
+    def _closing(self, result: AutoMixResult, call: _Call) -> Iterator[ChatGenerationChunk]:
         """The answer (when a non-final tier's was accepted) and the trace, usage, end."""
-        if streamed:
-            result = result.model_copy(update={"streamed_tier": result.answered_by})
+        if result.streamed_tier is not None:
             metadata = {"model_name": result.answered_by_model, TRACE_KEY: result.trace()}
         else:
             message = self._message(result, call)
@@ -758,20 +827,6 @@ class ChatAutoMix(BaseChatModel):
                 chunk_position="last",
             )
         )
-
-
-def _forwarded(chunk: AIMessageChunk) -> AIMessageChunk | None:
-    """A streamed token of the final tier, without its usage (summed in the last chunk)."""
-    if not chunk.content and not chunk.tool_call_chunks:
-        return None
-    return AIMessageChunk(
-        content=chunk.content,
-        id=chunk.id,
-        tool_call_chunks=chunk.tool_call_chunks,
-        response_metadata={
-            k: v for k, v in chunk.response_metadata.items() if k not in _DROPPED_METADATA
-        },
-    )
 
 
 def _schema_parser(schema: dict[str, Any] | type) -> Runnable[Any, Any]:

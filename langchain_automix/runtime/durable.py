@@ -375,21 +375,27 @@ def thread_config(config: RunnableConfig) -> tuple[RunnableConfig, str]:
 
     The thread id is ``config["configurable"]["thread_id"]`` when given, else a new
     random one. Keys a parent LangGraph graph sets for its subgraphs are dropped: a
-    runnable with its own checkpointer runs its own root graph.
+    runnable with its own checkpointer runs its own root graph. Called from inside a
+    node of a parent graph (an agent calling ``ChatAutoMix``), the thread id is the
+    parent's thread id and the node's task namespace: each call gets a thread of its
+    own, and the same one when the parent resumes that task.
 
     Example:
         >>> cfg, tid = thread_config({"configurable": {"thread_id": "req-1"}})
         >>> tid, cfg["configurable"]
         ('req-1', {'thread_id': 'req-1'})
+        >>> thread_config({"configurable": {"thread_id": "chat", "checkpoint_ns": "agent:7"}})[1]
+        'chat/agent:7'
         >>> len(thread_config({})[1])
         32
     """
+    given = config.get("configurable") or {}
     conf = {
-        k: v
-        for k, v in (config.get("configurable") or {}).items()
-        if not k.startswith("__pregel_") and k not in _PARENT_KEYS
+        k: v for k, v in given.items() if not k.startswith("__pregel_") and k not in _PARENT_KEYS
     }
     thread_id = str(conf.get("thread_id") or uuid.uuid4().hex)
+    if given.get("checkpoint_ns"):
+        thread_id = f"{thread_id}/{given['checkpoint_ns']}"
     conf["thread_id"] = thread_id
     out: RunnableConfig = {**config, "configurable": conf}
     return out, thread_id

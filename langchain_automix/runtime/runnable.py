@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Literal, Union, cast
 
@@ -20,13 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from langchain_automix._async_utils import cancellable_stream
 from langchain_automix._model_utils import model_name
 from langchain_automix.costs import CostModel
-from langchain_automix.errors import AutoMixInputError, AutoMixModelError
+from langchain_automix.errors import AutoMixInputError
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.meta_verifiers.provenance import check_provenance
 from langchain_automix.meta_verifiers.threshold import Threshold
 from langchain_automix.runtime.context import AutoMixContext
-from langchain_automix.runtime.durable import SERDE_ALLOWLIST, DurablePlan, plan_run, thread_config
-from langchain_automix.runtime.graph import build_automix_graph, result_from_state
+from langchain_automix.runtime.driver import adrive, adrive_to_result, drive, drive_to_result
+from langchain_automix.runtime.durable import SERDE_ALLOWLIST
+from langchain_automix.runtime.graph import build_automix_graph
 from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
 from langchain_automix.runtime.state import AutoMixInput, InputState
 from langchain_automix.runtime.verification import (
@@ -451,35 +451,15 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
     ) -> AIMessage:
         state = self._coerce(value)
-        if self.checkpointer is not None:
-            cfg, thread_id = thread_config(patch_config(config, callbacks=run_manager.get_child()))
-            plan = plan_run(self.graph.get_state(cfg), state, thread_id)
-            with _noting_thread(thread_id):
-                out = plan.done or self.graph.invoke(
-                    plan.input, cfg, context=self._context, durability="sync"
-                )
-            return _durable_result(self._context, out, thread_id, plan).to_message()
-        out = self.graph.invoke(
-            state, patch_config(config, callbacks=run_manager.get_child()), context=self._context
-        )
-        return result_from_state(self._context, out).to_message()
+        cfg = patch_config(config, callbacks=run_manager.get_child())
+        return drive_to_result(drive(self.graph, state, cfg, self._context)).to_message()
 
     async def _arun(
         self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> AIMessage:
         state = self._coerce(value)
-        if self.checkpointer is not None:
-            cfg, thread_id = thread_config(patch_config(config, callbacks=run_manager.get_child()))
-            plan = plan_run(await self.graph.aget_state(cfg), state, thread_id)
-            with _noting_thread(thread_id):
-                out = plan.done or await self.graph.ainvoke(
-                    plan.input, cfg, context=self._context, durability="sync"
-                )
-            return _durable_result(self._context, out, thread_id, plan).to_message()
-        out = await self.graph.ainvoke(
-            state, patch_config(config, callbacks=run_manager.get_child()), context=self._context
-        )
-        return result_from_state(self._context, out).to_message()
+        cfg = patch_config(config, callbacks=run_manager.get_child())
+        return (await adrive_to_result(adrive(self.graph, state, cfg, self._context))).to_message()
 
     def invoke(
         self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
@@ -543,45 +523,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     ) -> Iterator[AIMessageChunk]:
         state = self._coerce(_single(inputs))
         ctx = replace(self._context, stream_final=True)
-        final: Any = None
-        streamed: list[str] = []
         cfg = patch_config(config, callbacks=run_manager.get_child())
-        graph_input: Any = state
-        thread_id: str | None = None
-        plan: DurablePlan | None = None
-        if self.checkpointer is not None:
-            cfg, thread_id = thread_config(cfg)
-            plan = plan_run(self.graph.get_state(cfg), state, thread_id)
-            graph_input, final = plan.input, plan.done
-        try:
-            for mode, chunk in (
-                self.graph.stream(
-                    graph_input,
-                    cfg,
-                    context=ctx,
-                    stream_mode=["custom", "values"],
-                    **({"durability": "sync"} if plan is not None else {}),
-                )
-                if final is None
-                else ()
-            ):
-                if mode == "values":
-                    final = chunk
-                elif isinstance(chunk, dict) and "automix_chunk" in chunk:
-                    token = _token(chunk["automix_chunk"])
-                    if token.content:
-                        streamed.append(token.text)
-                        yield token
-        except AutoMixModelError as exc:
-            _note_streamed(exc, streamed)
-            _note_thread(exc, thread_id)
-            raise
-        result = (
-            result_from_state(ctx, final)
-            if plan is None or thread_id is None
-            else _durable_result(ctx, final, thread_id, plan)
-        )
-        yield from _closing_chunks(result, bool(streamed))
+        for event in drive(self.graph, state, cfg, ctx):
+            yield from _chunks(event)
 
     async def _astream_run(
         self,
@@ -594,46 +538,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             value = item
         state = self._coerce(value)
         ctx = replace(self._context, stream_final=True)
-        final: Any = None
-        streamed: list[str] = []
         cfg = patch_config(config, callbacks=run_manager.get_child())
-        graph_input: Any = state
-        thread_id: str | None = None
-        plan: DurablePlan | None = None
-        if self.checkpointer is not None:
-            cfg, thread_id = thread_config(cfg)
-            plan = plan_run(await self.graph.aget_state(cfg), state, thread_id)
-            graph_input, final = plan.input, plan.done
-        try:
-            async for mode, chunk in (
-                self.graph.astream(
-                    graph_input,
-                    cfg,
-                    context=ctx,
-                    stream_mode=["custom", "values"],
-                    **({"durability": "sync"} if plan is not None else {}),
-                )
-                if final is None
-                else _no_chunks()
-            ):
-                if mode == "values":
-                    final = chunk
-                elif isinstance(chunk, dict) and "automix_chunk" in chunk:
-                    token = _token(chunk["automix_chunk"])
-                    if token.content:
-                        streamed.append(token.text)
-                        yield token
-        except AutoMixModelError as exc:
-            _note_streamed(exc, streamed)
-            _note_thread(exc, thread_id)
-            raise
-        result = (
-            result_from_state(ctx, final)
-            if plan is None or thread_id is None
-            else _durable_result(ctx, final, thread_id, plan)
-        )
-        for c in _closing_chunks(result, bool(streamed)):
-            yield c
+        async for event in adrive(self.graph, state, cfg, ctx):
+            for chunk in _chunks(event):
+                yield chunk
 
     def stream(
         self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
@@ -695,68 +603,20 @@ def _single(inputs: Iterator[Any]) -> Any:
     return value
 
 
-async def _no_chunks() -> AsyncIterator[Any]:
-    return
-    yield  # pragma: no cover - an empty async generator
+def _chunks(event: AIMessageChunk | AutoMixResult) -> Iterator[AIMessageChunk]:
+    """What the runnable streams of a driver event: a token's text, or the closing chunks.
 
-
-def _durable_result(
-    ctx: AutoMixContext, state: Any, thread_id: str, plan: DurablePlan
-) -> AutoMixResult:
-    result = result_from_state(ctx, state)
-    return result.model_copy(update={"thread_id": thread_id, "resumed": plan.resumed})
-
-
-def _note_thread(exc: AutoMixModelError, thread_id: str | None) -> None:
-    """Name the thread in a durable query's partial result: retrying it resumes there."""
-    if thread_id is not None and exc.partial is not None:
-        exc.partial = exc.partial.model_copy(update={"thread_id": thread_id})
-
-
-@contextmanager
-def _noting_thread(thread_id: str) -> Iterator[None]:
-    try:
-        yield
-    except AutoMixModelError as exc:
-        _note_thread(exc, thread_id)
-        raise
-
-
-def _token(chunk: AIMessageChunk) -> AIMessageChunk:
-    # Usage of the streamed tier is reported once, summed, in the closing chunk.
-    return AIMessageChunk(content=chunk.content, id=chunk.id)
-
-
-def _note_streamed(exc: AutoMixModelError, streamed: list[str]) -> None:
-    """Make the partial result of a failure after streamed tokens match what was sent.
-
-    Only the final tier streams, and its failure is the last attempt: the partial's
-    ``answer`` becomes the streamed text (not an earlier tier's rejected answer), and
-    ``streamed_tier`` and the attempt's ``partial_answer`` say where it came from.
+    Usage of the streamed tier is reported once, summed, in the closing chunk; the last
+    chunk carries the trace.
     """
-    partial = exc.partial
-    if partial is None or not streamed or not partial.attempts:
+    if isinstance(event, AIMessageChunk):
+        if event.content:
+            yield AIMessageChunk(content=event.content, id=event.id)
         return
-    text = "".join(streamed)
-    failed = partial.attempts[-1].model_copy(update={"partial_answer": text})
-    exc.partial = partial.model_copy(
-        update={
-            "answer": text,
-            "answered_by": failed.tier,
-            "answered_by_model": failed.model,
-            "streamed_tier": failed.tier,
-            "attempts": [*partial.attempts[:-1], failed],
-        }
-    )
-
-
-def _closing_chunks(result: AutoMixResult, streamed: bool) -> Iterator[AIMessageChunk]:
-    if streamed:
-        result = result.model_copy(update={"streamed_tier": result.answered_by})
-    else:
-        yield AIMessageChunk(content=result.answer)
+    if event.streamed_tier is None:
+        yield AIMessageChunk(content=event.answer)
     yield AIMessageChunk(
         content="",
-        response_metadata={TRACE_KEY: result.trace()},
-        usage_metadata=cast(Any, result.usage),
+        response_metadata={TRACE_KEY: event.trace()},
+        usage_metadata=cast(Any, event.usage),
     )

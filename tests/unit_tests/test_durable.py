@@ -234,3 +234,94 @@ def test_tunable_runnable_keeps_its_checkpointer() -> None:
     large.crash = None
     assert tunable.invoke(QUERY, config).content == "Paris, France"
     assert calls(small) == (1, 2)
+
+
+# --- ChatAutoMix runs durably through the same driver ---------------------------------------
+
+
+def make_chat(checkpointer: Any) -> tuple[Any, CrashingModel, CrashingModel]:
+    from langchain_automix import ChatAutoMix
+
+    small = CrashingModel(answer="Paris", verdicts=[INCORRECT])
+    large = CrashingModel(answer="Paris, France")
+    chat = ChatAutoMix(models=[small, large], num_verifications=1, checkpointer=checkpointer)
+    return chat, small, large
+
+
+def test_chat_model_with_a_checkpointer_needs_no_thread_id() -> None:
+    """Once raised LangGraph's "Checkpointer requires ... thread_id" error."""
+    chat, small, large = make_chat(InMemorySaver())
+    msg = chat.invoke("Capital of France?")
+    assert msg.content == "Paris, France"
+    result = AutoMixResult.from_message(msg)
+    assert result.thread_id is not None and len(result.thread_id) == 32
+    assert not result.resumed
+
+
+@pytest.mark.parametrize("mode", ["invoke", "stream", "astream"])
+def test_chat_model_retry_with_its_thread_id_resumes_without_calling_done_nodes(mode: str) -> None:
+    chat, small, large = make_chat(InMemorySaver())
+    config = {"configurable": {"thread_id": "chat-1"}}
+    large.crash = "solve"
+
+    def run() -> Any:
+        if mode == "invoke":
+            return chat.invoke("Capital of France?", config)
+        if mode == "stream":
+            chunks = list(chat.stream("Capital of France?", config))
+        else:
+
+            async def collect() -> list[Any]:
+                return [c async for c in chat.astream("Capital of France?", config)]
+
+            chunks = asyncio.run(collect())
+        total = chunks[0]
+        for c in chunks[1:]:
+            total = total + c
+        return total
+
+    with pytest.raises(Crash):
+        run()
+    assert calls(small) == (1, 1) and calls(large) == (1, 0)
+    large.crash = None
+    msg = run()
+    assert msg.content == "Paris, France"
+    assert calls(small) == (1, 1)  # solve_small, self_verify, meta_decide were saved
+    result = AutoMixResult.from_message(msg)
+    assert result.thread_id == "chat-1" and result.resumed
+    again = run()  # a finished thread: its answer, no model call
+    assert again.content == "Paris, France"
+    assert calls(small) == (1, 1) and calls(large) == (2, 0)
+    replayed = asyncio.run(chat.ainvoke("Capital of France?", config))
+    assert replayed.content == "Paris, France" and calls(large) == (2, 0)
+
+
+def test_each_call_inside_a_parent_graph_gets_its_own_thread() -> None:
+    """An agent node calling a durable AutoMix twice in one conversation thread."""
+    from langchain_core.runnables import RunnableConfig
+    from langgraph.graph import END, START, MessagesState, StateGraph
+
+    chat, small, large = make_chat(InMemorySaver())
+    automix, _, _ = make(InMemorySaver())
+
+    def node(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
+        question = state["messages"][-1].content
+        a = chat.invoke(question, config)
+        b = automix.invoke({"question": question}, config)
+        return {"messages": [a, b]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("agent", node)
+    builder.add_edge(START, "agent")
+    builder.add_edge("agent", END)
+    graph = builder.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "conversation"}}
+    first = graph.invoke({"messages": [("user", "Capital of France?")]}, config)
+    second = graph.invoke({"messages": [("user", "And of Italy?")]}, config)  # same thread
+    # before: both turns ran under "conversation", and the second raised "already
+    # holds another query"; now each node task (a turn here) has a thread of its own
+    for i in (-2, -1):  # ChatAutoMix, then AutoMixRunnable
+        turns = [AutoMixResult.from_message(out["messages"][i]) for out in (first, second)]
+        assert turns[0].thread_id != turns[1].thread_id
+        assert all(t.thread_id.startswith("conversation/agent:") for t in turns)
+        assert turns[1].answer == "Paris, France" and not turns[1].resumed
