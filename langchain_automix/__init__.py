@@ -52,6 +52,7 @@ from langchain_automix.prompts import (
 )
 from langchain_automix.runtime.chat_model import ChatAutoMix
 from langchain_automix.runtime.context import AutoMixContext
+from langchain_automix.runtime.factory import create_automix_graph
 from langchain_automix.runtime.graph import build_automix_graph
 from langchain_automix.runtime.result import AutoMixResult, TierAttempt
 from langchain_automix.runtime.runnable import AutoMixRunnable
@@ -118,6 +119,7 @@ __all__ = [
     "build_automix_graph",
     "compare_methods",
     "create_app",
+    "create_automix_graph",
     "decision_grammar",
     "evaluate_policy",
     "get_meta_verifier",

@@ -1,11 +1,12 @@
 """Live routing: everything that runs while a query is answered.
 
 The Runnable and chat-model faces of AutoMix (``runnable``, ``chat_model``), the LangGraph
-state machine and its state, context and result types (``graph``, ``state``, ``context``,
-``result``), the solve and self-verify steps (``solving``, ``verification``,
-``verification_logprob``, ``sanitize``), and durable execution and the shared model-call
-cache (``durable``, ``cache``). Names are imported on first use, so importing one module
-of this package does not load the others.
+state machine, its factory and its one driver (``graph``, ``factory``, ``driver``), its
+state, context and result types (``state``, ``context``, ``result``), the solve and
+self-verify steps (``solving``, ``verification``, ``verification_logprob``, ``sanitize``),
+and durable execution and the shared model-call cache (``durable``, ``cache``). Names
+are imported on first use, so importing one module of this package does not load the
+others.
 
 Example:
     >>> from langchain_automix.runtime import AutoMixRunnable, VerifierSettings
@@ -22,7 +23,9 @@ if TYPE_CHECKING:
     from langchain_automix.runtime.cache import cache_from_url, install_cache
     from langchain_automix.runtime.chat_model import ChatAutoMix, conversation_query
     from langchain_automix.runtime.context import AutoMixContext
+    from langchain_automix.runtime.driver import adrive, drive
     from langchain_automix.runtime.durable import checkpointer_from_url, durable_serde
+    from langchain_automix.runtime.factory import create_automix_graph
     from langchain_automix.runtime.graph import GRAPH_NAME, build_automix_graph, result_from_state
     from langchain_automix.runtime.result import AutoMixResult, TierAttempt
     from langchain_automix.runtime.runnable import AutoMixRunnable
@@ -54,10 +57,13 @@ __all__ = [
     "alogprob_verify",
     "asolve",
     "averify",
+    "adrive",
     "build_automix_graph",
     "cache_from_url",
     "checkpointer_from_url",
     "conversation_query",
+    "create_automix_graph",
+    "drive",
     "durable_serde",
     "install_cache",
     "logprob_verify",
@@ -70,6 +76,9 @@ __all__ = [
 
 _WHERE = {
     "AutoMixRunnable": "runnable",
+    "create_automix_graph": "factory",
+    "drive": "driver",
+    "adrive": "driver",
     "GRAPH_NAME": "graph",
     "build_automix_graph": "graph",
     "result_from_state": "graph",

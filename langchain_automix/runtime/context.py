@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable
@@ -12,7 +12,7 @@ from langchain_automix.costs import CostModel
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.runtime.verification import VerifierSettings
 
-__all__ = ["AutoMixContext"]
+__all__ = ["AutoMixContext", "RunKnobs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,3 +50,16 @@ class AutoMixContext:
     def n_tiers(self) -> int:
         """Number of tiers."""
         return len(self.models)
+
+
+class RunKnobs(TypedDict, total=False):
+    """Per-run settings a JSON client may send as a run's ``context``.
+
+    Read by a graph built with its models (``create_automix_graph``; the LangGraph
+    server), e.g. ``{"threshold": 0.7, "num_verifications": 4}``.
+    """
+
+    threshold: float
+    """Threshold of the ``Threshold`` meta-verifier."""
+    num_verifications: int
+    """Number of verifier samples ``k``."""

@@ -31,10 +31,12 @@ import inspect
 import threading
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
-from typing import Any, Literal, get_args, get_type_hints
+from typing import Any, Literal, cast, get_args, get_type_hints
 
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig, RunnableLambda
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.constants import TAG_NOSTREAM
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime, get_runtime
@@ -42,10 +44,10 @@ from langgraph.runtime import Runtime, get_runtime
 from langchain_automix._model_utils import flat_usage, sum_usage
 from langchain_automix.errors import AutoMixModelError, TierTimeoutError
 from langchain_automix.meta_verifiers.base import Observation
-from langchain_automix.runtime.context import AutoMixContext
+from langchain_automix.runtime.context import AutoMixContext, RunKnobs
 from langchain_automix.runtime.result import AutoMixResult, TierAttempt
 from langchain_automix.runtime.solving import SolveResult, asolve, solve
-from langchain_automix.runtime.state import AutoMixState, InputState
+from langchain_automix.runtime.state import AutoMixState, InputState, OutputState
 from langchain_automix.runtime.verification import VerificationResult, averify, verify
 from langchain_automix.runtime.verification_logprob import (
     alogprob_verify_settings,
@@ -57,7 +59,10 @@ __all__ = [
     "EMPTY_ANSWER_ERROR",
     "GRAPH_NAME",
     "NODES",
+    "RESOLVER_KEY",
+    "ContextResolver",
     "build_automix_graph",
+    "compile_automix_graph",
     "result_from_state",
     "route_after_meta_decide",
     "route_after_solve_large",
@@ -86,6 +91,8 @@ def _node(
     name: str,
     func: Callable[..., Any],
     afunc: Callable[..., Awaitable[Any]],
+    *,
+    trace: bool = False,
 ) -> Any:
     """Wrap a node's sync and async bodies so that LangGraph runs the right one.
 
@@ -95,7 +102,7 @@ def _node(
     level per node.
     """
     if _NodeRunnable is not None:
-        return _NodeRunnable(func, afunc, name=name, trace=False)
+        return _NodeRunnable(func, afunc, name=name, trace=trace)
     return _public_node(name, func, afunc)
 
 
@@ -136,20 +143,47 @@ def _router(func: Callable[..., str]) -> tuple[Any, list[str]]:
     return _node(func.__name__, func, afunc), ends
 
 
-def _context(runtime: Runtime[Any] | None) -> AutoMixContext:
-    """The run's :class:`AutoMixContext`, from the ``runtime`` LangGraph injects into nodes."""
+ContextResolver = Callable[[Any], AutoMixContext]
+"""Turns a run's LangGraph ``context`` (None, or a JSON mapping of per-run knobs such as
+``{"threshold": 0.7}``) into the :class:`AutoMixContext` of a graph built with its models
+(:func:`compile_automix_graph`)."""
+
+
+RESOLVER_KEY = "__automix_resolver"
+"""Key of the :data:`ContextResolver` in the config of a graph built with its models (keys
+that start with ``__`` stay out of run metadata and checkpoints)."""
+
+
+def _context(runtime: Runtime[Any] | None, config: RunnableConfig) -> AutoMixContext:
+    """The run's :class:`AutoMixContext`, from the ``runtime`` LangGraph injects into nodes.
+
+    A run given an ``AutoMixContext`` uses it; a graph built with its models resolves
+    anything else (None, or a mapping of per-run knobs) with its resolver, kept in the
+    compiled graph's config under :data:`RESOLVER_KEY`.
+    """
     ctx = getattr(runtime, "context", None)
-    if not isinstance(ctx, AutoMixContext):
-        raise TypeError(
-            "the AutoMix graph needs an AutoMixContext: call it through AutoMixRunnable, or "
-            "pass graph.invoke(input, context=AutoMixContext(...))"
-        )
-    return ctx
+    if isinstance(ctx, AutoMixContext):
+        return ctx
+    resolve = (config.get("configurable") or {}).get(RESOLVER_KEY)
+    if resolve is not None:
+        return cast(ContextResolver, resolve)(ctx)
+    raise TypeError(
+        "the AutoMix graph needs an AutoMixContext: call it through AutoMixRunnable, build "
+        "it with create_automix_graph(models, ...), or pass "
+        "graph.invoke(input, context=AutoMixContext(...))"
+    )
 
 
-def _tagged(config: RunnableConfig, node: str) -> RunnableConfig:
+def _tagged(config: RunnableConfig, node: str, *, hidden: bool) -> RunnableConfig:
+    """The config of a tier call, tagged with its node.
+
+    ``hidden`` calls (a non-final tier's answer, every verification) also carry
+    LangGraph's ``nostream`` tag, so no LangGraph ``messages`` stream (an agent's, the
+    LangGraph server's) shows their tokens before the answer is accepted.
+    """
     cfg: RunnableConfig = dict(config)  # type: ignore[assignment]
-    cfg["tags"] = [*(config.get("tags") or []), f"automix:{node}"]
+    tags = [*(config.get("tags") or []), f"automix:{node}"]
+    cfg["tags"] = [*tags, TAG_NOSTREAM] if hidden else tags
     return cfg
 
 
@@ -283,7 +317,25 @@ def _after_solve(
         raise AutoMixModelError(
             f"the final tier {attempt.model!r} failed: {attempt.error}", partial=partial
         ) from (out if isinstance(out, BaseException) else None)
-    return {"tier": tier, "attempts": attempts}
+    update: dict[str, Any] = {"tier": tier, "attempts": attempts}
+    if tier == ctx.n_tiers - 1 and isinstance(out, SolveResult):
+        update.update(_finished(ctx, attempts, out.message_id))
+    return update
+
+
+def _finished(
+    ctx: AutoMixContext, attempts: list[TierAttempt], message_id: str | None = None
+) -> dict[str, Any]:
+    """The state keys that end a run: the accepted answer, its trace, and its message.
+
+    The final tier's message keeps the id of the model's own message, so a LangGraph
+    ``messages`` stream that showed its tokens does not show it twice.
+    """
+    result = _partial_result(ctx, attempts)
+    message = result.to_message()
+    if message_id is not None:
+        message.id = message_id
+    return {"answer": result.answer, "trace": result.trace(), "message": message}
 
 
 def _stream_sink(ctx: AutoMixContext, tier: int, runtime: Runtime[Any]) -> Any:
@@ -305,7 +357,7 @@ def _stream_sink(ctx: AutoMixContext, tier: int, runtime: Runtime[Any]) -> Any:
 def _solve_tier(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any], tier: int, node: str
 ) -> dict[str, Any]:
-    ctx = _context(runtime)
+    ctx = _context(runtime, config)
     try:
         out: SolveResult | BaseException = _call_with_timeout(
             lambda: solve(
@@ -313,7 +365,7 @@ def _solve_tier(
                 question=state["question"],
                 context=state.get("context"),
                 prompt=ctx.solve_prompt,
-                config=_tagged(config, node),
+                config=_tagged(config, node, hidden=tier < ctx.n_tiers - 1),
                 on_chunk=_stream_sink(ctx, tier, runtime),
                 logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
             ),
@@ -329,7 +381,7 @@ def _solve_tier(
 async def _asolve_tier(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any], tier: int, node: str
 ) -> dict[str, Any]:
-    ctx = _context(runtime)
+    ctx = _context(runtime, config)
     try:
         out: SolveResult | BaseException = await _await_with_timeout(
             asolve(
@@ -337,7 +389,7 @@ async def _asolve_tier(
                 question=state["question"],
                 context=state.get("context"),
                 prompt=ctx.solve_prompt,
-                config=_tagged(config, node),
+                config=_tagged(config, node, hidden=tier < ctx.n_tiers - 1),
                 on_chunk=_stream_sink(ctx, tier, runtime),
                 logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
             ),
@@ -395,7 +447,7 @@ def solve_large(
 
     Its tokens stream if it is the last tier.
     """
-    tier = _next_tier(_context(runtime), state)
+    tier = _next_tier(_context(runtime, config), state)
     return _solve_tier(state, config, runtime, tier, "solve_large")
 
 
@@ -403,7 +455,7 @@ async def asolve_large(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """Async twin of :func:`solve_large`."""
-    tier = _next_tier(_context(runtime), state)
+    tier = _next_tier(_context(runtime, config), state)
     return await _asolve_tier(state, config, runtime, tier, "solve_large")
 
 
@@ -416,7 +468,7 @@ def self_verify(
     answer's free signals, or a fixed fallback): the attempt then carries no verifier
     fields and costs no verification.
     """
-    ctx = _context(runtime)
+    ctx = _context(runtime, config)
     if not ctx.meta_verifier.reads_verifier():
         return {}
     attempt = state["attempts"][-1]
@@ -429,7 +481,7 @@ def self_verify(
                 context=state.get("context"),
                 answer=attempt.answer or "",
                 settings=ctx.verifier,
-                config=_tagged(config, "self_verify"),
+                config=_tagged(config, "self_verify", hidden=True),
             ),
             ctx.timeout(attempt.tier),
         )
@@ -442,7 +494,7 @@ async def aself_verify(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """Async twin of :func:`self_verify`."""
-    ctx = _context(runtime)
+    ctx = _context(runtime, config)
     if not ctx.meta_verifier.reads_verifier():
         return {}
     attempt = state["attempts"][-1]
@@ -455,7 +507,7 @@ async def aself_verify(
                 context=state.get("context"),
                 answer=attempt.answer or "",
                 settings=ctx.verifier,
-                config=_tagged(config, "self_verify"),
+                config=_tagged(config, "self_verify", hidden=True),
             ),
             ctx.timeout(attempt.tier),
         )
@@ -468,7 +520,7 @@ def meta_decide(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """The meta-verifier keeps the answer, escalates, or skips to a higher tier."""
-    ctx = _context(runtime)
+    ctx = _context(runtime, config)
     current = state["attempts"][-1]
     target = ctx.meta_verifier.target_tier(_observation(ctx, state))
     attempt = current.model_copy(
@@ -478,7 +530,10 @@ def meta_decide(
             "meta_verifier": ctx.meta_verifier.describe(),
         }
     )
-    return _replace_last(state, attempt)
+    update = _replace_last(state, attempt)
+    if attempt.decision == "accept":
+        update.update(_finished(ctx, update["attempts"]))
+    return update
 
 
 async def ameta_decide(
@@ -492,10 +547,10 @@ async def ameta_decide(
 
 
 def route_at_start(
-    state: AutoMixState, runtime: Runtime[Any]
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> Literal["solve_small", "solve_large"]:
     """Start at the first tier, or higher when the meta-verifier never keeps its answer."""
-    return "solve_large" if _start_tier(_context(runtime)) > 0 else "solve_small"
+    return "solve_large" if _start_tier(_context(runtime, config)) > 0 else "solve_small"
 
 
 def route_after_solve_small(state: AutoMixState) -> Literal["self_verify", "solve_large"]:
@@ -509,10 +564,10 @@ def route_after_meta_decide(state: AutoMixState) -> Literal["escalate / skip", "
 
 
 def route_after_solve_large(
-    state: AutoMixState, runtime: Runtime[Any]
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> Literal["self_verify", "solve_large", "__end__"]:
     """Finish at the last tier; otherwise verify this tier (or skip it if it failed)."""
-    ctx = _context(runtime)
+    ctx = _context(runtime, config)
     if state["tier"] >= ctx.n_tiers - 1:
         return "__end__"
     return "solve_large" if state["attempts"][-1].error is not None else "self_verify"
@@ -521,24 +576,34 @@ def route_after_solve_large(
 # --- graph ---------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
-    """Build (once) the compiled AutoMix ``StateGraph``.
+def compile_automix_graph(
+    *,
+    resolve: ContextResolver | None = None,
+    checkpointer: BaseCheckpointSaver[Any] | None = None,
+    name: str = GRAPH_NAME,
+) -> CompiledStateGraph[Any, Any, Any, Any]:
+    """Compile the AutoMix ``StateGraph``: the one place its topology is written down.
 
-    The topology does not depend on the models: they, the meta-verifier and the
-    settings are passed per run as the graph's ``context``
-    (:class:`~langchain_automix.runtime.context.AutoMixContext`), so a single compiled
-    graph is shared by every ``AutoMixRunnable``.
-
-    Example:
-        >>> graph = build_automix_graph()
-        >>> graph.name, sorted(n for n in graph.get_graph().nodes if not n.startswith("__"))
-        ('AutoMix', ['meta_decide', 'self_verify', 'solve_large', 'solve_small'])
+    Args:
+        resolve: for a graph built with its models (see
+            :func:`~langchain_automix.runtime.factory.create_automix_graph`): turns a run's
+            context (None, or JSON knobs such as ``{"threshold": 0.7}``) into its
+            :class:`AutoMixContext`. The graph then takes :class:`RunKnobs` as its context
+            and returns :class:`OutputState` (answer, trace, message). None: every run
+            passes its ``AutoMixContext`` and gets the whole state back (attempts included).
+        checkpointer: saves the state after every node (durable runs).
+        name: the compiled graph's name.
     """
-    builder = StateGraph(AutoMixState, context_schema=AutoMixContext, input_schema=InputState)
+    builder = StateGraph(
+        AutoMixState,
+        context_schema=AutoMixContext if resolve is None else RunKnobs,
+        input_schema=InputState,
+        output_schema=AutoMixState if resolve is None else OutputState,
+    )
     builder.add_node("solve_small", _node("solve_small", solve_small, asolve_small))
     builder.add_node("self_verify", _node("self_verify", self_verify, aself_verify))
-    builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide))
+    # traced: a LangGraph ``messages`` stream shows the message of an accepted answer
+    builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide, trace=True))
     builder.add_node("solve_large", _node("solve_large", solve_large, asolve_large))
     builder.add_conditional_edges(START, *_router(route_at_start))
     builder.add_conditional_edges("solve_small", *_router(route_after_solve_small))
@@ -548,7 +613,31 @@ def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
         "meta_decide", meta_router, {"escalate / skip": "solve_large", "accept": END}
     )
     builder.add_conditional_edges("solve_large", *_router(route_after_solve_large))
-    return builder.compile(name=GRAPH_NAME)
+    graph = builder.compile(name=name, checkpointer=checkpointer)
+    if resolve is not None:
+        # ``updates`` streams only the output keys too: a node's attempt (a rejected
+        # answer, verifier samples) is shown once the run ends, in the trace
+        graph = graph.copy(update={"stream_channels": graph.output_channels})
+        graph = graph.with_config(configurable={RESOLVER_KEY: resolve})
+    return graph
+
+
+@lru_cache(maxsize=1)
+def build_automix_graph() -> CompiledStateGraph[Any, Any, Any, Any]:
+    """The compiled AutoMix graph shared by every ``AutoMixRunnable`` (built once).
+
+    The topology does not depend on the models: they, the meta-verifier and the
+    settings are passed per run as the graph's ``context``
+    (:class:`~langchain_automix.runtime.context.AutoMixContext`). For a graph that holds
+    its models (the LangGraph server, ``graph.invoke({"question": ...})``), see
+    :func:`~langchain_automix.runtime.factory.create_automix_graph`.
+
+    Example:
+        >>> graph = build_automix_graph()
+        >>> graph.name, sorted(n for n in graph.get_graph().nodes if not n.startswith("__"))
+        ('AutoMix', ['meta_decide', 'self_verify', 'solve_large', 'solve_small'])
+    """
+    return compile_automix_graph()
 
 
 def _partial_result(ctx: AutoMixContext, attempts: list[TierAttempt]) -> AutoMixResult:

@@ -37,6 +37,8 @@ class SolveResult:
     """Token-probability signals of the answer (see
     :func:`~langchain_automix.signals.answer_signals`); None when logprobs were not asked
     for or the model returned none."""
+    message_id: str | None = None
+    """Id of the model's answer message (LangGraph's ``messages`` stream dedupes on it)."""
 
 
 def format_solve_messages(
@@ -56,6 +58,7 @@ def _result(message: BaseMessage, started: float) -> SolveResult:
         usage=usage_of(message),
         latency_s=time.perf_counter() - started,
         signals=answer_signals(message),
+        message_id=message.id,
     )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any, TypedDict
 
+from langchain_core.messages import AIMessage
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_automix.runtime.result import TierAttempt
 
-__all__ = ["AutoMixInput", "AutoMixState", "InputState"]
+__all__ = ["AutoMixInput", "AutoMixState", "InputState", "OutputState"]
 
 
 class AutoMixInput(BaseModel):
@@ -51,3 +52,18 @@ class AutoMixState(InputState, total=False):
     """Index of the tier currently answering."""
     attempts: list[TierAttempt]
     """Every tier's attempt so far; the current tier's last."""
+    answer: str
+    """The accepted answer, set by the node that ends the run."""
+    trace: dict[str, Any]
+    """The routing trace (:meth:`AutoMixResult.trace`), set with ``answer``."""
+    message: AIMessage
+    """The accepted answer as a message (trace in its metadata), set with ``answer``; a
+    LangGraph ``messages`` stream shows it when a non-final tier's answer is kept."""
+
+
+class OutputState(InputState, total=False):
+    """What a graph built by ``create_automix_graph`` returns (and streams as values)."""
+
+    answer: str
+    trace: dict[str, Any]
+    message: AIMessage

@@ -1,10 +1,9 @@
 """The AutoMix graph for the LangGraph server (``langgraph dev`` / LangGraph Platform).
 
-The core graph takes its models through LangGraph's runtime ``context``
-(:class:`~langchain_automix.runtime.context.AutoMixContext`), which holds live model
-objects and cannot come from a JSON request. This module wraps it: the wrapper
-graph's only node runs the core graph with a context built from the server's
-environment, and the wrapper's own (JSON) context carries the per-run knobs.
+``langgraph.json`` names :func:`make_graph`: the graph of
+:func:`~langchain_automix.runtime.factory.create_automix_graph` (no wrapper: the core
+graph itself, holding the tiers described by the server's environment), so its nodes
+show in LangGraph Studio and every stream mode behaves as documented there.
 
 Environment:
     ``AUTOMIX_TIERS``: ``;``-separated ``[NAME=]MODEL[@BASE_URL][,key_env=VAR]``, cheapest first.
@@ -13,8 +12,8 @@ Environment:
     ``AUTOMIX_CACHE_URL``: optional shared cache of the tiers' calls, ``redis://host:port/db``
     (extra ``[cache]``; see :mod:`langchain_automix.runtime.cache`).
 
-Run input ``{"question": ..., "context": ...}``; output adds ``answer`` and the
-routing ``trace``; run context ``{"threshold": 0.7, "num_verifications": 4}``.
+Run input ``{"question": ..., "context": ...}``; output ``answer``, the routing ``trace``
+and the answer's ``message``; run context ``{"threshold": 0.7, "num_verifications": 4}``.
 
 Example:
     >>> from langchain_core.language_models import FakeListChatModel
@@ -29,81 +28,34 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Any, TypedDict
+from typing import Any
 
-from langchain_core.runnables import RunnableConfig, RunnableLambda
-from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.runtime import get_runtime
 
-from langchain_automix.runtime.graph import build_automix_graph, result_from_state
-from langchain_automix.runtime.runnable import AutoMixRunnable, coerce_input
-from langchain_automix.runtime.state import InputState
+from langchain_automix.runtime.context import RunKnobs
+from langchain_automix.runtime.factory import graph_of
+from langchain_automix.runtime.runnable import AutoMixRunnable
+from langchain_automix.runtime.state import OutputState
 
 __all__ = ["ServeContext", "ServeState", "build_graph", "make_graph", "runnable_from_env"]
 
+ServeContext = RunKnobs
+"""Per-run knobs, sent as the run's ``context`` by LangGraph clients."""
 
-class ServeContext(TypedDict, total=False):
-    """Per-run knobs, sent as the run's ``context`` by LangGraph clients."""
+ServeState = OutputState
+"""What a run returns: the input, the answer, the routing trace and the answer message."""
 
-    threshold: float
-    num_verifications: int
-
-
-class ServeState(InputState, total=False):
-    """Input (question, context) plus the answer and the routing trace."""
-
-    answer: str
-    trace: dict[str, Any]
+SERVER_GRAPH_NAME = "AutoMixServer"
+"""The graph's name on the LangGraph server."""
 
 
 def build_graph(automix: AutoMixRunnable) -> CompiledStateGraph[Any, Any, Any, Any]:
-    """A graph that answers with ``automix``, for servers that build graphs from modules.
+    """The AutoMix graph of ``automix``, for servers that build graphs from modules.
 
-    The core graph runs as a subgraph (its nodes show up in traces and in
-    LangGraph Studio's run view), with the ``AutoMixContext`` of ``automix``
-    adjusted by the run's :class:`ServeContext`.
+    The same graph as ``create_automix_graph`` (:func:`graph_of`), named
+    ``AutoMixServer``; the run's :class:`ServeContext` tunes its settings.
     """
-    core = build_automix_graph()
-
-    def prepare() -> tuple[AutoMixRunnable, Any]:
-        knobs = {
-            k: v
-            for k, v in dict(get_runtime(ServeContext).context or {}).items()
-            if v is not None  # a threshold of 0 is a setting, not a missing one
-        }
-        # Rebuilt (not copied) so that the runtime context follows the tuned settings.
-        tuned = AutoMixRunnable(**{**_fields(automix), **knobs}) if knobs else automix
-        return tuned, tuned.context
-
-    def start(state: ServeState, tuned: AutoMixRunnable) -> Any:
-        return coerce_input(
-            {"question": state["question"], "context": state.get("context")},
-            max_context_chars=tuned.max_context_chars,
-            max_question_chars=tuned.max_question_chars,
-        )
-
-    def finish(ctx: Any, out: Any) -> dict[str, Any]:
-        result = result_from_state(ctx, out)
-        return {"answer": result.answer, "trace": result.trace()}
-
-    def automix_node(state: ServeState, config: RunnableConfig) -> dict[str, Any]:
-        tuned, ctx = prepare()
-        return finish(ctx, core.invoke(start(state, tuned), config, context=ctx))
-
-    async def aautomix_node(state: ServeState, config: RunnableConfig) -> dict[str, Any]:
-        tuned, ctx = prepare()
-        return finish(ctx, await core.ainvoke(start(state, tuned), config, context=ctx))
-
-    builder = StateGraph(ServeState, context_schema=ServeContext, input_schema=InputState)
-    builder.add_node("automix", RunnableLambda(automix_node, afunc=aautomix_node, name="automix"))
-    builder.add_edge(START, "automix")
-    builder.add_edge("automix", END)
-    return builder.compile(name="AutoMixServer")
-
-
-def _fields(automix: AutoMixRunnable) -> dict[str, Any]:
-    return {name: getattr(automix, name) for name in type(automix).model_fields}
+    return graph_of(automix, name=SERVER_GRAPH_NAME)
 
 
 @lru_cache(maxsize=1)

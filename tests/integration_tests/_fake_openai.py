@@ -54,6 +54,25 @@ class FakeEndpoint:
         }  # fmt: skip
 
 
+def sse_events(reply: dict[str, Any], include_usage: bool) -> Iterator[dict[str, Any]]:
+    """A chat completion as the chunks of an OpenAI stream: each choice's words, then usage."""
+    base = {k: reply[k] for k in ("id", "created", "model")}
+    base["object"] = "chat.completion.chunk"
+    for choice in reply["choices"]:
+        words = choice["message"]["content"].split(" ")
+        for i, word in enumerate(words):
+            delta = {"content": word if i == 0 else " " + word}
+            if i == 0:
+                delta["role"] = "assistant"
+            yield {**base, "choices": [{"index": choice["index"], "delta": delta}]}
+        yield {
+            **base,
+            "choices": [{"index": choice["index"], "delta": {}, "finish_reason": "stop"}],
+        }
+    if include_usage:
+        yield {**base, "choices": [], "usage": reply["usage"]}
+
+
 @contextmanager
 def fake_openai_endpoint(
     answers: Mapping[str, str], verdicts: Mapping[str, str] | None = None
@@ -68,7 +87,18 @@ def fake_openai_endpoint(
             if not self.path.endswith("/chat/completions"):
                 self.send_error(404)
                 return
-            data = json.dumps(endpoint.reply(body)).encode()
+            reply = endpoint.reply(body)
+            if body.get("stream"):
+                usage = bool((body.get("stream_options") or {}).get("include_usage"))
+                events = [json.dumps(e) for e in sse_events(reply, usage)] + ["[DONE]"]
+                stream = "".join(f"data: {e}\n\n" for e in events).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Content-Length", str(len(stream)))
+                self.end_headers()
+                self.wfile.write(stream)
+                return
+            data = json.dumps(reply).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))

@@ -150,20 +150,22 @@ def test_sync_client_runs_a_thread_and_streams_values_and_node_updates(
         "automix",
         input=QUERY,
         stream_mode=["values", "updates"],
-        stream_subgraphs=True,
     ):
         events.append((part.event, part.data))
 
     kinds = {event.split("|", 1)[0] for event, _ in events}
     assert {"metadata", "values", "updates"} <= kinds, kinds
     assert not any(event == "error" for event, _ in events), events
-    # the core graph's nodes, streamed from inside the wrapper's automix node (subgraph)
+    # the core graph itself is served (no wrapper): its nodes are the root's
     visited = [
         node
         for event, data in events
-        if event.startswith("updates|") and isinstance(data, dict)
+        if event == "updates" and isinstance(data, dict)
         for node in data
     ]
+    # node updates carry only the output keys: nothing of the rejected answer mid-run
+    updates = [data for event, data in events if event == "updates" and isinstance(data, dict)]
+    assert all(u in (None, {}) for data in updates[:3] for u in data.values()), updates
     assert visited[:3] == ["solve_small", "self_verify", "meta_decide"], visited
     assert "solve_large" in visited, visited
     # the root graph's last values event is the final state
@@ -202,3 +204,63 @@ async def test_async_client_waits_for_a_run_with_run_context_knobs(
     assert out["trace"]["answered_by"] == 0 and out["trace"]["escalated"] is False
     assert out["trace"]["attempts"][0]["verifier_n_samples"] == 2
     assert endpoint.calls == [("small", "solve", 1), ("small", "verify", 2)]
+
+
+@pytest.mark.parametrize("subgraphs", [False, True])
+@pytest.mark.parametrize("mode", ["messages-tuple", "messages"])
+@pytest.mark.parametrize("kept", [False, True], ids=["escalated", "small-kept"])
+def test_message_streams_show_only_the_accepted_answer(
+    server: str, endpoint: FakeEndpoint, mode: str, subgraphs: bool, kept: bool
+) -> None:
+    """Once the rejected small answer and every verifier token leaked (or nothing came)."""
+    from langgraph_sdk import get_sync_client
+
+    client = get_sync_client(url=server)
+    thread = client.threads.create()
+    endpoint.calls.clear()
+    parts = list(
+        client.runs.stream(
+            thread["thread_id"],
+            "automix",
+            input=QUERY,
+            stream_mode=mode,  # type: ignore[arg-type]
+            stream_subgraphs=subgraphs,
+            # a threshold of 0 keeps the small answer whatever its verifier says
+            context={"threshold": 0.0} if kept else None,
+        )
+    )
+    assert not any(p.event == "error" for p in parts), parts
+    answer, node = ("Paris", "meta_decide") if kept else ("Paris, France", "solve_large")
+    if mode == "messages-tuple":
+        chunks = [p.data for p in parts if p.event.startswith("messages")]
+        texts = [c[0].get("content", "") for c in chunks]
+        nodes = {c[1].get("langgraph_node") for c in chunks}
+        assert nodes == {node}, nodes  # the final tier's tokens, or the kept answer
+        assert "".join(texts) == answer
+    else:  # "messages": the server's accumulated message, partial then complete
+        messages = [
+            m
+            for p in parts
+            if p.event.startswith("messages/") and isinstance(p.data, list)
+            for m in p.data
+        ]
+        assert messages, [p.event for p in parts]
+        allowed = {"Paris"} if kept else {"Paris,", "Paris, France"}
+        assert {m["content"] for m in messages} <= allowed
+        assert messages[-1]["content"] == answer
+        assert all(m.get("id") == messages[-1]["id"] for m in messages)  # one message
+    contents = json.dumps(
+        [
+            m.get("content")
+            for p in parts
+            if p.event.startswith("messages")
+            for m in (p.data if isinstance(p.data, list) else [p.data])
+            if isinstance(m, dict)
+        ]
+    )
+    # no verifier token (a kept answer's message carries the trace in its metadata: the
+    # record of the decision, sent once the run has decided)
+    assert "Incorrect" not in contents and "Verification" not in contents
+    # the streaming client does not split the verification: one n=k request
+    expected = [("small", "solve", 1), ("small", "verify", K)]
+    assert endpoint.calls == expected + ([] if kept else [("large", "solve", 1)])

@@ -45,6 +45,7 @@ EXPECTED_ALL = [
     "build_automix_graph",
     "compare_methods",
     "create_app",
+    "create_automix_graph",
     "decision_grammar",
     "evaluate_policy",
     "get_meta_verifier",
