@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix.calibration.evaluation import evaluate_policy
 from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.calibration.synthetic import synthetic_replay
+from langchain_automix.evaluation import evaluate_policy
 from langchain_automix.meta_verifiers import (
     POMDP,
     DoubleThreshold,

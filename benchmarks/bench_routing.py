@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 from bench_meta_verifiers import frame
 
-from langchain_automix.calibration.evaluation import (
+from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.evaluation import (
     _interval,
     evaluate_policy,
     paired_interval,
     verifier_report,
 )
-from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.meta_verifiers import Calibrated, MetaVerifier, get_meta_verifier
 from langchain_automix.signals import has_answer_probs
 

@@ -49,9 +49,9 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix.calibration.evaluation import compare_methods
 from langchain_automix.calibration.metrics import auroc
 from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.evaluation import compare_methods
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
 from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT, DECISION_GRAMMAR, decision_grammar
 from langchain_automix.runtime.solving import asolve

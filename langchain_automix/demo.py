@@ -36,15 +36,15 @@ from typing import Any, TextIO
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
-from langchain_automix.calibration.evaluation import (
-    MethodResult,
-    evaluate_policy,
-    paired_interval,
-)
 from langchain_automix.calibration.metrics import CostSpec, baselines
 from langchain_automix.calibration.replay import ReplayDataset, load_replay
 from langchain_automix.collection.datasets import QAItem, load_qa
 from langchain_automix.collection.scoring import score
+from langchain_automix.evaluation import (
+    MethodResult,
+    evaluate_policy,
+    paired_interval,
+)
 from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier, Threshold
 from langchain_automix.runtime.result import AutoMixResult
 from langchain_automix.runtime.solving import format_solve_messages
@@ -481,7 +481,7 @@ def run_demo(
     )
     if plot:
         try:
-            from langchain_automix.calibration.plotting import plot_cost_quality
+            from langchain_automix.plotting import plot_cost_quality
 
             path = plot_cost_quality(
                 methods,

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from langchain_automix.runtime.result import AutoMixResult
 
-__all__ = ["AutoMixError", "AutoMixInputError", "AutoMixModelError", "TierTimeoutError"]
+__all__ = [
+    "AutoMixError",
+    "AutoMixInputError",
+    "AutoMixModelError",
+    "PolicyError",
+    "TierTimeoutError",
+]
 
 
 class AutoMixError(Exception):
@@ -51,3 +57,7 @@ class TierTimeoutError(AutoMixError, TimeoutError):
     Recorded on the attempt of a non-final tier, which then escalates; raised from the
     final tier as the cause of an :class:`AutoMixModelError`.
     """
+
+
+class PolicyError(ValueError):
+    """A policy file or dict is malformed, of an unknown version, or of another method."""

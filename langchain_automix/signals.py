@@ -40,6 +40,7 @@ import numpy as np
 from langchain_core.messages import BaseMessage
 
 from langchain_automix._checks import as_float, as_float_list, as_str_list, checked, require
+from langchain_automix.answers import is_unanswerable_prediction, normalize_answer
 
 __all__ = [
     "ANSWER_SIGNALS",
@@ -170,8 +171,6 @@ def answer_kind_signals(answer: str) -> dict[str, float]:
         >>> answer_kind_signals("no one knows")["answer_yes_no"]
         0.0
     """
-    from langchain_automix.collection.scoring import is_unanswerable_prediction, normalize_answer
-
     words = normalize_answer(answer).split()
     first = answer.strip().lower()
     yes_no = bool(words) and words[0] in ("yes", "no")

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
 
-from langchain_automix.calibration.evaluation import compare_methods, verifier_report
 from langchain_automix.calibration.metrics import auroc
 from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.evaluation import compare_methods, verifier_report
 from langchain_automix.meta_verifiers import Calibrated, Threshold
 from langchain_automix.signals import (
     COMBINED,

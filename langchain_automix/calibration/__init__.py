@@ -1,10 +1,11 @@
-"""Offline fitting and evaluation: what replay data says about a cascade.
+"""Replay data and its metrics: the ground every meta-verifier is fitted on.
 
 Replay datasets (``replay``), cost and quality metrics of a cascade such as ΔIBC
-(``metrics``), fitting and comparing meta-verifiers over seeds (``evaluation``),
-cost-quality plots (``plotting``, needs the ``plot`` extra) and synthetic replay data for
-tests and benchmarks (``synthetic``). Names are imported on first use, so importing one
-module of this package does not load the others (nor matplotlib).
+(``metrics``) and synthetic replay data for tests and benchmarks (``synthetic``). The
+layer below the policies: nothing here imports a meta-verifier, the runtime or
+langgraph. Fitting and comparing policies over seeds lives above them
+(:mod:`langchain_automix.evaluation`, plots in :mod:`langchain_automix.plotting`).
+Names are imported on first use.
 
 Example:
     >>> from langchain_automix.calibration import synthetic_replay
@@ -14,18 +15,11 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from langchain_automix._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from langchain_automix.calibration.evaluation import (
-        Comparison,
-        MethodResult,
-        VerifierReport,
-        compare_methods,
-        evaluate_policy,
-        verifier_report,
-    )
     from langchain_automix.calibration.metrics import (
         CostSpec,
         baselines,
@@ -35,7 +29,6 @@ if TYPE_CHECKING:
         routing_point,
         routing_points,
     )
-    from langchain_automix.calibration.plotting import plot_cost_quality
     from langchain_automix.calibration.replay import (
         ReplayDataset,
         ReplayError,
@@ -45,24 +38,17 @@ if TYPE_CHECKING:
     from langchain_automix.calibration.synthetic import synthetic_replay
 
 __all__ = [
-    "Comparison",
     "CostSpec",
-    "MethodResult",
     "ReplayDataset",
     "ReplayError",
-    "VerifierReport",
     "baselines",
-    "compare_methods",
     "delta_ibc",
     "delta_ibc_tiers",
-    "evaluate_policy",
     "ibc",
     "load_replay",
-    "plot_cost_quality",
     "routing_point",
     "routing_points",
     "synthetic_replay",
-    "verifier_report",
     "write_replay",
 ]
 
@@ -78,20 +64,7 @@ _WHERE = {
     "ibc": "metrics",
     "routing_point": "metrics",
     "routing_points": "metrics",
-    "Comparison": "evaluation",
-    "MethodResult": "evaluation",
-    "VerifierReport": "evaluation",
-    "compare_methods": "evaluation",
-    "evaluate_policy": "evaluation",
-    "verifier_report": "evaluation",
-    "plot_cost_quality": "plotting",
     "synthetic_replay": "synthetic",
 }
 
-
-def __getattr__(name: str) -> Any:
-    """Import the module that defines ``name`` on first use (no import cycles, no extras)."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
-    return getattr(module, name)
+__getattr__ = lazy_getattr(__name__, _WHERE)

@@ -246,8 +246,8 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
 
 def _print_verifier_signal(out: str) -> None:
     """Tell the user whether the verifier they just measured is worth routing on."""
-    from langchain_automix.calibration.evaluation import verifier_report
     from langchain_automix.calibration.replay import ReplayDataset, ReplayError
+    from langchain_automix.evaluation import verifier_report
 
     try:
         data = ReplayDataset.from_jsonl(out)

@@ -7,13 +7,6 @@ import json
 import sys
 from typing import Any
 
-from langchain_automix.calibration.evaluation import (
-    DEFAULT_METHODS,
-    Comparison,
-    compare_methods,
-    evaluate_policy,
-    verifier_report,
-)
 from langchain_automix.calibration.metrics import CostSpec, baselines
 from langchain_automix.calibration.replay import ReplayDataset, ReplayError
 from langchain_automix.cli._common import (
@@ -24,6 +17,13 @@ from langchain_automix.cli._common import (
     float_in,
     int_at_least,
     resolve_signal,
+)
+from langchain_automix.evaluation import (
+    DEFAULT_METHODS,
+    Comparison,
+    compare_methods,
+    evaluate_policy,
+    verifier_report,
 )
 from langchain_automix.meta_verifiers.base import MetaVerifier, PolicyError
 from langchain_automix.meta_verifiers.provenance import replay_k
@@ -224,7 +224,7 @@ def _run(args: argparse.Namespace) -> int:
             print()
             print(report.format())
     if args.plot:
-        from langchain_automix.calibration.plotting import plot_cost_quality
+        from langchain_automix.plotting import plot_cost_quality
 
         try:
             plot_cost_quality(comp.results, comp.baselines, args.plot)

@@ -13,8 +13,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from langchain_automix._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from langchain_automix.collection.collect import CollectStats, Tier, aadd_signals, acollect
@@ -68,9 +69,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """Import the module that defines ``name`` on first use (no import cycles, no extras)."""
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = importlib.import_module(f"{__name__}.{_WHERE[name]}")
-    return getattr(module, name)
+__getattr__ = lazy_getattr(__name__, _WHERE)

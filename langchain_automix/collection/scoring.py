@@ -28,11 +28,15 @@ Example:
 
 from __future__ import annotations
 
-import re
-import string
 from collections import Counter
 from collections.abc import Sequence
 from typing import NamedTuple
+
+from langchain_automix.answers import (
+    UNANSWERABLE_PHRASES,
+    is_unanswerable_prediction,
+    normalize_answer,
+)
 
 __all__ = [
     "UNANSWERABLE_PHRASES",
@@ -45,54 +49,6 @@ __all__ = [
     "token_f1",
 ]
 
-UNANSWERABLE_PHRASES: tuple[str, ...] = (
-    "unanswerable",
-    "not answerable",
-    "cannot be answered",
-    "can't be answered",
-    "can not be answered",
-    "could not be answered",
-    "cannot answer",
-    "can't answer",
-    "unable to answer",
-    "cannot be determined",
-    "can't be determined",
-    "cannot determine",
-    "not possible to answer",
-    "not possible to determine",
-    "impossible to answer",
-    "impossible to determine",
-    "no answer",
-    "not mentioned",
-    "isn't mentioned",
-    "is not stated",
-    "not specified",
-    "not provided",
-    "not given",
-    "does not say",
-    "doesn't say",
-    "does not mention",
-    "doesn't mention",
-    "does not specify",
-    "doesn't specify",
-    "does not provide",
-    "doesn't provide",
-    "does not contain",
-    "doesn't contain",
-    "not in the context",
-    "not in the passage",
-    "not in the text",
-    "not found in the",
-    "no information",
-    "not enough information",
-    "insufficient information",
-    "no mention",
-)
-"""Phrases that mark a prediction as "the question cannot be answered" (lower-case)."""
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCT = set(string.punctuation)
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'})
 _YES = {"yes", "true", "correct"}
 _NO = {"no", "false", "incorrect"}
 
@@ -102,33 +58,6 @@ class Score(NamedTuple):
 
     f1: float
     exact_match: float
-
-
-def normalize_answer(text: str) -> str:
-    """Lower-case, drop punctuation and articles, collapse whitespace (SQuAD's rule).
-
-    Example:
-        >>> normalize_answer("The  Quick, brown fox.")
-        'quick brown fox'
-    """
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
-
-
-def is_unanswerable_prediction(prediction: str) -> bool:
-    """Whether ``prediction`` says the question cannot be answered from the context.
-
-    Example:
-        >>> is_unanswerable_prediction("The passage does not mention it.")
-        True
-        >>> is_unanswerable_prediction("1998")
-        False
-    """
-    text = " ".join(prediction.lower().translate(_QUOTES).split())
-    if not normalize_answer(text):
-        return True
-    return any(phrase in text for phrase in UNANSWERABLE_PHRASES)
 
 
 def normalize_yes_no(prediction: str) -> str | None:

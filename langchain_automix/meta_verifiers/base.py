@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 
+from langchain_automix.errors import PolicyError
+
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
     from langchain_automix.calibration.replay import ReplayDataset
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from langchain_automix.meta_verifiers.provenance import Provenance
 
 __all__ = [
+    "META_VERIFIERS",
     "POLICY_FORMAT",
     "POLICY_VERSION",
     "Decision",
@@ -29,6 +32,8 @@ __all__ = [
     "Target",
     "Observation",
     "PolicyError",
+    "meta_verifier_class",
+    "register_meta_verifier",
 ]
 
 Decision = Literal["accept", "escalate"]
@@ -44,10 +49,6 @@ POLICY_VERSION = 1
 """Version of the policy file layout written by :meth:`MetaVerifier.save`."""
 
 _M = TypeVar("_M", bound="MetaVerifier")
-
-
-class PolicyError(ValueError):
-    """A policy file or dict is malformed, of an unknown version, or of another method."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,7 +419,6 @@ class MetaVerifier(ABC):
                 the wrong type or out of range (NaN and infinities included), naming it.
         """
         from langchain_automix.meta_verifiers.provenance import Provenance
-        from langchain_automix.meta_verifiers.registry import get_meta_verifier_class
 
         if not isinstance(payload, dict) or payload.get("format") != POLICY_FORMAT:
             raise PolicyError(f"not a langchain-automix policy (format must be {POLICY_FORMAT!r})")
@@ -438,7 +438,7 @@ class MetaVerifier(ABC):
                 f"{POLICY_VERSION})"
             )
         try:
-            klass = get_meta_verifier_class(str(payload.get("method")))
+            klass = meta_verifier_class(str(payload.get("method")))
         except KeyError as exc:
             raise PolicyError(str(exc.args[0])) from None
         if cls is not MetaVerifier and not issubclass(klass, cls):
@@ -594,3 +594,42 @@ def _as_history(confidences: Any) -> np.ndarray:
 def current_confidence(confidences: Any) -> np.ndarray:
     """This tier's confidence from a ``(n,)`` or ``(n, tier + 1)`` array."""
     return np.asarray(_as_history(confidences)[:, -1])
+
+
+META_VERIFIERS: dict[str, type[MetaVerifier]] = {}
+"""Registered meta-verifier classes by their ``name`` (what policy files and the command
+line name); each built-in policy registers itself with :func:`register_meta_verifier`."""
+
+_M2 = TypeVar("_M2", bound=type[MetaVerifier])
+
+
+def register_meta_verifier(cls: _M2) -> _M2:
+    """Register a subclass under its ``name`` (usable as a class decorator).
+
+    A registered policy can be named in a policy file (``MetaVerifier.load``), on the
+    command line and in ``Calibrated(candidates=...)``.
+    """
+    META_VERIFIERS[cls.name] = cls
+    return cls
+
+
+def _key(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def meta_verifier_class(name: str) -> type[MetaVerifier]:
+    """Class registered as ``name`` (case, ``_`` and ``-`` ignored; class names work too).
+
+    Raises:
+        KeyError: naming the registered ones, for an unknown name.
+
+    Example:
+        >>> import langchain_automix.meta_verifiers  # the built-in policies
+        >>> meta_verifier_class("GreedyPOMDP").name
+        'greedy_pomdp'
+    """
+    want = _key(name)
+    for key, cls in META_VERIFIERS.items():
+        if want in (_key(key), _key(cls.__name__)):
+            return cls
+    raise KeyError(f"unknown meta-verifier {name!r}; known: {', '.join(sorted(META_VERIFIERS))}")

@@ -62,6 +62,8 @@ from langchain_automix.meta_verifiers.base import (
     Observation,
     Routing,
     Target,
+    meta_verifier_class,
+    register_meta_verifier,
 )
 from langchain_automix.meta_verifiers.provenance import constant_signal_warning
 from langchain_automix.signals import (
@@ -85,12 +87,10 @@ __all__ = ["Calibrated"]
 
 
 def _inner_from(policy: MetaVerifier | str | Mapping[str, Any]) -> MetaVerifier:
-    from langchain_automix.meta_verifiers.registry import get_meta_verifier
-
     if isinstance(policy, MetaVerifier):
         return policy
     if isinstance(policy, str):
-        return get_meta_verifier(policy)
+        return meta_verifier_class(policy)()
     if isinstance(policy, Mapping):
         return MetaVerifier.from_dict(dict(policy))
     raise TypeError(
@@ -194,6 +194,7 @@ def _score(
     return np.nan_to_num(p["delta_ibc"], nan=-np.inf)
 
 
+@register_meta_verifier
 class Calibrated(MetaVerifier):
     """A meta-verifier fitted on a chosen signal, with a cross-validated fallback.
 

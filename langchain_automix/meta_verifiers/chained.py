@@ -14,6 +14,7 @@ from langchain_automix.meta_verifiers.base import (
     Observation,
     Target,
     current_confidence,
+    register_meta_verifier,
 )
 
 if TYPE_CHECKING:
@@ -34,6 +35,7 @@ def _policies(value: Any, field: str) -> list[dict[str, Any]]:
     return [dict(as_mapping(v, f"{field}[{i}]")) for i, v in enumerate(value)]
 
 
+@register_meta_verifier
 class Chained(MetaVerifier):
     """Two-model AutoMix applied at every step of a longer cascade.
 

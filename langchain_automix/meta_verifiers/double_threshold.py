@@ -19,6 +19,7 @@ from langchain_automix.meta_verifiers.base import (
     MetaVerifier,
     Observation,
     current_confidence,
+    register_meta_verifier,
 )
 from langchain_automix.meta_verifiers.threshold import N_TIER_CANDIDATES, candidate_values
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = ["DoubleThreshold"]
 
 
+@register_meta_verifier
 class DoubleThreshold(MetaVerifier):
     """Escalate when ``low <= confidence < high`` (``<= high`` if ``inclusive``).
 

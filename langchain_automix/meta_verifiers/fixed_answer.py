@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from langchain_automix._checks import as_bool, as_mapping, as_str_list, checked, require
-from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Target
+from langchain_automix.meta_verifiers.base import (
+    MetaVerifier,
+    Observation,
+    Target,
+    register_meta_verifier,
+)
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
@@ -18,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = ["FixedAnswerRouting"]
 
 
+@register_meta_verifier
 class FixedAnswerRouting(MetaVerifier):
     """Escalate whenever the answer is one of ``answers``; otherwise ask ``method``.
 

@@ -43,6 +43,7 @@ from langchain_automix.meta_verifiers.base import (
     Routing,
     Target,
     current_confidence,
+    register_meta_verifier,
 )
 
 if TYPE_CHECKING:
@@ -168,6 +169,7 @@ def _tree_model(
     return _MODEL_CACHE[key]
 
 
+@register_meta_verifier
 class GreedyPOMDP(_LookupPolicy):
     """Escalate confidence bins in order of their smoothed average quality gain.
 
@@ -257,6 +259,7 @@ class GreedyPOMDP(_LookupPolicy):
         return f"GreedyPOMDP(num_bins={self.num_bins!r}, sigma={self.sigma!r})"
 
 
+@register_meta_verifier
 class POMDP(_LookupPolicy):
     """The paper's POMDP meta-verifier (appendix A.3), solved offline into a lookup table.
 

@@ -14,6 +14,7 @@ from langchain_automix.meta_verifiers.base import (
     MetaVerifier,
     Observation,
     current_confidence,
+    register_meta_verifier,
 )
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ def categories(scores: np.ndarray, correct_at: float = 0.5) -> np.ndarray:
     return np.where(small, 1, np.where(large, 0, 2))
 
 
+@register_meta_verifier
 class POMDPSimple(MetaVerifier):
     """automix-llm's ``POMDPSimple``: one action per confidence bin, from category rewards.
 

@@ -43,7 +43,7 @@ from langchain_automix._checks import (
     only_keys,
     require,
 )
-from langchain_automix.meta_verifiers.base import PolicyError
+from langchain_automix.errors import PolicyError
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from langchain_automix.meta_verifiers.base import register_meta_verifier
 from langchain_automix.meta_verifiers.threshold import Threshold
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["SelfConsistency"]
 
 
+@register_meta_verifier
 class SelfConsistency(Threshold):
     """Majority vote of the verifier samples; nothing is learned from data.
 
@@ -25,7 +27,7 @@ class SelfConsistency(Threshold):
     :meth:`fit` leaves the threshold unchanged.
 
     Example:
-        >>> from langchain_automix.meta_verifiers.base import Observation
+        >>> from langchain_automix.meta_verifiers.base import Observation, register_meta_verifier
         >>> SelfConsistency().decide(Observation(0, 2, confidence=0.5, n_valid=8, n_samples=8))
         'escalate'
     """

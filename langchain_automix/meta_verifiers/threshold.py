@@ -20,6 +20,7 @@ from langchain_automix.meta_verifiers.base import (
     MetaVerifier,
     Observation,
     current_confidence,
+    register_meta_verifier,
 )
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ def candidate_values(conf: np.ndarray, grid: int | None, max_values: int = 512) 
     return np.unique(np.concatenate([[0.0], values, [1.0]]))
 
 
+@register_meta_verifier
 class Threshold(MetaVerifier):
     """Escalate when the verifier confidence is below a threshold.
 

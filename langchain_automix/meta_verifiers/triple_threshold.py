@@ -14,6 +14,7 @@ from langchain_automix.meta_verifiers.base import (
     MetaVerifier,
     Observation,
     current_confidence,
+    register_meta_verifier,
 )
 from langchain_automix.meta_verifiers.threshold import candidate_values
 
@@ -28,6 +29,7 @@ MAX_CANDIDATES = 48
 """Distinct candidate values of a fit without ``grid`` (48 values: 17,296 triples)."""
 
 
+@register_meta_verifier
 class TripleThreshold(MetaVerifier):
     """Escalate when ``confidence <= low`` or ``mid <= confidence < high``.
 

@@ -9,7 +9,13 @@ import numpy as np
 
 from langchain_automix._checks import as_int, as_mapping, checked, optional, require
 from langchain_automix.meta_verifiers._fitting import Frontier, choose_point
-from langchain_automix.meta_verifiers.base import MetaVerifier, Observation, Routing, Target
+from langchain_automix.meta_verifiers.base import (
+    MetaVerifier,
+    Observation,
+    Routing,
+    Target,
+    register_meta_verifier,
+)
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
@@ -33,6 +39,7 @@ def _policy_list(value: Any, field: str) -> list[dict[str, Any]]:
     return [dict(as_mapping(v, f"{field}[{i}]")) for i, v in enumerate(value)]
 
 
+@register_meta_verifier
 class AutomixUnion(MetaVerifier):
     """Fit every member and decide with the one whose training point is best.
 

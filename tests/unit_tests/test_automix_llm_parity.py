@@ -8,9 +8,9 @@ import pytest
 pd = pytest.importorskip("pandas")
 automix = pytest.importorskip("automix")
 
-from langchain_automix.calibration.evaluation import evaluate_policy  # noqa: E402
 from langchain_automix.calibration.replay import ReplayDataset  # noqa: E402
 from langchain_automix.calibration.synthetic import synthetic_replay  # noqa: E402
+from langchain_automix.evaluation import evaluate_policy  # noqa: E402
 from langchain_automix.meta_verifiers import SelfConsistency, Threshold  # noqa: E402
 
 

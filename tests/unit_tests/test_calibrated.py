@@ -205,7 +205,7 @@ def test_free_signals_never_call_the_verifier_and_are_not_charged_for_it() -> No
     paper = Calibrated(Threshold(), signal="combined", robust=False).fit(data)
     assert paper.reads_verifier()  # its combination includes the verifier
     # offline: a kept answer costs the small call only (1), not small + verification (2)
-    from langchain_automix.calibration.evaluation import evaluate_policy
+    from langchain_automix.evaluation import evaluate_policy
 
     res = evaluate_policy(free, data, costs=(1.0, 50.0))
     share = res.llm_call_share

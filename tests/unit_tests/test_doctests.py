@@ -12,7 +12,7 @@ import langchain_automix
 
 # Modules whose import needs an optional extra; their examples run in their own suites.
 OPTIONAL = (
-    "langchain_automix.calibration.plotting",
+    "langchain_automix.plotting",
     "langchain_automix.server",
     "langchain_automix.local",
 )

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from langchain_automix.calibration.evaluation import evaluate_policy
 from langchain_automix.calibration.synthetic import synthetic_replay
+from langchain_automix.evaluation import evaluate_policy
 from langchain_automix.meta_verifiers import (
     MetaVerifier,
     POMDPSimple,

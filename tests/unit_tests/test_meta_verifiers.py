@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_automix.calibration.evaluation import compare_methods, evaluate_policy
 from langchain_automix.calibration.metrics import CostSpec, baselines, routing_point
 from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.calibration.synthetic import synthetic_replay
+from langchain_automix.evaluation import compare_methods, evaluate_policy
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,

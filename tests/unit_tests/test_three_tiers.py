@@ -12,7 +12,6 @@ import pandas as pd
 import pytest
 
 from langchain_automix import AutoMixRunnable
-from langchain_automix.calibration.evaluation import compare_methods, evaluate_policy
 from langchain_automix.calibration.metrics import (
     CostSpec,
     delta_ibc,
@@ -22,6 +21,7 @@ from langchain_automix.calibration.metrics import (
     routing_points,
 )
 from langchain_automix.calibration.replay import ReplayDataset, ReplayError
+from langchain_automix.evaluation import compare_methods, evaluate_policy
 from langchain_automix.meta_verifiers import (
     POMDP,
     AutomixUnion,

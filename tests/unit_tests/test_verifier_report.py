@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from langchain_automix.calibration.evaluation import verifier_report
 from langchain_automix.calibration.metrics import auroc
 from langchain_automix.calibration.replay import ReplayDataset
+from langchain_automix.evaluation import verifier_report
 
 
 def _pairwise_auroc(scores: list[float], labels: list[bool]) -> float:
@@ -117,8 +117,8 @@ def test_correct_at_is_validated(bad: float) -> None:
 
 
 def test_each_signal_reports_what_its_call_cost() -> None:
-    from langchain_automix.calibration.evaluation import verifier_report
     from langchain_automix.calibration.replay import ReplayDataset
+    from langchain_automix.evaluation import verifier_report
 
     rows = [
         {

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix.calibration.evaluation import MethodResult
 from langchain_automix.calibration.metrics import interpolate_frontier
+from langchain_automix.evaluation import MethodResult
 
 __all__ = ["plot_cost_quality"]
 
