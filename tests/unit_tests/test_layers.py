@@ -134,9 +134,7 @@ def test_every_module_is_in_a_layer() -> None:
 
 def test_imports_never_climb_to_a_higher_layer() -> None:
     climbing = [
-        f"{a} (layer {layer(a)}) -> {b} (layer {layer(b)})"
-        for a, b in EDGES
-        if layer(b) > layer(a)
+        f"{a} (layer {layer(a)}) -> {b} (layer {layer(b)})" for a, b in EDGES if layer(b) > layer(a)
     ]
     assert not climbing, "\n".join(climbing)
 
