@@ -9,7 +9,9 @@ are our own.
 
 from __future__ import annotations
 
-from langchain_core.prompts import ChatPromptTemplate
+import hashlib
+
+from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
 
 __all__ = [
     "CLAIMS_VERIFY_PROMPT",
@@ -19,6 +21,7 @@ __all__ = [
     "NO_CONTEXT",
     "VERIFY_INSTRUCTION",
     "decision_grammar",
+    "prompt_version",
 ]
 
 NO_CONTEXT = "(no context was given)"
@@ -223,3 +226,32 @@ def decision_grammar(max_chars: int | None = None) -> str:
 
 DECISION_GRAMMAR = decision_grammar()
 """:func:`decision_grammar` by default: a one-sentence evaluation, then the decision line."""
+
+
+def prompt_version(
+    verify_prompt: BasePromptTemplate | None = None,
+    verify_grammar: str | None = None,
+    verify_mode: str = "chat",
+    solve_prompt: BasePromptTemplate | None = None,
+) -> str:
+    """A short hash of the solve and verify prompts in use (in replay rows and provenance).
+
+    A verifier grammar and the completion mode (the prompt sent as one raw text, see
+    :func:`~langchain_automix.runtime.verification.completion_text`) are part of it:
+    samples drawn under either are another measurement. Without them the hash is what
+    it always was, so older rows still match. ``automix collect`` writes it in each row;
+    a policy fitted on those rows records it, and ``AutoMixRunnable`` compares it with its
+    own (see :func:`~langchain_automix.meta_verifiers.provenance.check_provenance`).
+
+    Example:
+        >>> prompt_version() == prompt_version(verify_mode="completion")
+        False
+        >>> prompt_version(solve_prompt=DEFAULT_SOLVE_PROMPT) == prompt_version()
+        True
+    """
+    text = repr(solve_prompt or DEFAULT_SOLVE_PROMPT) + repr(verify_prompt or DEFAULT_VERIFY_PROMPT)
+    if verify_grammar is not None:
+        text += "\ngrammar:" + verify_grammar
+    if verify_mode != "chat":
+        text += "\nmode:" + verify_mode
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -38,7 +38,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import random
@@ -71,7 +70,7 @@ __all__ = [
     "tiers_verify_mode",
 ]
 
-from langchain_automix.prompts import DEFAULT_SOLVE_PROMPT, DEFAULT_VERIFY_PROMPT
+from langchain_automix.prompts import prompt_version
 from langchain_automix.runtime.solving import asolve
 from langchain_automix.runtime.verification import (
     VerifierSettings,
@@ -120,30 +119,6 @@ class CollectStats:
     failed: int = 0
     truncated_bytes: int = 0
     failed_ids: list[str] = field(default_factory=list)
-
-
-def prompt_version(
-    verify_prompt: BasePromptTemplate | None = None,
-    verify_grammar: str | None = None,
-    verify_mode: VerifyMode = "chat",
-) -> str:
-    """A short hash of the solve and verify prompts in use (written in each row).
-
-    A verifier grammar and the completion mode (the prompt sent as one raw text, see
-    :func:`~langchain_automix.runtime.verification.completion_text`) are part of it:
-    samples drawn under either are another measurement. Without them the hash is what
-    it always was, so older rows still match.
-
-    Example:
-        >>> prompt_version() == prompt_version(verify_mode="completion")
-        False
-    """
-    text = repr(DEFAULT_SOLVE_PROMPT) + repr(verify_prompt or DEFAULT_VERIFY_PROMPT)
-    if verify_grammar is not None:
-        text += "\ngrammar:" + verify_grammar
-    if verify_mode != "chat":
-        text += "\nmode:" + verify_mode
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 def errors_path(output: str | os.PathLike[str]) -> Path:

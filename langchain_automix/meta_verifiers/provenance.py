@@ -58,6 +58,7 @@ __all__ = [
     "check_provenance",
     "constant_signal_warning",
     "replay_k",
+    "replay_prompt_version",
 ]
 
 
@@ -74,6 +75,7 @@ _FIELDS = (
     "verify_costs",
     "models",
     "k",
+    "prompt_version",
     "signal",
     "objective",
     "data_sha256",
@@ -100,6 +102,27 @@ def replay_k(data: ReplayDataset) -> int | None:
         return None
     k = ks.pop()
     return k if isinstance(k, int) and not isinstance(k, bool) and k >= 1 else None
+
+
+def replay_prompt_version(data: ReplayDataset) -> str | None:
+    """The prompt version the rows were verified under (``automix collect`` writes it).
+
+    It hashes the solve and verify prompts, the verifier grammar and the chat/completion
+    mode (:func:`~langchain_automix.prompts.prompt_version`). ``None`` when the rows do
+    not say or disagree.
+
+    Example:
+        >>> from langchain_automix.calibration.replay import ReplayDataset
+        >>> tiers = [{"score": 1, "verifier_confidence": 0.5}, {"score": 1}]
+        >>> row = {"id": 1, "prompt_version": "890721b40629", "tiers": tiers}
+        >>> replay_prompt_version(ReplayDataset.from_records([row]))
+        '890721b40629'
+    """
+    versions = {r.get("prompt_version") for r in data.records}
+    if len(versions) != 1:
+        return None
+    version = versions.pop()
+    return version if isinstance(version, str) and version else None
 
 
 def _fmt(values: Sequence[Any]) -> str:
@@ -132,6 +155,10 @@ class Provenance:
     """Model of each tier in the training rows (``None`` where the rows do not say)."""
     k: int | None = None
     """Verifier samples per answer in the training rows (``None``: not recorded)."""
+    prompt_version: str | None = None
+    """Prompt version the training rows were verified under (solve and verify prompts,
+    grammar, chat/completion mode; :func:`~langchain_automix.prompts.prompt_version`);
+    ``None``: not recorded."""
     signal: str = "verifier"
     """Routing signal the policy reads (``Calibrated``'s signal; else ``verifier``)."""
     objective: str = "max_delta_ibc"
@@ -168,6 +195,7 @@ class Provenance:
             verify_costs=tuple(float(c) for c in costs.verify_costs),
             models=tuple(data.models) if data.models else (None,) * data.n_tiers,
             k=replay_k(data),
+            prompt_version=replay_prompt_version(data),
             signal=signal,
             objective=goal,
             data_sha256=data.fingerprint(),
@@ -184,6 +212,7 @@ class Provenance:
             "verify_costs": list(self.verify_costs),
             "models": list(self.models),
             "k": self.k,
+            "prompt_version": self.prompt_version,
             "signal": self.signal,
             "objective": self.objective,
             "data_sha256": self.data_sha256,
@@ -219,6 +248,9 @@ class Provenance:
                 for i, m in enumerate(models)
             ),
             k=None if k is None else as_int(k, "provenance.k"),
+            prompt_version=None
+            if d.get("prompt_version") is None
+            else as_str(d["prompt_version"], "provenance.prompt_version"),
             signal=as_str(d.get("signal", "verifier"), "provenance.signal"),
             objective=as_str(d.get("objective", "max_delta_ibc"), "provenance.objective"),
             data_sha256=as_str(d.get("data_sha256", ""), "provenance.data_sha256"),
@@ -235,8 +267,13 @@ class Provenance:
         costs: Sequence[float] | None = None,
         verify_costs: Sequence[float] | None = None,
         k: int | None = None,
+        prompt_version: str | None = None,
+        verification: str | None = None,
     ) -> list[str]:
         """Every difference between this provenance and the given settings.
+
+        ``verification`` (``sampling`` or ``logprob``) is compared with the verifier
+        signal the policy was fitted on (``verifier``: sampled; ``logprob_verifier``).
 
         Settings passed as ``None`` (and model names unknown on either side) are not
         compared; ``verify_costs`` may list one entry per tier (the last is ignored).
@@ -262,6 +299,22 @@ class Provenance:
                 )
         if k is not None and self.k is not None and k != self.k:
             out.append(f"verifier samples k: fitted with {self.k}, got {k}")
+        if (
+            prompt_version is not None
+            and self.prompt_version is not None
+            and prompt_version != self.prompt_version
+        ):
+            out.append(
+                f"prompt version: fitted on rows verified under {self.prompt_version}, got "
+                f"{prompt_version} (the solve or verify prompt, the verifier grammar or the "
+                "chat/completion mode differ: the confidences are another measurement)"
+            )
+        fitted_on = {"verifier": "sampling", "logprob_verifier": "logprob"}.get(self.signal)
+        if verification is not None and fitted_on is not None and verification != fitted_on:
+            out.append(
+                f"verification method: fitted on {fitted_on} confidences (signal "
+                f"{self.signal!r}), got {verification} verification"
+            )
         return out
 
     def format(self) -> str:
@@ -270,7 +323,7 @@ class Provenance:
         Example:
             >>> print(Provenance(costs=(1.0, 50.0), verify_costs=(1.0,), n_rows=3).format())
             fitted on 3 rows (sha256 -) with costs (1, 50), verification (1), signal verifier,
-              objective max_delta_ibc, k ?, models ?; langchain-automix ?, at ?
+              objective max_delta_ibc, k ?, prompt version ?, models ?; langchain-automix ?, at ?
         """
         models = ", ".join("?" if m is None else m for m in self.models) or "?"
         lines = [
@@ -278,6 +331,7 @@ class Provenance:
             f"{_fmt(self.costs)}, verification {_fmt(self.verify_costs)}, "
             f"signal {self.signal},",
             f"  objective {self.objective}, k {'?' if self.k is None else self.k}, "
+            f"prompt version {self.prompt_version or '?'}, "
             f"models {models}; langchain-automix {self.package_version or '?'}, "
             f"at {self.fitted_at or '?'}",
         ]
@@ -321,13 +375,16 @@ def check_provenance(
     costs: Sequence[float] | None = None,
     verify_costs: Sequence[float] | None = None,
     k: int | None = None,
+    prompt_version: str | None = None,
+    verification: str | None = None,
     strict: bool = False,
 ) -> list[str]:
     """Compare a policy's provenance with where it is used; warn or raise on differences.
 
-    Verification costs and ``k`` are compared only for a policy that reads the
-    verifier (:meth:`MetaVerifier.reads_verifier`). A policy without provenance
-    (fitted by hand, or a file written before provenance was recorded) is not checked.
+    Verification costs, ``k``, the prompt version and the verification method are
+    compared only for a policy that reads the verifier
+    (:meth:`MetaVerifier.reads_verifier`). A policy without provenance (fitted by hand,
+    or a file written before provenance was recorded) is not checked.
 
     Args:
         policy: the meta-verifier.
@@ -335,6 +392,9 @@ def check_provenance(
         costs: unit cost of each tier.
         verify_costs: verification cost of each non-final tier.
         k: verifier samples per answer.
+        prompt_version: the prompt version of the verification in use
+            (:func:`~langchain_automix.prompts.prompt_version`).
+        verification: ``sampling`` or ``logprob``, the verification in use.
         strict: raise :class:`PolicyMismatchError` instead of warning.
 
     Returns:
@@ -354,6 +414,8 @@ def check_provenance(
         costs=costs,
         verify_costs=verify_costs if reads else None,
         k=k if reads else None,
+        prompt_version=prompt_version if reads else None,
+        verification=verification if reads else None,
     )
     if diffs:
         message = (

@@ -23,6 +23,7 @@ from langchain_automix.errors import AutoMixInputError
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.meta_verifiers.provenance import check_provenance
 from langchain_automix.meta_verifiers.threshold import Threshold
+from langchain_automix.prompts import prompt_version
 from langchain_automix.runtime.context import AutoMixContext
 from langchain_automix.runtime.driver import adrive, adrive_to_result, drive, drive_to_result
 from langchain_automix.runtime.durable import SERDE_ALLOWLIST
@@ -34,6 +35,7 @@ from langchain_automix.runtime.verification import (
     DEFAULT_VERIFIER_TEMPERATURE,
     VerifierSettings,
     check_grammar_model,
+    verify_mode,
 )
 
 __all__ = ["AutoMixRunnable", "coerce_input"]
@@ -237,8 +239,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     """Chat models, cheapest first (two or more); the last tier's answer is final."""
     meta_verifier: MetaVerifier | None = None
     """Decides from the verifier's confidence; default ``Threshold(threshold)``. A fitted
-    policy whose provenance names other models, costs or ``k`` than this runnable's gets a
-    ``PolicyMismatchWarning`` naming each difference."""
+    policy whose provenance names other models, costs, ``k``, prompt version (prompts,
+    verifier grammar, chat/completion mode) or verification method than this runnable's
+    gets a ``PolicyMismatchWarning`` naming each difference."""
     strict_policy: bool = False
     """Raise ``PolicyMismatchError`` instead of that warning."""
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
@@ -381,6 +384,13 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             costs=self.costs.unit_costs_for(len(self.models)),
             verify_costs=self.costs.verify_costs_for(len(self.models)),
             k=self.num_verifications if self.verification == "sampling" else None,
+            prompt_version=prompt_version(
+                self.verify_prompt,
+                self.verifier_grammar,
+                verify_mode(self.models[0]),
+                self.solve_prompt,
+            ),
+            verification=self.verification,
             strict=self.strict_policy,
         )
 

@@ -319,3 +319,94 @@ def test_constant_signal_fit_warns_and_is_recorded() -> None:
     with pytest.warns(UserWarning, match="takes one value"):
         robust = Calibrated(POMDP()).fit(data)
     assert robust.fallback is not None and "takes one value" in robust.report["fallback_reason"]
+
+
+# --- prompt version and verification method (#25 item 4) ----------------------------------
+
+
+def _versioned_rows(version: str) -> ReplayDataset:
+    records = [dict(r, prompt_version=version) for r in _rows().records]
+    return ReplayDataset.from_records(records)
+
+
+def _pair() -> list[FakeListChatModel]:
+    return [FakeListChatModel(responses=["a"]), FakeListChatModel(responses=["b"])]
+
+
+def test_fit_records_the_rows_prompt_version_and_files_keep_it(tmp_path: Path) -> None:
+    from langchain_automix.prompts import prompt_version
+
+    policy = Threshold().fit(_versioned_rows(prompt_version()))
+    assert policy.provenance is not None
+    assert policy.provenance.prompt_version == prompt_version() == "890721b40629"
+    loaded = MetaVerifier.load(policy.save(tmp_path / "p.json"))
+    assert loaded.provenance == policy.provenance
+    mixed = ReplayDataset.from_records(
+        [dict(r, prompt_version=f"v{i % 2}") for i, r in enumerate(_rows().records)]
+    )
+    assert Threshold().fit(mixed).provenance.prompt_version is None  # rows disagree
+
+
+def test_same_prompts_raise_no_warning() -> None:
+    from langchain_automix.prompts import prompt_version
+
+    policy = Threshold().fit(_versioned_rows(prompt_version()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AutoMixRunnable(models=_pair(), meta_verifier=policy, strict_policy=True)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"verifier_grammar": 'root ::= "Correct"'},
+        {"verify_prompt": "custom"},
+        {"solve_prompt": "custom"},
+        {"completion_rows": True},
+    ],
+)
+def test_another_prompt_grammar_or_mode_is_named(setting: dict[str, Any]) -> None:
+    """Once silent: a policy fitted under one verification ran under another."""
+    from langchain_core.prompts import ChatPromptTemplate
+
+    from langchain_automix.prompts import prompt_version
+
+    rows_version = prompt_version(
+        verify_mode="completion" if "completion_rows" in setting else "chat"
+    )
+    policy = Threshold().fit(_versioned_rows(rows_version))
+    kwargs: dict[str, Any] = {}
+    if "verify_prompt" in setting:
+        kwargs["verify_prompt"] = ChatPromptTemplate.from_messages(
+            [("human", "{context} {question} {answer} Correct?")]
+        )
+    if "solve_prompt" in setting:
+        kwargs["solve_prompt"] = ChatPromptTemplate.from_messages([("human", "{question}")])
+    if "verifier_grammar" in setting:
+        kwargs["verifier_grammar"] = setting["verifier_grammar"]
+    models: list[Any] = _pair()
+    if "verifier_grammar" in setting:
+        from langchain_openai import ChatOpenAI
+
+        models = [
+            ChatOpenAI(model=FAKE, api_key="x", base_url="http://127.0.0.1:9") for _ in range(2)
+        ]
+    with pytest.warns(PolicyMismatchWarning, match="prompt version: fitted on rows verified under"):
+        AutoMixRunnable(models=models, meta_verifier=policy, **kwargs)
+    with pytest.raises(ValueError, match="prompt version"):
+        AutoMixRunnable(models=models, meta_verifier=policy, strict_policy=True, **kwargs)
+
+
+def test_a_sampling_fit_used_with_logprob_verification_is_named() -> None:
+    policy = Threshold().fit(_rows())
+    with pytest.warns(PolicyMismatchWarning, match="verification method: fitted on sampling"):
+        AutoMixRunnable(models=_pair(), meta_verifier=policy, verification="logprob")
+
+
+def test_provenance_without_prompt_version_is_not_compared() -> None:
+    legacy = Provenance(costs=(1.0, 50.0), verify_costs=(1.0,))
+    assert (
+        Provenance.from_dict({k: v for k, v in legacy.to_dict().items() if k != "prompt_version"})
+        == legacy
+    )
+    assert legacy.mismatches(prompt_version="anything") == []
