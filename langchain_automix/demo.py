@@ -36,6 +36,7 @@ from typing import Any, TextIO
 import numpy as np
 from langchain_core.runnables import RunnableConfig
 
+from langchain_automix._model_utils import model_name
 from langchain_automix.calibration.metrics import CostSpec, baselines
 from langchain_automix.calibration.replay import ReplayDataset, load_replay
 from langchain_automix.collection.datasets import QAItem, load_qa
@@ -46,9 +47,9 @@ from langchain_automix.evaluation import (
     paired_interval,
 )
 from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier, Threshold
-from langchain_automix.runtime.result import AutoMixResult
-from langchain_automix.runtime.solving import format_solve_messages
-from langchain_automix.runtime.verification import VerifierSettings, verify
+from langchain_automix.runtime.result import AutoMixResult, TierAttempt
+from langchain_automix.runtime.tier_step import answer, verified, verify_attempt
+from langchain_automix.runtime.verification import VerificationResult, VerifierSettings
 from langchain_automix.signals import FREE, has_answer_probs, resolve_auto
 
 __all__ = [
@@ -281,64 +282,21 @@ def choose_live(
     )
 
 
-@dataclass
-class _SmallTier:
-    """What the demo measured of the small tier for one question."""
-
-    model: str
-    answer: str | None
-    latency_s: float
-    verifier_confidence: float | None
-    verifier_samples: list[str]
-    verify_latency_s: float
-    signals: dict[str, float]
-
-
 def _live_row(
-    item: QAItem,
-    *,
-    small: _SmallTier,
-    large_model: str,
-    large_answer: str,
-    large_latency: float,
-    result: AutoMixResult,
+    item: QAItem, *, small: TierAttempt, large: TierAttempt, result: AutoMixResult
 ) -> dict[str, Any]:
-    small_score = score(small.answer or "", item.answers)
-    large_score = score(large_answer, item.answers)
+    """The replay row of one live question: both tiers' attempts, scored."""
     return {
         "id": item.id,
         "dataset": item.dataset,
         "question": item.question,
         "answers": list(item.answers),
         "tiers": [
-            {
-                "model": small.model,
-                "answer": small.answer,
-                "score": small_score.f1,
-                "exact_match": small_score.exact_match,
-                "verifier_confidence": small.verifier_confidence or 0.0,
-                "verifier_samples": small.verifier_samples,
-                "signals": {k: v for k, v in small.signals.items() if k != "verifier"},
-                "latency_s": small.latency_s,
-                "verify_latency_s": small.verify_latency_s,
-            },
-            {
-                "model": large_model,
-                "answer": large_answer,
-                "score": large_score.f1,
-                "exact_match": large_score.exact_match,
-                "latency_s": large_latency,
-            },
+            attempt.to_replay(score(attempt.answer or "", item.answers))
+            for attempt in (small, large)
         ],
         "automix": {"escalated": result.escalated, "total_cost": result.total_cost},
     }
-
-
-def _answer_alone(model: Any, item: QAItem, clock: Callable[[], float]) -> tuple[str, float]:
-    """One tier's answer outside AutoMix (for the table's baselines), and its seconds."""
-    t0 = clock()
-    reply = model.invoke(format_solve_messages(item.question, item.context))
-    return str(reply.content).strip(), clock() - t0
 
 
 def run_demo(
@@ -394,50 +352,40 @@ def run_demo(
         question = {"question": item.question, "context": item.context}
         result = automix.invoke_result(question, config=config)
         first = result.attempts[0]
-        small_answer, small_latency = first.answer, first.latency_s
+        small_attempt = first
         if first.skipped:  # a policy fixed to always-large: answer with the small model too
-            small_answer, small_latency = _answer_alone(small, item, clock)
-        confidence, samples, verify_latency = (
-            first.verifier_confidence,
-            first.verifier_samples,
-            first.verify_latency_s,
-        )
-        if table_reads_verifier and confidence is None and small_answer:
-            t1 = clock()
-            verified = verify(
+            small_attempt = answer(
+                small, tier=0, name=first.model, question=item.question, context=item.context
+            )
+        usable = small_attempt.error is None
+        if table_reads_verifier and usable and small_attempt.verifier_confidence is None:
+            # verified for the table, also where the live policy needed no verification
+            small_attempt = verify_attempt(
+                small_attempt,
                 small,
                 question=item.question,
                 context=item.context,
-                answer=small_answer,
                 settings=settings,
                 config=config,
             )
-            confidence, samples = verified.confidence, verified.samples
-            verify_latency = clock() - t1
+        if small_attempt.verifier_confidence is None:  # a failed or empty answer, or no
+            # policy reads the verifier: recorded as confidence 0 (escalated), as collect does
+            reason = small_attempt.error or "not verified: no policy reads the verifier"
+            unverified = VerificationResult.unverified(reason, k)
+            small_attempt = verified(small_attempt, unverified, method="sampling")
         if result.escalated:
-            large_answer = result.answer
-            large_latency = result.attempts[-1].latency_s
+            large_attempt = result.attempts[-1]
         else:  # measure always-large too (not part of AutoMix's cost)
-            large_answer, large_latency = _answer_alone(large, item, clock)
-        results.append(result)
-        rows.append(
-            _live_row(
-                item,
-                small=_SmallTier(
-                    model=first.model,
-                    answer=small_answer,
-                    latency_s=small_latency,
-                    verifier_confidence=confidence,
-                    verifier_samples=list(samples),
-                    verify_latency_s=verify_latency,
-                    signals=dict(first.signals),
-                ),
-                large_model=result.attempts[-1].model if result.escalated else "large",
-                large_answer=large_answer,
-                large_latency=large_latency,
-                result=result,
+            large_attempt = answer(
+                large,
+                tier=1,
+                name=model_name(large),
+                question=item.question,
+                context=item.context,
+                final=True,
             )
-        )
+        results.append(result)
+        rows.append(_live_row(item, small=small_attempt, large=large_attempt, result=result))
         seen = (
             "small model skipped"
             if first.skipped

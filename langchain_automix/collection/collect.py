@@ -55,7 +55,18 @@ from langchain_core.prompts import BasePromptTemplate
 from langchain_automix._model_utils import flat_usage
 from langchain_automix.collection.datasets import QAItem
 from langchain_automix.collection.scoring import score
-from langchain_automix.signals import answer_kind_signals
+from langchain_automix.prompts import prompt_version
+from langchain_automix.runtime.result import TierAttempt
+from langchain_automix.runtime.solving import asolve
+from langchain_automix.runtime.tier_step import aanswer, averify_attempt, verified
+from langchain_automix.runtime.verification import (
+    VerificationResult,
+    VerifierSettings,
+    VerifyMode,
+    check_grammar_model,
+    verify_mode,
+)
+from langchain_automix.runtime.verification_logprob import alogprob_verify
 
 __all__ = [
     "CollectStats",
@@ -69,17 +80,6 @@ __all__ = [
     "read_done_ids",
     "tiers_verify_mode",
 ]
-
-from langchain_automix.prompts import prompt_version
-from langchain_automix.runtime.solving import asolve
-from langchain_automix.runtime.verification import (
-    VerifierSettings,
-    VerifyMode,
-    averify,
-    check_grammar_model,
-    verify_mode,
-)
-from langchain_automix.runtime.verification_logprob import alogprob_verify
 
 
 @dataclass
@@ -347,24 +347,22 @@ async def collect_one(
             if reused is not None:
                 out_tiers.append(reused)
                 continue
+        # the tier step the graph records live: the same rules and fields
         if entry is None:
-            solved = await asolve(
-                tier.model, question=item.question, context=item.context, logprobs=not final
+            attempt = await aanswer(
+                tier.model,
+                tier=i,
+                name=tier.name,
+                question=item.question,
+                context=item.context,
+                final=final,
+                logprobs=not final,
             )
-            f1, em = score(str(solved.answer), item.answers)
-            entry = {
-                "model": tier.name,
-                "answer": str(solved.answer),
-                "score": f1,
-                "exact_match": em,
-                "usage": flat_usage(solved.usage) or {},
-                "latency_s": round(float(solved.latency_s), 4),
-                "signals": dict(solved.signals or {}),
-            }
-        answer = str(entry["answer"])
-        answer_signals = entry.pop("signals", None) or {}
+            extra: dict[str, Any] = {}
+        else:  # an earlier run's answer, verified anew
+            attempt = TierAttempt.from_replay(entry, tier=i)
+            extra = {"answer_reused": True}
         if not final:
-            signals: dict[str, float] = {**answer_signals, **answer_kind_signals(answer)}
             verifier = tier.verifier or tier.model
             if logprob_verifier:
                 lp = await alogprob_verify(
@@ -372,39 +370,37 @@ async def collect_one(
                     verifier if mode == "chat" else tier.model,
                     question=item.question,
                     context=item.context,
-                    answer=answer,
+                    answer=attempt.answer or "",
                     seed=qseed,
                 )
                 if lp.n_valid:
-                    signals["logprob_verifier"] = float(lp.confidence)
-                entry["logprob_verify_latency_s"] = round(float(lp.latency_s), 4)
-                entry["logprob_verify_usage"] = flat_usage(lp.usage) or {}
-            entry["signals"] = signals
-            start = time.perf_counter()
-            verified = await averify(
-                verifier,
-                question=item.question,
-                context=item.context,
-                answer=answer,
-                settings=VerifierSettings(
-                    k=k,
-                    temperature=temperature,
-                    max_tokens=verify_max_tokens,
-                    seed=qseed,
-                    request_n=tier.request_n,
-                    prompt=verify_prompt,
-                    grammar=verify_grammar,
-                ),
-                config={"max_concurrency": tier.max_concurrency} if tier.max_concurrency else None,
-            )
-            entry.update(
-                verifier_confidence=float(verified.confidence),
-                verifier_samples=list(verified.samples),
-                verifier_n_valid=int(verified.n_valid),
-                verifier_errors=list(verified.errors),
-                verify_usage=flat_usage(verified.usage) or {},
-                verify_latency_s=round(time.perf_counter() - start, 4),
-            )
+                    signals = {**attempt.signals, "logprob_verifier": float(lp.confidence)}
+                    attempt = attempt.model_copy(update={"signals": signals})
+                extra["logprob_verify_latency_s"] = round(float(lp.latency_s), 4)
+                extra["logprob_verify_usage"] = flat_usage(lp.usage) or {}
+            if attempt.error is not None:  # an empty answer: escalated live, never verified
+                unverified = VerificationResult.unverified(attempt.error, k)
+                attempt = verified(attempt, unverified, method="sampling")
+            else:
+                attempt = await averify_attempt(
+                    attempt,
+                    verifier,
+                    question=item.question,
+                    context=item.context,
+                    settings=VerifierSettings(
+                        k=k,
+                        temperature=temperature,
+                        max_tokens=verify_max_tokens,
+                        seed=qseed,
+                        request_n=tier.request_n,
+                        prompt=verify_prompt,
+                        grammar=verify_grammar,
+                    ),
+                    config={"max_concurrency": tier.max_concurrency}
+                    if tier.max_concurrency
+                    else None,
+                )
+        entry = {**attempt.to_replay(score(attempt.answer or "", item.answers)), **extra}
         out_tiers.append(entry)
     return {
         "id": item.id,

@@ -41,19 +41,21 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime, get_runtime
 
-from langchain_automix._model_utils import flat_usage, sum_usage
+from langchain_automix._model_utils import sum_usage
 from langchain_automix.errors import AutoMixModelError, TierTimeoutError
 from langchain_automix.meta_verifiers.base import Observation
 from langchain_automix.runtime.context import AutoMixContext, RunKnobs
 from langchain_automix.runtime.result import AutoMixResult, TierAttempt
 from langchain_automix.runtime.solving import SolveResult, asolve, solve
 from langchain_automix.runtime.state import AutoMixState, InputState, OutputState
-from langchain_automix.runtime.verification import VerificationResult, averify, verify
-from langchain_automix.runtime.verification_logprob import (
-    alogprob_verify_settings,
-    logprob_verify_settings,
+from langchain_automix.runtime.tier_step import (
+    EMPTY_ANSWER_ERROR,
+    answered,
+    averify_attempt,
+    verified,
+    verify_attempt,
 )
-from langchain_automix.signals import answer_kind_signals
+from langchain_automix.runtime.verification import VerificationResult
 
 __all__ = [
     "EMPTY_ANSWER_ERROR",
@@ -75,10 +77,6 @@ GRAPH_NAME = "AutoMix"
 
 NODES = ("solve_small", "self_verify", "meta_decide", "solve_large")
 """The graph's nodes, in the order a query meets them."""
-
-EMPTY_ANSWER_ERROR = "EmptyAnswer: the model returned an empty answer"
-"""The error recorded on a non-final tier's attempt whose answer is empty or blank; the
-query escalates at once, as after a failed call."""
 
 _NodeRunnable: Any
 try:  # LangGraph's own node wrapper: sync and async bodies, no extra trace level
@@ -234,47 +232,27 @@ def _unverified(ctx: AutoMixContext, tier: int, error: BaseException) -> Verific
 
 
 def _solved(ctx: AutoMixContext, tier: int, out: SolveResult | BaseException) -> TierAttempt:
-    name = ctx.model_names[tier]
+    """The tier's attempt (:func:`~langchain_automix.runtime.tier_step.answered`), priced."""
+    attempt = answered(out, tier=tier, name=ctx.model_names[tier], final=tier == ctx.n_tiers - 1)
     if isinstance(out, BaseException):
-        return TierAttempt(tier=tier, model=name, error=f"{type(out).__name__}: {out}")
-    usage = flat_usage(out.usage)
-    # An empty answer is no answer: a non-final tier escalates it without verifying
-    # (a verifier that calls it Correct must not get the chance to keep it).
-    empty = not out.answer.strip() and tier < ctx.n_tiers - 1
-    return TierAttempt(
-        tier=tier,
-        model=name,
-        answer=out.answer,
-        usage=usage,
-        latency_s=out.latency_s,
-        signals={**(out.signals or {}), **answer_kind_signals(out.answer)},
-        cost=ctx.costs.unit_costs_for(ctx.n_tiers)[tier],
-        money=ctx.costs.money(tier, usage),
-        error=EMPTY_ANSWER_ERROR if empty else None,
+        return attempt  # no answer, nothing charged
+    return attempt.model_copy(
+        update={
+            "cost": ctx.costs.unit_costs_for(ctx.n_tiers)[tier],
+            "money": ctx.costs.money(tier, attempt.usage),
+        }
     )
 
 
-def _verified(ctx: AutoMixContext, attempt: TierAttempt, v: VerificationResult) -> TierAttempt:
-    usage = flat_usage(v.usage)
-    money = ctx.costs.money(attempt.tier, usage)
-    return attempt.model_copy(
+def _priced_verification(
+    ctx: AutoMixContext, before: TierAttempt, after: TierAttempt
+) -> TierAttempt:
+    """``after`` (``before`` with its verification) charged the verification's cost."""
+    money = ctx.costs.money(before.tier, after.verify_usage)
+    return after.model_copy(
         update={
-            "signals": {
-                **attempt.signals,
-                ("logprob_verifier" if ctx.verifier.method == "logprob" else "verifier"): (
-                    v.confidence
-                ),
-            },
-            "verifier_confidence": v.confidence,
-            "verifier_n_valid": v.n_valid,
-            "verifier_n_samples": v.n_samples,
-            "no_valid_sample": v.no_valid_sample,
-            "verifier_samples": v.samples,
-            "verifier_errors": v.errors,
-            "verify_usage": usage,
-            "verify_latency_s": v.latency_s,
-            "cost": attempt.cost + ctx.costs.verify_costs_for(ctx.n_tiers)[attempt.tier],
-            "money": None if money is None else (attempt.money or 0.0) + money,
+            "cost": before.cost + ctx.costs.verify_costs_for(ctx.n_tiers)[before.tier],
+            "money": None if money is None else (before.money or 0.0) + money,
         }
     )
 
@@ -472,22 +450,22 @@ def self_verify(
     if not ctx.meta_verifier.reads_verifier():
         return {}
     attempt = state["attempts"][-1]
-    run = logprob_verify_settings if ctx.verifier.method == "logprob" else verify
     try:
-        result = _call_with_timeout(
-            lambda: run(
+        checked = _call_with_timeout(
+            lambda: verify_attempt(
+                attempt,
                 ctx.models[attempt.tier],
                 question=state["question"],
                 context=state.get("context"),
-                answer=attempt.answer or "",
                 settings=ctx.verifier,
                 config=_tagged(config, "self_verify", hidden=True),
             ),
             ctx.timeout(attempt.tier),
         )
     except TimeoutError:
-        result = _unverified(ctx, attempt.tier, _timed_out(ctx, attempt.tier, "verify"))
-    return _replace_last(state, _verified(ctx, attempt, result))
+        timed_out = _unverified(ctx, attempt.tier, _timed_out(ctx, attempt.tier, "verify"))
+        checked = verified(attempt, timed_out, method=ctx.verifier.method)
+    return _replace_last(state, _priced_verification(ctx, attempt, checked))
 
 
 async def aself_verify(
@@ -498,22 +476,22 @@ async def aself_verify(
     if not ctx.meta_verifier.reads_verifier():
         return {}
     attempt = state["attempts"][-1]
-    arun = alogprob_verify_settings if ctx.verifier.method == "logprob" else averify
     try:
-        result = await _await_with_timeout(
-            arun(
+        checked = await _await_with_timeout(
+            averify_attempt(
+                attempt,
                 ctx.models[attempt.tier],
                 question=state["question"],
                 context=state.get("context"),
-                answer=attempt.answer or "",
                 settings=ctx.verifier,
                 config=_tagged(config, "self_verify", hidden=True),
             ),
             ctx.timeout(attempt.tier),
         )
     except (TimeoutError, asyncio.TimeoutError):
-        result = _unverified(ctx, attempt.tier, _timed_out(ctx, attempt.tier, "verify"))
-    return _replace_last(state, _verified(ctx, attempt, result))
+        timed_out = _unverified(ctx, attempt.tier, _timed_out(ctx, attempt.tier, "verify"))
+        checked = verified(attempt, timed_out, method=ctx.verifier.method)
+    return _replace_last(state, _priced_verification(ctx, attempt, checked))
 
 
 def meta_decide(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
@@ -70,6 +71,72 @@ class TierAttempt(BaseModel):
     money: float | None = None
     """Money spent at this tier, when token prices are configured."""
 
+    def to_replay(self, score: tuple[float, float] | None = None) -> dict[str, Any]:
+        """This attempt as a replay row's tier entry (what ``automix collect`` writes).
+
+        Args:
+            score: the answer's ``(token F1, exact match)`` against the gold answers
+                (:func:`~langchain_automix.collection.scoring.score`); without it the
+                entry has no score (a served trace, to be labelled later).
+
+        Example:
+            >>> a = TierAttempt(tier=0, model="small", answer="Paris",
+            ...                 signals={"verifier": 1.0}, verifier_confidence=1.0)
+            >>> e = a.to_replay((1.0, 1.0))
+            >>> e["score"], e["verifier_confidence"], e["signals"]
+            (1.0, 1.0, {})
+            >>> TierAttempt.from_replay(e, tier=0) == a.model_copy(update={"verifier_n_valid": 0,
+            ...     "verifier_n_samples": 0})
+            True
+        """
+        entry: dict[str, Any] = {"model": self.model, "answer": self.answer}
+        if score is not None:
+            entry["score"], entry["exact_match"] = float(score[0]), float(score[1])
+        entry["usage"] = self.usage or {}
+        entry["latency_s"] = round(float(self.latency_s), 4)
+        if self.verifier_confidence is not None:  # a tier that reached a decision
+            entry["signals"] = {k: v for k, v in self.signals.items() if k != "verifier"}
+        if self.error is not None:
+            entry["error"] = self.error
+        if self.skipped:
+            entry["skipped"] = True
+        if self.verifier_confidence is not None:
+            entry.update(
+                verifier_confidence=float(self.verifier_confidence),
+                verifier_samples=list(self.verifier_samples),
+                verifier_n_valid=int(self.verifier_n_valid or 0),
+                verifier_errors=list(self.verifier_errors),
+                verify_usage=self.verify_usage or {},
+                verify_latency_s=round(float(self.verify_latency_s), 4),
+            )
+        return entry
+
+    @classmethod
+    def from_replay(cls, entry: Mapping[str, Any], *, tier: int) -> TierAttempt:
+        """The attempt a replay row's tier entry records (inverse of :meth:`to_replay`)."""
+        confidence = entry.get("verifier_confidence")
+        signals = dict(entry.get("signals") or {})
+        if confidence is not None:
+            signals["verifier"] = float(confidence)
+        samples = list(entry.get("verifier_samples") or [])
+        return cls(
+            tier=tier,
+            model=str(entry.get("model") or f"tier{tier}"),
+            answer=entry.get("answer"),
+            error=entry.get("error"),
+            usage=entry.get("usage") or None,
+            latency_s=float(entry.get("latency_s") or 0.0),
+            signals=signals,
+            verifier_confidence=None if confidence is None else float(confidence),
+            verifier_n_valid=entry.get("verifier_n_valid"),
+            verifier_n_samples=len(samples) if confidence is not None else None,
+            verifier_samples=samples,
+            verifier_errors=list(entry.get("verifier_errors") or []),
+            verify_usage=entry.get("verify_usage") or None,
+            verify_latency_s=float(entry.get("verify_latency_s") or 0.0),
+            skipped=bool(entry.get("skipped", False)),
+        )
+
 
 class AutoMixResult(BaseModel):
     """The full outcome of one AutoMix query.
@@ -136,6 +203,29 @@ class AutoMixResult(BaseModel):
         if not self.resumed:
             data.pop("resumed")
         return data
+
+    def to_replay(self, *, id: str, question: str, context: str | None = None) -> dict[str, Any]:
+        """A served query as a replay row (unscored): one tier entry per attempt made.
+
+        Label it (add each tier's ``score``; call the tiers it never reached) before
+        fitting on it: a replay row needs every tier's score. Written with
+        :func:`~langchain_automix.calibration.replay.write_replay`'s JSON Lines layout.
+
+        Example:
+            >>> r = AutoMixResult(answer="Paris", answered_by=0, answered_by_model="s",
+            ...                   n_tiers=2, total_cost=2.0, attempts=[TierAttempt(
+            ...                   tier=0, model="s", answer="Paris", verifier_confidence=0.75)])
+            >>> row = r.to_replay(id="q1", question="Capital?")
+            >>> row["tiers"][0]["verifier_confidence"], "score" in row["tiers"][0]
+            (0.75, False)
+        """
+        return {
+            "id": id,
+            "question": question,
+            "context": context,
+            "tiers": [a.to_replay() for a in self.attempts if not a.skipped],
+            "automix": {"escalated": self.escalated, "total_cost": self.total_cost},
+        }
 
     def to_message(self) -> AIMessage:
         """The ``AIMessage`` that ``AutoMixRunnable`` returns for this result."""
