@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Sequence
 from typing import Any, cast
 
 from fastapi import FastAPI, Request
@@ -53,6 +54,7 @@ def create_app(
     model_name: str = "automix",
     playground: bool = True,
     limits: ServerLimits | None = None,
+    unmetered_routes: Sequence[str] = (),
 ) -> FastAPI:
     """Build a FastAPI app serving an AutoMix runnable.
 
@@ -90,6 +92,9 @@ def create_app(
         limits: operator limits; default ``ServerLimits()`` (32 inputs per batch, 512
             model calls per request, 8 batch items at a time, ``num_verifications`` up to
             the larger of the runnable's and 16, no budgets, no rate limit).
+        unmetered_routes: paths of routes you add to the app that take a body but call
+            no model. Any other body route the request guard has no cost plan for is
+            refused (403): it would run the models past every budget and limit.
 
     Returns:
         The FastAPI app; run it with ``uvicorn.run(app, host="127.0.0.1")``.
@@ -165,7 +170,12 @@ def create_app(
 
     api_key = api_key_from_env(api_key_env)
     app.add_middleware(
-        RequestGuardMiddleware, limits=limits, shape=_shape(automix, k_cap, path, api_key)
+        RequestGuardMiddleware,
+        limits=limits,
+        shape=_shape(automix, k_cap, path, api_key),
+        # the live list: routes the caller adds after create_app are checked too
+        routes=app.router.routes,
+        unmetered_routes=tuple(unmetered_routes),
     )
     if api_key is not None:
         app.add_middleware(BearerAuthMiddleware, api_key=api_key)

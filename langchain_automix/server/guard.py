@@ -32,6 +32,8 @@ import ipaddress
 import json
 import logging
 import math
+import re
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
@@ -56,6 +58,44 @@ LANGSERVE_ENDPOINTS = frozenset({"invoke", "batch", "stream", "stream_log", "str
 """LangServe endpoints that run the model (the others only describe it)."""
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+NO_MODEL_ENDPOINTS = frozenset({"token_feedback", "feedback"})
+"""LangServe endpoints that take a body but call no model."""
+
+
+def unplanned_routes(
+    routes: Sequence[Any], shape: ServedShape, declared: Collection[str] = ()
+) -> list[str]:
+    """Paths of routes that take a body but that the guard neither meters nor knows as free.
+
+    A route the guard has no plan for would run its models past every budget, size and
+    knob check: :class:`RequestGuardMiddleware` refuses its requests (403) unless
+    ``declared`` names it (``create_app(..., unmetered_routes=[...])``).
+
+    Example:
+        >>> from starlette.routing import Route
+        >>> shape = ServedShape(n_tiers=2, default_k=8, sampling=True, item_cost=52.0,
+        ...                     num_verifications_cap=16)
+        >>> unplanned_routes([Route("/automix/invoke", lambda r: None, methods=["POST"]),
+        ...                   Route("/mine", lambda r: None, methods=["POST"])], shape)
+        ['/mine']
+    """
+    prefix = shape.langserve_path.rstrip("/") + "/"
+    out = []
+    for route in routes:
+        path = getattr(route, "path", None)
+        if not isinstance(path, str) or not (
+            set(getattr(route, "methods", ()) or ()) & _BODY_METHODS
+        ):
+            continue
+        if path in OPEN_PATHS or path == shape.chat_path or path in declared:
+            continue
+        if path.startswith(prefix):
+            rest = path[len(prefix) :].removeprefix("c/{config_hash}/")
+            if rest in LANGSERVE_ENDPOINTS or rest in NO_MODEL_ENDPOINTS:
+                continue
+        out.append(path)
+    return out
 
 
 @dataclass(frozen=True)
@@ -164,10 +204,33 @@ class RequestGuardMiddleware:
         (10, 32)
     """
 
-    def __init__(self, app: ASGIApp, *, limits: ServerLimits, shape: ServedShape) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limits: ServerLimits,
+        shape: ServedShape,
+        routes: Sequence[Any] = (),
+        unmetered_routes: Collection[str] = (),
+    ) -> None:
         self.app = app
         self.limits = limits
         self.shape = shape
+        # the app's routes when the server starts (routes added after create_app included)
+        unplanned = set(unplanned_routes(routes, shape, unmetered_routes))
+        self._unplanned = [
+            re.compile(r.path_regex.pattern)
+            if hasattr(r, "path_regex")
+            else re.compile(re.escape(r.path) + "$")
+            for r in routes
+            if getattr(r, "path", None) in unplanned
+        ]
+        if unplanned:
+            logger.warning(
+                "routes %s take a body but have no cost plan: their requests are refused "
+                "(403) unless create_app(..., unmetered_routes=[...]) names them",
+                sorted(unplanned),
+            )
         self._rate = (
             KeyedBuckets(capacity=limits.rate_limit, rate=limits.rate_limit / 60.0)
             if limits.rate_limit
@@ -395,6 +458,9 @@ class RequestGuardMiddleware:
         ):
             await self.app(scope, receive, send)
             return
+        if any(p.match(scope["path"]) for p in self._unplanned):
+            await self._refuse(self._unplanned_route(scope["path"]), scope, receive, send)
+            return
         refusal = (
             self._check_content_type(scope) or self._check_host(scope) or self._check_origin(scope)
         )
@@ -444,6 +510,17 @@ class RequestGuardMiddleware:
         finally:
             current_charge().reset(token)
             self._settle(client, charge)
+
+    @staticmethod
+    def _unplanned_route(path: str) -> Any:
+        return error_response(
+            403,
+            f"{path} takes a request body but the server has no cost plan for it: it could "
+            "call the models past every budget and size limit. Name it in "
+            "create_app(..., unmetered_routes=[...]) if it calls no model, or serve it "
+            "through the /automix routes",
+            code="unplanned_route",
+        )
 
     def _too_slow(self) -> Any:
         limit = self.limits.body_timeout_s

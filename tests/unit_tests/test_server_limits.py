@@ -455,3 +455,40 @@ def test_lone_surrogate_and_huge_integer_get_4xx_not_5xx() -> None:
     )
     assert resp.status_code == 400 and "number too long" in resp.text
     assert c.calls == 0
+
+
+# --- routes the guard has no plan for (#25) -------------------------------------------------
+
+
+def _app_with_own_route(**kwargs: Any) -> tuple[TestClient, ScriptedChatModel]:
+    small = ScriptedChatModel(answer="Paris", verdicts=[CORRECT])
+    automix = AutoMixRunnable(models=[small, ScriptedChatModel()], num_verifications=2)
+    app = create_app(automix, api_key_env=None, **kwargs)
+
+    @app.post("/mine/{name}")
+    async def mine(name: str, body: dict[str, Any]) -> dict[str, Any]:  # calls the models
+        msg = await automix.ainvoke(body["question"])
+        return {"name": name, "answer": msg.content}
+
+    return TestClient(app, base_url="http://localhost"), small
+
+
+def test_a_body_route_without_a_cost_plan_is_refused_before_any_call() -> None:
+    """Once a route added to the app ran the models past every budget and limit."""
+    http, small = _app_with_own_route(limits=ServerLimits(budget_per_minute=1000.0))
+    resp = http.post("/mine/x", json={"question": "Capital?"})
+    assert resp.status_code == 403, resp.text
+    body = resp.json()
+    assert (
+        body["error"]["code"] == "unplanned_route"
+        and "unmetered_routes" in body["error"]["message"]
+    )
+    assert small.calls == []
+    # the planned routes still work
+    assert http.post("/automix/invoke", json={"input": {"question": "Capital?"}}).status_code == 200
+
+
+def test_a_declared_route_passes() -> None:
+    http, small = _app_with_own_route(unmetered_routes=["/mine/{name}"])
+    resp = http.post("/mine/x", json={"question": "Capital?"})
+    assert resp.status_code == 200 and resp.json()["answer"] == "Paris"
