@@ -170,6 +170,10 @@ class ScriptedChatModel(BaseChatModel):
             if run_manager:
                 run_manager.on_llm_new_token(token, chunk=chunk)
             yield chunk
+        # the usage, in a last chunk of its own (as OpenAI's stream_options.include_usage)
+        i, o = self.usage
+        usage = {"input_tokens": i, "output_tokens": o, "total_tokens": i + o}
+        yield ChatGenerationChunk(message=AIMessageChunk(content="", usage_metadata=usage))
 
     async def _astream(
         self,
