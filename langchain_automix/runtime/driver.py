@@ -72,6 +72,7 @@ class _Run:
             self.config, self.thread_id = thread_config(config)
         self.streamed: list[str] = []
         self.final: Any = None
+        self.cost_before = 0.0
 
     def start(self, state: InputState, snapshot: Any) -> Any:
         """The graph's input (None: resume; the final state is kept for a finished run)."""
@@ -79,6 +80,9 @@ class _Run:
             return state
         self.plan = plan_run(snapshot, state, self.thread_id)
         self.final = self.plan.done
+        if self.plan.resumed:  # what the nodes done before this call cost
+            done = (getattr(snapshot, "values", None) or {}).get("attempts") or []
+            self.cost_before = sum(a.cost for a in done)
         return self.plan.input
 
     def stream_kwargs(self) -> dict[str, Any]:
@@ -102,13 +106,18 @@ class _Run:
         """Make a failure's partial result say what was streamed and where to resume."""
         _note_streamed(exc, self.streamed)
         if self.thread_id is not None and exc.partial is not None:
-            exc.partial = exc.partial.model_copy(update={"thread_id": self.thread_id})
+            update: dict[str, Any] = {"thread_id": self.thread_id}
+            if self.plan is not None and self.plan.resumed:
+                update["spent_this_call"] = max(0.0, exc.partial.total_cost - self.cost_before)
+            exc.partial = exc.partial.model_copy(update=update)
 
     def result(self) -> AutoMixResult:
         result = result_from_state(self.ctx, self.final)
         update: dict[str, Any] = {}
         if self.plan is not None:
             update.update(thread_id=self.thread_id, resumed=self.plan.resumed)
+            if self.plan.resumed:
+                update["spent_this_call"] = max(0.0, result.total_cost - self.cost_before)
         if self.streamed:
             update["streamed_tier"] = result.answered_by
         return result.model_copy(update=update) if update else result

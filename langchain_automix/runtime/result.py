@@ -188,6 +188,11 @@ class AutoMixResult(BaseModel):
     resumed: bool = False
     """True when this thread already held part or all of the run (a resumed or replayed
     query, see :mod:`langchain_automix.runtime.durable`); left out of the trace when False."""
+    spent_this_call: float | None = None
+    """For a resumed or replayed durable run: the unit cost of the calls this invocation
+    made (``total_cost`` counts the nodes done before too; a finished thread replayed
+    costs 0). Budgets are charged on it. None (left out of the trace) otherwise: the
+    call spent ``total_cost``."""
 
     @property
     def cost_per_tier(self) -> list[float]:
@@ -202,6 +207,8 @@ class AutoMixResult(BaseModel):
             data.pop("thread_id")
         if not self.resumed:
             data.pop("resumed")
+        if self.spent_this_call is None:
+            data.pop("spent_this_call")
         return data
 
     def to_replay(self, *, id: str, question: str, context: str | None = None) -> dict[str, Any]:

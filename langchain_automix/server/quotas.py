@@ -428,7 +428,9 @@ class CostMeter(BaseCallbackHandler):
             if isinstance(error, AutoMixInputError):  # refused before any model call
                 self.charge.report(0.0)
             elif isinstance(error, AutoMixModelError) and error.partial is not None:
-                self.charge.report(error.partial.total_cost)
+                partial = error.partial
+                spent = partial.spent_this_call
+                self.charge.report(partial.total_cost if spent is None else spent)
             else:
                 self.charge.report(None)
 
@@ -441,6 +443,10 @@ def _total_cost(outputs: Any) -> float | None:
         if metadata is None and isinstance(output, dict):
             metadata = output.get("response_metadata")
     trace = metadata.get(TRACE_KEY) if isinstance(metadata, dict) else None
-    if isinstance(trace, dict) and isinstance(trace.get("total_cost"), int | float):
-        return float(trace["total_cost"])
+    if not isinstance(trace, dict):
+        return None
+    # a resumed or replayed durable run: what this call spent, not the whole thread's cost
+    for key in ("spent_this_call", "total_cost"):
+        if isinstance(trace.get(key), int | float):
+            return float(trace[key])
     return None

@@ -137,6 +137,10 @@ def test_generated_thread_id_replays_a_finished_query_without_calls() -> None:
     assert (calls(small), calls(large)) == before  # no model called
     replay = AutoMixResult.from_message(again)
     assert replay.answer == first.answer and replay.resumed
+    # the replay called nothing: it spent 0, while total_cost still records the query's
+    assert replay.spent_this_call == 0.0 and replay.total_cost == first.total_cost == 52.0
+    assert first.spent_this_call is None  # a plain run: it spent its total_cost
+    assert again.response_metadata["automix"]["spent_this_call"] == 0.0
     other = AutoMixResult.from_message(automix.invoke(QUERY))
     assert other.thread_id != first.thread_id
 
@@ -155,9 +159,14 @@ def test_failed_final_tier_names_its_thread_and_a_retry_reruns_only_it() -> None
     with pytest.raises(AutoMixModelError) as info:
         automix.invoke(QUERY, config)
     assert info.value.partial is not None and info.value.partial.thread_id == "req-f"
+    assert info.value.partial.spent_this_call is None  # a first run: spent = total_cost
     large.fail_solve = False
-    assert automix.invoke(QUERY, config).content == "Paris, France"
+    retried = AutoMixResult.from_message(automix.invoke(QUERY, config))
+    assert retried.answer == "Paris, France"
     assert calls(small) == (1, 2) and calls(large) == (2, 0)
+    # the retry paid for the large tier only (50); the small tier's answer and verification
+    # (1 + 1) were paid by the first call
+    assert retried.total_cost == 52.0 and retried.spent_this_call == 50.0
 
 
 def test_stream_resumes_and_streams_the_final_tier() -> None:

@@ -492,3 +492,26 @@ def test_a_declared_route_passes() -> None:
     http, small = _app_with_own_route(unmetered_routes=["/mine/{name}"])
     resp = http.post("/mine/x", json={"question": "Capital?"})
     assert resp.status_code == 200 and resp.json()["answer"] == "Paris"
+
+
+def test_a_replayed_durable_thread_is_not_charged_again() -> None:
+    """Once a replay that called no model was charged its original 52 units."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    small = ScriptedChatModel(answer="Paris", verdicts=[INCORRECT])
+    large = ScriptedChatModel(answer="Paris, France")
+    automix = AutoMixRunnable(
+        models=[small, large], num_verifications=1, checkpointer=InMemorySaver()
+    )
+    app = create_app(automix, api_key_env=None, limits=ServerLimits(budget_per_minute=110))
+    http = TestClient(app, base_url="http://localhost", client=("10.0.0.9", 1))
+    first = http.post(CHAT, json=chat(thread_id="t1")).json()["automix"]
+    assert first["total_cost"] == 52.0  # 58 of 110 left
+    for _ in range(3):  # three replays of the finished thread: no call, nothing charged
+        again = http.post(CHAT, json=chat(thread_id="t1"))
+        assert again.status_code == 200, again.text
+        trace = again.json()["automix"]
+        assert trace["spent_this_call"] == 0.0 and trace["resumed"] is True
+    assert len(small.calls) == 2 and len(large.calls) == 1
+    # 58 units left: one more escalated query (52) still fits; charged 52 x 4 it would not
+    assert http.post(CHAT, json=chat(thread_id="t2")).status_code == 200
