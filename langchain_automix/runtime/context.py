@@ -41,6 +41,10 @@ class AutoMixContext:
     """Stream the final tier's tokens to the graph's custom stream."""
     timeouts: tuple[float | None, ...] = ()
     """Seconds each tier may take to answer, and again to verify (empty: no limit)."""
+    publish: bool = False
+    """Write the run's end into the state (``answer``, ``trace``, ``message``): a graph
+    built with its models (``create_automix_graph``) returns them; the runnables read
+    the attempts and leave it off (fewer state channels per step)."""
 
     def timeout(self, tier: int) -> float | None:
         """The time limit of ``tier``'s solve call and of its verification, if any."""

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -99,11 +100,12 @@ def _resolver(automix: AutoMixRunnable) -> ContextResolver:
     @lru_cache(maxsize=64)
     def tuned(knobs: tuple[tuple[str, Any], ...]) -> AutoMixContext:
         # rebuilt (not copied), so the knobs are validated and the context follows them
-        return AutoMixRunnable(**{**fields, **dict(knobs)}).context
+        runnable = AutoMixRunnable(**{**fields, **dict(knobs)}) if knobs else automix
+        return replace(runnable.context, publish=True)  # the graph returns its answer
 
     def resolve(context: Any) -> AutoMixContext:
         if context is None:
-            return automix.context
+            return tuned(())
         if not isinstance(context, Mapping):
             raise TypeError(
                 f"the run context must be a mapping of {sorted(_KNOBS)}, "
@@ -116,6 +118,6 @@ def _resolver(automix: AutoMixRunnable) -> ContextResolver:
             )
         # a threshold of 0 is a setting, not a missing one
         knobs = tuple(sorted((k, v) for k, v in context.items() if v is not None))
-        return tuned(knobs) if knobs else automix.context
+        return tuned(knobs)
 
     return resolve

@@ -47,7 +47,7 @@ from langchain_automix.meta_verifiers.base import Observation
 from langchain_automix.runtime.context import AutoMixContext, RunKnobs
 from langchain_automix.runtime.result import AutoMixResult, TierAttempt
 from langchain_automix.runtime.solving import SolveResult, asolve, solve
-from langchain_automix.runtime.state import AutoMixState, InputState, OutputState
+from langchain_automix.runtime.state import AutoMixState, InputState, OutputState, PublishedState
 from langchain_automix.runtime.tier_step import (
     EMPTY_ANSWER_ERROR,
     answered,
@@ -296,7 +296,7 @@ def _after_solve(
             f"the final tier {attempt.model!r} failed: {attempt.error}", partial=partial
         ) from (out if isinstance(out, BaseException) else None)
     update: dict[str, Any] = {"tier": tier, "attempts": attempts}
-    if tier == ctx.n_tiers - 1 and isinstance(out, SolveResult):
+    if ctx.publish and tier == ctx.n_tiers - 1 and isinstance(out, SolveResult):
         update.update(_finished(ctx, attempts, out.message_id))
     return update
 
@@ -509,7 +509,7 @@ def meta_decide(
         }
     )
     update = _replace_last(state, attempt)
-    if attempt.decision == "accept":
+    if ctx.publish and attempt.decision == "accept":
         update.update(_finished(ctx, update["attempts"]))
     return update
 
@@ -573,7 +573,7 @@ def compile_automix_graph(
         name: the compiled graph's name.
     """
     builder = StateGraph(
-        AutoMixState,
+        AutoMixState if resolve is None else PublishedState,
         context_schema=AutoMixContext if resolve is None else RunKnobs,
         input_schema=InputState,
         output_schema=AutoMixState if resolve is None else OutputState,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from langchain_automix.runtime.result import TierAttempt
 
-__all__ = ["AutoMixInput", "AutoMixState", "InputState", "OutputState"]
+__all__ = ["AutoMixInput", "AutoMixState", "InputState", "OutputState", "PublishedState"]
 
 
 class AutoMixInput(BaseModel):
@@ -52,6 +52,11 @@ class AutoMixState(InputState, total=False):
     """Index of the tier currently answering."""
     attempts: list[TierAttempt]
     """Every tier's attempt so far; the current tier's last."""
+
+
+class PublishedState(AutoMixState, total=False):
+    """The state of a graph built with its models: the run's end is written into it."""
+
     answer: str
     """The accepted answer, set by the node that ends the run."""
     trace: dict[str, Any]
