@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -36,7 +37,13 @@ from langchain_core.runnables import RunnableConfig
 
 from langchain_automix.errors import AutoMixModelError
 from langchain_automix.runtime.context import AutoMixContext
-from langchain_automix.runtime.durable import DurablePlan, plan_run, thread_config
+from langchain_automix.runtime.durable import (
+    DurablePlan,
+    asingle_flight,
+    plan_run,
+    single_flight,
+    thread_config,
+)
 from langchain_automix.runtime.graph import result_from_state
 from langchain_automix.runtime.result import AutoMixResult
 from langchain_automix.runtime.state import InputState
@@ -138,17 +145,23 @@ def drive(
         AutoMixModelError: the final tier failed (the partial result is attached).
     """
     run = _Run(graph, config, ctx)
-    graph_input = run.start(state, graph.get_state(run.config) if run.durable else None)
-    try:
-        if run.final is None:
-            for mode, chunk in graph.stream(graph_input, run.config, **run.stream_kwargs()):
-                token = run.take(mode, chunk)
-                if token is not None:
-                    yield token
-    except AutoMixModelError as exc:
-        run.failed(exc)
-        raise
-    yield run.result()
+    lock = (
+        single_flight(graph.checkpointer, run.thread_id)
+        if run.thread_id is not None
+        else contextlib.nullcontext()
+    )
+    with lock:  # a durable thread runs once at a time: a concurrent retry waits, then replays
+        graph_input = run.start(state, graph.get_state(run.config) if run.durable else None)
+        try:
+            if run.final is None:
+                for mode, chunk in graph.stream(graph_input, run.config, **run.stream_kwargs()):
+                    token = run.take(mode, chunk)
+                    if token is not None:
+                        yield token
+        except AutoMixModelError as exc:
+            run.failed(exc)
+            raise
+        yield run.result()
 
 
 async def adrive(
@@ -156,18 +169,26 @@ async def adrive(
 ) -> AsyncIterator[Event]:
     """Async twin of :func:`drive`."""
     run = _Run(graph, config, ctx)
-    snapshot = await graph.aget_state(run.config) if run.durable else None
-    graph_input = run.start(state, snapshot)
-    try:
-        if run.final is None:
-            async for mode, chunk in graph.astream(graph_input, run.config, **run.stream_kwargs()):
-                token = run.take(mode, chunk)
-                if token is not None:
-                    yield token
-    except AutoMixModelError as exc:
-        run.failed(exc)
-        raise
-    yield run.result()
+    lock = (
+        asingle_flight(graph.checkpointer, run.thread_id)
+        if run.thread_id is not None
+        else contextlib.nullcontext()
+    )
+    async with lock:
+        snapshot = await graph.aget_state(run.config) if run.durable else None
+        graph_input = run.start(state, snapshot)
+        try:
+            if run.final is None:
+                async for mode, chunk in graph.astream(
+                    graph_input, run.config, **run.stream_kwargs()
+                ):
+                    token = run.take(mode, chunk)
+                    if token is not None:
+                        yield token
+        except AutoMixModelError as exc:
+            run.failed(exc)
+            raise
+        yield run.result()
 
 
 def drive_to_result(events: Iterator[Event]) -> AutoMixResult:

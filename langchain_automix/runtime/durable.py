@@ -26,8 +26,12 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import hashlib
+import os
 import random
 import threading
+import time
 import uuid
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -48,6 +52,8 @@ from langchain_automix.errors import AutoMixInputError
 
 __all__ = [
     "SERDE_ALLOWLIST",
+    "asingle_flight",
+    "single_flight",
     "DurablePlan",
     "UrlCheckpointer",
     "checkpointer_from_url",
@@ -448,3 +454,175 @@ def plan_run(snapshot: Any, state: Mapping[str, Any], thread_id: str) -> Durable
     if getattr(snapshot, "next", ()):
         return DurablePlan(input=None, resumed=True)
     return DurablePlan(input=None, resumed=True, done=values)
+
+
+# --- single flight: one run per thread at a time ------------------------------------------
+
+_POLL_S = 0.02
+"""How often a waiting request retries a lock held by another run of its thread."""
+
+
+class _LocalLocks:
+    """One lock per (saver, thread) in this process, dropped when nobody holds or waits."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[tuple[str, str], tuple[threading.Lock, int]] = {}
+
+    def enter(self, key: tuple[str, str]) -> threading.Lock:
+        with self._guard:
+            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            self._locks[key] = (lock, users + 1)
+            return lock
+
+    def leave(self, key: tuple[str, str]) -> None:
+        with self._guard:
+            lock, users = self._locks[key]
+            if users <= 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+_LOCAL = _LocalLocks()
+
+
+def _key(checkpointer: Any, thread_id: str) -> tuple[str, str]:
+    url = getattr(checkpointer, "url", None)
+    return (f"url:{url}" if isinstance(url, str) else f"id:{id(checkpointer)}", thread_id)
+
+
+def _lock_number(thread_id: str) -> int:
+    """A signed 64-bit number for the thread (Postgres advisory locks, lock-file bytes)."""
+    return int.from_bytes(hashlib.sha256(thread_id.encode()).digest()[:8], "big", signed=True)
+
+
+class _ProcessLock:
+    """The cross-process half of a thread's lock, on the checkpointer's own database.
+
+    SQLite: a byte-range lock (``fcntl.lockf``) in ``<database>.threads.lock``, one byte
+    per thread hash (the processes that share a SQLite file share a host). Postgres: a
+    session advisory lock (``pg_try_advisory_lock``) on a connection of its own, held for
+    the run and dropped with it. Other savers (``InMemorySaver``): none, one process is
+    all there is.
+    """
+
+    def __init__(self, checkpointer: Any, thread_id: str) -> None:
+        self.backend = getattr(checkpointer, "backend", None)
+        self.number = _lock_number(thread_id)
+        self.url = str(getattr(checkpointer, "url", ""))
+        self.path = str(getattr(checkpointer, "_path", ":memory:"))
+        self._fd: int | None = None
+        self._conn: Any = None
+        self._aconn: Any = None
+
+    @property
+    def needed(self) -> bool:
+        if self.backend == "sqlite":
+            return self.path != ":memory:"
+        return self.backend == "postgres"
+
+    def _try_file(self) -> bool:
+        import fcntl
+
+        if self._fd is None:
+            self._fd = os.open(f"{self.path}.threads.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, self.number % (1 << 40))
+        except OSError:
+            return False
+        return True
+
+    def try_acquire(self) -> bool:
+        if self.backend == "sqlite":
+            return self._try_file()
+        import psycopg
+
+        if self._conn is None:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+        row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (self.number,)).fetchone()
+        return bool(row and row[0])
+
+    async def atry_acquire(self) -> bool:
+        if self.backend == "sqlite":
+            return self._try_file()  # non-blocking: no thread hop needed
+        import psycopg
+
+        if self._aconn is None:
+            self._aconn = await psycopg.AsyncConnection.connect(self.url, autocommit=True)
+        cur = await self._aconn.execute("SELECT pg_try_advisory_lock(%s)", (self.number,))
+        row = await cur.fetchone()
+        return bool(row and row[0])
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops its byte-range lock
+            self._fd = None
+        if self._conn is not None:
+            self._conn.close()  # a closed session drops its advisory locks
+            self._conn = None
+
+    async def arelease(self) -> None:
+        if self._aconn is not None:
+            await self._aconn.close()
+            self._aconn = None
+        self.release()
+
+
+@contextlib.contextmanager
+def single_flight(checkpointer: Any, thread_id: str) -> Iterator[None]:
+    """Hold ``thread_id``'s run lock: one run of a thread at a time, on every worker.
+
+    A second request for a thread whose run is in progress (a client retrying a slow
+    first attempt) waits here; it then finds the run finished and replays it, calling
+    no model. In one process a lock per thread; across processes the checkpointer's own
+    database (see :class:`_ProcessLock`).
+
+    Example:
+        >>> from langgraph.checkpoint.memory import InMemorySaver
+        >>> saver = InMemorySaver()
+        >>> with single_flight(saver, "t1"):
+        ...     len(_LOCAL)  # the thread's lock, held
+        1
+        >>> len(_LOCAL)  # and gone once nobody holds or waits for it
+        0
+    """
+    key = _key(checkpointer, thread_id)
+    local = _LOCAL.enter(key)
+    try:
+        local.acquire()
+        process = _ProcessLock(checkpointer, thread_id)
+        try:
+            if process.needed:
+                while not process.try_acquire():
+                    time.sleep(_POLL_S)
+            yield
+        finally:
+            process.release()
+            local.release()
+    finally:
+        _LOCAL.leave(key)
+
+
+@contextlib.asynccontextmanager
+async def asingle_flight(checkpointer: Any, thread_id: str) -> AsyncIterator[None]:
+    """Async twin of :func:`single_flight` (waits without blocking the event loop)."""
+    key = _key(checkpointer, thread_id)
+    local = _LOCAL.enter(key)
+    try:
+        while not local.acquire(blocking=False):
+            await asyncio.sleep(_POLL_S)
+        process = _ProcessLock(checkpointer, thread_id)
+        try:
+            if process.needed:
+                while not await process.atry_acquire():
+                    await asyncio.sleep(_POLL_S)
+            yield
+        finally:
+            await process.arelease()
+            local.release()
+    finally:
+        _LOCAL.leave(key)

@@ -5,7 +5,8 @@ Usage: python _durable_child.py CHECKPOINT_URL THREAD_ID CALL_LOG CRASH MODE
 Every completed model call appends ``node tier kind`` to CALL_LOG (flushed and synced).
 CRASH ``large`` kills the process (``os._exit``) inside the large tier's answer call,
 ``meta_decide`` kills it when the meta-verifier decides (right after ``self_verify``),
-``none`` lets the query finish. MODE ``sync`` or ``async`` picks invoke or ainvoke.
+``slow`` makes the large tier's answer take 3 s (for concurrent requests), ``none`` lets
+the query finish. MODE ``sync`` or ``async`` picks invoke or ainvoke.
 The final message's trace is printed as JSON.
 """
 
@@ -15,6 +16,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -36,6 +38,7 @@ class RecordingModel(BaseChatModel):
     answer: str
     log: str
     crash_on_solve: bool = False
+    solve_delay: float = 0.0
 
     @property
     def _llm_type(self) -> str:
@@ -51,6 +54,8 @@ class RecordingModel(BaseChatModel):
         kind = "verify" if "AI Generated Answer:" in str(messages[-1].content) else "solve"
         if kind == "solve" and self.crash_on_solve:
             os._exit(CRASH_EXIT)  # the process dies mid-call: nothing is logged or saved
+        if kind == "solve" and self.solve_delay:
+            time.sleep(self.solve_delay)
         tags = run_manager.tags if run_manager else []
         node = next((t.split(":", 1)[1] for t in tags if t.startswith("automix:")), "?")
         with open(self.log, "a") as f:
@@ -71,7 +76,13 @@ class CrashingThreshold(Threshold):
 def main() -> int:
     url, thread_id, log, crash, mode = sys.argv[1:6]
     small = RecordingModel(tier=0, answer="Paris", log=log)
-    large = RecordingModel(tier=1, answer="Paris, France", log=log, crash_on_solve=crash == "large")
+    large = RecordingModel(
+        tier=1,
+        answer="Paris, France",
+        log=log,
+        crash_on_solve=crash == "large",
+        solve_delay=3.0 if crash == "slow" else 0.0,
+    )
     meta = CrashingThreshold(0.5) if crash == "meta_decide" else Threshold(0.5)
     automix = AutoMixRunnable(
         models=[small, large],

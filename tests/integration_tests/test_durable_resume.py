@@ -17,6 +17,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -93,3 +94,29 @@ def test_killed_query_resumes_in_a_new_process(
     assert third.returncode == 0, third.stderr[-2000:]
     assert json.loads(third.stdout.strip().splitlines()[-1])["content"] == "Paris, France"
     assert sum(calls(log).values()) == 1 + K + 1
+
+
+def test_concurrent_requests_for_one_thread_make_one_cascade(
+    checkpoint_url: str, tmp_path: Path
+) -> None:
+    """Two processes (a client retrying a slow first attempt, on another worker) with one
+    thread id: the second waits for the first's run and replays it. Once both paid."""
+    thread_id = f"req-{uuid.uuid4().hex}"
+    log = tmp_path / "calls.log"
+    args = [sys.executable, str(CHILD), checkpoint_url, thread_id, str(log), "slow"]
+    first = subprocess.Popen([*args, "sync"], stdout=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while "solve_small 0 solve" not in calls(log):  # the first run is under way
+        assert time.monotonic() < deadline and first.poll() is None
+        time.sleep(0.05)
+    second = subprocess.Popen([*args, "async"], stdout=subprocess.PIPE, text=True)
+    outs = [p.communicate(timeout=120)[0] for p in (first, second)]
+    assert [p.returncode for p in (first, second)] == [0, 0]
+    traces = [json.loads(o.strip().splitlines()[-1])["trace"] for o in outs]
+    assert [t["answer"] for t in traces] == ["Paris, France"] * 2
+    # one cascade: the small answer, its k verifications and the large answer, once
+    assert calls(log) == Counter(
+        {"solve_small 0 solve": 1, "self_verify 0 verify": K, "solve_large 1 solve": 1}
+    )
+    assert traces[0].get("resumed") is None and traces[1]["resumed"] is True
+    assert traces[1]["spent_this_call"] == 0.0  # the waiting request replayed, for free

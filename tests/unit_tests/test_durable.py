@@ -334,3 +334,48 @@ def test_each_call_inside_a_parent_graph_gets_its_own_thread() -> None:
         assert turns[0].thread_id != turns[1].thread_id
         assert all(t.thread_id.startswith("conversation/agent:") for t in turns)
         assert turns[1].answer == "Paris, France" and not turns[1].resumed
+
+
+# --- single flight: concurrent requests for one thread make one cascade (#26) ---------------
+
+
+async def test_concurrent_async_requests_for_one_thread_make_one_cascade() -> None:
+    automix, small, large = make(InMemorySaver())
+    large.latency = 0.3  # a slow first attempt; the client retries meanwhile
+    config = {"configurable": {"thread_id": "retry-1"}}
+    first = asyncio.create_task(automix.ainvoke(QUERY, config))
+    await asyncio.sleep(0.1)
+    second = await automix.ainvoke(QUERY, config)
+    results = [AutoMixResult.from_message(m) for m in (await first, second)]
+    assert calls(small) == (1, 2) and calls(large) == (1, 0)  # once, not twice
+    assert [r.answer for r in results] == ["Paris, France"] * 2
+    assert not results[0].resumed and results[1].resumed and results[1].spent_this_call == 0.0
+
+
+def test_concurrent_threads_for_one_thread_id_make_one_cascade() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    automix, small, large = make(InMemorySaver())
+    large.latency = 0.2
+    config = {"configurable": {"thread_id": "retry-2"}}
+    with ThreadPoolExecutor(4) as pool:
+        msgs = list(pool.map(lambda _: automix.invoke(QUERY, config), range(4)))
+    assert {m.content for m in msgs} == {"Paris, France"}
+    assert calls(small) == (1, 2) and calls(large) == (1, 0)
+    assert sum(AutoMixResult.from_message(m).resumed for m in msgs) == 3
+
+
+def test_other_threads_run_side_by_side_and_locks_are_dropped() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from langchain_automix.runtime import durable
+
+    automix, small, large = make(InMemorySaver())
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(
+                lambda i: automix.invoke(QUERY, {"configurable": {"thread_id": f"t{i}"}}), range(4)
+            )
+        )
+    assert calls(large) == (4, 0)  # four threads, four cascades
+    assert len(durable._LOCAL) == 0  # no lock kept for threads nobody runs
