@@ -13,7 +13,8 @@ Run: ``python benchmarks/bench_overhead.py`` (about a minute on 2 cores).
    ``max_concurrency=50``, as a share of the ideal throughput. Every query's critical
    path is solve (50 ms) + verification (50 ms, samples concurrent), so the ideal is
    ``50 / 0.1 s = 500`` queries per second.
-Targets: overhead <= 3 ms per query; abatch >= 80% of ideal.
+Targets: overhead <= 3 ms per query; abatch >= 90% of the bare LangGraph graph's share of
+ideal in the same run (its ceiling: LangGraph's own per-step cost on one event loop).
 """
 
 from __future__ import annotations
@@ -148,10 +149,12 @@ def main() -> int:
         f"bare LangGraph graph with the same critical path (2 x 50 ms nodes): "
         f"share of ideal {bare_share:.1%}"
     )
+    of_ceiling = b["share_of_ideal"] / bare_share
+    print(f"AutoMixRunnable / bare LangGraph ceiling, same run: {of_ceiling:.1%}")
     ok_overhead = o["overhead_n_honoured_ms"] <= 3.0
-    ok_batch = b["share_of_ideal"] >= 0.8
+    ok_batch = of_ceiling >= 0.9
     print(f"target overhead <= 3 ms (n honoured): {'MET' if ok_overhead else 'MISSED'}")
-    print(f"target abatch >= 80% of ideal: {'MET' if ok_batch else 'MISSED'}")
+    print(f"target abatch >= 90% of the bare ceiling (#25): {'MET' if ok_batch else 'MISSED'}")
     return 0
 
 
