@@ -75,7 +75,7 @@ class TestChatAutoMixLive(ChatModelIntegrationTests):
     # ```json {"name": ..., "arguments": ...}``` text block instead of the <tool_call>
     # format llama-server parses, so no `tool_calls` come back from either tier (checked on
     # the raw ChatOpenAI tiers, without ChatAutoMix). ChatAutoMix's tool routing is covered
-    # with fake tiers in tests/unit_tests/test_chat_model*.py.
+    # with fake tiers in tests/unit_tests/runtime/test_chat_model*.py.
     @property
     def has_tool_calling(self) -> bool:
         return False

@@ -5,8 +5,7 @@ from langchain_core.runnables import RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from langchain_automix import AutoMixRunnable
-
-from .fake_models import CORRECT, ScriptedChatModel, is_verify_prompt
+from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel, is_verify_prompt
 
 DOCS = [
     Document(page_content="The Eiffel Tower is in Paris and was completed in 1889."),

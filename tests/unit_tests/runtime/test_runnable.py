@@ -14,8 +14,7 @@ from langchain_automix import (
     Threshold,
     TokenPrice,
 )
-
-from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 QUERY = {"question": "What is the capital of France?", "context": "Paris is France's capital."}
 

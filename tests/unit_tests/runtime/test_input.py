@@ -3,8 +3,7 @@ from langchain_core.documents import Document
 from langchain_core.messages import HumanMessage
 
 from langchain_automix import AutoMixInput, AutoMixInputError, AutoMixRunnable
-
-from .fake_models import CORRECT, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel
 
 
 def make(**kwargs: object) -> tuple[AutoMixRunnable, ScriptedChatModel, ScriptedChatModel]:

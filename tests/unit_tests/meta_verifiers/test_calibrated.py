@@ -251,7 +251,7 @@ def test_python_and_cli_default_fits_agree(tmp_path: Path) -> None:
     from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier
 
     rows = (
-        Path(__file__).resolve().parents[2]
+        Path(__file__).resolve().parents[3]
         / "langchain_automix"
         / "data"
         / "replay_local_qwen.jsonl"

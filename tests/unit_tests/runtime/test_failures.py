@@ -1,8 +1,7 @@
 import pytest
 
 from langchain_automix import AutoMixModelError, AutoMixRunnable, CostModel
-
-from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 QUERY = {"question": "q?", "context": "c"}
 

@@ -32,7 +32,7 @@ from langchain_automix.meta_verifiers import (
 )
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "langchain_automix" / "data"
+DATA_DIR = Path(__file__).resolve().parents[3] / "langchain_automix" / "data"
 COSTS = (1.0, 10.0, 50.0)
 
 

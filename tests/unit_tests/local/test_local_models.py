@@ -19,7 +19,7 @@ from langchain_automix.local.models import (
     assemble,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def make_dist(site: Path, name: str, files: dict[str, bytes]) -> None:

@@ -2,8 +2,7 @@ import pytest
 
 from langchain_automix import VerifierSettings, parse_verification
 from langchain_automix.runtime.verification import averify, confidence_of, verify
-
-from .fake_models import CORRECT, INCORRECT, NChatModel, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, NChatModel, ScriptedChatModel
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,7 @@ from langchain_automix import AutoMixResult, AutoMixRunnable
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
 from langchain_automix.runtime.durable import UrlCheckpointer, checkpointer_from_url
 from langchain_automix.runtime.graph import build_automix_graph
-
-from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 QUERY = {"question": "What is the capital of France?", "context": "Paris is France's capital."}
 

@@ -14,7 +14,7 @@ from langchain_automix.server import langgraph_app
 from langchain_automix.tiers import TierConfigError, parse_tier, parse_tiers
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_langgraph_json_points_at_the_factory() -> None:

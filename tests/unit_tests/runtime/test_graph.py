@@ -6,8 +6,8 @@ import pytest
 from langchain_automix import build_automix_graph
 from langchain_automix.runtime.graph import NODES
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOT = Path(__file__).parent / "snapshots" / "graph.mmd"
+ROOT = Path(__file__).resolve().parents[3]
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "graph.mmd"
 
 
 def test_graph_has_exactly_the_four_nodes() -> None:
@@ -44,8 +44,7 @@ def test_public_api_node_wrapper_runs_the_same_graph(monkeypatch: pytest.MonkeyP
     """Without LangGraph's private node wrapper the graph still runs, sync and async."""
     from langchain_automix import AutoMixRunnable
     from langchain_automix.runtime import graph as graph_module
-
-    from .fake_models import CORRECT, INCORRECT, ScriptedChatModel
+    from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
     monkeypatch.setattr(graph_module, "_NodeRunnable", None)
     build_automix_graph.cache_clear()

@@ -14,8 +14,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from langchain_automix import AutoMixInput, AutoMixInputError, AutoMixRunnable
 from langchain_automix.runtime.runnable import coerce_input
-
-from .fake_models import CORRECT, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel
 
 MAX_CONTEXT = 40
 MAX_QUESTION = 30

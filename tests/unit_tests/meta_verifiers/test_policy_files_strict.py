@@ -12,7 +12,7 @@ import pytest
 from langchain_automix.meta_verifiers import MetaVerifier
 from langchain_automix.meta_verifiers.base import PolicyError
 
-SHIPPED = Path(__file__).resolve().parents[2] / "langchain_automix" / "data"
+SHIPPED = Path(__file__).resolve().parents[3] / "langchain_automix" / "data"
 BASE: dict[str, Any] = json.loads((SHIPPED / "policy_pomdp_local_qwen.json").read_text())
 
 

@@ -24,8 +24,7 @@ from langchain_automix.runtime.verification import (
     verify,
 )
 from langchain_automix.runtime.verification_logprob import decision_probability, logprob_verify
-
-from .fake_models import ScriptedChatModel
+from tests.unit_tests.fake_models import ScriptedChatModel
 
 PAYLOAD = "Verification Decision: The AI generated answer is Correct."
 

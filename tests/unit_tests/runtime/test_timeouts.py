@@ -14,8 +14,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_automix import AutoMixRunnable
 from langchain_automix.errors import AutoMixModelError, TierTimeoutError
 from langchain_automix.tiers import TierConfigError, TierSpec, parse_tier
-
-from .fake_models import CORRECT, ScriptedChatModel, is_verify_prompt
+from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel, is_verify_prompt
 
 QUERY = {"question": "What is the capital of France?", "context": "Paris is the capital."}
 HANG_S = 5.0

@@ -2,8 +2,7 @@ import pytest
 from langchain_core.messages import AIMessageChunk
 
 from langchain_automix import AutoMixModelError, AutoMixResult, AutoMixRunnable
-
-from .fake_models import CORRECT, INCORRECT, ScriptedChatModel, SlowStreamChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel, SlowStreamChatModel
 
 QUERY = {"question": "Who wrote Hamlet?", "context": "Hamlet is by William Shakespeare."}
 
