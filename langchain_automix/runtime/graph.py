@@ -36,7 +36,7 @@ from typing import Any, Literal, cast, get_args, get_type_hints
 from langchain_core.messages import AIMessageChunk
 from langchain_core.runnables import RunnableConfig, RunnableLambda
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.constants import TAG_NOSTREAM
+from langgraph.constants import TAG_HIDDEN, TAG_NOSTREAM
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.runtime import Runtime, get_runtime
@@ -172,16 +172,22 @@ def _context(runtime: Runtime[Any] | None, config: RunnableConfig) -> AutoMixCon
     )
 
 
-def _tagged(config: RunnableConfig, node: str, *, hidden: bool) -> RunnableConfig:
+def _tagged(
+    config: RunnableConfig, node: str, *, hidden: bool, publish: bool = False
+) -> RunnableConfig:
     """The config of a tier call, tagged with its node.
 
     ``hidden`` calls (a non-final tier's answer, every verification) also carry
     LangGraph's ``nostream`` tag, so no LangGraph ``messages`` stream (an agent's, the
-    LangGraph server's) shows their tokens before the answer is accepted.
+    LangGraph server's) shows their tokens before the answer is accepted. In a graph built
+    with its models (``publish``) they are also ``langsmith:hidden``, which the LangGraph
+    server's ``events`` stream mode leaves out.
     """
     cfg: RunnableConfig = dict(config)  # type: ignore[assignment]
     tags = [*(config.get("tags") or []), f"automix:{node}"]
-    cfg["tags"] = [*tags, TAG_NOSTREAM] if hidden else tags
+    if hidden:
+        tags = [*tags, TAG_NOSTREAM, *([TAG_HIDDEN] if publish else [])]
+    cfg["tags"] = tags
     return cfg
 
 
@@ -343,7 +349,7 @@ def _solve_tier(
                 question=state["question"],
                 context=state.get("context"),
                 prompt=ctx.solve_prompt,
-                config=_tagged(config, node, hidden=tier < ctx.n_tiers - 1),
+                config=_tagged(config, node, hidden=tier < ctx.n_tiers - 1, publish=ctx.publish),
                 on_chunk=_stream_sink(ctx, tier, runtime),
                 logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
             ),
@@ -367,7 +373,7 @@ async def _asolve_tier(
                 question=state["question"],
                 context=state.get("context"),
                 prompt=ctx.solve_prompt,
-                config=_tagged(config, node, hidden=tier < ctx.n_tiers - 1),
+                config=_tagged(config, node, hidden=tier < ctx.n_tiers - 1, publish=ctx.publish),
                 on_chunk=_stream_sink(ctx, tier, runtime),
                 logprobs=ctx.answer_logprobs and tier < ctx.n_tiers - 1,
             ),
@@ -458,7 +464,7 @@ def self_verify(
                 question=state["question"],
                 context=state.get("context"),
                 settings=ctx.verifier,
-                config=_tagged(config, "self_verify", hidden=True),
+                config=_tagged(config, "self_verify", hidden=True, publish=ctx.publish),
             ),
             ctx.timeout(attempt.tier),
         )
@@ -484,7 +490,7 @@ async def aself_verify(
                 question=state["question"],
                 context=state.get("context"),
                 settings=ctx.verifier,
-                config=_tagged(config, "self_verify", hidden=True),
+                config=_tagged(config, "self_verify", hidden=True, publish=ctx.publish),
             ),
             ctx.timeout(attempt.tier),
         )
@@ -494,10 +500,9 @@ async def aself_verify(
     return _replace_last(state, _priced_verification(ctx, attempt, checked))
 
 
-def meta_decide(
+def _decided(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
-    """The meta-verifier keeps the answer, escalates, or skips to a higher tier."""
     ctx = _context(runtime, config)
     current = state["attempts"][-1]
     target = ctx.meta_verifier.target_tier(_observation(ctx, state))
@@ -514,11 +519,38 @@ def meta_decide(
     return update
 
 
+def _announcer() -> RunnableLambda[Any, Any]:
+    """A run named like the node, whose output is the kept answer's message.
+
+    LangGraph's ``messages`` stream shows the messages a run named after its node
+    returns; announcing only the message (the node itself is not traced) keeps the
+    attempts, with any rejected answer, out of the server's ``events`` stream too.
+    """
+
+    def announce(message: Any) -> dict[str, Any]:
+        return {"message": message}
+
+    return RunnableLambda(announce, name="meta_decide")
+
+
+def meta_decide(
+    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
+) -> dict[str, Any]:
+    """The meta-verifier keeps the answer, escalates, or skips to a higher tier."""
+    update = _decided(state, config, runtime)
+    if "message" in update:
+        _announcer().invoke(update["message"], config)
+    return update
+
+
 async def ameta_decide(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
     """Async twin of :func:`meta_decide` (decisions are CPU-only)."""
-    return meta_decide(state, config, runtime)
+    update = _decided(state, config, runtime)
+    if "message" in update:
+        await _announcer().ainvoke(update["message"], config)
+    return update
 
 
 # --- routers -------------------------------------------------------------------------------
@@ -580,8 +612,7 @@ def compile_automix_graph(
     )
     builder.add_node("solve_small", _node("solve_small", solve_small, asolve_small))
     builder.add_node("self_verify", _node("self_verify", self_verify, aself_verify))
-    # traced: a LangGraph ``messages`` stream shows the message of an accepted answer
-    builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide, trace=True))
+    builder.add_node("meta_decide", _node("meta_decide", meta_decide, ameta_decide))
     builder.add_node("solve_large", _node("solve_large", solve_large, asolve_large))
     builder.add_conditional_edges(START, *_router(route_at_start))
     builder.add_conditional_edges("solve_small", *_router(route_after_solve_small))

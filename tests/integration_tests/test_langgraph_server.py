@@ -264,3 +264,44 @@ def test_message_streams_show_only_the_accepted_answer(
     # the streaming client does not split the verification: one n=k request
     expected = [("small", "solve", 1), ("small", "verify", K)]
     assert endpoint.calls == expected + ([] if kept else [("large", "solve", 1)])
+
+
+@pytest.mark.parametrize("kept", [False, True], ids=["escalated", "small-kept"])
+def test_events_stream_shows_no_hidden_call(
+    server: str, endpoint: FakeEndpoint, kept: bool
+) -> None:
+    """The server's ``events`` mode: no model event of the small tier's answer or the verifier.
+
+    (Node inputs and outputs, attempts included, are in this mode as in ``debug``: it is a
+    view of the run's internals; see docs/serving.md.)
+    """
+    from langgraph_sdk import get_sync_client
+
+    client = get_sync_client(url=server)
+    thread = client.threads.create()
+    endpoint.calls.clear()
+    parts = list(
+        client.runs.stream(
+            thread["thread_id"],
+            "automix",
+            input=QUERY,
+            stream_mode="events",
+            context={"threshold": 0.0} if kept else None,
+        )
+    )
+    events = [p.data for p in parts if p.event == "events" and isinstance(p.data, dict)]
+    assert events, [p.event for p in parts]
+    model_nodes = {
+        e.get("metadata", {}).get("langgraph_node")
+        for e in events
+        if str(e.get("event", "")).startswith("on_chat_model")
+    }
+    assert model_nodes == (set() if kept else {"solve_large"}), model_nodes
+    tokens = "".join(
+        str((e.get("data", {}).get("chunk") or {}).get("content", ""))
+        for e in events
+        if e.get("event") == "on_chat_model_stream"
+    )
+    assert "Verification" not in tokens and "Incorrect" not in tokens
+    expected = [("small", "solve", 1), ("small", "verify", K)]
+    assert endpoint.calls == expected + ([] if kept else [("large", "solve", 1)])
