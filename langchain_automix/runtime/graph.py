@@ -500,9 +500,7 @@ async def aself_verify(
     return _replace_last(state, _priced_verification(ctx, attempt, checked))
 
 
-def _decided(
-    state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
-) -> dict[str, Any]:
+def _decided(state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]) -> dict[str, Any]:
     ctx = _context(runtime, config)
     current = state["attempts"][-1]
     target = ctx.meta_verifier.target_tier(_observation(ctx, state))
