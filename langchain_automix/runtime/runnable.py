@@ -384,14 +384,25 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             costs=self.costs.unit_costs_for(len(self.models)),
             verify_costs=self.costs.verify_costs_for(len(self.models)),
             k=self.num_verifications if self.verification == "sampling" else None,
-            prompt_version=prompt_version(
-                self.verify_prompt,
-                self.verifier_grammar,
-                verify_mode(self.models[0]),
-                self.solve_prompt,
-            ),
+            prompt_version=self._prompt_version_to_check(),
             verification=self.verification,
             strict=self.strict_policy,
+        )
+
+    def _prompt_version_to_check(self) -> str | None:
+        """This runnable's prompt version, when its policy recorded one to compare with.
+
+        Hashing the prompts takes about 0.3 ms; a runnable is rebuilt for every request
+        that tunes a configurable field, so it is only done when it is compared.
+        """
+        provenance = self._context.meta_verifier.provenance
+        if provenance is None or provenance.prompt_version is None:
+            return None
+        return prompt_version(
+            self.verify_prompt,
+            self.verifier_grammar,
+            verify_mode(self.models[0]),
+            self.solve_prompt,
         )
 
     def _timeouts(self) -> tuple[float | None, ...]:
