@@ -343,7 +343,10 @@ async def test_concurrent_async_requests_for_one_thread_make_one_cascade() -> No
     large.latency = 0.3  # a slow first attempt; the client retries meanwhile
     config = {"configurable": {"thread_id": "retry-1"}}
     first = asyncio.create_task(automix.ainvoke(QUERY, config))
-    await asyncio.sleep(0.1)
+    for _ in range(1000):  # until the first run is under way (it holds the thread's lock)
+        if small.count("solve"):
+            break
+        await asyncio.sleep(0.005)
     second = await automix.ainvoke(QUERY, config)
     results = [AutoMixResult.from_message(m) for m in (await first, second)]
     assert calls(small) == (1, 2) and calls(large) == (1, 0)  # once, not twice
