@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
@@ -75,10 +76,11 @@ from langchain_core.runnables import (
     RunnableConfig,
     RunnableMap,
     RunnablePassthrough,
+    ensure_config,
 )
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_core.utils.pydantic import is_basemodel_subclass
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from langchain_automix._model_utils import message_text, supported_kwargs
 from langchain_automix.errors import AutoMixError, AutoMixInputError
@@ -113,6 +115,11 @@ ToolCallPolicy = Literal["escalate", "accept"]
 _THREAD_KWARG = "automix_thread_id"
 """Call kwarg that carries a durable call's thread id from :meth:`ChatAutoMix.invoke` to
 the graph (a chat model's ``_generate`` is not given the call's ``configurable``)."""
+
+_STREAM_KWARG = "automix_stream_run"
+"""Call kwarg that names a stream's run, from :meth:`ChatAutoMix.stream` to ``_stream``:
+``BaseChatModel.stream`` does not give ``_stream`` its run manager, so the graph finds the
+stream's callbacks (LangSmith, OpenTelemetry, ...) and its parent run by this name."""
 
 HISTORY_HEADER = "Conversation so far:"
 """Heading of the conversation section that closes the context."""
@@ -426,6 +433,8 @@ class ChatAutoMix(BaseChatModel):
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
+    _stream_configs: dict[str, RunnableConfig] = PrivateAttr(default_factory=dict)
+
     automix: AutoMixRunnable
     """The wrapped runnable: tiers, meta-verifier, verification settings, costs."""
     tool_calls: ToolCallPolicy = "escalate"
@@ -658,23 +667,56 @@ class ChatAutoMix(BaseChatModel):
         return {**kept, "model_name": result.answered_by_model, TRACE_KEY: result.trace()}
 
     def _config(
-        self, run_manager: RunManager | AsyncRunManager | None, thread_id: str | None = None
+        self,
+        run_manager: RunManager | AsyncRunManager | None,
+        thread_id: str | None = None,
+        stream_run: str | None = None,
     ) -> RunnableConfig:
         """The graph's config: its run is a child of this model's run, same handlers.
 
         ``thread_id``: the durable thread named by the call's config (see :meth:`invoke`).
+        ``stream_run``: a stream's run (no ``run_manager`` then), named by :meth:`stream`.
         """
         config: RunnableConfig = {}
         if thread_id is not None:
             config["configurable"] = {"thread_id": thread_id}
-        if run_manager is None:
+        outer: RunManager | AsyncRunManager | CallbackManager | None = run_manager
+        parent = None if run_manager is None else run_manager.run_id
+        call = None if stream_run is None else self._stream_configs.pop(stream_run, None)
+        if outer is None and call is not None:  # the handlers ``stream`` gave its own run
+            outer = CallbackManager.configure(
+                call.get("callbacks"),
+                self.callbacks,
+                self.verbose,
+                call.get("tags"),
+                self.tags,
+                call.get("metadata"),
+                self.metadata,
+            )
+            parent = uuid.UUID(stream_run)
+        if outer is None:
             return config
-        manager = CallbackManager(handlers=[], parent_run_id=run_manager.run_id)
-        manager.set_handlers(run_manager.inheritable_handlers)
-        manager.add_tags(run_manager.inheritable_tags)
-        manager.add_metadata(run_manager.inheritable_metadata)
+        manager = CallbackManager(handlers=[], parent_run_id=parent)
+        manager.set_handlers(outer.inheritable_handlers)
+        manager.add_tags(outer.inheritable_tags)
+        manager.add_metadata(outer.inheritable_metadata)
         config["callbacks"] = manager
         return config
+
+    def _streamed(
+        self, config: RunnableConfig | None, kwargs: dict[str, Any]
+    ) -> tuple[RunnableConfig, dict[str, Any], str]:
+        """A stream's config with its run id, its kwargs naming that run, and the name.
+
+        Its callbacks are kept under the name until ``_stream`` builds the graph's
+        config from them (see :data:`_STREAM_KWARG`).
+        """
+        cfg = ensure_config(config)
+        run_id = cfg.get("run_id") or uuid.uuid4()
+        cfg["run_id"] = run_id
+        name = str(run_id)
+        self._stream_configs[name] = cfg
+        return cfg, {**self._threaded(config, kwargs), _STREAM_KWARG: name}, name
 
     def _threaded(self, config: RunnableConfig | None, kwargs: dict[str, Any]) -> dict[str, Any]:
         """The call's kwargs, carrying the durable thread id of ``config`` to the graph.
@@ -724,7 +766,11 @@ class ChatAutoMix(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[AIMessageChunk]:
         """Stream the accepted answer (see :meth:`invoke` for durable runs)."""
-        yield from super().stream(input, config, stop=stop, **self._threaded(config, kwargs))
+        cfg, call_kwargs, name = self._streamed(config, kwargs)
+        try:
+            yield from super().stream(input, cfg, stop=stop, **call_kwargs)
+        finally:
+            self._stream_configs.pop(name, None)
 
     async def astream(
         self,
@@ -735,9 +781,12 @@ class ChatAutoMix(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[AIMessageChunk]:
         """Async twin of :meth:`stream`."""
-        threaded = self._threaded(config, kwargs)
-        async for chunk in super().astream(input, config, stop=stop, **threaded):
-            yield chunk
+        cfg, call_kwargs, name = self._streamed(config, kwargs)
+        try:
+            async for chunk in super().astream(input, cfg, stop=stop, **call_kwargs):
+                yield chunk
+        finally:
+            self._stream_configs.pop(name, None)
 
     def _generate(
         self,
@@ -747,6 +796,7 @@ class ChatAutoMix(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         thread_id = kwargs.pop(_THREAD_KWARG, None)
+        kwargs.pop(_STREAM_KWARG, None)  # a stream run as invoke: run_manager is given
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=False)
         events = drive(self.automix.graph, state, self._config(run_manager, thread_id), ctx)
         message = self._message(drive_to_result(events), call)
@@ -760,6 +810,7 @@ class ChatAutoMix(BaseChatModel):
         **kwargs: Any,
     ) -> ChatResult:
         thread_id = kwargs.pop(_THREAD_KWARG, None)
+        kwargs.pop(_STREAM_KWARG, None)  # a stream run as invoke: run_manager is given
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=False)
         events = adrive(self.automix.graph, state, self._config(run_manager, thread_id), ctx)
         message = self._message(await adrive_to_result(events), call)
@@ -773,8 +824,9 @@ class ChatAutoMix(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         thread_id = kwargs.pop(_THREAD_KWARG, None)
+        config = self._config(run_manager, thread_id, kwargs.pop(_STREAM_KWARG, None))
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=True)
-        for event in drive(self.automix.graph, state, self._config(run_manager, thread_id), ctx):
+        for event in drive(self.automix.graph, state, config, ctx):
             yield from self._chunks(event, call)
 
     async def _astream(
@@ -785,10 +837,9 @@ class ChatAutoMix(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         thread_id = kwargs.pop(_THREAD_KWARG, None)
+        config = self._config(run_manager, thread_id, kwargs.pop(_STREAM_KWARG, None))
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=True)
-        async for event in adrive(
-            self.automix.graph, state, self._config(run_manager, thread_id), ctx
-        ):
+        async for event in adrive(self.automix.graph, state, config, ctx):
             for chunk in self._chunks(event, call):
                 yield chunk
 

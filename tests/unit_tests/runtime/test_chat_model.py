@@ -403,6 +403,37 @@ def test_callbacks_and_tags_reach_the_tier_calls() -> None:
     assert all(parent is not None for _, parent, _ in inner)
 
 
+class ChainStarts(Starts):
+    def __init__(self) -> None:
+        super().__init__()
+        self.chains: list[tuple[str | None, UUID | None]] = []
+
+    def on_chain_start(self, serialized: Any, inputs: Any, **kwargs: Any) -> None:
+        self.chains.append((kwargs.get("name"), kwargs.get("parent_run_id")))
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_callbacks_and_tags_reach_the_tier_calls_of_a_stream(mode: str) -> None:
+    """``BaseChatModel.stream`` gives ``_stream`` no run manager: the graph still gets the
+    stream's handlers and tags, under the stream's own run."""
+    small, large = pair()
+    handler = ChainStarts()
+    model = chat(small, large)
+    config: Any = {"callbacks": [handler], "tags": ["mine"]}
+    if mode == "stream":
+        text = "".join(str(c.content) for c in model.stream(CONVERSATION, config=config))
+    else:
+        text = "".join([str(c.content) async for c in model.astream(CONVERSATION, config=config)])
+    assert text == "1564"
+    outer, *inner = handler.runs
+    assert outer[1] is None and len(inner) == 3
+    assert all("mine" in tags for _, _, tags in inner)
+    assert {t for _, _, tags in inner for t in tags} >= {"automix:solve_small"}
+    assert handler.chains[0] == ("AutoMix", outer[0])  # the graph's run, under the stream's
+    assert [n for n, _ in handler.chains[2:]] == ["solve_small", "self_verify", "meta_decide"]
+    assert model._stream_configs == {}
+
+
 def test_tool_call_rendering_in_trace_is_json() -> None:
     small, large = pair(tool_args={"city": "Paris"})
     msg = chat(small, large, tool_calls="accept").bind_tools([get_weather]).invoke(CONVERSATION)
