@@ -1,7 +1,8 @@
 """Replay data and its metrics: the ground every meta-verifier is fitted on.
 
 Replay datasets (``replay``), cost and quality metrics of a cascade such as ΔIBC
-(``metrics``) and synthetic replay data for tests and benchmarks (``synthetic``). The
+(``metrics``), synthetic replay data for tests and benchmarks (``synthetic``) and the
+drift alarm that compares live routing signals with the training rows (``drift``). The
 layer below the policies: nothing here imports a meta-verifier, the runtime or
 langgraph. Fitting and comparing policies over seeds lives above them
 (:mod:`langchain_automix.evaluation`, plots in :mod:`langchain_automix.plotting`).
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 from langchain_automix._lazy import lazy_getattr
 
 if TYPE_CHECKING:
+    from langchain_automix.calibration.drift import DriftMonitor, SignalReference
     from langchain_automix.calibration.metrics import (
         CostSpec,
         baselines,
@@ -39,8 +41,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CostSpec",
+    "DriftMonitor",
     "ReplayDataset",
     "ReplayError",
+    "SignalReference",
     "baselines",
     "delta_ibc",
     "delta_ibc_tiers",
@@ -53,6 +57,8 @@ __all__ = [
 ]
 
 _WHERE = {
+    "DriftMonitor": "drift",
+    "SignalReference": "drift",
     "ReplayDataset": "replay",
     "ReplayError": "replay",
     "load_replay": "replay",

@@ -325,7 +325,8 @@ class MetaVerifier(ABC):
         (the paper library's behaviour). Policies without parameters ignore the data.
 
         The fit records its :attr:`provenance` (costs, the rows' models and ``k``, the
-        signal, a SHA-256 of the rows, ...). When the routing signal takes a single value
+        signal, a SHA-256 of the rows, the training distribution of the signal for
+        drift alarms, ...). When the routing signal takes a single value
         on every row it warns (``UserWarning``) and notes it in ``provenance.warnings``:
         the policy can then only escalate everything or nothing.
         """
@@ -345,7 +346,12 @@ class MetaVerifier(ABC):
             notes.append(constant)
             warnings.warn(f"{self.describe()}: {constant}", UserWarning, stacklevel=2)
         self.provenance = Provenance.from_fit(
-            data, spec, signal=self._signal_label(), objective=objective, warnings=notes
+            data,
+            spec,
+            signal=self._signal_label(),
+            objective=objective,
+            warnings=notes,
+            visited=self.route_paths(data).visited,
         )
         return self
 

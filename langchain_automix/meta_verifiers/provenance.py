@@ -10,6 +10,11 @@ costs 1/50 is not the one to use at 1/5. :func:`check_provenance` (which
 ``AutoMixRunnable`` calls with its models, costs and ``k``) names every difference in
 a :class:`PolicyMismatchWarning`, or raises :class:`PolicyMismatchError` when strict.
 
+The fit also records the training distribution of the signals the policy reads
+(:attr:`Provenance.signal_reference`, a
+:class:`~langchain_automix.calibration.drift.SignalReference`): a
+:class:`~langchain_automix.calibration.drift.DriftMonitor` compares live traffic with it.
+
 Example:
     >>> from langchain_automix.meta_verifiers import Threshold
     >>> from langchain_automix.calibration.synthetic import synthetic_replay
@@ -28,7 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +48,9 @@ from langchain_automix._checks import (
     only_keys,
     require,
 )
+from langchain_automix.calibration.drift import SignalReference
 from langchain_automix.errors import PolicyError
+from langchain_automix.signals import COMBINED, FREE, FREE_SIGNALS
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
@@ -57,6 +64,7 @@ __all__ = [
     "Provenance",
     "check_provenance",
     "constant_signal_warning",
+    "reference_signals",
     "replay_k",
     "replay_prompt_version",
 ]
@@ -83,7 +91,31 @@ _FIELDS = (
     "package_version",
     "fitted_at",
     "warnings",
+    "signal_reference",
 )
+
+REFERENCE_MAX_VALUES = 200
+"""Values kept per signal and tier in a policy's :attr:`Provenance.signal_reference`."""
+
+
+def reference_signals(signal: str, names: Sequence[str]) -> list[str]:
+    """The raw signals behind a policy's routing signal label, among ``names``.
+
+    ``combined`` reads every signal of the training rows, ``free`` their free ones, a
+    tuple of signals is labelled ``a+b``.
+
+    Example:
+        >>> names = ["verifier", "answer_min_prob", "answer_yes_no"]
+        >>> reference_signals("free", names), reference_signals("verifier", names)
+        (['answer_min_prob', 'answer_yes_no'], ['verifier'])
+    """
+    if signal == COMBINED:
+        wanted = list(names)
+    elif signal == FREE:
+        wanted = [n for n in names if n in FREE_SIGNALS]
+    else:
+        wanted = signal.split("+")
+    return [n for n in wanted if n in names]
 
 
 def replay_k(data: ReplayDataset) -> int | None:
@@ -173,6 +205,9 @@ class Provenance:
     """When (ISO 8601, UTC)."""
     warnings: tuple[str, ...] = ()
     """What the fit warned about (e.g. a routing signal with a single value)."""
+    signal_reference: SignalReference | None = field(default=None, repr=False)
+    """Training distribution of the signals the policy reads, per tier, on the rows
+    that reach each tier (``None``: not recorded, e.g. a file written before it was)."""
 
     @classmethod
     def from_fit(
@@ -183,13 +218,25 @@ class Provenance:
         signal: str = "verifier",
         objective: Objective | None = None,
         warnings: Sequence[str] = (),
+        visited: Any = None,
     ) -> Provenance:
-        """The provenance of a fit on ``data`` with ``costs`` (stamped with the time now)."""
+        """The provenance of a fit on ``data`` with ``costs`` (stamped with the time now).
+
+        ``visited`` (``(n, tiers)``, the tiers each row calls under the fitted policy)
+        restricts each tier's :attr:`signal_reference` to the rows that reach it, as
+        live traffic does; default every row.
+        """
         from langchain_automix._version import __version__
 
         goal = "max_delta_ibc"
         if objective is not None and objective.kind != "max_delta_ibc":
             goal = f"{objective.kind}={objective.value:g}"
+        reference = SignalReference.from_replay(
+            data,
+            reference_signals(signal, data.signal_names),
+            visited=visited,
+            max_values=REFERENCE_MAX_VALUES,
+        )
         return cls(
             costs=tuple(float(c) for c in costs.unit_costs),
             verify_costs=tuple(float(c) for c in costs.verify_costs),
@@ -203,11 +250,12 @@ class Provenance:
             package_version=__version__,
             fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             warnings=tuple(warnings),
+            signal_reference=reference if reference.samples else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (what policy files hold under ``"provenance"``)."""
-        return {
+        out = {
             "costs": list(self.costs),
             "verify_costs": list(self.verify_costs),
             "models": list(self.models),
@@ -221,6 +269,9 @@ class Provenance:
             "fitted_at": self.fitted_at,
             "warnings": list(self.warnings),
         }
+        if self.signal_reference is not None:
+            out["signal_reference"] = self.signal_reference.to_dict()
+        return out
 
     @classmethod
     def from_dict(cls, payload: Any) -> Provenance:
@@ -258,6 +309,9 @@ class Provenance:
             package_version=as_str(d.get("package_version", ""), "provenance.package_version"),
             fitted_at=as_str(d.get("fitted_at", ""), "provenance.fitted_at"),
             warnings=tuple(as_str_list(d.get("warnings", []), "provenance.warnings")),
+            signal_reference=None
+            if d.get("signal_reference") is None
+            else SignalReference.from_dict(d["signal_reference"], "provenance.signal_reference"),
         )
 
     def mismatches(
