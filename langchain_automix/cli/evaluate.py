@@ -50,6 +50,13 @@ def register(subparsers: Any) -> None:
     p.add_argument("--policy", help="policy file written by `automix fit`")
     p.add_argument("--train", help="replay file to fit on (without --policy)")
     p.add_argument("--test", help="replay file to evaluate on")
+    p.add_argument(
+        "--served",
+        metavar="FILE",
+        help="a trace log written by 'automix serve --log-traces': summarise what was "
+        "served (escalations, cost, feedback) and, with --policy, re-make every served "
+        "decision with it",
+    )
     add_cost_options(p)
     p.add_argument(
         "--methods",
@@ -134,7 +141,80 @@ def _provenance_lines(policy: MetaVerifier, test: ReplayDataset, spec: CostSpec)
     return lines
 
 
+def _run_served(args: argparse.Namespace) -> int:
+    from langchain_automix.observability.trace_log import read_traces, redecide
+
+    try:
+        rows = read_traces(args.served)
+    except (OSError, ValueError) as exc:
+        raise _Fail(f"cannot read --served: {exc}") from None
+    traced = [r for r in rows if isinstance(r.get("automix"), dict)]
+    failed = sum(1 for r in rows if "error" in r)
+    answered: dict[int, int] = {}
+    for r in traced:
+        if "error" not in r:
+            tier = int(r["automix"].get("answered_by", 0))
+            answered[tier] = answered.get(tier, 0) + 1
+    ok = sum(answered.values())
+    escalated = sum(1 for r in traced if "error" not in r and r["automix"].get("escalated"))
+    spent = [float(r["automix"].get("total_cost", 0.0)) for r in traced if "error" not in r]
+    scored = [r for r in rows if isinstance(r.get("feedback"), dict)]
+    out: dict[str, Any] = {
+        "queries": len(rows),
+        "failed": failed,
+        "escalated": escalated,
+        "escalation_share": escalated / ok if ok else None,
+        "answered_by": {str(k): v for k, v in sorted(answered.items())},
+        "mean_cost": sum(spent) / len(spent) if spent else None,
+        "feedback": len(scored),
+        "mean_feedback": (
+            sum(float(r["feedback"]["score"]) for r in scored) / len(scored) if scored else None
+        ),
+    }
+    if args.costs is not None and spent:
+        out["always_final_cost"] = float(args.costs[-1])
+        out["saved_per_query"] = float(args.costs[-1]) - out["mean_cost"]
+    if args.policy:
+        try:
+            policy = MetaVerifier.load(args.policy)
+        except (OSError, PolicyError) as exc:
+            raise _Fail(f"cannot read --policy: {exc}") from None
+        try:
+            again = redecide(policy, rows)
+        except (ValueError, KeyError) as exc:
+            raise _Fail(f"--policy cannot decide on these traces: {exc}") from None
+        out["policy"] = policy.describe()
+        out["decisions"] = again.n_decisions
+        out["reproduced"] = again.n_agree
+        out["disagreements"] = again.disagreements
+    if args.json:
+        print(json.dumps(out, indent=2, allow_nan=False))
+        return 0
+    share = "" if out["escalation_share"] is None else f" ({out['escalation_share']:.1%})"
+    print(f"served queries: {len(rows)} ({failed} failed), escalated {escalated}{share}")
+    print("answered by tier: " + ", ".join(f"{k}: {v}" for k, v in out["answered_by"].items()))
+    if out["mean_cost"] is not None:
+        line = f"mean cost per query: {out['mean_cost']:.2f}"
+        if "saved_per_query" in out:
+            line += (
+                f" (always the final tier: {out['always_final_cost']:g}, "
+                f"saved {out['saved_per_query']:.2f} per query)"
+            )
+        print(line)
+    if scored:
+        print(f"feedback: {len(scored)} scored, mean {out['mean_feedback']:.3f}")
+    if args.policy:
+        n, agree = out["decisions"], out["reproduced"]
+        pct = f"{agree / n:.1%}" if n else "n/a"
+        print(f"policy {out['policy']}: {agree}/{n} served decisions reproduced ({pct})")
+        for d in again.disagreements[:5]:
+            print(f"  {d['id']}: tier {d['tier']} served -> {d['served']}, policy -> {d['policy']}")
+    return 0
+
+
 def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "served", None):
+        return _run_served(args)
     provenance: list[str] = []
     policy_dict: dict[str, Any] | None = None
     if args.policy:

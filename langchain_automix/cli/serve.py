@@ -17,16 +17,22 @@ import contextlib
 import os
 import pickle
 import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from langchain_automix.cli._common import (
     add_verify_grammar_option,
+    float_in,
     int_at_least,
     parse_costs,
     verify_grammar,
 )
 from langchain_automix.cli._models import add_model_options, tier_factories
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"  # prometheus-client's; not imported here
+OTEL_EXPORTER_ENV = "AUTOMIX_OTEL_EXPORTER"  # observability.tracing.EXPORTER_ENV
 
 __all__ = ["SERVE_ARGS_ENV", "app_from_env", "build_app", "register", "run"]
 
@@ -149,6 +155,67 @@ def register(subparsers: Any) -> None:
         default="automix",
         metavar="PREFIX",
         help="key prefix of the cached calls in Redis (default: automix)",
+    )
+    watch = p.add_argument_group(
+        "observability", "metrics, traces, drift alarms, trace logs (docs/observability.md)"
+    )
+    watch.add_argument(
+        "--metrics",
+        action="store_true",
+        help="serve Prometheus metrics at /metrics (behind the API key when one is set; "
+        f"with --workers, every worker's, merged through ${MULTIPROC_DIR_ENV})",
+    )
+    watch.add_argument(
+        "--log-traces",
+        default=None,
+        metavar="FILE",
+        help="append every served query to FILE as a replay row (JSON Lines, rotated) and "
+        "take user feedback at POST /automix/feedback; no question or context text "
+        "unless --log-text",
+    )
+    watch.add_argument(
+        "--log-text",
+        action="store_true",
+        help="keep each query's question and context in --log-traces (user text: opt in)",
+    )
+    watch.add_argument(
+        "--log-max-mb",
+        type=_positive(float),
+        default=100.0,
+        metavar="MB",
+        help="rotate --log-traces at this size (default: 100)",
+    )
+    watch.add_argument(
+        "--drift-window",
+        type=int_at_least(2),
+        default=None,
+        metavar="N",
+        help="drift alarm: compare the last N live values of each routing signal with the "
+        "--policy's training values (default: 200; on whenever the policy file recorded "
+        "them)",
+    )
+    watch.add_argument(
+        "--drift-alpha",
+        type=float_in(0, 1, low_open=True, high_open=True),
+        default=None,
+        help="drift alarm: chance that unchanged traffic raises it, per window (default 0.01)",
+    )
+    watch.add_argument(
+        "--no-drift", action="store_true", help="no drift alarm even when the policy allows one"
+    )
+    watch.add_argument(
+        "--otel",
+        choices=("none", "console", "otlp"),
+        default=None,
+        help="OpenTelemetry spans of every query and graph node: to an OTLP/HTTP collector "
+        "or printed (default: $AUTOMIX_OTEL_EXPORTER, else none; extra [otel])",
+    )
+    watch.add_argument(
+        "--otel-endpoint",
+        default=None,
+        metavar="URL",
+        help="the OTLP collector (default: $OTEL_EXPORTER_OTLP_ENDPOINT, else "
+        "http://localhost:4318)",
     )
     limits = p.add_argument_group(
         "limits", "what one request or client may ask (docs/serving.md, 'Operator limits')"
@@ -299,10 +366,23 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
             prefix=getattr(args, "cache_prefix", None) or "automix",
         )
     automix = AutoMixRunnable(models=models, **options)
+    trace_log = None
+    if getattr(args, "log_traces", None):
+        from langchain_automix.observability.trace_log import TraceLog
+
+        trace_log = TraceLog(
+            args.log_traces,
+            store_text=bool(getattr(args, "log_text", False)),
+            max_bytes=int(getattr(args, "log_max_mb", 100.0) * 1024 * 1024),
+        )
     return create_app(
         automix,
         api_key_env=args.api_key_env,
         max_body_bytes=args.max_body_bytes,
+        metrics=bool(getattr(args, "metrics", False)),
+        trace_log=trace_log,
+        drift=_drift_monitor(args, options["meta_verifier"]),
+        callbacks=_tracing_callbacks(args),
         limits=ServerLimits(
             max_batch_size=args.max_batch_size,
             max_model_calls=args.max_model_calls,
@@ -378,6 +458,8 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return 2
             os.environ[SERVE_ARGS_ENV] = _pack(args)
+            if getattr(args, "metrics", False):
+                _multiprocess_metrics_dir()
             build_app(args, [f.make() for f in _tier_specs_factories(args)])  # fail early
             uvicorn.run(
                 f"{__name__}:app_from_env",
@@ -395,6 +477,69 @@ def run(args: argparse.Namespace) -> int:
         print(f"automix: error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _drift_monitor(args: argparse.Namespace, policy: Any) -> Any:
+    """The drift alarm for the ``--policy``'s recorded training signals, or None.
+
+    Raises:
+        ValueError: when drift options are given but the policy recorded no signals.
+    """
+    asked = getattr(args, "drift_window", None) is not None or (
+        getattr(args, "drift_alpha", None) is not None
+    )
+    if getattr(args, "no_drift", False):
+        return None
+    reference = None
+    if policy is not None and policy.provenance is not None:
+        reference = policy.provenance.signal_reference
+    if reference is None:
+        if asked:
+            raise ValueError(
+                "--drift-window/--drift-alpha need a --policy file that recorded its training "
+                "signals (fitted by this version of 'automix fit'; refit older ones)"
+            )
+        return None
+    from langchain_automix.calibration.drift import DEFAULT_ALPHA, DEFAULT_WINDOW, DriftMonitor
+
+    return DriftMonitor(
+        reference,
+        window=args.drift_window or DEFAULT_WINDOW,
+        alpha=args.drift_alpha or DEFAULT_ALPHA,
+    )
+
+
+def _tracing_callbacks(args: argparse.Namespace) -> Any:
+    """``--otel``'s handler, shared by every query (None: tracing off)."""
+    exporter = getattr(args, "otel", None)
+    endpoint = getattr(args, "otel_endpoint", None)
+    if exporter is None and endpoint is None and not os.environ.get(OTEL_EXPORTER_ENV):
+        return None  # off: OpenTelemetry is not even imported
+    from langchain_automix.observability.tracing import configure_tracing, tracing_from_env
+
+    if exporter is None and endpoint is None:
+        handler = tracing_from_env()
+    else:
+        handler = configure_tracing(exporter or "otlp", endpoint=endpoint)
+    if handler is None:
+        return None
+    return lambda: [handler]
+
+
+def _multiprocess_metrics_dir() -> None:
+    """Point ``prometheus-client`` at a metrics folder the workers share (before import).
+
+    An operator's ``$PROMETHEUS_MULTIPROC_DIR`` is used as is (emptied first: files of
+    a previous run would be counted again); otherwise a fresh temporary folder.
+    """
+    folder = os.environ.get(MULTIPROC_DIR_ENV)
+    if folder:
+        path = Path(folder)
+        path.mkdir(parents=True, exist_ok=True)
+        for stale in path.glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ[MULTIPROC_DIR_ENV] = tempfile.mkdtemp(prefix="automix-metrics-")
 
 
 def _tier_specs_factories(args: argparse.Namespace) -> list[Any]:

@@ -45,7 +45,7 @@ from langchain_automix._model_utils import sum_usage
 from langchain_automix.errors import AutoMixModelError, TierTimeoutError
 from langchain_automix.meta_verifiers.base import Observation
 from langchain_automix.runtime.context import AutoMixContext, RunKnobs
-from langchain_automix.runtime.result import AutoMixResult, TierAttempt
+from langchain_automix.runtime.result import AutoMixResult, TierAttempt, observation_of
 from langchain_automix.runtime.solving import SolveResult, asolve, solve
 from langchain_automix.runtime.state import AutoMixState, InputState, OutputState, PublishedState
 from langchain_automix.runtime.tier_step import (
@@ -264,21 +264,7 @@ def _priced_verification(
 
 
 def _observation(ctx: AutoMixContext, state: AutoMixState) -> Observation:
-    attempts = state["attempts"]
-    current = attempts[-1]
-    verified = [a for a in attempts if a.verifier_confidence is not None]
-    return Observation(
-        tier=current.tier,
-        n_tiers=ctx.n_tiers,
-        confidence=current.verifier_confidence or 0.0,
-        n_valid=current.verifier_n_valid or 0,
-        n_samples=current.verifier_n_samples or 0,
-        answer=current.answer,
-        confidences=tuple(a.verifier_confidence for a in verified),  # type: ignore[misc]
-        # every tier that reached a decision: verified, or routed on its free signals alone
-        signals=tuple(a.signals for a in attempts if a.error is None and not a.skipped),
-        tiers=tuple(a.tier for a in verified),
-    )
+    return observation_of(state["attempts"], ctx.n_tiers)
 
 
 def _replace_last(state: AutoMixState, attempt: TierAttempt) -> dict[str, Any]:

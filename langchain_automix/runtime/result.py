@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage
 from pydantic import BaseModel, ConfigDict, Field
 
-from langchain_automix.meta_verifiers.base import Decision
+from langchain_automix.meta_verifiers.base import Decision, Observation
 
-__all__ = ["TRACE_KEY", "AutoMixResult", "TierAttempt"]
+__all__ = ["TRACE_KEY", "AutoMixResult", "TierAttempt", "observation_of"]
 
 TRACE_KEY = "automix"
 """Key of the routing trace in ``AIMessage.response_metadata``."""
@@ -138,6 +138,35 @@ class TierAttempt(BaseModel):
         )
 
 
+def observation_of(attempts: Sequence[TierAttempt], n_tiers: int) -> Observation:
+    """What the meta-verifier sees about the last of ``attempts`` (the graph's view).
+
+    The graph's ``meta_decide`` node builds its observation here, and so does anything
+    that re-decides a recorded query offline (e.g. a served trace,
+    :func:`~langchain_automix.observability.trace_log.redecide`).
+
+    Example:
+        >>> a = TierAttempt(tier=0, model="s", answer="x", verifier_confidence=0.5,
+        ...                 verifier_n_valid=8, verifier_n_samples=8)
+        >>> observation_of([a], 2).confidence, observation_of([a], 2).tiers
+        (0.5, (0,))
+    """
+    current = attempts[-1]
+    verified = [a for a in attempts if a.verifier_confidence is not None]
+    return Observation(
+        tier=current.tier,
+        n_tiers=n_tiers,
+        confidence=current.verifier_confidence or 0.0,
+        n_valid=current.verifier_n_valid or 0,
+        n_samples=current.verifier_n_samples or 0,
+        answer=current.answer,
+        confidences=tuple(a.verifier_confidence for a in verified),  # type: ignore[misc]
+        # every tier that reached a decision: verified, or routed on its free signals alone
+        signals=tuple(a.signals for a in attempts if a.error is None and not a.skipped),
+        tiers=tuple(a.tier for a in verified),
+    )
+
+
 class AutoMixResult(BaseModel):
     """The full outcome of one AutoMix query.
 
@@ -211,8 +240,12 @@ class AutoMixResult(BaseModel):
             data.pop("spent_this_call")
         return data
 
-    def to_replay(self, *, id: str, question: str, context: str | None = None) -> dict[str, Any]:
+    def to_replay(
+        self, *, id: str, question: str | None, context: str | None = None
+    ) -> dict[str, Any]:
         """A served query as a replay row (unscored): one tier entry per attempt made.
+
+        The row's ``"automix"`` holds the full routing trace (:meth:`trace`).
 
         Label it (add each tier's ``score``; call the tiers it never reached) before
         fitting on it: a replay row needs every tier's score. Written with
@@ -231,7 +264,8 @@ class AutoMixResult(BaseModel):
             "question": question,
             "context": context,
             "tiers": [a.to_replay() for a in self.attempts if not a.skipped],
-            "automix": {"escalated": self.escalated, "total_cost": self.total_cost},
+            # the whole routing trace: the served decisions can be re-made offline
+            TRACE_KEY: self.trace(),
         }
 
     def to_message(self) -> AIMessage:

@@ -428,7 +428,11 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                     "threshold only applies to the Threshold meta-verifier; "
                     f"got meta_verifier={mv.describe()}"
                 )
-            return Threshold(self.threshold, inclusive=mv.inclusive)
+            if self.threshold == mv.threshold:
+                return mv  # the fitted policy itself (make_configurable's default)
+            tuned = Threshold(self.threshold, inclusive=mv.inclusive)
+            tuned.provenance = mv.provenance  # same training rows, another operating point
+            return tuned
         return mv
 
     # --- schemas ---------------------------------------------------------------------------

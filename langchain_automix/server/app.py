@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.runnables import Runnable
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -31,9 +32,15 @@ from langchain_automix.server.limits import (
     BodySizeLimitMiddleware,
     limited_input_model,
 )
+from langchain_automix.server.monitoring import FEEDBACK_PATH, build_monitoring_router
 from langchain_automix.server.openai_compat import build_openai_router
 from langchain_automix.server.quotas import ServerLimits, worst_case_cost
 from langchain_automix.server.responses import error_body, error_response
+
+if TYPE_CHECKING:
+    from langchain_automix.calibration.drift import DriftMonitor
+    from langchain_automix.observability.metrics import AutoMixMetrics
+    from langchain_automix.observability.trace_log import TraceLog
 
 __all__ = ["create_app"]
 
@@ -55,6 +62,10 @@ def create_app(
     playground: bool = True,
     limits: ServerLimits | None = None,
     unmetered_routes: Sequence[str] = (),
+    metrics: bool | AutoMixMetrics = False,
+    trace_log: TraceLog | None = None,
+    drift: DriftMonitor | None = None,
+    callbacks: Callable[[], list[BaseCallbackHandler]] | None = None,
 ) -> FastAPI:
     """Build a FastAPI app serving an AutoMix runnable.
 
@@ -68,6 +79,10 @@ def create_app(
     * OpenAI-compatible ``POST /v1/chat/completions`` and ``GET /v1/models``
       (see :mod:`langchain_automix.server.openai_compat`).
     * ``GET /health`` (never needs the API key).
+    * ``GET /automix/policy``: the served meta-verifier, its provenance and drift status;
+      with ``metrics``, ``GET /metrics`` (Prometheus); with a ``trace_log``,
+      ``POST /automix/feedback`` (see :mod:`langchain_automix.server.monitoring` and
+      docs/observability.md).
 
     ``limits`` (:class:`~langchain_automix.server.quotas.ServerLimits`) caps what one
     request or client may ask: batch size, worst-case model calls, per-request knobs,
@@ -95,6 +110,18 @@ def create_app(
         unmetered_routes: paths of routes you add to the app that take a body but call
             no model. Any other body route the request guard has no cost plan for is
             refused (403): it would run the models past every budget and limit.
+        metrics: serve Prometheus metrics at ``/metrics`` (True: a new
+            :class:`~langchain_automix.observability.metrics.AutoMixMetrics` with the
+            served cascade's final-tier cost as the cost-saved baseline).
+        trace_log: write every served query to this
+            :class:`~langchain_automix.observability.trace_log.TraceLog` and take
+            feedback at ``POST /automix/feedback``.
+        drift: compare each decision's routing signals with the policy's training
+            distribution (:class:`~langchain_automix.calibration.drift.DriftMonitor`);
+            its status is in ``/automix/policy`` and, with ``metrics``, in
+            ``automix_drift_statistic``.
+        callbacks: called once per served query for more callback handlers (e.g. an
+            OpenTelemetry tracer); each query gets its own.
 
     Returns:
         The FastAPI app; run it with ``uvicorn.run(app, host="127.0.0.1")``.
@@ -147,12 +174,23 @@ def create_app(
         """Liveness probe (open even when an API key is set)."""
         return {"status": "ok", "model": model_name, "tiers": tiers, "version": __version__}
 
+    observed: AutoMixMetrics | None = None
+    if metrics is True:
+        from langchain_automix.observability.metrics import AutoMixMetrics
+
+        final_cost = automix.context.costs.unit_costs_for(len(tiers))[-1] if automix else 0.0
+        observed = AutoMixMetrics(final_tier_cost=final_cost)
+    elif metrics is not False:
+        observed = metrics
+    item_callbacks = _item_callbacks(observed, trace_log, drift, callbacks)
     # Both route families call the runnable through this binding: per-item batch
-    # errors, the batch concurrency cap, and cost metering when budgets are set.
+    # errors, the batch concurrency cap, cost metering when budgets are set, and the
+    # observers (metrics, drift monitor, trace log) when configured.
     routed = as_served(
         served,
         input_type=limited_input_model(question_limit, max_context_chars),
         max_concurrency=limits.max_concurrency,
+        item_callbacks=item_callbacks,
     )
     app.include_router(
         build_openai_router(routed, model_name=model_name, max_context_chars=max_context_chars)
@@ -166,6 +204,14 @@ def create_app(
             playground_type="default",
             enabled_endpoints=None if playground else cast(Any, _ENDPOINTS_WITHOUT_PLAYGROUND),
         )
+    app.include_router(
+        build_monitoring_router(
+            metrics=observed,
+            trace_log=trace_log,
+            drift=drift,
+            meta_verifier=automix.context.meta_verifier if automix else None,
+        )
+    )
     _add_exception_handlers(app)
 
     api_key = api_key_from_env(api_key_env)
@@ -175,7 +221,8 @@ def create_app(
         shape=_shape(automix, k_cap, path, api_key),
         # the live list: routes the caller adds after create_app are checked too
         routes=app.router.routes,
-        unmetered_routes=tuple(unmetered_routes),
+        unmetered_routes=(*unmetered_routes, FEEDBACK_PATH),
+        on_refusal=observed.observe_refusal if observed is not None else None,
     )
     if api_key is not None:
         app.add_middleware(BearerAuthMiddleware, api_key=api_key)
@@ -186,7 +233,29 @@ def create_app(
     app.state.automix = served
     app.state.max_context_chars = max_context_chars
     app.state.limits = limits
+    app.state.metrics = observed
+    app.state.trace_log = trace_log
+    app.state.drift = drift
+    app.state.routed = routed  # what the routes call (ServedRunnable)
     return app
+
+
+def _item_callbacks(
+    metrics: AutoMixMetrics | None,
+    trace_log: TraceLog | None,
+    drift: DriftMonitor | None,
+    extra: Callable[[], list[BaseCallbackHandler]] | None,
+) -> Callable[[], list[BaseCallbackHandler]] | None:
+    """What each served query gets: a fresh observer for the sinks, plus ``extra()``."""
+    if metrics is None and trace_log is None and drift is None:
+        return extra
+    from langchain_automix.observability.observer import AutoMixObserver
+
+    def make() -> list[BaseCallbackHandler]:
+        observer = AutoMixObserver(metrics=metrics, drift=drift, trace_log=trace_log)
+        return [observer, *(extra() if extra is not None else [])]
+
+    return make
 
 
 def _shape(automix: Any, k_cap: int, path: str, api_key: str | None) -> ServedShape:

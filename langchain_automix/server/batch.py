@@ -15,17 +15,21 @@ changes two things:
   (``status`` is what the item alone would have got: 422 bad input, 502 final tier
   failed, 500 anything else). ``RemoteRunnable.batch`` gives it back as that dict.
 * every call gets a :class:`~langchain_automix.server.quotas.CostMeter` when the
-  request being served is metered (budgets on), so its cost is settled from the traces.
+  request being served is metered (budgets on), so its cost is settled from the traces,
+  and the handlers ``item_callbacks`` makes (e.g. a fresh
+  :class:`~langchain_automix.observability.observer.AutoMixObserver`: metrics, drift
+  monitor, trace log) when the server observes its traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from langchain_core.callbacks import BaseCallbackManager
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig
 from langchain_core.runnables.config import get_config_list
@@ -109,6 +113,8 @@ class ServedRunnable(RunnableBinding[Any, Any]):  # type: ignore[no-redef]
 
     max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
     """Batch items answered at the same time."""
+    item_callbacks: Callable[[], list[BaseCallbackHandler]] | None = None
+    """Called once per item: the handlers added to its config (None: none)."""
 
     def with_config(
         self, config: RunnableConfig | None = None, **kwargs: Any
@@ -116,23 +122,29 @@ class ServedRunnable(RunnableBinding[Any, Any]):  # type: ignore[no-redef]
         """Like ``RunnableBinding.with_config``, keeping ``max_concurrency``."""
         bound = super().with_config(config, **kwargs)
         assert isinstance(bound, ServedRunnable)  # noqa: S101 - RunnableBinding keeps the class
-        return bound.model_copy(update={"max_concurrency": self.max_concurrency})
+        return bound.model_copy(
+            update={"max_concurrency": self.max_concurrency, "item_callbacks": self.item_callbacks}
+        )
 
     def _merge_configs(self, *configs: RunnableConfig | None) -> RunnableConfig:
         config = super()._merge_configs(*configs)
+        make = self.item_callbacks
+        added: list[BaseCallbackHandler] = [] if make is None else make()
         charge = current_charge().get()
-        if charge is None:
+        if charge is not None:
+            added.append(CostMeter(charge))
+        if not added:
             return config
-        meter = CostMeter(charge)
         callbacks = config.get("callbacks")
         if callbacks is None:
-            config["callbacks"] = [meter]
+            config["callbacks"] = added
         elif isinstance(callbacks, BaseCallbackManager):
             manager = callbacks.copy()
-            manager.add_handler(meter, inherit=False)
+            for handler in added:
+                manager.add_handler(handler, inherit=False)
             config["callbacks"] = manager
         else:
-            config["callbacks"] = [*callbacks, meter]
+            config["callbacks"] = [*callbacks, *added]
         return config
 
     def batch(
@@ -200,7 +212,11 @@ def served_output_type() -> Any:
 
 
 def as_served(
-    runnable: Runnable[Any, Any], *, input_type: Any, max_concurrency: int
+    runnable: Runnable[Any, Any],
+    *,
+    input_type: Any,
+    max_concurrency: int,
+    item_callbacks: Callable[[], list[BaseCallbackHandler]] | None = None,
 ) -> ServedRunnable:
     """Bind ``runnable`` for serving (input schema, batch semantics, metering).
 
@@ -214,4 +230,5 @@ def as_served(
         custom_input_type=input_type,
         custom_output_type=served_output_type(),
         max_concurrency=max_concurrency,
+        item_callbacks=item_callbacks,
     )

@@ -33,7 +33,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import urlsplit
@@ -195,6 +195,9 @@ class _Plan:
 class RequestGuardMiddleware:
     """Enforce ``ServerLimits`` on every POST before it reaches a route (module docstring).
 
+    ``on_refusal(code)`` is called with the error code of every refusal (the server's
+    ``automix_refusals_total`` metric).
+
     Example:
         >>> from starlette.applications import Starlette
         >>> shape = ServedShape(n_tiers=2, default_k=8, sampling=True, item_cost=52.0,
@@ -212,10 +215,12 @@ class RequestGuardMiddleware:
         shape: ServedShape,
         routes: Sequence[Any] = (),
         unmetered_routes: Collection[str] = (),
+        on_refusal: Callable[[str], None] | None = None,
     ) -> None:
         self.app = app
         self.limits = limits
         self.shape = shape
+        self.on_refusal = on_refusal
         # the app's routes when the server starts (routes added after create_app included)
         unplanned = set(unplanned_routes(routes, shape, unmetered_routes))
         self._unplanned = [
@@ -541,15 +546,17 @@ class RequestGuardMiddleware:
             param="max_json_depth",
         )
 
-    @staticmethod
-    async def _refuse(response: Any, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, response: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        error = json.loads(bytes(response.body))["error"]
         logger.info(
             "refused %s %s: %s (%d)",
             scope["method"],
             scope["path"],
-            json.loads(bytes(response.body))["error"]["param"],
+            error["param"],
             response.status_code,
         )
+        if self.on_refusal is not None:
+            self.on_refusal(str(error.get("code") or response.status_code))
         await response(scope, receive, send)
 
 

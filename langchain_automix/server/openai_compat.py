@@ -300,11 +300,13 @@ def build_openai_router(
             configurable[knob] = value
         if body.thread_id is not None:
             configurable["thread_id"] = body.thread_id
-        config: RunnableConfig = {"run_name": "automix_chat_completions"}
+        # the completion id is the run id: a trace log row (and its feedback) match it
+        run_id = uuid.uuid4()
+        config: RunnableConfig = {"run_name": "automix_chat_completions", "run_id": run_id}
         if configurable:
             config["configurable"] = configurable
         value = {"question": question, "context": context}
-        completion_id = f"chatcmpl-{uuid.uuid4().hex}"
+        completion_id = f"chatcmpl-{run_id.hex}"
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             return await _stream(runnable, value, config, completion_id, model_name, include_usage)

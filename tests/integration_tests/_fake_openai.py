@@ -28,6 +28,8 @@ class FakeEndpoint:
 
     answers: Mapping[str, str]
     verdicts: Mapping[str, str]
+    incorrect_if: str | None = None
+    """Verification prompts containing this text get ``INCORRECT`` whatever the model."""
     calls: list[tuple[str, str, int]] = field(default_factory=list)  # (model, kind, n)
     url: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -40,6 +42,8 @@ class FakeEndpoint:
         with self._lock:
             self.calls.append((model, kind, n))
         text = self.verdicts.get(model, CORRECT) if kind == "verify" else self.answers[model]
+        if kind == "verify" and self.incorrect_if and self.incorrect_if in str(last):
+            text = INCORRECT
         return {
             "id": f"fake-{len(self.calls)}",
             "object": "chat.completion",
@@ -75,10 +79,13 @@ def sse_events(reply: dict[str, Any], include_usage: bool) -> Iterator[dict[str,
 
 @contextmanager
 def fake_openai_endpoint(
-    answers: Mapping[str, str], verdicts: Mapping[str, str] | None = None
+    answers: Mapping[str, str],
+    verdicts: Mapping[str, str] | None = None,
+    *,
+    incorrect_if: str | None = None,
 ) -> Iterator[FakeEndpoint]:
     """Serve a :class:`FakeEndpoint` on ``127.0.0.1`` (a free port) until the block ends."""
-    endpoint = FakeEndpoint(answers=answers, verdicts=verdicts or {})
+    endpoint = FakeEndpoint(answers=answers, verdicts=verdicts or {}, incorrect_if=incorrect_if)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:

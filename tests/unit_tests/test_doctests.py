@@ -15,6 +15,7 @@ OPTIONAL = (
     "langchain_automix.plotting",
     "langchain_automix.server",
     "langchain_automix.local",
+    "langchain_automix.observability.tracing",  # [otel]; run by observability/test_tracing.py
 )
 
 

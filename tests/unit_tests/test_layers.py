@@ -35,7 +35,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("meta_verifiers",),  # 2: the policies, fitted on replay data
     ("evaluation", "plotting"),  # 3: fitting and comparing policies over seeds
     ("runtime",),  # 4: live routing (the graph, its driver, the runnables)
-    ("collection", "local", "tiers"),  # 5: building replay data, local models, tier specs
+    # 5: building replay data, local models, tier specs, observability of served queries
+    ("collection", "local", "tiers", "observability"),
     ("demo", "server", "cli"),  # 6: applications
 ]
 """Lowest first. A module may import its own layer and the ones below, never above."""

@@ -9,7 +9,9 @@ that names the field). Bounded and deterministic: a few examples per operation,
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
 from langchain_automix import AutoMixRunnable
+from langchain_automix.observability import TraceLog
 from langchain_automix.server import create_app
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
@@ -29,7 +32,11 @@ def _app() -> Any:
     small = ScriptedChatModel(answer="Paris", verdicts=[CORRECT, INCORRECT])
     large = ScriptedChatModel(answer="Paris, France")
     automix = AutoMixRunnable(models=[small, large], num_verifications=2, max_context_chars=2_000)
-    return create_app(automix, api_key_env=None, max_body_bytes=MAX_BODY_BYTES)
+    # every operator route too: /metrics, /automix/policy, /automix/feedback
+    log = TraceLog(Path(tempfile.mkdtemp(prefix="automix-fuzz-")) / "traces.jsonl")
+    return create_app(
+        automix, api_key_env=None, max_body_bytes=MAX_BODY_BYTES, metrics=True, trace_log=log
+    )
 
 
 APP = _app()
@@ -150,3 +157,8 @@ def test_a_batch_item_failing_the_input_model_is_422(client: TestClient) -> None
     resp = client.post("/automix/batch", json={"inputs": [{"question": ""}]})
     assert resp.status_code == 422, resp.text
     assert resp.json()["error"]["param"] == "question"
+
+
+def test_the_operator_routes_are_fuzzed_too() -> None:
+    paths = APP.openapi()["paths"]
+    assert "/automix/feedback" in paths and "/automix/policy" in paths

@@ -1,0 +1,209 @@
+"""``AutoMixObserver``: a callback handler that hands every finished AutoMix query to sinks.
+
+It watches the callbacks of any chain that contains an ``AutoMixRunnable`` (the served
+runnable, or your own ``retriever | automix | parser``): when an AutoMix run ends, its
+routing trace goes to the configured sinks, Prometheus metrics
+(:class:`~langchain_automix.observability.metrics.AutoMixMetrics`), the drift monitor
+(:class:`~langchain_automix.calibration.drift.DriftMonitor`) and the trace log
+(:class:`~langchain_automix.observability.trace_log.TraceLog`). Graph node runs are
+timed for the metrics' ``node_seconds``. Nothing is sent anywhere: sinks are local.
+
+Pass a fresh observer in each call's ``callbacks`` (it keeps per-run start times), or
+let :func:`~langchain_automix.server.create_app` do it for every served request.
+
+Example:
+    >>> from langchain_core.language_models import FakeListChatModel
+    >>> from prometheus_client import CollectorRegistry
+    >>> from langchain_automix import AutoMixRunnable
+    >>> from langchain_automix.observability.metrics import AutoMixMetrics
+    >>> small = FakeListChatModel(responses=["Paris", "... is Correct."])
+    >>> automix = AutoMixRunnable(models=[small, small], num_verifications=1)
+    >>> metrics = AutoMixMetrics(registry=CollectorRegistry(), final_tier_cost=50)
+    >>> _ = automix.invoke({"question": "Capital of France?", "context": "Paris is..."},
+    ...     {"callbacks": [AutoMixObserver(metrics=metrics)]})
+    >>> metrics.value("automix_queries_total", outcome="ok")
+    1.0
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+
+from langchain_automix.errors import AutoMixInputError, AutoMixModelError
+from langchain_automix.runtime.graph import NODES
+from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
+
+if TYPE_CHECKING:
+    from langchain_automix.calibration.drift import DriftMonitor
+    from langchain_automix.observability.metrics import AutoMixMetrics
+    from langchain_automix.observability.trace_log import TraceLog
+
+__all__ = ["AutoMixObserver", "result_of"]
+
+logger = logging.getLogger("langchain_automix.observability")
+
+_NODES = frozenset(NODES)
+
+
+def result_of(output: Any) -> AutoMixResult | None:
+    """The AutoMix result a run's output carries (an ``AIMessage`` with a trace), or None."""
+    if not isinstance(output, BaseMessage):
+        return None
+    trace = output.response_metadata.get(TRACE_KEY)
+    if not isinstance(trace, dict) or "attempts" not in trace:
+        return None
+    return AutoMixResult.model_validate(
+        {k: v for k, v in trace.items() if k in AutoMixResult.model_fields}
+    )
+
+
+class AutoMixObserver(BaseCallbackHandler):
+    """Hand each finished AutoMix query to the metrics, drift monitor and trace log.
+
+    A sink that raises is logged and skipped: observing never fails a query.
+
+    Args:
+        metrics: Prometheus metrics to update.
+        drift: drift monitor fed each decision's routing signals.
+        trace_log: log every query is written to (its row id: the AutoMix run id, which
+            LangServe returns as ``metadata.run_id`` and the OpenAI route as the
+            completion id).
+    """
+
+    run_inline = True
+    ignore_llm = True
+    ignore_chat_model = True
+    ignore_retriever = True
+    ignore_agent = True
+    ignore_retry = True
+    ignore_custom_event = True
+
+    def __init__(
+        self,
+        *,
+        metrics: AutoMixMetrics | None = None,
+        drift: DriftMonitor | None = None,
+        trace_log: TraceLog | None = None,
+    ) -> None:
+        self.metrics = metrics
+        self.drift = drift
+        self.trace_log = trace_log
+        self._keep_inputs = trace_log is not None and trace_log.store_text
+        self._runs: dict[UUID, tuple[float, Any]] = {}
+        self._nodes: dict[UUID, tuple[str, float]] = {}
+        self._failed: set[int] = set()
+
+    def on_chain_start(
+        self,
+        serialized: dict[str, Any] | None,
+        inputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        metadata: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Time runs outside graph nodes (one of them is the AutoMix run) and node runs."""
+        node = (metadata or {}).get("langgraph_node")
+        if node is None:
+            self._runs[run_id] = (time.perf_counter(), inputs if self._keep_inputs else None)
+        elif self.metrics is not None and kwargs.get("name") == node and node in _NODES:
+            self._nodes[run_id] = (node, time.perf_counter())
+
+    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+        """Observe a finished node or AutoMix run."""
+        node = self._nodes.pop(run_id, None)
+        if node is not None:
+            self._sink("metrics", self.metrics.observe_node, node[0], time.perf_counter() - node[1])  # type: ignore[union-attr]
+            return
+        started = self._runs.pop(run_id, None)
+        result = result_of(outputs)
+        if result is None or started is None:
+            return
+        seconds = time.perf_counter() - started[0]
+        if self.metrics is not None:
+            self._sink("metrics", self.metrics.observe_result, result, seconds=seconds)
+        if self.drift is not None:
+            self._sink("drift", _feed_drift, self.drift, result, self.metrics)
+        if self.trace_log is not None:
+            question, context = _texts(started[1])
+            self._sink(
+                "trace log",
+                self.trace_log.write_result,
+                str(run_id),
+                result,
+                question=question,
+                context=context,
+            )
+
+    def on_chain_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Count a failed AutoMix run once (innermost run first), keep its partial trace."""
+        self._nodes.pop(run_id, None)
+        started = self._runs.pop(run_id, None)
+        if started is None or id(error) in self._failed:
+            return
+        if isinstance(error, AutoMixInputError):
+            outcome, partial = "input_error", None
+        elif isinstance(error, AutoMixModelError):
+            outcome, partial = "model_error", error.partial
+        elif parent_run_id is None:
+            outcome, partial = "error", None
+        else:  # a failure inside the chain: counted where it reaches the root
+            return
+        self._failed.add(id(error))
+        seconds = time.perf_counter() - started[0]
+        if self.metrics is not None:
+            self._sink("metrics", self.metrics.observe_failure, outcome, partial, seconds=seconds)
+        if self.trace_log is not None:
+            reason = f"{type(error).__name__}: {str(error)[:500]}"
+            question, context = _texts(started[1])
+            if partial is not None:
+                self._sink(
+                    "trace log",
+                    self.trace_log.write_result,
+                    str(run_id),
+                    partial,
+                    question=question,
+                    context=context,
+                    error=reason,
+                )
+            else:
+                self._sink("trace log", self.trace_log.write_failure, str(run_id), reason)
+
+    @staticmethod
+    def _sink(what: str, fn: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except Exception:  # observing never fails the query
+            logger.exception("AutoMix observer: the %s failed", what)
+
+
+def _feed_drift(drift: DriftMonitor, result: AutoMixResult, metrics: Any) -> None:
+    for a in result.attempts:
+        if a.decision is not None and not a.skipped and a.error is None:
+            drift.observe(a.tier, a.signals)
+    if metrics is not None:
+        metrics.observe_drift(drift.status())
+
+
+def _texts(inputs: Any) -> tuple[str | None, str | None]:
+    if isinstance(inputs, str):
+        return inputs, None
+    if isinstance(inputs, Mapping):
+        q, c = inputs.get("question"), inputs.get("context")
+        return (q if isinstance(q, str) else None), (c if isinstance(c, str) else None)
+    return None, None
