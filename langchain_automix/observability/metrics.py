@@ -183,14 +183,23 @@ class AutoMixMetrics:
         self.drift_statistic = gauge("drift_statistic", "drift statistic of each routing signal")
         self.drift_threshold = gauge("drift_threshold", "threshold of the drift statistic")
         self.drift_alarm = gauge("drift_alarm", "1 while a routing signal has drifted")
+        # labelled children, looked up once: ``labels()`` validates and locks on each call
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         # All label values of the outcome counter exist from the start, so rates are 0
         # rather than absent before the first failure.
         for outcome in _OUTCOMES:
             self.queries.labels(outcome)
 
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
+
     def observe_result(self, result: AutoMixResult, *, seconds: float | None = None) -> None:
         """Count one finished query (``ok``) and everything its trace records."""
-        self.queries.labels("ok").inc()
+        self._child(self.queries, "ok").inc()
         self._observe_attempts(result)
         if seconds is not None:
             self.query_seconds.observe(seconds)
@@ -202,7 +211,7 @@ class AutoMixMetrics:
 
         ``partial`` (a model error's partial result) adds what was spent before.
         """
-        self.queries.labels(outcome if outcome in _OUTCOMES else "error").inc()
+        self._child(self.queries, outcome if outcome in _OUTCOMES else "error").inc()
         if partial is not None:
             self._observe_attempts(partial, finished=False)
         if seconds is not None:
@@ -210,20 +219,30 @@ class AutoMixMetrics:
 
     def observe_node(self, node: str, seconds: float) -> None:
         """Record one graph node run's wall time."""
-        self.node_seconds.labels(node).observe(seconds)
+        self._child(self.node_seconds, node).observe(seconds)
 
     def observe_refusal(self, code: str) -> None:
         """Count one request refused before any model call."""
-        self.refusals.labels(code or "unknown").inc()
+        self._child(self.refusals, code or "unknown").inc()
 
     def observe_drift(self, status: Mapping[str, Any]) -> None:
         """Export a drift monitor's verdicts (its ``status()``) as the drift gauges."""
         for key, verdict in (status.get("signals") or {}).items():
             if verdict.get("statistic") is None:
                 continue
-            self.drift_statistic.labels(key).set(verdict["statistic"])
-            self.drift_threshold.labels(key).set(verdict["threshold"])
-            self.drift_alarm.labels(key).set(1.0 if verdict.get("drifted") else 0.0)
+            self._child(self.drift_statistic, key).set(verdict["statistic"])
+            self._child(self.drift_threshold, key).set(verdict["threshold"])
+            self._child(self.drift_alarm, key).set(1.0 if verdict.get("drifted") else 0.0)
+
+    def _count_tokens(
+        self, labels: tuple[str, str], call: str, usage: Mapping[str, int] | None
+    ) -> None:
+        if not usage:
+            return
+        for kind in ("input", "output"):
+            n = usage.get(f"{kind}_tokens")
+            if n:
+                self._child(self.tokens, *labels, call, kind).inc(n)
 
     def value(self, name: str, **labels: str) -> float:
         """A sample's current value in this process's registry (tests, doctests).
@@ -242,33 +261,33 @@ class AutoMixMetrics:
         if finished:
             if result.escalated:
                 self.escalated.inc()
-            self.answered.labels(str(result.answered_by), result.answered_by_model).inc()
+            self._child(self.answered, str(result.answered_by), result.answered_by_model).inc()
             if self.final_tier_cost and result.spent_this_call != 0:  # not a free replay
                 self.baseline.inc(self.final_tier_cost)
         final = result.n_tiers - 1
         for a, spent in zip(result.attempts, _spent_per_attempt(result), strict=True):
             labels = (str(a.tier), a.model)
-            self.decisions.labels(*labels, _decision(a, final)).inc()
+            self._child(self.decisions, *labels, _decision(a, final)).inc()
             if a.skipped:
                 continue
             if a.verifier_confidence is not None:
-                self.confidence.labels(*labels).observe(a.verifier_confidence)
+                self._child(self.confidence, *labels).observe(a.verifier_confidence)
                 for name, value in a.signals.items():
                     if name != "verifier":
-                        self.signals.labels(*labels, name).observe(value)
-            _count_tokens(self.tokens, labels, "answer", a.usage)
-            _count_tokens(self.tokens, labels, "verify", a.verify_usage)
+                        self._child(self.signals, *labels, name).observe(value)
+            self._count_tokens(labels, "answer", a.usage)
+            self._count_tokens(labels, "verify", a.verify_usage)
             if spent:
-                self.cost.labels(*labels).inc(spent)
+                self._child(self.cost, *labels).inc(spent)
             if a.latency_s:
-                self.call_seconds.labels(*labels, "answer").observe(a.latency_s)
+                self._child(self.call_seconds, *labels, "answer").observe(a.latency_s)
             if a.verify_latency_s:
-                self.call_seconds.labels(*labels, "verify").observe(a.verify_latency_s)
+                self._child(self.call_seconds, *labels, "verify").observe(a.verify_latency_s)
             if a.error is not None:
                 kind = "answer_timeout" if a.error.startswith("TimeoutError") else "answer_error"
-                self.errors.labels(*labels, kind).inc()
+                self._child(self.errors, *labels, kind).inc()
             if a.verifier_errors:
-                self.errors.labels(*labels, "verify_error").inc(len(a.verifier_errors))
+                self._child(self.errors, *labels, "verify_error").inc(len(a.verifier_errors))
 
 
 def _spent_per_attempt(result: AutoMixResult) -> list[float]:
@@ -298,14 +317,3 @@ def _decision(attempt: Any, final: int) -> str:
     if attempt.tier >= final and attempt.error is None:
         return "final"
     return "error" if attempt.error is not None else "undecided"
-
-
-def _count_tokens(
-    counter: Counter, labels: tuple[str, str], call: str, usage: Mapping[str, int] | None
-) -> None:
-    if not usage:
-        return
-    for kind in ("input", "output"):
-        n = usage.get(f"{kind}_tokens")
-        if n:
-            counter.labels(*labels, call, kind).inc(n)

@@ -9,7 +9,8 @@ context text are left out unless the operator opts in (``store_text=True``). Fee
 joined on the id when read back (:func:`read_traces`).
 
 Several processes (``automix serve --workers N``) may share one log: every write and
-rotation happens under an exclusive ``flock`` on ``<name>.lock``.
+rotation happens under an exclusive ``flock`` on ``<name>.lock``, and a process whose
+file was rotated by another reopens it (descriptors stay open between writes).
 
 Example:
     >>> import tempfile, pathlib
@@ -27,11 +28,11 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -127,6 +128,12 @@ class TraceLog:
         self.backups = backups
         self.feedback_path = feedback_path(self.path)
         self._lock_path = self.path.with_name(self.path.name + ".lock")
+        # open descriptors (path -> (fd, inode)), reopened after a rotation by another
+        # process and in a forked child; one writer at a time in this process
+        self._fds: dict[Path, tuple[int, int]] = {}
+        self._lock_fd = -1
+        self._pid = -1
+        self._mutex = threading.Lock()
 
     def write_result(
         self,
@@ -169,16 +176,44 @@ class TraceLog:
 
     def _append(self, path: Path, row: dict[str, Any], *, rotate: bool) -> None:
         line = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        with _locked(self._lock_path):
-            if rotate and self.max_bytes:
-                with contextlib.suppress(FileNotFoundError):
-                    if path.stat().st_size + len(line) > self.max_bytes:
-                        self._rotate(path)
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        with self._mutex:
+            if self._pid != os.getpid():  # first write, or a forked child: own descriptors
+                self._fds, self._pid = {}, os.getpid()
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
+                fd, size = self._descriptor(path)
+                if rotate and self.max_bytes and size and size + len(line) > self.max_bytes:
+                    self._rotate(path)
+                    fd, _ = self._descriptor(path)
                 os.write(fd, line)
             finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def _descriptor(self, path: Path) -> tuple[int, int]:
+        """An append descriptor of the file now at ``path``, and the file's size."""
+        try:
+            st = os.stat(path)
+        except FileNotFoundError:
+            st = None
+        held = self._fds.get(path)
+        if held is not None and st is not None and held[1] == st.st_ino:
+            return held[0], st.st_size
+        if held is not None:  # rotated or removed since: that file is not ours any more
+            os.close(held[0])
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        st_now = os.fstat(fd)
+        self._fds[path] = (fd, st_now.st_ino)
+        return fd, st_now.st_size
+
+    def close(self) -> None:
+        """Close the open descriptors (reopened by the next write)."""
+        with self._mutex:
+            for fd, _ in self._fds.values():
                 os.close(fd)
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+            self._fds, self._lock_fd, self._pid = {}, -1, -1
 
     def _rotate(self, path: Path) -> None:
         if self.backups == 0:
@@ -189,16 +224,6 @@ class TraceLog:
             if older.exists():
                 older.replace(path.with_name(f"{path.name}.{i + 1}"))
         path.replace(path.with_name(f"{path.name}.1"))
-
-
-@contextlib.contextmanager
-def _locked(lock_path: Path) -> Iterator[None]:
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _now() -> str:

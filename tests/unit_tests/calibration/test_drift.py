@@ -473,3 +473,17 @@ def test_a_broken_signal_reference_in_a_policy_file_is_named(tmp_path: Path) -> 
     bad.write_text(json.dumps(d), encoding="utf-8")
     with pytest.raises(PolicyError, match=r"provenance\.signal_reference\.signals"):
         MetaVerifier.load(bad)
+
+
+def test_check_every_judges_every_nth_value_and_as_soon_as_it_may() -> None:
+    ref = SignalReference.from_samples({"tier0/verifier": [0.0, 0.25, 0.5, 0.75, 1.0] * 40})
+    monitor = DriftMonitor(ref, window=40, min_samples=12, check_every=10)
+    judged = []
+    for i in range(1, 41):
+        monitor.observe(0, {"verifier": 1.0})
+        judged.append(monitor.status()["signals"]["tier0/verifier"]["statistic"] is not None)
+    first = judged.index(True) + 1
+    assert first == 12  # at min_samples, not at the next multiple of 10
+    assert monitor.status()["check_every"] == 10 and monitor.status()["drifted"]
+    with pytest.raises(ValueError, match="check_every"):
+        DriftMonitor(ref, check_every=0)
