@@ -479,7 +479,7 @@ def test_check_every_judges_every_nth_value_and_as_soon_as_it_may() -> None:
     ref = SignalReference.from_samples({"tier0/verifier": [0.0, 0.25, 0.5, 0.75, 1.0] * 40})
     monitor = DriftMonitor(ref, window=40, min_samples=12, check_every=10)
     judged = []
-    for i in range(1, 41):
+    for _ in range(40):
         monitor.observe(0, {"verifier": 1.0})
         judged.append(monitor.status()["signals"]["tier0/verifier"]["statistic"] is not None)
     first = judged.index(True) + 1
