@@ -290,9 +290,9 @@ def _live_row(
         "id": item.id,
         "dataset": item.dataset,
         "question": item.question,
-        "answers": list(item.answers),
+        "answers": list(item.answers or ()),
         "tiers": [
-            attempt.to_replay(score(attempt.answer or "", item.answers))
+            attempt.to_replay(score(attempt.answer or "", item.answers or ()))
             for attempt in (small, large)
         ],
         "automix": {"escalated": result.escalated, "total_cost": result.total_cost},

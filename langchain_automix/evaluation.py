@@ -415,6 +415,8 @@ def compare_methods(
     robust: bool = False,
     bootstrap: int = 0,
     risk: str = "balanced",
+    train_view: Callable[[ReplayDataset], ReplayDataset] | None = None,
+    test_view: Callable[[ReplayDataset], ReplayDataset] | None = None,
 ) -> Comparison:
     """Fit every method on resampled training sets and evaluate on test rows.
 
@@ -429,6 +431,10 @@ def compare_methods(
     :class:`~langchain_automix.meta_verifiers.Calibrated` (at ``risk``). ``bootstrap=B`` adds 95%
     intervals (``<metric>_ci`` in :meth:`Comparison.summary`) from ``B`` resamples of
     each seed's test rows.
+
+    ``train_view`` / ``test_view`` transform each seed's training and test rows after
+    the split (e.g. :func:`~langchain_automix.collection.labels.relabel`: fit on
+    agreement labels, evaluate on gold ones, the same rows split the same way).
     """
     from langchain_automix.meta_verifiers.calibrated import Calibrated
 
@@ -455,8 +461,12 @@ def compare_methods(
             pool, test_s = train.split(train.n_rows - n_test, seed=seed)
         else:
             pool, test_s = train, test
+        if test_view is not None:
+            test_s = test_view(test_s)
         test_sets.append(test_s)
         train_s = pool if train_size is None else pool.sample(train_size, seed=seed)
+        if train_view is not None:
+            train_s = train_view(train_s)
         used_train, used_test = train_s.n_rows, test_s.n_rows
         for name, make in factories.items():
             if name in unsupported:

@@ -102,6 +102,14 @@ def register(subparsers: Any) -> None:
         "of the same questions, whatever its verify prompt or mode, and verify it anew: "
         "another verifier measured on the same answers",
     )
+    p.add_argument(
+        "--labels",
+        choices=("gold", "agreement"),
+        default=None,
+        help="score each tier against the gold 'answers' (gold) or against the final "
+        "tier's answer (agreement: no gold answers needed; gold scores kept beside). "
+        "Default: gold when every question has answers, else agreement",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--allow-mixed-prompts",
@@ -196,6 +204,17 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
             answers_only=bool(args.reuse_answers),
         )
 
+    labels = args.labels
+    unlabelled = sum(1 for item in items if item.answers is None)
+    if labels is None:
+        labels = "agreement" if unlabelled else "gold"
+    if labels == "gold" and unlabelled:
+        print(
+            f"collect: {unlabelled} of {len(items)} questions have no 'answers': "
+            "use --labels agreement (each tier scored against the final tier's answer)",
+            file=sys.stderr,
+        )
+        return 2
     with _tiers(args) as tiers:
         if len(tiers) < 1:
             print("collect: need at least one tier", file=sys.stderr)
@@ -203,7 +222,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
         names = ", ".join(t.name for t in tiers)
         print(
             f"collect: {len(items)} questions, tiers: {names}, k={args.k}, "
-            f"verify mode {args.verify_mode}",
+            f"verify mode {args.verify_mode}, {labels} labels",
             file=sys.stderr,
         )
         stats = asyncio.run(
@@ -224,6 +243,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 reuse=reuse,
                 verify_grammar=grammar,
                 reuse_answers=bool(args.reuse_answers),
+                labels=labels,
             )
         )
     if stats.truncated_bytes:

@@ -51,6 +51,20 @@ def register(subparsers: Any) -> None:
     p.add_argument("--train", help="replay file to fit on (without --policy)")
     p.add_argument("--test", help="replay file to evaluate on")
     p.add_argument(
+        "--train-labels",
+        choices=("gold", "agreement"),
+        default=None,
+        help="fit on these labels: gold (scores against gold answers) or agreement (each "
+        "tier against the final tier's answer); default: the rows' own",
+    )
+    p.add_argument(
+        "--test-labels",
+        choices=("gold", "agreement"),
+        default=None,
+        help="evaluate on these labels (default: the rows' own); e.g. --train-labels "
+        "agreement --test-labels gold: what fitting without gold answers costs",
+    )
+    p.add_argument(
         "--served",
         metavar="FILE",
         help="a trace log written by 'automix serve --log-traces': summarise what was "
@@ -141,6 +155,21 @@ def _provenance_lines(policy: MetaVerifier, test: ReplayDataset, spec: CostSpec)
     return lines
 
 
+def _labels_view(kind: str | None, flag: str) -> Any:
+    """The rows relabelled as ``kind`` (None: as they are); errors name ``flag``."""
+    if kind is None:
+        return None
+    from langchain_automix.collection.labels import relabel
+
+    def view(data: ReplayDataset) -> ReplayDataset:
+        try:
+            return relabel(data, kind)
+        except (ValueError, ReplayError) as exc:
+            raise _Fail(f"{flag} {kind}: {exc}") from None
+
+    return view
+
+
 def _run_served(args: argparse.Namespace) -> int:
     from langchain_automix.observability.trace_log import read_traces, redecide
 
@@ -225,6 +254,9 @@ def _run(args: argparse.Namespace) -> int:
         except (OSError, PolicyError) as exc:
             raise _Fail(f"cannot read --policy: {exc}") from None
         test = _load(args.test, "--test")
+        relabelled = _labels_view(args.test_labels, "--test-labels")
+        if relabelled is not None:
+            test = relabelled(test)
         try:
             result = evaluate_policy(
                 policy,
@@ -259,6 +291,8 @@ def _run(args: argparse.Namespace) -> int:
             comp = compare_methods(
                 train,
                 test_opt,
+                train_view=_labels_view(args.train_labels, "--train-labels"),
+                test_view=_labels_view(args.test_labels, "--test-labels"),
                 methods=methods,
                 costs=args.costs,
                 verify_costs=args.verify_costs,

@@ -32,7 +32,28 @@ def register(subparsers: Any) -> None:
         default="pomdp",
         help=f"one of: {', '.join(available_meta_verifiers())} (default pomdp)",
     )
-    p.add_argument("--train", required=True, help="replay file (JSON Lines)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--train", help="replay file (JSON Lines)")
+    source.add_argument(
+        "--from-traces",
+        metavar="FILE",
+        help="a trace log of served queries ('automix serve --log-traces'): the queries "
+        "that reached the final tier, agreement-labelled, explored ones weighted by "
+        "1/explore rate (serve with --explore to correct the selection bias)",
+    )
+    p.add_argument(
+        "--policy",
+        default=None,
+        metavar="FILE",
+        help="with --from-traces: the running policy, compared with the new one on the same rows",
+    )
+    p.add_argument(
+        "--labels",
+        choices=("gold", "agreement"),
+        default=None,
+        help="fit on these labels: gold, or agreement (each tier scored against the final "
+        "tier's answer: no gold answers needed); default: the rows' own",
+    )
     add_cost_options(p)
     add_objective_options(p)
     add_signal_options(p)
@@ -46,10 +67,23 @@ def run(args: argparse.Namespace) -> int:
         policy = get_meta_verifier(args.method)
     except KeyError as exc:
         return fail(str(exc.args[0]))
-    try:
-        train = ReplayDataset.from_jsonl(args.train)
-    except (OSError, ReplayError) as exc:
-        return fail(f"cannot read --train: {exc}")
+    if args.from_traces:
+        try:
+            train = _from_traces(args.from_traces)
+        except (OSError, ValueError, ReplayError) as exc:
+            return fail(f"--from-traces {args.from_traces}: {exc}")
+    else:
+        try:
+            train = ReplayDataset.from_jsonl(args.train)
+        except (OSError, ReplayError) as exc:
+            return fail(f"cannot read --train: {exc}")
+    if args.labels is not None:
+        from langchain_automix.collection.labels import relabel
+
+        try:
+            train = relabel(train, args.labels)
+        except (ValueError, ReplayError) as exc:
+            return fail(f"--labels {args.labels}: {exc}")
     signal = resolve_signal(args.signal, train)
     if args.robust or signal != "verifier":
         if isinstance(policy, Calibrated):
@@ -80,6 +114,59 @@ def run(args: argparse.Namespace) -> int:
         print("  " + policy.provenance.format().replace("  fit warning: ", "  WARNING: "))
     if isinstance(policy, Calibrated):
         _print_report(policy)
+    if args.policy:
+        return _compare_running(args, policy, train)
+    return 0
+
+
+def _from_traces(path: str) -> ReplayDataset:
+    """The agreement-labelled, propensity-weighted rows of a trace log (and a report)."""
+    from langchain_automix.observability.trace_log import read_traces, served_replay
+
+    served = served_replay(read_traces(path, feedback=False))
+    print(
+        f"traces: {served.n_traces} served, {served.n_both} reached the final tier "
+        f"({served.n_escalated} escalated by the policy, {served.n_explored} explored), "
+        f"{served.n_accepted} kept by a cheaper tier, {served.n_dropped} unusable "
+        f"(failed or skipped a tier)"
+    )
+    if served.n_explored:
+        copies = ", ".join(f"rate {r}: x{w}" for r, w in sorted(served.weights.items()))
+        print(f"  explored rows weighted by 1/rate ({copies}): {len(served.rows)} rows")
+    elif served.n_accepted:
+        print(
+            "  WARNING: no explored query: these rows are only the queries the policy "
+            "escalated, a biased sample (low confidences); serve with --explore 0.05 "
+            "to observe the rest"
+        )
+    if not served.rows:
+        raise ValueError("no served query reached the final tier: nothing to label")
+    return ReplayDataset.from_records(served.rows, source=f"{path} trace")
+
+
+def _compare_running(args: argparse.Namespace, new: Any, rows: ReplayDataset) -> int:
+    """Running vs new policy on the same (agreement-labelled) rows."""
+    from langchain_automix.evaluation import evaluate_policy
+    from langchain_automix.meta_verifiers.base import MetaVerifier, PolicyError
+
+    try:
+        running = MetaVerifier.load(args.policy)
+    except (OSError, PolicyError) as exc:
+        return fail(f"cannot read --policy: {exc}")
+    print(
+        f"on these {rows.n_rows} rows ({rows.n_tiers} tiers, agreement labels; in-sample for "
+        "the new policy, so its numbers flatter it: hold out traces to compare fairly):"
+    )
+    for label, policy in (("running", running), ("new", new)):
+        try:
+            r = evaluate_policy(policy, rows, costs=args.costs, verify_costs=args.verify_costs)
+        except (ValueError, NotImplementedError) as exc:
+            return fail(f"cannot evaluate the {label} policy on these rows: {exc}")
+        dibc = "n/a" if r.delta_ibc is None else f"{r.delta_ibc:+.1f}"
+        print(
+            f"  {label:8s} {policy.describe()}: ΔIBC {dibc}%, cost {r.avg_cost:.2f}, "
+            f"quality {r.avg_performance:.3f}, escalation {r.llm_call_share:.0%}"
+        )
     return 0
 
 

@@ -174,6 +174,15 @@ def register(subparsers: Any) -> None:
         "unless --log-text",
     )
     watch.add_argument(
+        "--explore",
+        type=float_in(0, 1, high_open=True),
+        default=0.0,
+        metavar="RATE",
+        help="escalate this share of the answers the policy accepts anyway, so the trace "
+        "log observes the large model's answer on an unbiased sample for 'automix fit "
+        "--from-traces' (e.g. 0.05; costs RATE x the large call per accepted query)",
+    )
+    watch.add_argument(
         "--log-text",
         action="store_true",
         help="keep each query's question and context in --log-traces (user text: opt in)",
@@ -350,6 +359,7 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
         "tier_timeout": args.tier_timeout,
         "meta_verifier": _meta_verifier(args),
         "verifier_grammar": verify_grammar(getattr(args, "verify_grammar", "none")),
+        "explore": float(getattr(args, "explore", 0.0) or 0.0),
     }
     if args.costs is not None:
         options["costs"] = args.costs

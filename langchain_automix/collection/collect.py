@@ -54,6 +54,7 @@ from langchain_core.prompts import BasePromptTemplate
 
 from langchain_automix._model_utils import flat_usage
 from langchain_automix.collection.datasets import QAItem
+from langchain_automix.collection.labels import LABEL_KINDS, agreement_record
 from langchain_automix.collection.scoring import score
 from langchain_automix.prompts import prompt_version
 from langchain_automix.runtime.result import TierAttempt
@@ -259,7 +260,7 @@ def _reused_answer(stored: Mapping[str, Any] | None, item: QAItem) -> dict[str, 
     if stored is None or not isinstance(stored.get("answer"), str):
         return None
     entry = {key: stored[key] for key in _ANSWER_FIELDS if key in stored}
-    entry["score"], entry["exact_match"] = score(entry["answer"], item.answers)
+    entry["score"], entry["exact_match"] = _gold(entry["answer"], item)
     signals = {k: v for k, v in (stored.get("signals") or {}).items() if k != "logprob_verifier"}
     if signals:
         entry["signals"] = signals
@@ -279,7 +280,7 @@ def _reused_entry(
     ):
         return None  # it was a final tier there (never verified) or verified with another k
     entry = {key: value for key, value in stored.items() if not final or key not in _VERIFY_FIELDS}
-    entry["score"], entry["exact_match"] = score(entry["answer"], item.answers)
+    entry["score"], entry["exact_match"] = _gold(entry["answer"], item)
     entry["reused"] = True
     return entry
 
@@ -305,6 +306,7 @@ async def collect_one(
     reuse: Mapping[str, Mapping[str, Any]] | None = None,
     verify_grammar: str | None = None,
     reuse_answers: bool = False,
+    labels: str = "gold",
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -325,6 +327,10 @@ async def collect_one(
             instead of called.
         reuse_answers: copy only the answers of ``reuse`` (loaded with
             ``answers_only=True``); every verifying tier verifies its answer anew.
+        labels: ``gold`` scores each tier against the item's answers; ``agreement``
+            against the final tier's answer (:mod:`~langchain_automix.collection.labels`;
+            the gold scores kept as ``gold_score``). An item without answers is always
+            labelled by agreement.
 
     Returns:
         The replay row (see the module docstring). Non-final tiers carry ``signals``:
@@ -400,19 +406,41 @@ async def collect_one(
                     if tier.max_concurrency
                     else None,
                 )
-        entry = {**attempt.to_replay(score(attempt.answer or "", item.answers)), **extra}
+        entry = {**attempt.to_replay(_gold(attempt.answer or "", item)), **extra}
         out_tiers.append(entry)
-    return {
+    row = {
         "id": item.id,
         "dataset": item.dataset,
         "question": item.question,
         "context": item.context,
-        "answers": list(item.answers),
+        "answers": None if item.answers is None else list(item.answers),
         "tiers": out_tiers,
         "k": k,
         "seed": qseed,
         "prompt_version": prompt_version(verify_prompt, verify_grammar, mode),
     }
+    if labels == "gold" and item.answers is not None:
+        return row
+    if item.answers is None:  # no gold: drop the placeholders, nothing to keep beside
+        for entry in out_tiers:
+            entry.pop("score", None)
+            entry.pop("exact_match", None)
+    labelled = agreement_record(row)
+    if labelled is None:
+        raise ValueError(f"{item.id}: the final tier gave no answer to agree with")
+    return labelled
+
+
+def _gold(answer: str, item: QAItem) -> tuple[float, float]:
+    """The answer's score against the item's gold answers.
+
+    Without any: 0 placeholders, which :func:`collect_one` replaces by agreement labels
+    before the row is written.
+    """
+    if item.answers is None:
+        return 0.0, 0.0
+    f1, em = score(answer, item.answers)
+    return f1, em
 
 
 def tiers_verify_mode(tiers: Sequence[Tier]) -> VerifyMode:
@@ -489,6 +517,7 @@ async def acollect(
     reuse: Mapping[str, Mapping[str, Mapping[str, Any]]] | None = None,
     verify_grammar: str | None = None,
     reuse_answers: bool = False,
+    labels: str = "gold",
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -519,6 +548,8 @@ async def acollect(
         reuse_answers: copy only the answers of ``reuse`` (loaded with
             ``answers_only=True``) and verify them anew: another verifier measured on
             the same answers.
+        labels: ``gold`` or ``agreement`` (see :func:`collect_one`); ``gold`` needs
+            every item's answers.
 
     Returns:
         A :class:`CollectStats`.
@@ -530,6 +561,17 @@ async def acollect(
             setting would fail every question, each retried as if the failure were
             transient).
     """
+    items = list(items)
+    if labels not in LABEL_KINDS:
+        raise ValueError(f"labels must be one of {', '.join(LABEL_KINDS)}, got {labels!r}")
+    if labels == "gold":
+        unlabelled = [item.id for item in items if item.answers is None]
+        if unlabelled:
+            raise ValueError(
+                f"{len(unlabelled)} question(s) have no 'answers' (first: {unlabelled[0]}): "
+                "collect them with labels='agreement' (automix collect --labels agreement) "
+                "or add their gold answers"
+            )
     for name, value, least in (
         ("k", k, 1),
         ("concurrency", concurrency, 1),
@@ -579,6 +621,7 @@ async def acollect(
                         verify_grammar=verify_grammar,
                         reuse=(reuse or {}).get(item.id),
                         reuse_answers=reuse_answers,
+                        labels=labels,
                     )
                 except asyncio.CancelledError:
                     raise

@@ -5,7 +5,9 @@ Each line is one question::
     {"id": "...", "dataset": "squad_v2", "context": "...", "question": "...",
      "answers": ["..."]}
 
-``answers`` is ``[]`` for a question that cannot be answered from the context.
+``answers`` is ``[]`` for a question that cannot be answered from the context; a line
+without ``answers`` has no gold answers (``automix collect --labels agreement`` labels
+such rows by agreement with the final tier, :mod:`langchain_automix.collection.labels`).
 Other fields (``title``, ``is_impossible``, ``source``...) are kept in
 :attr:`QAItem.extra`.
 
@@ -42,7 +44,7 @@ SHIPPED: Mapping[str, str] = {
 }
 """Names of the QA files shipped in ``langchain_automix/data``."""
 
-_REQUIRED = ("id", "context", "question", "answers")
+_REQUIRED = ("id", "context", "question")
 
 
 class QADataError(ValueError):
@@ -57,7 +59,8 @@ class QAItem:
         id: unique id within its file.
         question: the question.
         context: the passage it is about.
-        answers: gold answers; empty when it cannot be answered.
+        answers: gold answers; empty when it cannot be answered; None when the line has
+            none (unlabelled questions).
         dataset: the source dataset name (``squad_v2``, ``boolq``...).
         extra: every other field of the line.
     """
@@ -65,7 +68,7 @@ class QAItem:
     id: str
     question: str
     context: str
-    answers: tuple[str, ...]
+    answers: tuple[str, ...] | None
     dataset: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -76,7 +79,7 @@ class QAItem:
             "dataset": self.dataset,
             "question": self.question,
             "context": self.context,
-            "answers": list(self.answers),
+            **({} if self.answers is None else {"answers": list(self.answers)}),
             **dict(self.extra),
         }
 
@@ -99,15 +102,17 @@ def _parse(obj: Any, where: str) -> QAItem:
     for key in ("id", "context", "question"):
         if not isinstance(obj[key], (str, int)) or (key != "id" and not isinstance(obj[key], str)):
             raise QADataError(f"{where}: field {key!r} must be a string")
-    answers = obj["answers"]
-    if not isinstance(answers, list) or not all(isinstance(a, str) for a in answers):
+    answers = obj.get("answers")
+    if answers is not None and (
+        not isinstance(answers, list) or not all(isinstance(a, str) for a in answers)
+    ):
         raise QADataError(f"{where}: field 'answers' must be a list of strings")
-    extra = {k: v for k, v in obj.items() if k not in (*_REQUIRED, "dataset")}
+    extra = {k: v for k, v in obj.items() if k not in (*_REQUIRED, "answers", "dataset")}
     return QAItem(
         id=str(obj["id"]),
         question=obj["question"],
         context=obj["context"],
-        answers=tuple(answers),
+        answers=None if answers is None else tuple(answers),
         dataset=str(obj.get("dataset", "")),
         extra=extra,
     )

@@ -92,6 +92,7 @@ _FIELDS = (
     "fitted_at",
     "warnings",
     "signal_reference",
+    "labels",
 )
 
 REFERENCE_MAX_VALUES = 200
@@ -116,6 +117,12 @@ def reference_signals(signal: str, names: Sequence[str]) -> list[str]:
     else:
         wanted = signal.split("+")
     return [n for n in wanted if n in names]
+
+
+def _labels_of(data: ReplayDataset) -> str:
+    """The rows' label kind (``"labels"``, absent: gold), or ``mixed``."""
+    kinds = {str(r.get("labels", "gold")) for r in data.records} or {"gold"}
+    return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 def replay_k(data: ReplayDataset) -> int | None:
@@ -205,6 +212,9 @@ class Provenance:
     """When (ISO 8601, UTC)."""
     warnings: tuple[str, ...] = ()
     """What the fit warned about (e.g. a routing signal with a single value)."""
+    labels: str = "gold"
+    """What the training rows' scores measure: ``gold`` (against gold answers),
+    ``agreement`` (against the final tier's answer, no gold needed) or ``mixed``."""
     signal_reference: SignalReference | None = field(default=None, repr=False)
     """Training distribution of the signals the policy reads, per tier, on the rows
     that reach each tier (``None``: not recorded, e.g. a file written before it was)."""
@@ -250,6 +260,7 @@ class Provenance:
             package_version=__version__,
             fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             warnings=tuple(warnings),
+            labels=_labels_of(data),
             signal_reference=reference if reference.samples else None,
         )
 
@@ -269,6 +280,8 @@ class Provenance:
             "fitted_at": self.fitted_at,
             "warnings": list(self.warnings),
         }
+        if self.labels != "gold":  # files of gold-label fits stay as they were
+            out["labels"] = self.labels
         if self.signal_reference is not None:
             out["signal_reference"] = self.signal_reference.to_dict()
         return out
@@ -309,6 +322,7 @@ class Provenance:
             package_version=as_str(d.get("package_version", ""), "provenance.package_version"),
             fitted_at=as_str(d.get("fitted_at", ""), "provenance.fitted_at"),
             warnings=tuple(as_str_list(d.get("warnings", []), "provenance.warnings")),
+            labels=as_str(d.get("labels", "gold"), "provenance.labels"),
             signal_reference=None
             if d.get("signal_reference") is None
             else SignalReference.from_dict(d["signal_reference"], "provenance.signal_reference"),
@@ -389,6 +403,11 @@ class Provenance:
             f"models {models}; langchain-automix {self.package_version or '?'}, "
             f"at {self.fitted_at or '?'}",
         ]
+        if self.labels != "gold":
+            lines.append(
+                f"  labels: {self.labels} (tier scores without gold answers: each tier "
+                "against the final tier's answer)"
+            )
         lines.extend(f"  fit warning: {w}" for w in self.warnings)
         return "\n".join(lines)
 

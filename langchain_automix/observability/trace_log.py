@@ -40,17 +40,19 @@ from pathlib import Path
 from typing import Any
 
 from langchain_automix.meta_verifiers.base import MetaVerifier
-from langchain_automix.runtime.result import AutoMixResult, observation_of
+from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult, observation_of
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "FEEDBACK_SUFFIX",
     "Redecision",
+    "ServedRows",
     "TraceLog",
     "feedback_path",
     "normalize_trace_id",
     "read_traces",
     "redecide",
+    "served_replay",
 ]
 
 DEFAULT_MAX_BYTES = 100 * 1024 * 1024
@@ -321,6 +323,8 @@ def redecide(policy: MetaVerifier, rows: Sequence[dict[str, Any]], *, keep: int 
             if attempt.decision is None or attempt.skipped:
                 continue
             served = attempt.tier if attempt.decision == "accept" else attempt.escalate_to
+            if attempt.explored:  # the meta-verifier accepted; exploration escalated
+                served = attempt.tier
             if served is None:
                 served = attempt.tier + 1
             got = policy.target_tier(observation_of(attempts[: i + 1], result.n_tiers))
@@ -331,4 +335,86 @@ def redecide(policy: MetaVerifier, rows: Sequence[dict[str, Any]], *, keep: int 
                 out.disagreements.append(
                     {"id": row.get("id"), "tier": attempt.tier, "served": served, "policy": got}
                 )
+    return out
+
+
+@dataclass
+class ServedRows:
+    """Served traces turned into agreement-labelled replay rows (:func:`served_replay`)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    """Replay rows (explored ones repeated by their inverse-propensity weight)."""
+    n_traces: int = 0
+    """Served queries read."""
+    n_both: int = 0
+    """Of those, how many reached the final tier with an answer at every tier."""
+    n_escalated: int = 0
+    """Rows the meta-verifier escalated itself (weight 1)."""
+    n_explored: int = 0
+    """Rows that reached the final tier by exploration (weight 1 / explore rate)."""
+    n_accepted: int = 0
+    """Queries kept by a cheaper tier without exploration: no final answer to agree
+    with, represented by the explored ones."""
+    n_dropped: int = 0
+    """Failed queries, and queries with a skipped or failed tier (no label possible)."""
+    weights: dict[str, int] = field(default_factory=dict)
+    """Copies per explored row, by explore rate (``1 / rate``, rounded)."""
+
+
+def served_replay(traces: Sequence[dict[str, Any]]) -> ServedRows:
+    """Agreement-labelled replay rows from served traces, corrected for selection.
+
+    Only queries that reached the final tier carry the reference answer an agreement
+    label needs, and the meta-verifier chose them: on their own they over-represent the
+    low-confidence queries (selection bias). With exploration on
+    (``AutoMixRunnable(explore=e)``) a random share ``e`` of the accepted queries is
+    escalated too; each of those stands for ``1 / e`` accepted queries and is repeated
+    that many times (inverse-propensity weighting by replication, exact when ``1 / e``
+    is a whole number: 0.05, 0.1, 0.2, 0.25, 0.5), so the rows represent the whole
+    traffic. Without exploration the rows are the escalated queries alone, and a fit
+    on them is biased (:attr:`ServedRows.n_explored` is 0 then; ``automix fit
+    --from-traces`` says so).
+    """
+    from langchain_automix.collection.labels import agreement_record
+
+    out = ServedRows()
+    for trace_row in traces:
+        trace = trace_row.get("automix")
+        if not isinstance(trace, dict) or "attempts" not in trace:
+            out.n_traces += 1
+            out.n_dropped += 1
+            continue
+        out.n_traces += 1
+        result = AutoMixResult.model_validate(
+            {k: v for k, v in trace.items() if k in AutoMixResult.model_fields}
+        )
+        attempts = result.attempts
+        if "error" in trace_row or any(a.skipped or a.answer is None for a in attempts):
+            out.n_dropped += 1
+            continue
+        if len(attempts) < result.n_tiers:
+            out.n_accepted += 1
+            continue
+        row = result.to_replay(
+            id=str(trace_row.get("id")),
+            question=trace_row.get("question"),
+            context=trace_row.get("context"),
+        )
+        labelled = agreement_record(row)
+        if labelled is None:  # pragma: no cover - every attempt answered (checked above)
+            out.n_dropped += 1
+            continue
+        labelled.pop(TRACE_KEY, None)
+        explored = [a for a in attempts if a.explored and a.explore_rate]
+        copies = 1
+        for a in explored:
+            copies *= max(1, round(1.0 / float(a.explore_rate or 1.0)))
+            out.weights[f"{a.explore_rate:g}"] = max(1, round(1.0 / float(a.explore_rate or 1)))
+        out.n_both += 1
+        if explored:
+            out.n_explored += 1
+        else:
+            out.n_escalated += 1
+        for i in range(copies):
+            out.rows.append(labelled if i == 0 else {**labelled, "id": f"{labelled['id']}#{i}"})
     return out

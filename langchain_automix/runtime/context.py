@@ -41,6 +41,11 @@ class AutoMixContext:
     """Stream the final tier's tokens to the graph's custom stream."""
     timeouts: tuple[float | None, ...] = ()
     """Seconds each tier may take to answer, and again to verify (empty: no limit)."""
+    explore: float = 0.0
+    """Share of accepted answers escalated anyway, to observe the next tier's answer
+    (exploration for refitting on served traffic; 0: none)."""
+    explore_seed: int = 0
+    """Salt of the per-query exploration draw (a hash of the question and context)."""
     publish: bool = False
     """Write the run's end into the state (``answer``, ``trace``, ``message``): a graph
     built with its models (``create_automix_graph``) returns them; the runnables read

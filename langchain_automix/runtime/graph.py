@@ -29,6 +29,7 @@ import asyncio
 import contextvars
 import inspect
 import threading
+import zlib
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, Literal, cast, get_args, get_type_hints
@@ -490,17 +491,34 @@ def _decided(state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any])
     ctx = _context(runtime, config)
     current = state["attempts"][-1]
     target = ctx.meta_verifier.target_tier(_observation(ctx, state))
+    explored = target == current.tier and _explores(ctx, state, current.tier)
+    if explored:  # accepted, escalated anyway: observe the next tier's answer
+        target = current.tier + 1
     attempt = current.model_copy(
         update={
             "decision": "accept" if target == current.tier else "escalate",
             "escalate_to": target if target > current.tier + 1 else None,
             "meta_verifier": ctx.meta_verifier.describe(),
+            "explored": explored,
+            "explore_rate": ctx.explore or None,
         }
     )
     update = _replace_last(state, attempt)
     if ctx.publish and attempt.decision == "accept":
         update.update(_finished(ctx, update["attempts"]))
     return update
+
+
+def _explores(ctx: AutoMixContext, state: AutoMixState, tier: int) -> bool:
+    """Whether this query is one of the ``explore`` share escalated despite an accept.
+
+    A hash of the question, context, tier and ``explore_seed``: reproducible (a resumed
+    or repeated query draws the same), independent of the answers and the verifier.
+    """
+    if ctx.explore <= 0.0 or tier >= ctx.n_tiers - 1:
+        return False
+    key = f"{ctx.explore_seed}|{tier}|{state['question']}|{state.get('context') or ''}"
+    return zlib.crc32(key.encode("utf-8")) / 2**32 < ctx.explore
 
 
 def _announcer() -> RunnableLambda[Any, Any]:

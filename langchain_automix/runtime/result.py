@@ -66,6 +66,14 @@ class TierAttempt(BaseModel):
     """True for a tier the meta-verifier skipped: never called, cost 0."""
     meta_verifier: str | None = None
     """Which meta-verifier decided."""
+    explored: bool = False
+    """True when the meta-verifier accepted this answer but the query was escalated
+    anyway, to observe the next tier's answer (exploration, ``AutoMixRunnable(explore=)``);
+    ``decision`` is then ``"escalate"``."""
+    explore_rate: float | None = None
+    """The exploration rate in force at this decision (None: no exploration): the chance
+    that an accepted answer is escalated anyway, i.e. this query's propensity of reaching
+    the next tier when the meta-verifier accepted (inverse-propensity weights)."""
     cost: float = 0.0
     """Unit cost spent at this tier: its call plus its verification."""
     money: float | None = None
@@ -100,6 +108,9 @@ class TierAttempt(BaseModel):
             entry["error"] = self.error
         if self.skipped:
             entry["skipped"] = True
+        if self.explore_rate is not None:
+            entry["explore_rate"] = float(self.explore_rate)
+            entry["explored"] = bool(self.explored)
         if self.verifier_confidence is not None:
             entry.update(
                 verifier_confidence=float(self.verifier_confidence),
@@ -135,6 +146,10 @@ class TierAttempt(BaseModel):
             verify_usage=entry.get("verify_usage") or None,
             verify_latency_s=float(entry.get("verify_latency_s") or 0.0),
             skipped=bool(entry.get("skipped", False)),
+            explored=bool(entry.get("explored", False)),
+            explore_rate=None
+            if entry.get("explore_rate") is None
+            else float(entry["explore_rate"]),
         )
 
 

@@ -295,6 +295,14 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     resumes an interrupted query at the node that did not finish, without calling the
     models of the nodes already done, or returns a finished one. None (default): the
     shared graph, nothing saved."""
+    explore: float = Field(default=0.0, ge=0.0, le=1.0)
+    """Exploration for refitting on served traffic: this share of the answers the
+    meta-verifier accepts is escalated anyway (a hash of the question picks which), so
+    the next tier's answer is observed on an unbiased sample; the trace marks them
+    (``explored``, ``explore_rate``) and ``automix fit --from-traces`` weights them by
+    ``1 / explore``. Costs ``explore`` x (the next tier's cost) per accepted query."""
+    explore_seed: int = 0
+    """Salt of the exploration draw."""
     name: str | None = "AutoMixRunnable"
     """Name of the runnable in traces."""
 
@@ -373,6 +381,8 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             solve_prompt=self.solve_prompt,
             answer_logprobs=self.answer_logprobs,
             timeouts=self._timeouts(),
+            explore=self.explore,
+            explore_seed=self.explore_seed,
         )
         if self.checkpointer is not None:  # the shared compiled graph, with this saver
             self._durable_graph = build_automix_graph().copy(

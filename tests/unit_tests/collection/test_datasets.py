@@ -59,7 +59,7 @@ def test_loader_reads_and_limits(tmp_path: Path) -> None:
     ("bad", "message"),
     [
         ("{not json", "invalid JSON"),
-        (json.dumps({"id": "b", "question": "q", "context": "c"}), "missing field"),
+        (json.dumps({"id": "b", "question": "q", "answers": []}), "missing field"),
         (json.dumps({"id": "b", "question": "q", "context": "c", "answers": "x"}), "answers"),
         (json.dumps([1, 2]), "expected a JSON object"),
         (GOOD, "duplicated id"),

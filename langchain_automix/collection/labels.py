@@ -1,0 +1,161 @@
+"""Labels without gold answers: each tier scored by its agreement with the final tier.
+
+A replay row needs a score for every tier. With gold answers (``automix collect`` on a
+QA file with ``answers``) each tier is scored against them (``gold`` labels). Without
+them the final tier's answer is the reference: a cheaper tier's score is its agreement
+with it (token F1 and exact match after the same normalisation as gold scoring, yes/no
+and "unanswerable" aware), and the final tier scores 1 (``agreement`` labels). That is
+what the paper's NEEDY / GOOD / HOPELESS categories compare, and it costs no call
+beyond the final tier's answer, which a replay row holds anyway.
+
+Agreement labels measure *whether escalating would change the answer*, not whether the
+answer is right: when both tiers are wrong in the same way the small tier scores 1. How
+much a policy fitted on them loses against one fitted on gold labels is measured in
+``benchmarks/bench_agreement_labels.py`` (docs/meta-verifiers.md, "Without gold
+answers").
+
+Example:
+    >>> a = agreement("Paris", "Paris, France")
+    >>> a.exact_match, round(a.f1, 2)
+    (0.0, 0.67)
+    >>> agreement("no", "No, it was not.")
+    Score(f1=1.0, exact_match=1.0)
+    >>> agreement("It does not say.", "unanswerable")
+    Score(f1=1.0, exact_match=1.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from langchain_automix.answers import is_unanswerable_prediction
+from langchain_automix.calibration.replay import ReplayDataset, ReplayError
+from langchain_automix.collection.scoring import Score, normalize_yes_no, score
+
+__all__ = [
+    "LABEL_KINDS",
+    "agreement",
+    "agreement_record",
+    "label_kind",
+    "relabel",
+]
+
+LABEL_KINDS = ("gold", "agreement")
+"""What a replay row's tier scores measure: ``gold`` (against gold answers) or
+``agreement`` (against the final tier's answer). Rows say which under ``"labels"``
+(absent: ``gold``)."""
+
+
+def agreement(answer: str | None, reference: str | None) -> Score:
+    """How far ``answer`` agrees with the ``reference`` answer (the final tier's).
+
+    The reference is read as a gold answer would be: an abstention ("unanswerable",
+    "the context does not say") asks for an abstention, a yes/no answer for the same
+    yes/no, anything else is compared by token F1 and exact match.
+    """
+    if answer is None or reference is None:
+        return Score(0.0, 0.0)
+    if is_unanswerable_prediction(reference):
+        return score(answer, [])
+    yes_no = normalize_yes_no(reference)
+    if yes_no is not None:
+        return score(answer, [yes_no])
+    return score(answer, [reference])
+
+
+def agreement_record(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A replay record with agreement labels (``None`` when its final tier has no answer).
+
+    Every tier's ``score`` / ``exact_match`` become its agreement with the final tier's
+    answer (the final tier: 1); a gold score it had is kept as ``gold_score`` /
+    ``gold_exact_match``, so the same rows can still be evaluated on gold labels.
+    """
+    tiers = [dict(t) for t in record.get("tiers") or ()]
+    if not tiers or tiers[-1].get("answer") is None:
+        return None
+    reference = str(tiers[-1]["answer"])
+    for i, tier in enumerate(tiers):
+        if "score" in tier and tier["score"] is not None and "gold_score" not in tier:
+            tier["gold_score"] = tier["score"]
+            if "exact_match" in tier:
+                tier["gold_exact_match"] = tier["exact_match"]
+        if i == len(tiers) - 1:
+            f1, em = 1.0, 1.0
+        else:
+            f1, em = agreement(tier.get("answer"), reference)
+        tier["score"], tier["exact_match"] = float(f1), float(em)
+    return {**record, "tiers": tiers, "labels": "agreement"}
+
+
+def label_kind(records: Iterable[Mapping[str, Any]]) -> str:
+    """The labels the rows carry: ``gold``, ``agreement``, or ``mixed``.
+
+    Example:
+        >>> label_kind([{"labels": "agreement"}, {"labels": "agreement"}])
+        'agreement'
+        >>> label_kind([{}, {"labels": "agreement"}])
+        'mixed'
+    """
+    kinds = {str(r.get("labels", "gold")) for r in records}
+    if not kinds:
+        return "gold"
+    return kinds.pop() if len(kinds) == 1 else "mixed"
+
+
+def relabel(data: ReplayDataset, kind: str) -> ReplayDataset:
+    """``data`` with every tier's score taken from ``kind`` labels.
+
+    ``agreement``: recomputed from the rows' answers (rows whose final tier has no
+    answer are dropped). ``gold``: the rows' gold scores (``gold_score`` when the rows
+    were relabelled, else their ``score`` when they carry gold labels).
+
+    Raises:
+        ValueError: an unknown kind, rows without answers (agreement), or rows without
+            gold scores (gold).
+    """
+    if kind not in LABEL_KINDS:
+        raise ValueError(f"labels must be one of {', '.join(LABEL_KINDS)}, got {kind!r}")
+    records = list(data.records)
+    if not records:
+        raise ValueError("relabelling needs the rows' records (a dataset loaded from JSON Lines)")
+    if kind == "agreement":
+        if not data.answers or all(a is None for row in data.answers for a in row):
+            raise ValueError("agreement labels need each tier's answer; these rows have none")
+        relabelled = [agreement_record(r) for r in records]
+        keep = np.array([r is not None for r in relabelled])
+        rows = [r for r in relabelled if r is not None]
+        scores = np.array([[float(t["score"]) for t in r["tiers"]] for r in rows])
+    else:
+        keep = np.ones(len(records), dtype=bool)
+        rows, scores_list = [], []
+        for number, r in enumerate(records, 1):
+            tiers = r.get("tiers") or ()
+            try:
+                if str(r.get("labels", "gold")) == "gold":
+                    row_scores = [float(t["score"]) for t in tiers]
+                else:
+                    row_scores = [float(t["gold_score"]) for t in tiers]
+            except (KeyError, TypeError):
+                raise ValueError(
+                    f"row {number} has no gold scores (collected without gold answers)"
+                ) from None
+            scores_list.append(row_scores)
+            rows.append({**r, "labels": "gold"})
+        scores = np.array(scores_list)
+    if not keep.any():
+        raise ReplayError("no row is left to label")
+    return replace(
+        data,
+        ids=data.ids[keep],
+        scores=scores,
+        confidences=data.confidences[keep],
+        answers=tuple(a for a, k in zip(data.answers, keep, strict=True) if k)
+        if data.answers
+        else (),
+        records=tuple(rows),
+        signals={name: arr[keep] for name, arr in data.signals.items()},
+    )

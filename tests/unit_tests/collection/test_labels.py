@@ -1,0 +1,138 @@
+"""Agreement labels: each tier scored against the final tier's answer, no gold needed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from langchain_automix.calibration.replay import load_replay
+from langchain_automix.collection.collect import Tier, acollect, collect_one
+from langchain_automix.collection.datasets import QAItem, iter_qa
+from langchain_automix.collection.labels import agreement, agreement_record, label_kind, relabel
+from langchain_automix.meta_verifiers import Threshold
+from langchain_automix.meta_verifiers.provenance import Provenance
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
+
+DATA = Path(__file__).resolve().parents[3] / "langchain_automix" / "data"
+
+
+@pytest.mark.parametrize(
+    ("answer", "reference", "expected"),
+    [
+        ("Paris", "Paris", (1.0, 1.0)),
+        ("paris.", "Paris", (1.0, 1.0)),  # the gold normalisation
+        ("Lyon", "Paris", (0.0, 0.0)),
+        ("Yes.", "yes, it is", (1.0, 1.0)),  # yes/no read as yes/no
+        ("No", "Yes", (0.0, 0.0)),
+        ("The context does not say.", "unanswerable", (1.0, 1.0)),
+        ("1889", "unanswerable", (0.0, 0.0)),
+        (None, "Paris", (0.0, 0.0)),
+    ],
+)
+def test_agreement(answer: str | None, reference: str, expected: tuple[float, float]) -> None:
+    assert tuple(agreement(answer, reference)) == expected
+
+
+def test_agreement_record_keeps_gold_beside() -> None:
+    row = {"id": "q", "tiers": [
+        {"answer": "Lyon", "score": 1.0, "exact_match": 1.0},
+        {"answer": "Paris", "score": 0.0, "exact_match": 0.0},
+    ]}  # fmt: skip
+    out = agreement_record(row)
+    assert out is not None and out["labels"] == "agreement"
+    small, large = out["tiers"]
+    assert (small["score"], small["gold_score"]) == (0.0, 1.0)
+    assert (large["score"], large["gold_score"]) == (1.0, 0.0)
+    assert row["tiers"][0]["score"] == 1.0  # the input is not changed
+    assert agreement_record({"id": "q", "tiers": [{"answer": "x"}, {"answer": None}]}) is None
+
+
+def test_relabel_round_trips_on_every_shipped_replay() -> None:
+    for name in ("replay_local_qwen", "replay_local_qwen_squad11", "replay_local_three"):
+        gold = load_replay(DATA / f"{name}.jsonl")
+        agree = relabel(gold, "agreement")
+        assert agree.n_rows == gold.n_rows and label_kind(agree.records) == "agreement"
+        assert np.all(agree.scores[:, -1] == 1.0)
+        assert not np.array_equal(agree.scores[:, 0], gold.scores[:, 0])
+        back = relabel(agree, "gold")
+        assert np.array_equal(back.scores, gold.scores)
+        assert np.array_equal(back.confidences, gold.confidences)
+
+
+def test_a_fit_on_agreement_labels_says_so() -> None:
+    agree = relabel(load_replay(DATA / "replay_local_qwen.jsonl"), "agreement")
+    policy = Threshold().fit(agree)
+    assert policy.provenance is not None and policy.provenance.labels == "agreement"
+    assert "labels: agreement" in policy.provenance.format()
+    again = Provenance.from_dict(policy.provenance.to_dict())
+    assert again.labels == "agreement"
+    gold = Threshold().fit(load_replay(DATA / "replay_local_qwen.jsonl"))
+    assert gold.provenance is not None and "labels" not in gold.provenance.to_dict()
+
+
+def unlabelled(n: int) -> list[QAItem]:
+    return [QAItem(id=f"q{i}", question=f"Q{i}?", context=f"C{i}", answers=None) for i in range(n)]
+
+
+def tiers() -> list[Tier]:
+    small = ScriptedChatModel(answer="Paris", verdicts=[CORRECT, INCORRECT])
+    return [Tier("small", small), Tier("large", ScriptedChatModel(answer="Paris"))]
+
+
+async def test_collect_without_answers_labels_by_agreement() -> None:
+    row = await collect_one(unlabelled(1)[0], tiers(), k=2)
+    assert row["labels"] == "agreement" and row["answers"] is None
+    small, large = row["tiers"]
+    assert (small["score"], large["score"]) == (1.0, 1.0)  # same answer: agreement
+    assert "gold_score" not in small  # there was no gold score to keep
+
+
+async def test_collect_gold_needs_answers_and_refuses_before_any_call(tmp_path: Path) -> None:
+    t = tiers()
+    with pytest.raises(ValueError, match="no 'answers'"):
+        await acollect(unlabelled(3), t, tmp_path / "r.jsonl", labels="gold", progress=False)
+    assert t[0].model.calls == []  # type: ignore[attr-defined]
+    stats = await acollect(
+        unlabelled(3), t, tmp_path / "r.jsonl", labels="agreement", progress=False, k=2
+    )
+    assert stats.written == 3
+    data = load_replay(tmp_path / "r.jsonl")
+    assert data.n_rows == 3 and label_kind(data.records) == "agreement"
+
+
+def test_qa_files_without_answers_load(tmp_path: Path) -> None:
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"id": "1", "question": "Q?", "context": "C"}) + "\n")
+    (item,) = list(iter_qa(path))
+    assert item.answers is None and "answers" not in item.to_dict()
+
+
+def run_cli(*argv: str) -> int:
+    from langchain_automix.cli.main import main
+
+    return main(list(argv))
+
+
+def test_cli_fit_and_evaluate_across_label_kinds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replay = str(DATA / "replay_local_qwen.jsonl")
+    out = tmp_path / "p.json"
+    assert run_cli("fit", "--method", "threshold", "--train", replay, "--labels", "agreement",
+                   "-o", str(out)) == 0  # fmt: skip
+    assert "labels: agreement" in capsys.readouterr().out
+    assert json.loads(out.read_text())["provenance"]["labels"] == "agreement"
+    assert run_cli("evaluate", "--train", replay, "--train-labels", "agreement",
+                   "--test-labels", "gold", "--methods", "threshold", "--seeds", "2",
+                   "--bootstrap", "0", "--json") == 0  # fmt: skip
+    report: dict[str, Any] = json.loads(capsys.readouterr().out)
+    assert report["test_size"] > 0
+    assert run_cli("evaluate", "--train", replay, "--methods", "threshold", "--seeds", "2",
+                   "--bootstrap", "0", "--json") == 0  # fmt: skip
+    gold_report = json.loads(capsys.readouterr().out)
+    # the same split, other training labels: another fit, the same gold baselines
+    assert report["baselines"] == gold_report["baselines"]
