@@ -133,6 +133,9 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
+        self._leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+            weakref.WeakKeyDictionary()
+        )
         if self.backend == "sqlite":
             self._path = _sqlite_path(url)
 
@@ -213,11 +216,38 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             await pool.open()
             saver = AsyncPostgresSaver(pool, serde=self.serde)
             await saver.setup()
-        # another task of this loop may have opened one meanwhile: keep the first
-        return self._async.setdefault(loop, saver)
+        # another task of this loop may have opened one meanwhile: keep the first, close
+        # ours (an open SQLite connection's thread would keep the process alive)
+        kept = self._async.setdefault(loop, saver)
+        if kept is not saver:
+            await saver.conn.close()  # an aiosqlite connection, or a Postgres pool
+        return kept
+
+    @contextlib.asynccontextmanager
+    async def alease(self) -> AsyncIterator[None]:
+        """Hold this event loop's async connection for one run; the last run out closes it.
+
+        A SQLite connection (``aiosqlite`` >= 0.22) runs a worker thread that is not a
+        daemon: left open, it keeps the process from exiting after ``asyncio.run``. So
+        the async runs of a loop share one connection while any of them is in flight,
+        and it is closed when the last one ends (reopened by the next; a Postgres pool
+        is kept for the loop's life, it holds no thread).
+        """
+        loop = asyncio.get_running_loop()
+        self._leases[loop] = self._leases.get(loop, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._leases.get(loop, 1) - 1
+            if left > 0:
+                self._leases[loop] = left
+            else:
+                self._leases.pop(loop, None)
+                if self.backend == "sqlite":
+                    await self.aclose()
 
     def close(self) -> None:
-        """Close the sync connections (async ones close with their event loop)."""
+        """Close the sync connections (async ones: :meth:`aclose`, or each run's lease)."""
         with self._lock:
             for close in reversed(self._sync_closers):
                 close()
@@ -612,17 +642,23 @@ async def asingle_flight(checkpointer: Any, thread_id: str) -> AsyncIterator[Non
     """Async twin of :func:`single_flight` (waits without blocking the event loop)."""
     key = _key(checkpointer, thread_id)
     local = _LOCAL.enter(key)
+    lease = (
+        checkpointer.alease()
+        if isinstance(checkpointer, UrlCheckpointer)
+        else contextlib.nullcontext()
+    )
     try:
-        while not local.acquire(blocking=False):
-            await asyncio.sleep(_POLL_S)
-        process = _ProcessLock(checkpointer, thread_id)
-        try:
-            if process.needed:
-                while not await process.atry_acquire():
-                    await asyncio.sleep(_POLL_S)
-            yield
-        finally:
-            await process.arelease()
-            local.release()
+        async with lease:
+            while not local.acquire(blocking=False):
+                await asyncio.sleep(_POLL_S)
+            process = _ProcessLock(checkpointer, thread_id)
+            try:
+                if process.needed:
+                    while not await process.atry_acquire():
+                        await asyncio.sleep(_POLL_S)
+                yield
+            finally:
+                await process.arelease()
+                local.release()
     finally:
         _LOCAL.leave(key)

@@ -381,3 +381,32 @@ def test_other_threads_run_side_by_side_and_locks_are_dropped() -> None:
         )
     assert calls(large) == (4, 0)  # four threads, four cascades
     assert len(durable._LOCAL) == 0  # no lock kept for threads nobody runs
+
+
+def test_an_async_sqlite_run_lets_the_process_exit(tmp_path: Path) -> None:
+    """aiosqlite >= 0.22 runs each connection on a non-daemon thread: a connection left
+    open after ``asyncio.run`` kept the interpreter from exiting (a served worker, a
+    script). Each run's lease closes it when the last run of the loop ends."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    code = f"""
+import asyncio
+from langchain_automix import AutoMixRunnable
+from langchain_automix.runtime.durable import checkpointer_from_url
+from tests.unit_tests.fake_models import CORRECT, ScriptedChatModel
+automix = AutoMixRunnable(models=[ScriptedChatModel(verdicts=[CORRECT]), ScriptedChatModel()],
+                          num_verifications=1,
+                          checkpointer=checkpointer_from_url("sqlite:///{tmp_path / "c.db"}"))
+async def main():
+    config = {{"configurable": {{"thread_id": "t"}}}}
+    await asyncio.gather(automix.ainvoke("Q?", config), automix.ainvoke("Q2?"))
+    print((await automix.ainvoke("Q?", config)).content)
+asyncio.run(main())
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "Paris"
