@@ -104,11 +104,13 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument(
         "--labels",
-        choices=("gold", "agreement"),
+        choices=("gold", "agreement", "judge"),
         default=None,
-        help="score each tier against the gold 'answers' (gold) or against the final "
-        "tier's answer (agreement: no gold answers needed; gold scores kept beside). "
-        "Default: gold when every question has answers, else agreement",
+        help="score each tier against the gold 'answers' (gold), against the final "
+        "tier's answer by token agreement (agreement) or by the final tier's model judging "
+        "same/different (judge: one more call per differing answer); the last two need no "
+        "gold answers and keep gold scores beside. Default: gold when every question has "
+        "answers, else agreement",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(

@@ -54,7 +54,12 @@ from langchain_core.prompts import BasePromptTemplate
 
 from langchain_automix._model_utils import flat_usage
 from langchain_automix.collection.datasets import QAItem
-from langchain_automix.collection.labels import LABEL_KINDS, agreement_record
+from langchain_automix.collection.labels import (
+    LABEL_KINDS,
+    JudgeStats,
+    agreement_record,
+    ajudge_record,
+)
 from langchain_automix.collection.scoring import score
 from langchain_automix.prompts import prompt_version
 from langchain_automix.runtime.result import TierAttempt
@@ -329,8 +334,10 @@ async def collect_one(
             ``answers_only=True``); every verifying tier verifies its answer anew.
         labels: ``gold`` scores each tier against the item's answers; ``agreement``
             against the final tier's answer (:mod:`~langchain_automix.collection.labels`;
-            the gold scores kept as ``gold_score``). An item without answers is always
-            labelled by agreement.
+            the gold scores kept as ``gold_score``); ``judge`` by the final tier's model
+            judging each cheaper answer the same as its own or not (one greedy call per
+            answer that differs; ``judge_calls`` in the row). An item without answers is
+            labelled by agreement unless ``judge``.
 
     Returns:
         The replay row (see the module docstring). Non-final tiers carry ``signals``:
@@ -425,7 +432,13 @@ async def collect_one(
         for entry in out_tiers:
             entry.pop("score", None)
             entry.pop("exact_match", None)
-    labelled = agreement_record(row)
+    if labels == "judge":  # the final tier's model judges each cheaper answer
+        stats = JudgeStats()
+        labelled = await ajudge_record(row, tiers[-1].model, stats)
+        if labelled is not None:
+            labelled["judge_calls"] = stats.calls
+    else:
+        labelled = agreement_record(row)
     if labelled is None:
         raise ValueError(f"{item.id}: the final tier gave no answer to agree with")
     return labelled
@@ -548,8 +561,8 @@ async def acollect(
         reuse_answers: copy only the answers of ``reuse`` (loaded with
             ``answers_only=True``) and verify them anew: another verifier measured on
             the same answers.
-        labels: ``gold`` or ``agreement`` (see :func:`collect_one`); ``gold`` needs
-            every item's answers.
+        labels: ``gold``, ``agreement`` or ``judge`` (see :func:`collect_one`);
+            ``gold`` needs every item's answers.
 
     Returns:
         A :class:`CollectStats`.

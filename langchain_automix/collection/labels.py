@@ -26,28 +26,36 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from langchain_automix.answers import is_unanswerable_prediction
+from langchain_automix._model_utils import message_text
+from langchain_automix.answers import is_unanswerable_prediction, normalize_answer
 from langchain_automix.calibration.replay import ReplayDataset, ReplayError
 from langchain_automix.collection.scoring import Score, normalize_yes_no, score
 
 __all__ = [
     "LABEL_KINDS",
+    "JudgeStats",
     "agreement",
     "agreement_record",
+    "ajudge",
+    "ajudge_record",
     "label_kind",
     "relabel",
 ]
 
-LABEL_KINDS = ("gold", "agreement")
-"""What a replay row's tier scores measure: ``gold`` (against gold answers) or
-``agreement`` (against the final tier's answer). Rows say which under ``"labels"``
+LABEL_KINDS = ("gold", "agreement", "judge")
+"""What a replay row's tier scores measure: ``gold`` (against gold answers),
+``agreement`` (token agreement with the final tier's answer) or ``judge`` (the
+final-tier model's verdict: same answer or not). Rows say which under ``"labels"``
 (absent: ``gold``)."""
+
+_VERDICT = re.compile(r"\b(same|different)\b", re.IGNORECASE)
 
 
 def agreement(answer: str | None, reference: str | None) -> Score:
@@ -91,6 +99,81 @@ def agreement_record(record: Mapping[str, Any]) -> dict[str, Any] | None:
     return {**record, "tiers": tiers, "labels": "agreement"}
 
 
+@dataclass
+class JudgeStats:
+    """What judging cost: model calls, answers settled without one, invalid verdicts."""
+
+    calls: int = 0
+    """Judge calls made."""
+    identical: int = 0
+    """Pairs of answers equal after normalisation: judged Same without a call."""
+    invalid: int = 0
+    """Verdicts that named neither Same nor Different (labelled by agreement instead)."""
+
+
+async def ajudge(
+    model: Any, *, question: str, answer: str, reference: str, config: Any = None
+) -> bool | None:
+    """Whether ``model`` judges ``answer`` the same as ``reference`` (None: no verdict).
+
+    One greedy call of :data:`~langchain_automix.prompts.JUDGE_PROMPT`; question and
+    both answers are neutralised first, as the verifier's are.
+    """
+    from langchain_automix.prompts import JUDGE_PROMPT
+    from langchain_automix.runtime.sanitize import neutralize
+
+    messages = JUDGE_PROMPT.format_messages(
+        question=neutralize(question, single_line=True),
+        answer=neutralize(answer, single_line=True) or "(empty)",
+        reference=neutralize(reference, single_line=True) or "(empty)",
+    )
+    bound = model.bind(temperature=0.0, max_tokens=8) if hasattr(model, "bind") else model
+    reply = await bound.ainvoke(messages, config)
+    found = _VERDICT.search(message_text(reply))
+    return None if found is None else found.group(1).lower() == "same"
+
+
+async def ajudge_record(
+    record: Mapping[str, Any], model: Any, stats: JudgeStats | None = None
+) -> dict[str, Any] | None:
+    """A replay record with judge labels (``None`` when its final tier has no answer).
+
+    Each cheaper tier scores 1 when ``model`` (the final tier's, or any judge) says its
+    answer is the same as the final tier's, else 0; answers equal after normalisation
+    need no call. A verdict naming neither keeps the agreement label (counted in
+    ``stats.invalid``). Gold scores are kept as ``gold_score`` as in
+    :func:`agreement_record`, the token agreement as ``agreement_score``.
+    """
+    stats = stats if stats is not None else JudgeStats()
+    labelled = agreement_record(record)
+    if labelled is None:
+        return None
+    tiers = labelled["tiers"]
+    reference = str(tiers[-1]["answer"])
+    question = str(record.get("question") or "")
+    for tier in tiers[:-1]:
+        tier["agreement_score"] = tier["score"]
+        answer = tier.get("answer")
+        if answer is None:
+            continue
+        if normalize_answer(str(answer)) == normalize_answer(reference):
+            stats.identical += 1
+            verdict: bool | None = True
+        else:
+            stats.calls += 1
+            verdict = await ajudge(
+                model, question=question, answer=str(answer), reference=reference
+            )
+        if verdict is None:
+            stats.invalid += 1
+            tier["judge"] = "invalid"
+            continue
+        tier["judge"] = "same" if verdict else "different"
+        tier["score"] = tier["exact_match"] = 1.0 if verdict else 0.0
+    labelled["labels"] = "judge"
+    return labelled
+
+
 def label_kind(records: Iterable[Mapping[str, Any]]) -> str:
     """The labels the rows carry: ``gold``, ``agreement``, or ``mixed``.
 
@@ -119,6 +202,11 @@ def relabel(data: ReplayDataset, kind: str) -> ReplayDataset:
     """
     if kind not in LABEL_KINDS:
         raise ValueError(f"labels must be one of {', '.join(LABEL_KINDS)}, got {kind!r}")
+    if kind == "judge":
+        raise ValueError(
+            "judge labels need the judge model's calls: collect them (automix collect "
+            "--labels judge), then relabel to gold or agreement from there"
+        )
     records = list(data.records)
     if not records:
         raise ValueError("relabelling needs the rows' records (a dataset loaded from JSON Lines)")
