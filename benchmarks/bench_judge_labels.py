@@ -144,15 +144,18 @@ def main() -> None:
     if not args.skip_judging:
         from langchain_automix.local import local_chat_models
 
-        with local_chat_models(("qwen2.5-coder-1.5b",), max_tokens=8) as (large,):
+        async def judge_all(large: Any) -> None:  # one event loop: the client is bound to it
             for key in keys:
                 t0 = time.time()
-                stats = asyncio.run(judge_replay(key, large, args.concurrency))
+                stats = await judge_replay(key, large, args.concurrency)
                 print(
                     f"{key}: {stats.calls} judge calls, {stats.identical} identical pairs, "
                     f"{stats.invalid} invalid, {time.time() - t0:.0f} s",
                     flush=True,
                 )
+
+        with local_chat_models(("qwen2.5-coder-1.5b",), max_tokens=8) as (large,):
+            asyncio.run(judge_all(large))
     rng = np.random.default_rng(0)
     lines = [
         f"# bench_judge_labels: --seeds {args.seeds}; test ΔIBC % on gold labels, "

@@ -89,8 +89,9 @@ class AutoMixMetrics:
       ``model_error``, ``error``); ``escalated_total``: queries that went past tier 0;
       ``answered_total{tier,model}``: which tier's answer was kept.
     * ``decisions_total{tier,model,decision}``: per tier reached, ``accept`` /
-      ``escalate`` (meta-verifier), ``skip`` (sent past the next tier), ``skipped``
-      (never called), ``final`` (last tier answered), ``error`` (failed, no decision).
+      ``escalate`` (meta-verifier), ``skip`` (sent past the next tier), ``explore``
+      (accepted, escalated anyway by exploration), ``skipped`` (never called), ``final``
+      (last tier answered), ``error`` (failed, no decision).
     * ``verifier_confidence{tier,model}`` and ``signal{tier,model,signal}``: histograms
       of the routing signals each decision read (:data:`CONFIDENCE_BUCKETS`).
     * ``tokens_total{tier,model,call,kind}``: ``call`` is ``answer`` or ``verify``,
@@ -310,6 +311,8 @@ def _spent_per_attempt(result: AutoMixResult) -> list[float]:
 def _decision(attempt: Any, final: int) -> str:
     if attempt.skipped:
         return "skipped"
+    if attempt.explored:
+        return "explore"
     if attempt.decision is not None:
         if attempt.decision == "escalate" and attempt.escalate_to is not None:
             return "skip"
