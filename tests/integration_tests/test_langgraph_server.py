@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ import httpx
 import pytest
 
 from tests.integration_tests._fake_openai import INCORRECT, FakeEndpoint, fake_openai_endpoint
+from tests.integration_tests._serve import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -70,12 +70,6 @@ def absolute_config(workdir: Path) -> Path:
     path = workdir / "langgraph.json"
     path.write_text(json.dumps(config))
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ import pytest
 from langchain_automix.meta_verifiers import Threshold
 from langchain_automix.observability import read_traces
 from tests.integration_tests._fake_openai import FakeEndpoint, fake_openai_endpoint
-from tests.integration_tests.test_langgraph_server import free_port
+from tests.integration_tests._serve import automix_serve, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -43,28 +42,6 @@ def prometheus_binary() -> str:
     pytest.skip("install Prometheus (apt-get install prometheus) to test the /metrics scrape")
 
 
-def _kill(proc: subprocess.Popen[Any]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-
-def _wait_ready(url: str, proc: subprocess.Popen[Any], what: str) -> None:
-    deadline = time.monotonic() + 90
-    while True:
-        assert proc.poll() is None, f"{what} exited"
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{what} not ready in 90 s"
-        time.sleep(0.3)
-
-
 @pytest.fixture
 def endpoint() -> Iterator[FakeEndpoint]:
     answers = {"small": "Paris", "large": "Paris, France"}
@@ -76,83 +53,85 @@ def test_prometheus_reads_back_what_the_fake_endpoint_saw(
     endpoint: FakeEndpoint, tmp_path: Path
 ) -> None:
     binary = prometheus_binary()
-    port, prom_port = free_port(), free_port()
     traces = tmp_path / "traces.jsonl"
-    env = {k: v for k, v in os.environ.items() if k != "AUTOMIX_API_KEY"}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "langchain_automix.cli.main", "serve",
-         "--tier", f"small@{endpoint.url}", "--tier", f"large@{endpoint.url}",
-         "--costs", "1,50", "--num-verifications", "2", "--rate-limit", "0",
-         "--port", str(port), "--log-level", "warning", "--workers", "2",
-         "--metrics", "--log-traces", str(traces)],
-        env=env, start_new_session=True,
-    )  # fmt: skip
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        "  - job_name: automix\n"
-        f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
-    )
-    prom = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
-        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url, prom_url = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{prom_port}"
-    try:
-        _wait_ready(f"{url}/health", serve, "automix serve")
-        _wait_ready(f"{prom_url}/-/ready", prom, "prometheus")
-
-        def ask(i: int) -> int:
-            question = f"Question {i} {ESCALATE if i % 3 == 0 else ''}?"
-            if i % 2:
-                body: dict[str, Any] = {"input": {"question": question, "context": "Paris."}}
-                return httpx.post(f"{url}/automix/invoke", json=body, timeout=60).status_code
-            chat = {"model": "automix", "messages": [{"role": "user", "content": question}]}
-            return httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=60).status_code
-
-        with ThreadPoolExecutor(4) as pool:  # concurrent: both workers serve
-            assert list(pool.map(ask, range(N_QUERIES))) == [200] * N_QUERIES
-
-        def query(expr: str) -> float | None:
-            r = httpx.get(f"{prom_url}/api/v1/query", params={"query": expr}, timeout=10)
-            data = r.json()["data"]["result"]
-            return float(data[0]["value"][1]) if data else None
-
-        deadline = time.monotonic() + 60
-        while query("sum(automix_queries_total)") != N_QUERIES:
-            assert time.monotonic() < deadline, "Prometheus never saw every query"
-            time.sleep(0.5)
-
-        calls = endpoint.calls
-        small_solve = sum(1 for m, k, _ in calls if (m, k) == ("small", "solve"))
-        small_verify = sum(1 for m, k, _ in calls if (m, k) == ("small", "verify"))
-        large_solve = sum(1 for m, k, _ in calls if (m, k) == ("large", "solve"))
-        assert small_solve == small_verify == N_QUERIES
-        assert large_solve == len([i for i in range(N_QUERIES) if i % 3 == 0])
-        assert query('sum(automix_queries_total{outcome="ok"})') == N_QUERIES
-        share = query("sum(automix_escalated_total) / sum(automix_queries_total)")
-        assert share == pytest.approx(large_solve / N_QUERIES)
-        saved = query("sum(automix_cost_baseline_units_total) - sum(automix_cost_units_total)")
-        spent = 1.0 * small_solve + 1.0 * small_verify + 50.0 * large_solve
-        assert saved == pytest.approx(50.0 * N_QUERIES - spent)
-        assert query('sum(automix_decisions_total{decision="escalate"})') == large_solve
-
-        rows = read_traces(traces)
-        assert len(rows) == N_QUERIES
-        assert len({r["worker_pid"] for r in rows}) == 2, "one worker served everything"
-        policy = tmp_path / "threshold.json"
-        Threshold(0.5).save(policy)
-        out = subprocess.run(
-            [sys.executable, "-m", "langchain_automix.cli.main", "evaluate",
-             "--served", str(traces), "--policy", str(policy), "--costs", "1,50", "--json"],
-            capture_output=True, text=True, check=True,
+    serve = [
+        "--tier", f"small@{endpoint.url}", "--tier", f"large@{endpoint.url}",
+        "--costs", "1,50", "--num-verifications", "2", "--rate-limit", "0",
+        "--workers", "2", "--metrics", "--log-traces", str(traces),
+    ]  # fmt: skip
+    with automix_serve(serve) as url:
+        port = url.rsplit(":", 1)[1]
+        config = tmp_path / "prometheus.yml"
+        config.write_text(
+            "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+            "scrape_configs:\n"
+            "  - job_name: automix\n"
+            f"    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
+        )
+        prom_port = free_port()
+        prom = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
+            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        report = json.loads(out.stdout)
-        assert report["reproduced"] == report["decisions"] == N_QUERIES
-        assert report["escalated"] == large_solve
-    finally:
-        _kill(prom)
-        _kill(serve)
+        prom_url = f"http://127.0.0.1:{prom_port}"
+        try:
+            wait_ready(f"{prom_url}/-/ready", prom, "prometheus")
+            check_scraped_numbers(url, prom_url, endpoint, traces, tmp_path)
+        finally:
+            stop(prom)
+
+
+def check_scraped_numbers(
+    url: str, prom_url: str, endpoint: FakeEndpoint, traces: Path, tmp_path: Path
+) -> None:
+    """Load the server, then read its numbers back through Prometheus' query API."""
+
+    def ask(i: int) -> int:
+        question = f"Question {i} {ESCALATE if i % 3 == 0 else ''}?"
+        if i % 2:
+            body: dict[str, Any] = {"input": {"question": question, "context": "Paris."}}
+            return httpx.post(f"{url}/automix/invoke", json=body, timeout=60).status_code
+        chat = {"model": "automix", "messages": [{"role": "user", "content": question}]}
+        return httpx.post(f"{url}/v1/chat/completions", json=chat, timeout=60).status_code
+
+    with ThreadPoolExecutor(4) as pool:  # concurrent: both workers serve
+        assert list(pool.map(ask, range(N_QUERIES))) == [200] * N_QUERIES
+
+    def query(expr: str) -> float | None:
+        r = httpx.get(f"{prom_url}/api/v1/query", params={"query": expr}, timeout=10)
+        data = r.json()["data"]["result"]
+        return float(data[0]["value"][1]) if data else None
+
+    deadline = time.monotonic() + 60
+    while query("sum(automix_queries_total)") != N_QUERIES:
+        assert time.monotonic() < deadline, "Prometheus never saw every query"
+        time.sleep(0.5)
+
+    calls = endpoint.calls
+    small_solve = sum(1 for m, k, _ in calls if (m, k) == ("small", "solve"))
+    small_verify = sum(1 for m, k, _ in calls if (m, k) == ("small", "verify"))
+    large_solve = sum(1 for m, k, _ in calls if (m, k) == ("large", "solve"))
+    assert small_solve == small_verify == N_QUERIES
+    assert large_solve == len([i for i in range(N_QUERIES) if i % 3 == 0])
+    assert query('sum(automix_queries_total{outcome="ok"})') == N_QUERIES
+    share = query("sum(automix_escalated_total) / sum(automix_queries_total)")
+    assert share == pytest.approx(large_solve / N_QUERIES)
+    saved = query("sum(automix_cost_baseline_units_total) - sum(automix_cost_units_total)")
+    spent = 1.0 * small_solve + 1.0 * small_verify + 50.0 * large_solve
+    assert saved == pytest.approx(50.0 * N_QUERIES - spent)
+    assert query('sum(automix_decisions_total{decision="escalate"})') == large_solve
+
+    rows = read_traces(traces)
+    assert len(rows) == N_QUERIES
+    assert len({r["worker_pid"] for r in rows}) == 2, "one worker served everything"
+    policy = tmp_path / "threshold.json"
+    Threshold(0.5).save(policy)
+    out = subprocess.run(
+        [sys.executable, "-m", "langchain_automix.cli.main", "evaluate",
+         "--served", str(traces), "--policy", str(policy), "--costs", "1,50", "--json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    report = json.loads(out.stdout)
+    assert report["reproduced"] == report["decisions"] == N_QUERIES
+    assert report["escalated"] == large_solve

@@ -8,10 +8,8 @@ key prefix of its own and deletes its keys afterwards.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +25,7 @@ from pydantic import Field
 from langchain_automix import AutoMixRunnable
 from langchain_automix.runtime.cache import cache_from_url
 from tests.integration_tests._fake_openai import INCORRECT, FakeEndpoint, fake_openai_endpoint
-from tests.integration_tests.test_langgraph_server import free_port
+from tests.integration_tests._serve import automix_serve, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -165,29 +163,12 @@ def endpoint() -> Iterator[FakeEndpoint]:
 
 def test_serve_workers_share_the_redis_cache(prefix: str, endpoint: FakeEndpoint) -> None:
     """``automix serve --workers 2 --cache-url redis://...``: ChatOpenAI tiers, OpenAI route."""
-    port = free_port()
-    cmd = [
-        sys.executable, "-m", "langchain_automix.cli.main", "serve",
+    serve = [
         "--tier", f"small@{endpoint.url}", "--tier", f"large@{endpoint.url}",
-        "--num-verifications", "3", "--rate-limit", "0", "--port", str(port),
-        "--log-level", "warning", "--workers", "2", "--cache-url", redis_url(),
-        "--cache-prefix", prefix,
+        "--num-verifications", "3", "--rate-limit", "0", "--workers", "2",
+        "--cache-url", redis_url(), "--cache-prefix", prefix,
     ]  # fmt: skip
-    env = dict(os.environ)
-    env.pop("AUTOMIX_API_KEY", None)
-    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert proc.poll() is None, "automix serve exited"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "automix serve not healthy in 90 s"
-            time.sleep(0.3)
+    with automix_serve(serve) as url:
         body = {
             "model": "automix",
             "messages": [
@@ -204,13 +185,6 @@ def test_serve_workers_share_the_redis_cache(prefix: str, endpoint: FakeEndpoint
         assert {r["choices"][0]["message"]["content"] for r in replies} == {"Paris"}
         # small answers, small verifies (n=3 in one call, all Correct): then all cached
         assert endpoint.calls == [("small", "solve", 1), ("small", "verify", 3)]
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def test_redis_outage_is_a_miss_not_an_error() -> None:

@@ -11,11 +11,8 @@ the running policy.
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,7 +24,7 @@ import pytest
 from langchain_automix.meta_verifiers import Threshold
 from langchain_automix.observability import read_traces
 from tests.integration_tests._fake_openai import FakeEndpoint, fake_openai_endpoint
-from tests.integration_tests.test_langgraph_server import free_port
+from tests.integration_tests._serve import automix_serve
 
 pytestmark = pytest.mark.integration
 
@@ -42,29 +39,13 @@ def endpoint() -> Iterator[FakeEndpoint]:
 
 
 def test_serve_explore_log_then_refit_from_traces(endpoint: FakeEndpoint, tmp_path: Path) -> None:
-    port = free_port()
     traces = tmp_path / "traces.jsonl"
-    env = {k: v for k, v in os.environ.items() if k != "AUTOMIX_API_KEY"}
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "langchain_automix.cli.main", "serve",
-         "--tier", f"small@{endpoint.url}", "--tier", f"large@{endpoint.url}",
-         "--costs", "1,50", "--num-verifications", "2", "--rate-limit", "0",
-         "--port", str(port), "--log-level", "warning", "--workers", "2",
-         "--explore", "0.25", "--log-traces", str(traces)],
-        env=env, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert serve.poll() is None, "automix serve exited"
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "automix serve not healthy in 90 s"
-            time.sleep(0.3)
+    serve = [
+        "--tier", f"small@{endpoint.url}", "--tier", f"large@{endpoint.url}",
+        "--costs", "1,50", "--num-verifications", "2", "--rate-limit", "0",
+        "--workers", "2", "--explore", "0.25", "--log-traces", str(traces),
+    ]  # fmt: skip
+    with automix_serve(serve) as url:
 
         def ask(i: int) -> int:
             q = f"Question {i} {HARD if i % 3 == 0 else ''}?"
@@ -73,13 +54,6 @@ def test_serve_explore_log_then_refit_from_traces(endpoint: FakeEndpoint, tmp_pa
 
         with ThreadPoolExecutor(4) as pool:
             assert list(pool.map(ask, range(N_QUERIES))) == [200] * N_QUERIES
-    finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        try:
-            serve.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(serve.pid, signal.SIGKILL)
-            serve.wait()
 
     rows = read_traces(traces)
     assert len(rows) == N_QUERIES
