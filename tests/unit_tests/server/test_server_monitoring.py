@@ -272,3 +272,19 @@ def test_drift_alarm_fires_on_shifted_confidences_and_is_exported(
     assert samples[("automix_drift_alarm", "tier0/verifier")] == 1.0
     stat = samples[("automix_drift_statistic", "tier0/verifier")]
     assert stat > samples[("automix_drift_threshold", "tier0/verifier")]
+
+
+def test_streamed_queries_are_counted_and_logged_too(tmp_path: Path) -> None:
+    s = Served(tmp_path)
+    chat = {"model": "automix", "stream": True, "messages": [{"role": "user", "content": "Q?"}]}
+    for path, body in [
+        ("/automix/stream", ask(0)),
+        ("/automix/stream_events", ask(1)),
+        ("/automix/stream_log", ask(2)),
+        (CHAT, chat),
+    ]:
+        assert s.http.post(path, json=body).status_code == 200, path
+    m = s.metrics()
+    assert value(m, "automix_queries_total", outcome="ok") == 4 == s.small.count("solve")
+    assert value(m, "automix_escalated_total") == s.large.count("solve")
+    assert len(read_traces(s.log.path)) == 4
