@@ -425,6 +425,21 @@ class ReplayDataset:
             )
         return self.signals[name]
 
+    @property
+    def label_kind(self) -> str:
+        """What the rows' scores measure: ``gold``, ``agreement``, ``judge`` or ``mixed``.
+
+        Read from each record's ``"labels"`` (absent: ``gold``, as is a dataset built
+        from arrays); see :mod:`langchain_automix.collection.labels`.
+
+        Example:
+            >>> ReplayDataset.from_records([{"id": "q", "labels": "agreement", "tiers": [
+            ...     {"score": 1.0, "verifier_confidence": 0.5}, {"score": 1.0}]}]).label_kind
+            'agreement'
+        """
+        kinds = {str(r.get("labels", "gold")) for r in self.records} or {"gold"}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
+
     def fingerprint(self) -> str:
         """A stable SHA-256 (hex) of the rows as fitting sees them.
 

@@ -27,7 +27,7 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -45,7 +45,6 @@ __all__ = [
     "agreement_record",
     "ajudge",
     "ajudge_record",
-    "label_kind",
     "relabel",
 ]
 
@@ -172,21 +171,6 @@ async def ajudge_record(
         tier["score"] = tier["exact_match"] = 1.0 if verdict else 0.0
     labelled["labels"] = "judge"
     return labelled
-
-
-def label_kind(records: Iterable[Mapping[str, Any]]) -> str:
-    """The labels the rows carry: ``gold``, ``agreement``, or ``mixed``.
-
-    Example:
-        >>> label_kind([{"labels": "agreement"}, {"labels": "agreement"}])
-        'agreement'
-        >>> label_kind([{}, {"labels": "agreement"}])
-        'mixed'
-    """
-    kinds = {str(r.get("labels", "gold")) for r in records}
-    if not kinds:
-        return "gold"
-    return kinds.pop() if len(kinds) == 1 else "mixed"
 
 
 def relabel(data: ReplayDataset, kind: str) -> ReplayDataset:

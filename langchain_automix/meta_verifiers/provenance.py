@@ -119,12 +119,6 @@ def reference_signals(signal: str, names: Sequence[str]) -> list[str]:
     return [n for n in wanted if n in names]
 
 
-def _labels_of(data: ReplayDataset) -> str:
-    """The rows' label kind (``"labels"``, absent: gold), or ``mixed``."""
-    kinds = {str(r.get("labels", "gold")) for r in data.records} or {"gold"}
-    return kinds.pop() if len(kinds) == 1 else "mixed"
-
-
 def replay_k(data: ReplayDataset) -> int | None:
     """The verifier's ``k`` recorded in the rows (``automix collect`` writes ``"k"``).
 
@@ -260,7 +254,7 @@ class Provenance:
             package_version=__version__,
             fitted_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             warnings=tuple(warnings),
-            labels=_labels_of(data),
+            labels=data.label_kind,
             signal_reference=reference if reference.samples else None,
         )
 

@@ -59,9 +59,7 @@ def result_of(output: Any) -> AutoMixResult | None:
     trace = output.response_metadata.get(TRACE_KEY)
     if not isinstance(trace, dict) or "attempts" not in trace:
         return None
-    return AutoMixResult.model_validate(
-        {k: v for k, v in trace.items() if k in AutoMixResult.model_fields}
-    )
+    return AutoMixResult.from_trace(trace)
 
 
 class AutoMixObserver(BaseCallbackHandler):

@@ -314,9 +314,7 @@ def redecide(policy: MetaVerifier, rows: Sequence[dict[str, Any]], *, keep: int 
         trace = row.get("automix")
         if not isinstance(trace, dict) or "attempts" not in trace:
             continue
-        result = AutoMixResult.model_validate(
-            {k: v for k, v in trace.items() if k in AutoMixResult.model_fields}
-        )
+        result = AutoMixResult.from_trace(trace)
         out.n_rows += 1
         attempts = result.attempts
         for i, attempt in enumerate(attempts):
@@ -385,9 +383,7 @@ def served_replay(traces: Sequence[dict[str, Any]]) -> ServedRows:
             out.n_dropped += 1
             continue
         out.n_traces += 1
-        result = AutoMixResult.model_validate(
-            {k: v for k, v in trace.items() if k in AutoMixResult.model_fields}
-        )
+        result = AutoMixResult.from_trace(trace)
         attempts = result.attempts
         if "error" in trace_row or any(a.skipped or a.answer is None for a in attempts):
             out.n_dropped += 1
@@ -407,9 +403,10 @@ def served_replay(traces: Sequence[dict[str, Any]]) -> ServedRows:
         labelled.pop(TRACE_KEY, None)
         explored = [a for a in attempts if a.explored and a.explore_rate]
         copies = 1
-        for a in explored:
-            copies *= max(1, round(1.0 / float(a.explore_rate or 1.0)))
-            out.weights[f"{a.explore_rate:g}"] = max(1, round(1.0 / float(a.explore_rate or 1)))
+        for a in explored:  # reached by exploration: it stands for 1/rate accepted ones
+            weight = max(1, round(1.0 / float(a.explore_rate or 1.0)))
+            out.weights[f"{a.explore_rate:g}"] = weight
+            copies *= weight
         out.n_both += 1
         if explored:
             out.n_explored += 1

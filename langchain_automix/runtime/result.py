@@ -297,5 +297,9 @@ class AutoMixResult(BaseModel):
         trace = message.response_metadata.get(TRACE_KEY)
         if not isinstance(trace, dict):
             raise ValueError(f"message has no AutoMix trace in response_metadata[{TRACE_KEY!r}]")
-        data = {k: v for k, v in trace.items() if k in cls.model_fields}
-        return cls.model_validate(data)
+        return cls.from_trace(trace)
+
+    @classmethod
+    def from_trace(cls, trace: Mapping[str, Any]) -> AutoMixResult:
+        """The result a routing trace (:meth:`trace`) records; derived keys are ignored."""
+        return cls.model_validate({k: v for k, v in trace.items() if k in cls.model_fields})

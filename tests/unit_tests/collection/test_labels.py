@@ -12,7 +12,7 @@ import pytest
 from langchain_automix.calibration.replay import load_replay
 from langchain_automix.collection.collect import Tier, acollect, collect_one
 from langchain_automix.collection.datasets import QAItem, iter_qa
-from langchain_automix.collection.labels import agreement, agreement_record, label_kind, relabel
+from langchain_automix.collection.labels import agreement, agreement_record, relabel
 from langchain_automix.meta_verifiers import Threshold
 from langchain_automix.meta_verifiers.provenance import Provenance
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
@@ -55,7 +55,7 @@ def test_relabel_round_trips_on_every_shipped_replay() -> None:
     for name in ("replay_local_qwen", "replay_local_qwen_squad11", "replay_local_three"):
         gold = load_replay(DATA / f"{name}.jsonl")
         agree = relabel(gold, "agreement")
-        assert agree.n_rows == gold.n_rows and label_kind(agree.records) == "agreement"
+        assert agree.n_rows == gold.n_rows and agree.label_kind == "agreement"
         assert np.all(agree.scores[:, -1] == 1.0)
         assert not np.array_equal(agree.scores[:, 0], gold.scores[:, 0])
         back = relabel(agree, "gold")
@@ -101,7 +101,7 @@ async def test_collect_gold_needs_answers_and_refuses_before_any_call(tmp_path: 
     )
     assert stats.written == 3
     data = load_replay(tmp_path / "r.jsonl")
-    assert data.n_rows == 3 and label_kind(data.records) == "agreement"
+    assert data.n_rows == 3 and data.label_kind == "agreement"
 
 
 def test_qa_files_without_answers_load(tmp_path: Path) -> None:
@@ -213,3 +213,11 @@ async def test_collect_with_judge_labels_uses_the_final_tier() -> None:
 def test_judge_labels_cannot_be_made_offline() -> None:
     with pytest.raises(ValueError, match="judge model"):
         relabel(load_replay(DATA / "replay_local_qwen.jsonl"), "judge")
+
+
+def test_rows_say_which_labels_they_carry() -> None:
+    gold = load_replay(DATA / "replay_local_qwen.jsonl")
+    agree = relabel(gold, "agreement")
+    assert (gold.label_kind, agree.label_kind) == ("gold", "agreement")
+    mixed = type(gold).from_records([*gold.records[:3], *agree.records[3:6]])
+    assert mixed.label_kind == "mixed"
