@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "serve",
     "collect",
+    "import_paper",
 )
 
 

@@ -1,8 +1,9 @@
 """Building replay data: run every tier over a QA set, verify and score the answers.
 
 QA data, including the subset shipped with the package (``datasets``), answer scoring
-with SQuAD token F1 and exact match (``scoring``), and the collector that appends one
-replay row per question (``collect``; the ``automix collect`` command). Names are
+with SQuAD token F1 and exact match (``scoring``), the collector that appends one
+replay row per question (``collect``; the ``automix collect`` command), and the importer
+of the AutoMix paper's released outputs (``paper``; ``automix import-paper``). Names are
 imported on first use, so importing one module of this package does not load the others.
 
 Example:
@@ -23,8 +24,15 @@ if TYPE_CHECKING:
         QADataError,
         QAItem,
         iter_qa,
+        load_corpus,
         load_qa,
         shipped_path,
+    )
+    from langchain_automix.collection.paper import (
+        PaperFormatError,
+        PaperImport,
+        import_paper_outputs,
+        write_paper_replay,
     )
     from langchain_automix.collection.scoring import (
         Score,
@@ -36,6 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CollectStats",
+    "PaperFormatError",
+    "PaperImport",
     "QADataError",
     "QAItem",
     "Score",
@@ -43,12 +53,15 @@ __all__ = [
     "aadd_signals",
     "acollect",
     "exact_match",
+    "import_paper_outputs",
     "iter_qa",
+    "load_corpus",
     "load_qa",
     "normalize_answer",
     "score",
     "shipped_path",
     "token_f1",
+    "write_paper_replay",
 ]
 
 _WHERE = {
@@ -59,8 +72,13 @@ _WHERE = {
     "QADataError": "datasets",
     "QAItem": "datasets",
     "iter_qa": "datasets",
+    "load_corpus": "datasets",
     "load_qa": "datasets",
     "shipped_path": "datasets",
+    "PaperFormatError": "paper",
+    "PaperImport": "paper",
+    "import_paper_outputs": "paper",
+    "write_paper_replay": "paper",
     "Score": "scoring",
     "exact_match": "scoring",
     "normalize_answer": "scoring",

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from langchain_automix.collection.datasets import QADataError, load_qa, shipped_path
+from langchain_automix.collection.datasets import QADataError, load_corpus, load_qa, shipped_path
 
 
 def test_shipped_subset_schema_and_mix() -> None:
@@ -36,6 +36,47 @@ def test_shipped_data_has_license_and_readme() -> None:
     assert "CC BY-SA 4.0" in readme and "CC BY-SA 3.0" in readme
     assert "Rajpurkar" in readme and "Clark" in readme
     assert (folder / "LICENSE-DATA").is_file()
+
+
+def test_shipped_corpus_holds_every_gold_paragraph_with_its_article() -> None:
+    docs = load_corpus()
+    assert len(docs) == 2067 and len({d.id for d in docs}) == 2067
+    titles = {d.metadata["title"] for d in docs}
+    assert len(titles) == 48
+    texts = {d.page_content for d in docs}
+    for item in load_qa("squad11_200") + load_qa("squad11_extra_200"):
+        assert item.context in texts
+        assert item.extra["title"] in titles
+    assert all(d.metadata["source"].startswith("github:rajpurkar/SQuAD-explorer@") for d in docs)
+    readme = (shipped_path("squad11_paragraphs").parent / "README.md").read_text()
+    assert "squad11_paragraphs.jsonl" in readme
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{oops", "invalid JSON"),
+        (json.dumps({"id": "a"}), "'id' and a string 'text'"),
+        (json.dumps({"text": "t"}), "'id' and a string 'text'"),
+    ],
+)
+def test_corpus_loader_errors_name_file_and_line(tmp_path: Path, line: str, message: str) -> None:
+    p = tmp_path / "corpus.jsonl"
+    p.write_text(json.dumps({"id": "x", "text": "fine"}) + "\n" + line + "\n")
+    with pytest.raises(QADataError, match=message) as err:
+        load_corpus(p)
+    assert f"{p}:2" in str(err.value)
+
+
+def test_corpus_loader_refuses_duplicated_ids_and_keeps_metadata(tmp_path: Path) -> None:
+    p = tmp_path / "corpus.jsonl"
+    row = {"id": 7, "text": "t", "title": "T"}
+    p.write_text(json.dumps(row) + "\n")
+    (doc,) = load_corpus(p)
+    assert (doc.id, doc.page_content, doc.metadata) == ("7", "t", {"title": "T"})
+    p.write_text(json.dumps(row) + "\n\n" + json.dumps(row) + "\n")
+    with pytest.raises(QADataError, match="duplicated id '7'"):
+        load_corpus(p)
 
 
 def _write(tmp_path: Path, lines: list[str]) -> Path:

@@ -1,0 +1,44 @@
+"""examples/rag_pipeline.py end to end: real retrieval (E5 + InMemoryVectorStore, saved and
+loaded) in front of AutoMix on the embedded pair."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rag_pipeline.py"
+
+
+def _example() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("rag_pipeline_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rag_example_retrieves_gold_paragraphs_and_answers_with_local_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = _example()
+    index = tmp_path / "store.json"
+    rows = example.main(["--local", "--index", str(index)])
+    assert index.exists(), "the vector store was not saved"
+    assert len(rows) == len(example.QUESTIONS)
+    for row in rows:
+        assert row["gold_paragraph"], f"retrieved {row['retrieved']} for {row['question']!r}"
+        assert row["answered_by"] in (0, 1)
+        assert isinstance(row["answer"], str) and row["answer"].strip()
+    out = capsys.readouterr().out
+    assert "embedding 91 paragraphs" in out
+    # A second run loads the saved store instead of embedding again.
+    again = example.main(["--index", str(index)])
+    assert [r["retrieved"] for r in again] == [r["retrieved"] for r in rows]
+    assert "embedding" not in capsys.readouterr().out
