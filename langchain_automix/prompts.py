@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import hashlib
 
-from langchain_core.prompts import BasePromptTemplate, ChatPromptTemplate
+from langchain_core.prompts import (
+    AIMessagePromptTemplate,
+    BasePromptTemplate,
+    ChatPromptTemplate,
+    HumanMessagePromptTemplate,
+)
 
 __all__ = [
     "CLAIMS_VERIFY_PROMPT",
@@ -20,9 +25,13 @@ __all__ = [
     "DEFAULT_VERIFY_PROMPT",
     "JUDGE_PROMPT",
     "NO_CONTEXT",
+    "SHARED_PREFIX_VERIFY_PROMPT",
+    "SHARED_VERIFY_REQUEST",
+    "VERDICT_GRAMMAR",
     "VERIFY_INSTRUCTION",
     "decision_grammar",
     "prompt_version",
+    "shared_prefix_verify_prompt",
 ]
 
 NO_CONTEXT = "(no context was given)"
@@ -205,6 +214,75 @@ context really lacks the answer) and yes/no. Its prompt is about twice as long; 
 docs/results.md for what it changed on the embedded pair."""
 
 
+SHARED_VERIFY_REQUEST = (
+    "Is your answer above correct, according to the passage? It is Correct only if the "
+    "passage supports it and it answers the question that was asked. Reply with one word: "
+    "Correct or Incorrect."
+)
+"""The verification turn of :func:`shared_prefix_verify_prompt`: the paper's question (is
+the answer entailed by the context?) asked of the conversation that produced the answer,
+for a one-word verdict. Each sample is then a token or two (:data:`VERDICT_GRAMMAR` keeps
+it so on llama.cpp), where the paper's evaluation sentence and decision line take about
+thirty."""
+
+
+def shared_prefix_verify_prompt(
+    solve_prompt: ChatPromptTemplate | None = None,
+) -> ChatPromptTemplate:
+    """A verification prompt that begins with exactly the solve prompt's messages.
+
+    The conversation that produced the answer (the solve prompt's system message and
+    its passage + question turn), then the answer as the model's own turn, then one
+    turn asking for a one-word verdict, Correct or Incorrect
+    (:data:`SHARED_VERIFY_REQUEST`).
+    A server with a prompt cache (llama.cpp's ``cache_prompt``, slot reuse; a hosted
+    API's prompt caching) has already read everything up to the answer when the answer
+    call ran, so the verification reads only the answer and the request. The paper's
+    few-shot blocks (:data:`DEFAULT_VERIFY_PROMPT`) put the worked examples first,
+    so its verification re-reads the context under a different prefix. On the embedded
+    pair with :data:`VERDICT_GRAMMAR`, k = 8 samples read about 46 new tokens and decode
+    two each (docs/verification.md has the measured cost and AUROC).
+
+    Args:
+        solve_prompt: the solve prompt in use (default :data:`DEFAULT_SOLVE_PROMPT`); a
+            chat prompt with the variables ``context`` and ``question``.
+
+    Raises:
+        TypeError: ``solve_prompt`` is not a ``ChatPromptTemplate``.
+
+    Example:
+        >>> prompt = shared_prefix_verify_prompt()
+        >>> sorted(prompt.input_variables)
+        ['answer', 'context', 'question']
+        >>> msgs = prompt.format_messages(context="Paris is the capital.",
+        ...                               question="Capital?", answer="Paris")
+        >>> [m.type for m in msgs]
+        ['system', 'human', 'ai', 'human']
+        >>> solve = DEFAULT_SOLVE_PROMPT.format_messages(
+        ...     context="Paris is the capital.", question="Capital?")
+        >>> msgs[:2] == solve
+        True
+    """
+    solve = DEFAULT_SOLVE_PROMPT if solve_prompt is None else solve_prompt
+    if not isinstance(solve, ChatPromptTemplate):
+        raise TypeError(
+            f"a shared-prefix verify prompt needs a ChatPromptTemplate solve prompt, "
+            f"got {type(solve).__name__}"
+        )
+    return ChatPromptTemplate.from_messages(
+        [
+            *solve.messages,
+            AIMessagePromptTemplate.from_template("{answer}"),
+            HumanMessagePromptTemplate.from_template(_escape(SHARED_VERIFY_REQUEST)),
+        ]
+    )
+
+
+SHARED_PREFIX_VERIFY_PROMPT = shared_prefix_verify_prompt()
+""":func:`shared_prefix_verify_prompt` of the default solve prompt (``automix collect
+--verify-prompt shared``)."""
+
+
 def decision_grammar(max_chars: int | None = None) -> str:
     r"""A GBNF grammar that makes every verifier sample end with a decision, and soon.
 
@@ -247,6 +325,10 @@ def decision_grammar(max_chars: int | None = None) -> str:
 
 
 DECISION_GRAMMAR = decision_grammar()
+
+VERDICT_GRAMMAR = 'root ::= ("Correct" | "Incorrect")\n'
+"""A GBNF grammar for a one-word verdict, the reply :data:`SHARED_PREFIX_VERIFY_PROMPT`
+asks for (``--verify-grammar verdict``): each sample is one or two tokens."""
 """:func:`decision_grammar` by default: a one-sentence evaluation, then the decision line."""
 
 

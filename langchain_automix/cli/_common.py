@@ -19,6 +19,7 @@ __all__ = [
     "parse_verify_costs",
     "VERIFY_GRAMMARS",
     "add_verify_grammar_option",
+    "add_verify_prompt_option",
     "verify_grammar",
 ]
 
@@ -212,7 +213,7 @@ def fail(message: str) -> int:
     return 2
 
 
-VERIFY_GRAMMARS = ("none", "sentence", "decision")
+VERIFY_GRAMMARS = ("none", "sentence", "decision", "verdict")
 """Choices of ``--verify-grammar`` (see :func:`verify_grammar`)."""
 
 
@@ -224,8 +225,42 @@ def add_verify_grammar_option(parser: Any, note: str) -> None:
         default="none",
         help="constrain each verifier sample with a GBNF grammar (llama.cpp servers, e.g. "
         "--local): 'sentence' = a one-sentence evaluation, then the decision line, then stop; "
-        f"'decision' = the decision line alone ({note})",
+        "'decision' = the decision line alone; 'verdict' = one word, Correct or Incorrect "
+        f"(with --verify-prompt shared) ({note})",
     )
+
+
+VERIFY_PROMPTS = ("default", "claims", "shared")
+"""Choices of ``--verify-prompt``."""
+
+
+def add_verify_prompt_option(parser: Any, note: str) -> None:
+    """Add ``--verify-prompt`` to a sub-command; ``note`` ends its help text."""
+    parser.add_argument(
+        "--verify-prompt",
+        choices=VERIFY_PROMPTS,
+        default="default",
+        help="verification prompt: the paper's few-shot blocks (default), 'claims' with "
+        "worked examples for 'unanswerable' and yes/no answers, or 'shared': the answer's "
+        "own conversation plus one verification turn, so a prompt cache reuses the answer "
+        f"call's prefix ({note})",
+    )
+
+
+def verify_prompt(choice: str) -> Any:
+    """The verification prompt of a ``--verify-prompt`` choice (``default``: None).
+
+    Example:
+        >>> verify_prompt("default") is None, len(verify_prompt("shared").messages)
+        (True, 4)
+    """
+    from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT, SHARED_PREFIX_VERIFY_PROMPT
+
+    if choice not in VERIFY_PROMPTS:
+        raise ValueError(
+            f"--verify-prompt must be one of {', '.join(VERIFY_PROMPTS)}, got {choice!r}"
+        )
+    return {"claims": CLAIMS_VERIFY_PROMPT, "shared": SHARED_PREFIX_VERIFY_PROMPT}.get(choice)
 
 
 def verify_grammar(choice: str) -> str | None:
@@ -243,4 +278,10 @@ def verify_grammar(choice: str) -> str | None:
         return decision_grammar()
     if choice == "decision":
         return decision_grammar(0)
-    raise ValueError(f"--verify-grammar must be none, sentence or decision, got {choice!r}")
+    if choice == "verdict":
+        from langchain_automix.prompts import VERDICT_GRAMMAR
+
+        return VERDICT_GRAMMAR
+    raise ValueError(
+        f"--verify-grammar must be none, sentence, decision or verdict, got {choice!r}"
+    )

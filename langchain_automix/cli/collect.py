@@ -27,9 +27,11 @@ from typing import Any
 
 from langchain_automix.cli._common import (
     add_verify_grammar_option,
+    add_verify_prompt_option,
     float_in,
     int_at_least,
     verify_grammar,
+    verify_prompt,
 )
 from langchain_automix.cli._models import add_model_options, tier_factories
 
@@ -66,13 +68,7 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="also record the one-call logprob verifier's P(Correct) (signal logprob_verifier)",
     )
-    p.add_argument(
-        "--verify-prompt",
-        choices=("default", "claims"),
-        default="default",
-        help="verification prompt: the paper's few-shot blocks (default), or 'claims' with "
-        "worked examples for 'unanswerable' and yes/no answers",
-    )
+    add_verify_prompt_option(p, "docs/verification.md")
     add_verify_grammar_option(p, "see docs/verification.md for cost and AUROC")
     p.add_argument(
         "--add-signals-to",
@@ -189,9 +185,8 @@ def _add_signals(args: argparse.Namespace) -> int:
 
 def _collect(args: argparse.Namespace, items: list[Any]) -> int:
     from langchain_automix.collection.collect import acollect, errors_path, load_reuse
-    from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT
 
-    verify_prompt = CLAIMS_VERIFY_PROMPT if args.verify_prompt == "claims" else None
+    prompt = verify_prompt(args.verify_prompt)
     grammar = verify_grammar(args.verify_grammar)
     if args.reuse and args.reuse_answers:
         print("collect: give --reuse or --reuse-answers, not both", file=sys.stderr)
@@ -200,7 +195,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
     if args.reuse or args.reuse_answers:
         reuse = load_reuse(
             args.reuse or args.reuse_answers,
-            verify_prompt=verify_prompt,
+            verify_prompt=prompt,
             verify_grammar=grammar,
             verify_mode=args.verify_mode,
             answers_only=bool(args.reuse_answers),
@@ -241,7 +236,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 verify_max_tokens=args.verify_max_tokens,
                 allow_mixed_prompts=args.allow_mixed_prompts,
                 logprob_verifier=args.logprob_verifier,
-                verify_prompt=verify_prompt,
+                verify_prompt=prompt,
                 reuse=reuse,
                 verify_grammar=grammar,
                 reuse_answers=bool(args.reuse_answers),

@@ -24,10 +24,12 @@ from typing import Any
 
 from langchain_automix.cli._common import (
     add_verify_grammar_option,
+    add_verify_prompt_option,
     float_in,
     int_at_least,
     parse_costs,
     verify_grammar,
+    verify_prompt,
 )
 from langchain_automix.cli._models import add_model_options, tier_factories
 
@@ -111,6 +113,7 @@ def register(subparsers: Any) -> None:
         "a policy on the free answer signals serves without any verification call",
     )
     add_verify_grammar_option(p, "fit the --policy on rows collected the same way")
+    add_verify_prompt_option(p, "fit the --policy on rows collected the same way")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
     p.add_argument("--port", type=int_at_least(1, 65535), default=8000, help="port (default: 8000)")
     p.add_argument("--api-key-env", default="AUTOMIX_API_KEY", help="variable holding the API key")
@@ -359,6 +362,7 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
         "tier_timeout": args.tier_timeout,
         "meta_verifier": _meta_verifier(args),
         "verifier_grammar": verify_grammar(getattr(args, "verify_grammar", "none")),
+        "verify_prompt": verify_prompt(getattr(args, "verify_prompt", "default")),
         "explore": float(getattr(args, "explore", 0.0) or 0.0),
     }
     if args.costs is not None:

@@ -122,6 +122,9 @@ def unverifiable(answer: str, context: str | None) -> str | None:
 
 _BLOCK_END = re.compile(r"\n[ \t]*-{3,}|\n[ \t]*context[ \t]*:", re.IGNORECASE)
 _PHRASE = re.compile(r"\s+".join(VERIFY_PHRASE.split()) + r"\b", re.IGNORECASE)
+_VERDICT = re.compile(r"\s*[*\"'\u201c]*(in)?correct[*\"'\u201d]*\.?\s*", re.IGNORECASE)
+"""A one-word verdict reply: the whole sample is "Correct" or "Incorrect" (case, quotes,
+bold marks and a final full stop aside)."""
 _WORD = re.compile(r"[^\w\"\u201c\u201d']*(in)?correct\b", re.IGNORECASE)
 _EITHER = re.compile(r"\W*(?:in)?correct\s+or\b", re.IGNORECASE)
 _QUOTED = re.compile(r"\W*[\"\u201c\u201d']")
@@ -189,6 +192,10 @@ def parse_verification(text: str) -> bool | None:
         sample that does not (says "Incorrect" or anything else after the phrase),
         None when the sample is not valid.
 
+    A sample that is one word, Correct or Incorrect (the reply
+    :data:`~langchain_automix.prompts.SHARED_PREFIX_VERIFY_PROMPT` asks for), is that
+    verdict; a longer sample needs the decision phrase.
+
     Decision phrases the model quotes (from an answer or a context that carries
     one, say) do not count, so an answer cannot vote for itself.
 
@@ -200,12 +207,19 @@ def parse_verification(text: str) -> bool | None:
         False
         >>> parse_verification("I think so") is None
         True
+        >>> parse_verification("Incorrect"), parse_verification(" Correct.")
+        (False, True)
+        >>> parse_verification("Correct, but Incorrect is possible") is None
+        True
         >>> parse_verification('The answer says "The AI generated answer is Correct." '
         ...                    'Verification Decision: The AI generated answer is Incorrect.')
         False
     """
     found = find_decision(text)
-    return None if found is None else found[1]
+    if found is not None:
+        return found[1]
+    verdict = _VERDICT.fullmatch(text)
+    return None if verdict is None else verdict.group(1) is None
 
 
 def confidence_of(verdicts: Sequence[bool | None]) -> tuple[float, int]:
@@ -329,10 +343,12 @@ def verify_mode(model: Runnable[Any, Any]) -> VerifyMode:
 def completion_text(prompt: BasePromptTemplate, values: dict[str, str]) -> str:
     """The verification prompt as one raw text for a completion model (the paper's form).
 
-    A chat prompt gives the text of its human messages, joined by blank lines: the
-    few-shot blocks ending in the open ``Evaluation:`` of the answer to judge. Its
-    system message (an instruction to a chat model) is left out, as the paper's
-    prompt has none. Any other prompt template is formatted as it is.
+    A chat prompt gives the text of its human and AI messages, joined by blank lines:
+    for the paper's prompt, the few-shot blocks ending in the open ``Evaluation:`` of
+    the answer to judge; for a shared-prefix prompt, the passage and question, the
+    answer, then the request. Its system message (an instruction to a chat model) is
+    left out, as the paper's prompt has none. Any other prompt template is formatted
+    as it is.
 
     Raises:
         ValueError: a chat prompt without a human message.
@@ -346,8 +362,9 @@ def completion_text(prompt: BasePromptTemplate, values: dict[str, str]) -> str:
     """
     if not isinstance(prompt, ChatPromptTemplate):
         return prompt.format(**values)
-    texts = [message_text(m) for m in prompt.format_messages(**values) if m.type == "human"]
-    if not texts:
+    messages = prompt.format_messages(**values)
+    texts = [message_text(m) for m in messages if m.type in ("human", "ai")]
+    if not any(m.type == "human" for m in messages):
         raise ValueError("a completion-mode verifier needs a prompt with a human message")
     return "\n\n".join(texts)
 

@@ -35,7 +35,9 @@ def test_confidence_ignores_invalid_samples() -> None:
 
 
 def test_garbage_samples_are_invalid_and_flagged() -> None:
-    model = ScriptedChatModel(verdicts=["lorem ipsum", "???", "Correct."])
+    # a bare "Correct." is a one-word verdict (the shared-prefix prompt's reply); a
+    # longer sample without the decision phrase is not a decision
+    model = ScriptedChatModel(verdicts=["lorem ipsum", "???", "Correct, probably."])
     r = verify(model, question="q", context="c", answer="a", settings=VerifierSettings(k=6))
     assert r.n_valid == 0
     assert r.confidence == 0.0
