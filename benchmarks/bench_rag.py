@@ -178,7 +178,11 @@ def collect(extra: list[str]) -> None:
 
 
 def _replays() -> tuple[ReplayDataset, ReplayDataset, np.ndarray]:
-    """Gold-context and retrieved-context replays on the same questions, and the miss mask."""
+    """Gold-context and retrieved-context replays on the same questions, and the miss mask.
+
+    While ``collect`` is under way, only the questions before the first miss not yet
+    collected count (file order), so hits and misses stay in their true proportion.
+    """
     gold_rows = [json.loads(line) for line in GOLD_REPLAY.read_text().splitlines() if line]
     ranks = {r["id"]: r for r in map(json.loads, RANKS.read_text().splitlines())}
     fresh = {}
@@ -188,7 +192,7 @@ def _replays() -> tuple[ReplayDataset, ReplayDataset, np.ndarray]:
     for row in gold_rows:
         hit = ranks[row["id"]]["gold_rank"] == 1
         if not hit and row["id"] not in fresh:
-            continue  # not collected yet
+            break  # collection still under way: keep the questions before the first gap
         gold.append(row)
         retrieved.append(row if hit else fresh[row["id"]])
         miss.append(not hit)
@@ -225,6 +229,34 @@ def _signals_table(label: str, data: ReplayDataset) -> list[str]:
     ]
 
 
+def _miss_detection(data: ReplayDataset, miss: np.ndarray) -> list[str]:
+    """AUROC of each small-tier signal for 'the retrieved paragraph is the gold one'."""
+    from langchain_automix.calibration.metrics import auroc
+
+    rng = np.random.default_rng(3)
+    hit = ~miss
+    cells = []
+    for name in data.signal_names:  # the verifier first
+        values = data.signal(name)[:, 0]
+        ok = np.isfinite(values)
+        value = auroc(values[ok], hit[ok])
+        if value is None:
+            continue
+        draws = []
+        for _ in range(1000):
+            idx = rng.integers(0, int(ok.sum()), int(ok.sum()))
+            d = auroc(values[ok][idx], hit[ok][idx])
+            if d is not None:
+                draws.append(d)
+        lo, hi = np.percentile(draws, [2.5, 97.5])
+        cells.append(f"{name} {value:.2f} [{lo:.2f}, {hi:.2f}]")
+    return [
+        f"Does a signal tell that retrieval missed? AUROC for 'the retrieved paragraph is the "
+        f"gold one' on the retrieved-context rows ({int(hit.sum())} hits, {int(miss.sum())} "
+        f"misses): " + "; ".join(cells)
+    ]
+
+
 def _fits() -> dict[str, Callable[[], Any]]:
     from langchain_automix.meta_verifiers import POMDP, Calibrated, Threshold
 
@@ -245,7 +277,7 @@ def evaluate(seeds: int) -> None:
         "# embedded pair Qwen2.5-Coder 0.5B -> 1.5B, k = 8 (chat verifier); F1 mean "
         "[95% bootstrap]; AUROC for 'small answer correct' (F1 >= 0.5) [95% bootstrap]",
         "",
-        "| context | rows | small F1 | large F1 | small correct | signal AUROC |",
+        "| context | rows | small F1 | large F1 | small correct (share) | signal AUROC |",
         "|---|---|---|---|---|---|",
     ]
     lines += _signals_table("gold, all", gold)
@@ -253,6 +285,7 @@ def evaluate(seeds: int) -> None:
     if n_miss >= 10:
         lines += _signals_table("gold, retrieval-miss questions", gold.subset(miss))
         lines += _signals_table("retrieved, retrieval-miss questions", retrieved.subset(miss))
+    lines += ["", *_miss_detection(retrieved, miss)]
     lines += ["", f"## Routing: test ΔIBC %, {seeds} half/half splits (same seeds), costs 1/50", ""]
     lines += ["| context | fit | ΔIBC mean ± sd | 95% CI of mean | fallbacks | cost | F1 |"]
     lines += ["|---|---|---|---|---|---|---|"]

@@ -1,0 +1,170 @@
+"""Verification latency per prompt layout, measured as a query meets it: after its answer.
+
+For each of the first ``--n`` shipped SQuAD 1.1 questions (``squad11_200``), and for each
+layout below, the embedded small model (Qwen2.5-Coder 0.5B on ``llama-server``; one
+server per layout, so each finds the prompt cache a deployment of that layout would)
+answers the question and then verifies its fresh answer with k = 8 samples (one request
+with ``n = 8``):
+
+* ``paper``: the paper's few-shot prompt (``DEFAULT_VERIFY_PROMPT``), no grammar: what
+  ``automix demo`` / ``automix serve`` use today;
+* ``paper-decision``: the same prompt, each sample held to the decision line
+  (``decision_grammar(0)``): the cheapest layout before this benchmark;
+* ``shared-verdict``: ``SHARED_PREFIX_VERIFY_PROMPT`` (the answer call's own messages,
+  the answer as the model's turn, one request for a one-word verdict) under
+  ``VERDICT_GRAMMAR``; llama-server's prompt cache has read everything up to the answer.
+
+The 1.5B model answers each question too (always-large). Printed: per layout the median
+answer and verification seconds, the median per-question ratio verification / answer
+(with a 95% bootstrap interval), the latency of a query the policy keeps (answer +
+verification; median and interval) against always-large's median, and the prompt tokens
+billed per verification. All in one run on one machine (2 cores). AUROC needs more rows
+than this: see the 400-row replays in docs/verification.md.
+
+Usage:
+    python benchmarks/bench_shared_prefix.py --n 30 [--out benchmarks/results/bench_shared_prefix]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from langchain_automix.collection.datasets import load_qa
+from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
+from langchain_automix.prompts import (
+    SHARED_PREFIX_VERIFY_PROMPT,
+    VERDICT_GRAMMAR,
+    decision_grammar,
+)
+from langchain_automix.runtime.solving import asolve
+from langchain_automix.runtime.verification import VerifierSettings, averify
+
+LAYOUTS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "paper-decision": {"grammar": decision_grammar(0)},
+    "shared-verdict": {"prompt": SHARED_PREFIX_VERIFY_PROMPT, "grammar": VERDICT_GRAMMAR},
+}
+
+
+def _input_tokens(usage: Any) -> int:
+    return int((usage or {}).get("input_tokens", 0))
+
+
+def _median_ci(values: list[float], rng: np.random.Generator) -> str:
+    v = np.asarray(values, float)
+    meds = np.median(v[rng.integers(0, v.size, size=(2000, v.size))], axis=1)
+    return f"{np.median(v):.2f} [{np.percentile(meds, 2.5):.2f}, {np.percentile(meds, 97.5):.2f}]"
+
+
+async def run(n: int, k: int, seed: int) -> list[dict[str, Any]]:
+    """One record per question: per layout answer/verify seconds and tokens; the large answer."""
+    small_id, large_id = DEFAULT_PAIR
+    items = load_qa("squad11_200", limit=n)
+    records: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        servers = {name: stack.enter_context(LocalModelServer([small_id])) for name in LAYOUTS}
+        large_server = stack.enter_context(LocalModelServer([large_id]))
+        large = large_server.chat_model(large_id, temperature=0, max_tokens=64)
+        for i, item in enumerate(items, 1):
+            q = {"question": item.question, "context": item.context}
+            rec: dict[str, Any] = {"id": item.id}
+            for name, layout in LAYOUTS.items():
+                small = servers[name].chat_model(small_id, temperature=0, max_tokens=64)
+                t = time.perf_counter()
+                solved = await asolve(small, **q)
+                answer_s = time.perf_counter() - t
+                settings = VerifierSettings(k=k, seed=seed, **layout)
+                t = time.perf_counter()
+                ver = await averify(small, **q, answer=solved.answer, settings=settings)
+                rec[name] = {
+                    "answer_s": answer_s,
+                    "verify_s": time.perf_counter() - t,
+                    "answer_in": _input_tokens(solved.usage),
+                    "verify_in": _input_tokens(ver.usage),
+                    "conf": ver.confidence,
+                    "valid": ver.n_valid,
+                    "answer": solved.answer,
+                }
+            t = time.perf_counter()
+            await asolve(large, **q)
+            rec["large_s"] = time.perf_counter() - t
+            records.append(rec)
+            print(
+                f"[{i}/{n}] "
+                + "  ".join(
+                    f"{m} {rec[m]['answer_s']:.2f}+{rec[m]['verify_s']:.2f}s" for m in LAYOUTS
+                )
+                + f"  large {rec['large_s']:.2f}s",
+                flush=True,
+            )
+    return records
+
+
+def summarize(records: list[dict[str, Any]], k: int) -> str:
+    """The table: per layout medians, ratios and kept-query latency against always-large."""
+    rng = np.random.default_rng(0)
+    large = [r["large_s"] for r in records]
+    lines = [
+        f"llama-server, {len(records)} SQuAD 1.1 questions, k = {k}; one small-model server "
+        "per layout; medians [95% bootstrap interval]",
+        "",
+        "| layout | answer s | verify s | verify / answer (per question) | kept query s "
+        "(answer + verify) | prompt tokens billed per verification | valid samples |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name in LAYOUTS:
+        rows = [r[name] for r in records]
+        ratio = [x["verify_s"] / x["answer_s"] for x in rows]
+        kept = [x["answer_s"] + x["verify_s"] for x in rows]
+        valid = sum(x["valid"] for x in rows) / (k * len(rows))
+        lines.append(
+            f"| {name} | {statistics.median(x['answer_s'] for x in rows):.2f} | "
+            f"{statistics.median(x['verify_s'] for x in rows):.2f} | {_median_ci(ratio, rng)} | "
+            f"{_median_ci(kept, rng)} | {statistics.median(x['verify_in'] for x in rows):.0f} | "
+            f"{valid:.0%} |"
+        )
+    lines += ["", f"always-large (1.5B answers): median {_median_ci(large, rng)} s"]
+    for name in LAYOUTS:
+        diff = [r[name]["answer_s"] + r[name]["verify_s"] - r["large_s"] for r in records]
+        lines.append(
+            f"kept query under {name} minus always-large, per question: median "
+            f"{_median_ci(diff, rng)} s"
+        )
+    shared = [r["shared-verdict"] for r in records]
+    new = [x["verify_in"] - x["answer_in"] for x in shared]
+    lines.append(
+        "shared-verdict: tokens beyond the answer call's prompt (what a prefix cache still "
+        f"reads; the answer and the request): median {statistics.median(new):.0f} of "
+        f"{statistics.median(x['verify_in'] for x in shared):.0f}"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run and write the table and the records."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=30)
+    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/bench_shared_prefix")
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    records = asyncio.run(run(args.n, args.k, args.seed))
+    text = summarize(records, args.k) + f"\n({time.perf_counter() - t0:.0f} s in all)"
+    print(text)
+    out = Path(args.out)
+    out.with_suffix(".txt").write_text(text + "\n")
+    out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+if __name__ == "__main__":
+    main()
