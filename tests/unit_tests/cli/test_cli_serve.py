@@ -167,6 +167,18 @@ def test_serve_policy_file_and_verify_grammar_reach_the_runnable(
     )
 
 
+def test_serve_shared_prefix_verification_reaches_the_runnable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from langchain_automix.prompts import SHARED_PREFIX_VERIFY_PROMPT, VERDICT_GRAMMAR
+
+    app = _serve_app(monkeypatch, "--verify-prompt", "shared", "--verify-grammar", "verdict")
+    automix = app.state.automix.default
+    assert automix.verify_prompt is SHARED_PREFIX_VERIFY_PROMPT
+    assert automix.verifier_grammar == VERDICT_GRAMMAR
+    assert _serve_app(monkeypatch).state.automix.default.verify_prompt is None
+
+
 @pytest.mark.parametrize(
     ("content", "extra", "message"),
     [
