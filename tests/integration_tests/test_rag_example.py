@@ -1,5 +1,5 @@
-"""examples/rag_pipeline.py end to end: real retrieval (E5 + InMemoryVectorStore, saved and
-loaded) in front of AutoMix on the embedded pair."""
+"""examples/rag_pipeline.py end to end: real retrieval (E5 + Chroma, persisted and reopened;
+and InMemoryVectorStore) in front of AutoMix on the embedded pair."""
 
 from __future__ import annotations
 
@@ -27,10 +27,11 @@ def _example() -> ModuleType:
 def test_rag_example_retrieves_gold_paragraphs_and_answers_with_local_models(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """On Chroma (the chosen store, extra [chroma]), persisted, with the embedded pair."""
     example = _example()
-    index = tmp_path / "store.json"
-    rows = example.main(["--local", "--index", str(index)])
-    assert index.exists(), "the vector store was not saved"
+    index = tmp_path / "chroma"
+    rows = example.main(["--local", "--store", "chroma", "--index", str(index)])
+    assert any(index.iterdir()), "the vector store was not saved"
     assert len(rows) == len(example.QUESTIONS)
     for row in rows:
         assert row["gold_paragraph"], f"retrieved {row['retrieved']} for {row['question']!r}"
@@ -39,6 +40,17 @@ def test_rag_example_retrieves_gold_paragraphs_and_answers_with_local_models(
     out = capsys.readouterr().out
     assert "embedding 91 paragraphs" in out
     # A second run loads the saved store instead of embedding again.
-    again = example.main(["--index", str(index)])
+    again = example.main(["--store", "chroma", "--index", str(index)])
     assert [r["retrieved"] for r in again] == [r["retrieved"] for r in rows]
     assert "embedding" not in capsys.readouterr().out
+
+
+def test_rag_example_in_memory_store_saves_and_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = _example()
+    rows = example.main(["--store", "memory", "--index", str(tmp_path)])
+    assert (tmp_path / "store.json").exists()
+    assert all(row["gold_paragraph"] for row in rows)
+    assert example.main(["--store", "memory", "--index", str(tmp_path)]) == rows
+    assert capsys.readouterr().out.count("embedding 91 paragraphs") == 1

@@ -5,20 +5,8 @@ from pathlib import Path
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-def test_rag_example_runs_offline() -> None:
-    out = subprocess.run(
-        [sys.executable, "rag_pipeline.py"],
-        cwd=EXAMPLES,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-        env={"PYTHONPATH": str(EXAMPLES.parent), "PATH": "/usr/bin:/bin"},
-    )
-    # real embeddings: the question finds its passage (fake ones found the Danube)
-    assert "retrieved: The Eiffel Tower in Paris was completed in 1889" in out.stdout
-    assert "answer: It was completed in 1889." in out.stdout
-    assert "answered by tier 1" in out.stdout
+# examples/rag_pipeline.py embeds 91 paragraphs (about 15 s on 2 cores): its runs, scripted
+# and on the embedded models, are in tests/integration_tests/test_rag_example.py.
 
 
 def test_quickstart_without_configuration_says_what_to_set() -> None:
