@@ -234,6 +234,19 @@ def _resolve(path_or_name: str | os.PathLike[str]) -> Path:
     return Path(path_or_name)
 
 
+def _json_lines(path: Path) -> Iterator[tuple[str, Any]]:
+    """``(file:line, parsed object)`` for each non-blank line; invalid JSON is a QADataError."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise QADataError(f"{where}: invalid JSON ({exc.msg})") from exc
+
+
 def iter_qa(path_or_name: str | os.PathLike[str]) -> Iterator[QAItem]:
     """Yield the questions of a QA JSONL file (or shipped set) one by one, validated.
 
@@ -242,20 +255,12 @@ def iter_qa(path_or_name: str | os.PathLike[str]) -> Iterator[QAItem]:
     """
     path = _resolve(path_or_name)
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QADataError(f"{where}: invalid JSON ({exc.msg})") from exc
-            item = _parse(obj, where)
-            if item.id in seen:
-                raise QADataError(f"{where}: duplicated id {item.id!r}")
-            seen.add(item.id)
-            yield item
+    for where, obj in _json_lines(path):
+        item = _parse(obj, where)
+        if item.id in seen:
+            raise QADataError(f"{where}: duplicated id {item.id!r}")
+        seen.add(item.id)
+        yield item
 
 
 def load_qa(path_or_name: str | os.PathLike[str], limit: int | None = None) -> list[QAItem]:
@@ -315,21 +320,13 @@ def load_corpus(path_or_name: str | os.PathLike[str] = "squad11_paragraphs") -> 
         path = Path(path_or_name)
     docs: list[Document] = []
     seen: set[str] = set()
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QADataError(f"{where}: invalid JSON ({exc.msg})") from exc
-            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or "id" not in obj:
-                raise QADataError(f"{where}: expected an object with 'id' and a string 'text'")
-            doc_id = str(obj["id"])
-            if doc_id in seen:
-                raise QADataError(f"{where}: duplicated id {doc_id!r}")
-            seen.add(doc_id)
-            meta = {k: v for k, v in obj.items() if k not in ("id", "text")}
-            docs.append(Document(id=doc_id, page_content=obj["text"], metadata=meta))
+    for where, obj in _json_lines(path):
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or "id" not in obj:
+            raise QADataError(f"{where}: expected an object with 'id' and a string 'text'")
+        doc_id = str(obj["id"])
+        if doc_id in seen:
+            raise QADataError(f"{where}: duplicated id {doc_id!r}")
+        seen.add(doc_id)
+        meta = {k: v for k, v in obj.items() if k not in ("id", "text")}
+        docs.append(Document(id=doc_id, page_content=obj["text"], metadata=meta))
     return docs
