@@ -18,9 +18,11 @@ __all__ = [
     "parse_costs",
     "parse_verify_costs",
     "VERIFY_GRAMMARS",
+    "VERIFY_PROMPTS",
     "add_verify_grammar_option",
     "add_verify_prompt_option",
     "verify_grammar",
+    "verify_prompt",
 ]
 
 
