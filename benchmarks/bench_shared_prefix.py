@@ -21,8 +21,16 @@ verification; median and interval) against always-large's median, and the prompt
 billed per verification. All in one run on one machine (2 cores). AUROC needs more rows
 than this: see the 400-row replays in docs/verification.md.
 
+``--routing`` instead compares routing on the two 400-row SQuAD 1.1 replays that differ
+only in the verification layout (``replay_local_qwen_squad11.jsonl``: the paper's prompt;
+``replay_local_qwen_squad11_shared.jsonl``: the shared layout, same answers): test ΔIBC
+over 10 half/half splits (same seeds for both), costs 1/50, for the default fits on the
+default signal (``auto``: verifier and free answer signals combined) and on the verifier
+alone, with the paired difference shared - paper and its 95% interval.
+
 Usage:
     python benchmarks/bench_shared_prefix.py --n 30 [--out benchmarks/results/bench_shared_prefix]
+    python benchmarks/bench_shared_prefix.py --routing
 """
 
 from __future__ import annotations
@@ -149,6 +157,52 @@ def summarize(records: list[dict[str, Any]], k: int) -> str:
     return "\n".join(lines)
 
 
+def routing(seeds: int = 10) -> str:
+    """Test ΔIBC on the paper-layout and shared-layout replays of the same 400 answers."""
+    import warnings
+
+    from langchain_automix.calibration.replay import ReplayDataset
+    from langchain_automix.evaluation import evaluate_policy, paired_interval
+    from langchain_automix.meta_verifiers import POMDP, Calibrated, Threshold
+
+    data = Path(__file__).resolve().parents[1] / "langchain_automix" / "data"
+    replays = {
+        "paper": ReplayDataset.from_jsonl(data / "replay_local_qwen_squad11.jsonl"),
+        "shared": ReplayDataset.from_jsonl(data / "replay_local_qwen_squad11_shared.jsonl"),
+    }
+    fits = {
+        "default Calibrated(POMDP), signal auto": lambda: Calibrated(POMDP()),
+        "Calibrated(Threshold), signal auto": lambda: Calibrated(Threshold()),
+        "Calibrated(POMDP), verifier only": lambda: Calibrated(POMDP(), signal="verifier"),
+        "paper-fit POMDP (verifier)": POMDP,
+    }
+    rng = np.random.default_rng(0)
+    lines = [
+        f"Routing on the same 400 SQuAD 1.1 answers, verified two ways; test ΔIBC %, {seeds} "
+        "half/half splits (same seeds), costs 1/50; mean ± sd [95% interval of the mean]",
+        "",
+        "| fit | paper layout | shared layout | shared - paper (paired) |",
+        "|---|---|---|---|",
+    ]
+    for label, make in fits.items():
+        got: dict[str, np.ndarray] = {}
+        for name, replay in replays.items():
+            values = []
+            for seed in range(seeds):
+                train, test = replay.split(replay.n_rows - replay.n_rows // 2, seed=seed)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    result = evaluate_policy(make().fit(train, costs=(1.0, 50.0)), test)
+                values.append(result.delta_ibc if result.delta_ibc is not None else np.nan)
+            got[name] = np.array(values)
+        cells = []
+        for v in (got["paper"], got["shared"], got["shared"] - got["paper"]):
+            lo, hi = paired_interval(v, 2000, rng)
+            cells.append(f"{v.mean():+.1f} ± {v.std():.1f} [{lo:+.1f}, {hi:+.1f}]")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     """Run and write the table and the records."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -156,7 +210,13 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/bench_shared_prefix")
+    parser.add_argument("--routing", action="store_true", help="offline: routing on the replays")
     args = parser.parse_args()
+    if args.routing:
+        text = routing()
+        print(text)
+        Path(args.out + "_routing.txt").write_text(text + "\n")
+        return
     t0 = time.perf_counter()
     records = asyncio.run(run(args.n, args.k, args.seed))
     text = summarize(records, args.k) + f"\n({time.perf_counter() - t0:.0f} s in all)"
