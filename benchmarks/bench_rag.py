@@ -63,13 +63,6 @@ TOP_K = 10
 COSTS = (1.0, 50.0)
 
 
-def _ci(values: np.ndarray, rng: np.random.Generator, draws: int = 2000) -> tuple[float, float]:
-    """95% bootstrap interval of the mean of ``values``."""
-    idx = rng.integers(0, values.size, size=(draws, values.size))
-    means = values[idx].mean(axis=1)
-    return float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
-
-
 def recall() -> None:
     """Stage 1: retrieval recall@k of the gold paragraph, and per-question ranks."""
     from langchain_core.vectorstores import InMemoryVectorStore
@@ -126,8 +119,8 @@ def recall() -> None:
     for k in (1, 3, 5, 10):
         para = np.array([r["gold_rank"] is not None and r["gold_rank"] <= k for r in ranks], float)
         art = np.array([r["article_rank"] is not None and r["article_rank"] <= k for r in ranks])
-        lo, hi = _ci(para, rng)
-        alo, ahi = _ci(art.astype(float), rng)
+        lo, hi = paired_interval(para, 2000, rng)
+        alo, ahi = paired_interval(art.astype(float), 2000, rng)
         cells = [
             f"{para.mean():.3f} [{lo:.3f}, {hi:.3f}]",
             f"{art.mean():.3f} [{alo:.3f}, {ahi:.3f}]",
@@ -216,8 +209,8 @@ def _signals_table(label: str, data: ReplayDataset) -> list[str]:
     rep = verifier_report(data)[0]
     rng = np.random.default_rng(1)
     small, large = data.scores[:, 0], data.scores[:, 1]
-    slo, shi = _ci(small, rng)
-    llo, lhi = _ci(large, rng)
+    slo, shi = paired_interval(small, 2000, rng)
+    llo, lhi = paired_interval(large, 2000, rng)
     sig = "; ".join(
         f"{name} {v['auroc']:.2f} [{v['ci'][0]:.2f}, {v['ci'][1]:.2f}]"
         for name, v in rep.signals.items()
