@@ -21,16 +21,24 @@ verification; median and interval) against always-large's median, and the prompt
 billed per verification. All in one run on one machine (2 cores). AUROC needs more rows
 than this: see the 400-row replays in docs/verification.md.
 
-``--routing`` instead compares routing on the two 400-row SQuAD 1.1 replays that differ
-only in the verification layout (``replay_local_qwen_squad11.jsonl``: the paper's prompt;
-``replay_local_qwen_squad11_shared.jsonl``: the shared layout, same answers): test ΔIBC
-over 10 half/half splits (same seeds for both), costs 1/50, for the default fits on the
-default signal (``auto``: verifier and free answer signals combined) and on the verifier
-alone, with the paired difference shared - paper and its 95% interval.
+``--routing`` instead compares the shipped replays that differ only in the verification
+layout (same answers): the 400 SQuAD 1.1 rows (``replay_local_qwen_squad11.jsonl`` against
+``replay_local_qwen_squad11_shared.jsonl``) and the 305 SQuAD 2.0 + BoolQ rows
+(``replay_local_qwen.jsonl`` against ``replay_local_qwen_shared.jsonl``): the verifier's
+AUROC per layout with the paired difference (one bootstrap over questions for both), and
+test ΔIBC over 10 half/half splits (same seeds for both), costs 1/50, for the default fits
+on the default signal (``auto``: verifier and free answer signals combined) and on the
+verifier alone, with the paired difference shared - paper and its 95% interval.
+
+``--fanout`` measures item 2 of issue #27, k samples for a backend that ignores ``n``:
+the k = 8 shared-layout samples sent as one ``n = 8`` request, as 8 requests at once, as
+one request and then 7 at once (the first leaves the prefix in the server's cache), and
+as 8 in a row; each way on a small-model server of its own.
 
 Usage:
     python benchmarks/bench_shared_prefix.py --n 30 [--out benchmarks/results/bench_shared_prefix]
     python benchmarks/bench_shared_prefix.py --routing
+    python benchmarks/bench_shared_prefix.py --fanout --n 30
 """
 
 from __future__ import annotations
@@ -117,6 +125,106 @@ async def run(n: int, k: int, seed: int) -> list[dict[str, Any]]:
     return records
 
 
+FANOUTS = ("n=8, one request", "8 requests at once", "1 request, then 7 at once", "8 in a row")
+"""How ``--fanout`` sends the k = 8 shared-layout samples (see :func:`fanout`)."""
+
+
+async def _fanout_verify(way: str, small: Any, q: dict[str, str], answer: str, seed: int) -> Any:
+    """k = 8 shared-layout verdict samples of ``answer``, sent the ``way`` named."""
+    from langchain_automix.runtime.verification import VerificationResult
+
+    shared = {"prompt": SHARED_PREFIX_VERIFY_PROMPT, "grammar": VERDICT_GRAMMAR, "seed": seed}
+    if way == FANOUTS[0]:
+        return await averify(small, **q, answer=answer, settings=VerifierSettings(k=8, **shared))
+    separate = VerifierSettings(k=8, request_n=False, **shared)
+    if way == FANOUTS[1]:
+        return await averify(small, **q, answer=answer, settings=separate)
+    if way == FANOUTS[3]:
+        config: Any = {"max_concurrency": 1}
+        return await averify(small, **q, answer=answer, settings=separate, config=config)
+    first = await averify(
+        small, **q, answer=answer, settings=VerifierSettings(k=1, request_n=False, **shared)
+    )
+    rest = await averify(
+        small, **q, answer=answer, settings=VerifierSettings(k=7, request_n=False, **shared)
+    )
+    return VerificationResult(
+        samples=first.samples + rest.samples,
+        verdicts=first.verdicts + rest.verdicts,
+        confidence=(first.confidence * first.n_valid + rest.confidence * rest.n_valid)
+        / max(1, first.n_valid + rest.n_valid),
+        n_valid=first.n_valid + rest.n_valid,
+        n_samples=8,
+    )
+
+
+async def fanout(n: int, seed: int) -> list[dict[str, Any]]:
+    """Per question and per way of sending the k = 8 samples: the answer call, then its
+    shared-layout verification; each way on a small-model server of its own (so each finds
+    the prompt cache its way leaves), questions in the same order."""
+    small_id = DEFAULT_PAIR[0]
+    items = load_qa("squad11_200", limit=n)
+    records: list[dict[str, Any]] = []
+    with contextlib.ExitStack() as stack:
+        servers = {way: stack.enter_context(LocalModelServer([small_id])) for way in FANOUTS}
+        for i, item in enumerate(items, 1):
+            q = {"question": item.question, "context": item.context}
+            rec: dict[str, Any] = {"id": item.id}
+            for way in FANOUTS:
+                small = servers[way].chat_model(small_id, temperature=0, max_tokens=64)
+                t = time.perf_counter()
+                solved = await asolve(small, **q)
+                answer_s = time.perf_counter() - t
+                t = time.perf_counter()
+                ver = await _fanout_verify(way, small, q, solved.answer, seed)
+                rec[way] = {
+                    "answer_s": answer_s,
+                    "verify_s": time.perf_counter() - t,
+                    "conf": ver.confidence,
+                    "valid": ver.n_valid,
+                }
+            records.append(rec)
+            print(
+                f"[{i}/{n}] "
+                + "  ".join(
+                    f"{w}: {rec[w]['answer_s']:.2f}+{rec[w]['verify_s']:.2f}s" for w in FANOUTS
+                ),
+                flush=True,
+            )
+    return records
+
+
+def summarize_fanout(records: list[dict[str, Any]]) -> str:
+    """Per way: median answer and verification seconds, and verification / answer."""
+    rng = np.random.default_rng(0)
+    lines = [
+        f"llama-server (--parallel 8, unified KV cache), {len(records)} SQuAD 1.1 questions; "
+        "shared-prefix layout, verdict grammar, k = 8; one small-model server per way; "
+        "medians [95% bootstrap interval]",
+        "",
+        "| how the 8 samples are sent | answer s | verify s | verify / answer (per question) "
+        "| valid samples |",
+        "|---|---|---|---|---|",
+    ]
+    base = [r[FANOUTS[0]]["verify_s"] for r in records]
+    for way in FANOUTS:
+        rows = [r[way] for r in records]
+        ratio = [x["verify_s"] / x["answer_s"] for x in rows]
+        valid = sum(x["valid"] for x in rows) / (8 * len(rows))
+        lines.append(
+            f"| {way} | {statistics.median(x['answer_s'] for x in rows):.2f} | "
+            f"{_median_ci([x['verify_s'] for x in rows], rng)} | {_median_ci(ratio, rng)} | "
+            f"{valid:.0%} |"
+        )
+    lines.append("")
+    for way in FANOUTS[1:]:
+        diff = [r[way]["verify_s"] - b for r, b in zip(records, base, strict=True)]
+        lines.append(
+            f"{way} minus n=8 in one request, per question: median {_median_ci(diff, rng)} s"
+        )
+    return "\n".join(lines)
+
+
 def summarize(records: list[dict[str, Any]], k: int) -> str:
     """The table: per layout medians, ratios and kept-query latency against always-large."""
     rng = np.random.default_rng(0)
@@ -157,8 +265,46 @@ def summarize(records: list[dict[str, Any]], k: int) -> str:
     return "\n".join(lines)
 
 
+PAIRS = {
+    "SQuAD 1.1, 400 rows": (
+        "replay_local_qwen_squad11.jsonl",
+        "replay_local_qwen_squad11_shared.jsonl",
+    ),
+    "SQuAD 2.0 + BoolQ mix, 305 rows": (
+        "replay_local_qwen.jsonl",
+        "replay_local_qwen_shared.jsonl",
+    ),
+}
+"""Shipped replays that hold the same answers verified two ways: (paper layout, shared)."""
+
+
+def paired_auroc(
+    paper: np.ndarray, shared: np.ndarray, correct: np.ndarray, draws: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """Verifier AUROC of each layout on the same rows, and shared - paper, bootstrapped
+    over questions (one resample of the rows for both layouts, so the difference is paired).
+    """
+    from langchain_automix.calibration.metrics import auroc
+
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {"paper": auroc(paper, correct), "shared": auroc(shared, correct)}
+    stats: list[tuple[float, float]] = []
+    for idx in rng.integers(0, correct.size, size=(draws, correct.size)):
+        a, b = auroc(paper[idx], correct[idx]), auroc(shared[idx], correct[idx])
+        if a is not None and b is not None:
+            stats.append((a, b))
+    arr = np.array(stats, float)
+    for j, key in enumerate(("paper", "shared")):
+        out[key + "_ci"] = [float(x) for x in np.percentile(arr[:, j], [2.5, 97.5])]
+    diff = arr[:, 1] - arr[:, 0]
+    out["diff"] = float(out["shared"] - out["paper"])
+    out["diff_ci"] = [float(x) for x in np.percentile(diff, [2.5, 97.5])]
+    return out
+
+
 def routing(seeds: int = 10) -> str:
-    """Test ΔIBC on the paper-layout and shared-layout replays of the same 400 answers."""
+    """Verifier AUROC and test ΔIBC of each shipped replay pair that differs only in the
+    verification layout (same answers): paper layout against shared layout."""
     import warnings
 
     from langchain_automix.calibration.replay import ReplayDataset
@@ -166,10 +312,6 @@ def routing(seeds: int = 10) -> str:
     from langchain_automix.meta_verifiers import POMDP, Calibrated, Threshold
 
     data = Path(__file__).resolve().parents[1] / "langchain_automix" / "data"
-    replays = {
-        "paper": ReplayDataset.from_jsonl(data / "replay_local_qwen_squad11.jsonl"),
-        "shared": ReplayDataset.from_jsonl(data / "replay_local_qwen_squad11_shared.jsonl"),
-    }
     fits = {
         "default Calibrated(POMDP), signal auto": lambda: Calibrated(POMDP()),
         "Calibrated(Threshold), signal auto": lambda: Calibrated(Threshold()),
@@ -177,30 +319,50 @@ def routing(seeds: int = 10) -> str:
         "paper-fit POMDP (verifier)": POMDP,
     }
     rng = np.random.default_rng(0)
-    lines = [
-        f"Routing on the same 400 SQuAD 1.1 answers, verified two ways; test ΔIBC %, {seeds} "
-        "half/half splits (same seeds), costs 1/50; mean ± sd [95% interval of the mean]",
-        "",
-        "| fit | paper layout | shared layout | shared - paper (paired) |",
-        "|---|---|---|---|",
-    ]
-    for label, make in fits.items():
-        got: dict[str, np.ndarray] = {}
-        for name, replay in replays.items():
-            values = []
-            for seed in range(seeds):
-                train, test = replay.split(replay.n_rows - replay.n_rows // 2, seed=seed)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    result = evaluate_policy(make().fit(train, costs=(1.0, 50.0)), test)
-                values.append(result.delta_ibc if result.delta_ibc is not None else np.nan)
-            got[name] = np.array(values)
-        cells = []
-        for v in (got["paper"], got["shared"], got["shared"] - got["paper"]):
-            lo, hi = paired_interval(v, 2000, rng)
-            cells.append(f"{v.mean():+.1f} ± {v.std():.1f} [{lo:+.1f}, {hi:+.1f}]")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    lines: list[str] = []
+    for title, (paper_file, shared_file) in PAIRS.items():
+        replays = {
+            "paper": ReplayDataset.from_jsonl(data / paper_file),
+            "shared": ReplayDataset.from_jsonl(data / shared_file),
+        }
+        paper, shared = replays["paper"], replays["shared"]
+        if [str(i) for i in paper.ids] != [str(i) for i in shared.ids]:
+            raise ValueError(f"{paper_file} and {shared_file} do not hold the same rows in order")
+        correct = paper.scores[:, 0] >= 0.5
+        a = paired_auroc(paper.confidences[:, 0], shared.confidences[:, 0], correct)
+        lines += [
+            f"## {title}: {paper_file} (paper layout) vs {shared_file} (shared layout)",
+            "",
+            f"verifier AUROC for 'small answer correct' (F1 >= 0.5; {int(correct.sum())} of "
+            f"{correct.size} correct), 2,000 paired bootstrap draws over questions:",
+            f"  paper  {a['paper']:.3f} [{a['paper_ci'][0]:.3f}, {a['paper_ci'][1]:.3f}]",
+            f"  shared {a['shared']:.3f} [{a['shared_ci'][0]:.3f}, {a['shared_ci'][1]:.3f}]",
+            f"  shared - paper {a['diff']:+.3f} [{a['diff_ci'][0]:+.3f}, {a['diff_ci'][1]:+.3f}]",
+            "",
+            f"test ΔIBC %, {seeds} half/half splits (same seeds), costs 1/50; mean ± sd "
+            "[95% interval of the mean]",
+            "",
+            "| fit | paper layout | shared layout | shared - paper (paired) |",
+            "|---|---|---|---|",
+        ]
+        for label, make in fits.items():
+            got: dict[str, np.ndarray] = {}
+            for name, replay in replays.items():
+                values = []
+                for seed in range(seeds):
+                    train, test = replay.split(replay.n_rows - replay.n_rows // 2, seed=seed)
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        result = evaluate_policy(make().fit(train, costs=(1.0, 50.0)), test)
+                    values.append(result.delta_ibc if result.delta_ibc is not None else np.nan)
+                got[name] = np.array(values)
+            cells = []
+            for v in (got["paper"], got["shared"], got["shared"] - got["paper"]):
+                lo, hi = paired_interval(v, 2000, rng)
+                cells.append(f"{v.mean():+.1f} ± {v.std():.1f} [{lo:+.1f}, {hi:+.1f}]")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines).rstrip()
 
 
 def main() -> None:
@@ -211,7 +373,18 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/bench_shared_prefix")
     parser.add_argument("--routing", action="store_true", help="offline: routing on the replays")
+    parser.add_argument(
+        "--fanout", action="store_true", help="k samples in one n = 8 request or as 8 requests"
+    )
     args = parser.parse_args()
+    if args.fanout:
+        t0 = time.perf_counter()
+        records = asyncio.run(fanout(args.n, args.seed))
+        text = summarize_fanout(records) + f"\n({time.perf_counter() - t0:.0f} s in all)"
+        print(text)
+        Path(args.out + "_fanout.txt").write_text(text + "\n")
+        Path(args.out + "_fanout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        return
     if args.routing:
         text = routing()
         print(text)

@@ -7,14 +7,17 @@ What it does, in order:
 2. picks ``n`` live questions (seeded) and calibrates ``Threshold`` and ``POMDP`` on the
    shipped replay rows that are *not* among them;
 3. starts the embedded llama.cpp models and runs ``AutoMixRunnable`` live on every
-   question (small answer, ``k`` self-verifications, POMDP decision, large answer when
-   escalated);
+   question (small answer, ``k`` self-verifications, the policy's decision, large answer
+   when escalated), verifying the way the replay rows were verified (their
+   ``prompt_version`` names the layout: the shipped rows use the shared-prefix layout,
+   ``--verify-prompt shared --verify-grammar verdict``, see docs/verification.md);
 4. asks the large model too where AutoMix did not (only to measure the always-large
    baseline; that call is not part of AutoMix's cost);
 5. prints always-small, always-large, AutoMix + Threshold and AutoMix + POMDP on the live
    questions: quality (token F1), cost per query (paper units: small 1, verification 1,
-   large 50), share sent to the large model, and ΔIBC; writes the live rows as a replay
-   file and the cost-quality plot.
+   large 50), share sent to the large model, ΔIBC, the median latency per query and the
+   median latency of the queries each row keeps at the small model; writes the live rows
+   as a replay file and the cost-quality plot.
 
 The Threshold row applies the calibrated threshold to the live verifier confidences of
 the same run (its decisions are a function of those confidences), so both policies are
@@ -47,9 +50,15 @@ from langchain_automix.evaluation import (
     paired_interval,
 )
 from langchain_automix.meta_verifiers import POMDP, Calibrated, MetaVerifier, Threshold
+from langchain_automix.meta_verifiers.provenance import replay_prompt_version
+from langchain_automix.prompts import VERIFY_GRAMMARS, VERIFY_PROMPTS, verification_layout
 from langchain_automix.runtime.result import AutoMixResult, TierAttempt
 from langchain_automix.runtime.tier_step import answer, verified, verify_attempt
-from langchain_automix.runtime.verification import VerificationResult, VerifierSettings
+from langchain_automix.runtime.verification import (
+    VerificationResult,
+    VerifierSettings,
+    query_seed,
+)
 from langchain_automix.signals import FREE, has_answer_probs, resolve_auto
 
 __all__ = [
@@ -66,8 +75,9 @@ __all__ = [
 DATA_DIR = Path(__file__).parent / "data"
 SHIPPED_QA = "qa_mix_500"
 """The shipped question set (see ``langchain_automix/data/README.md``)."""
-SHIPPED_REPLAY = DATA_DIR / "replay_local_qwen.jsonl"
-"""Replay rows collected with the default local pair."""
+SHIPPED_REPLAY = DATA_DIR / "replay_local_qwen_shared.jsonl"
+"""Replay rows collected with the default local pair, verified with the shared-prefix
+layout (the answers of ``replay_local_qwen.jsonl``; see the data README)."""
 DEFAULT_QUESTIONS = 20
 """Live questions by default: about 4.5 minutes on 2 CPU cores (each is answered by both
 models and verified k = 8 times, so that every row of the table is scored on the same
@@ -102,6 +112,12 @@ class DemoReport:
     as measured live."""
     live_policy: str = ""
     """The table row that ran live (see :func:`choose_live`)."""
+    kept_seconds: dict[str, tuple[float, int]] = field(default_factory=dict)
+    """Per table row that keeps some answers at the small model: the median wall time of
+    the queries it kept (the small answer plus, for the rows that read it, its
+    verification) and how many it kept."""
+    layout: tuple[str, str] = ("default", "none")
+    """The verification layout used live: ``(--verify-prompt, --verify-grammar)``."""
 
     def headline(self, draws: int = 2000) -> str:
         """AutoMix's live cost saving and quality against always-large, with 95% intervals.
@@ -174,18 +190,44 @@ class DemoReport:
             rows.append((m.name, m.avg_performance, m.avg_cost, m.llm_call_share, m.delta_ibc))
         head = (
             f"{'method':<23}{'quality (F1)':>13}{'cost/query':>12}{'to large':>10}{'ΔIBC':>9}"
-            f"{'median s':>10}"
+            f"{'median s':>10}{'kept s':>9}"
         )
         lines = [head, "-" * len(head)]
         for name, q, c, share, d in rows:
             dibc = "n/a" if d is None else f"{d:+.1f}"
             secs = self.median_seconds.get(name)
             sec = "" if secs is None else f"{secs:.2f}"
+            kept = self.kept_seconds.get(name)
+            kept_s = "" if kept is None else f"{kept[0]:.2f}"
             label = f"{name} *" if name == self.live_policy else name
-            lines.append(f"{label:<23}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}{sec:>10}")
+            lines.append(
+                f"{label:<23}{q:>13.3f}{c:>12.2f}{share:>9.0%}{dibc:>9}{sec:>10}{kept_s:>9}"
+            )
         if self.live_policy:
             lines.append("* ran live; every row is scored on the same live answers")
+        lines.append(
+            "median s: per query; kept s: per query the row keeps at the small model (its "
+            "answer, plus its verification where the row reads it)"
+        )
         return "\n".join(lines)
+
+    def kept_line(self) -> str:
+        """The verifying rows' median latency of a kept query against always-large's."""
+        large = self.median_seconds.get("always large", float("nan"))
+        parts = [
+            f"{name} {secs:.2f} s ({n} kept)"
+            for name, (secs, n) in self.kept_seconds.items()
+            if name.startswith("AutoMix +")
+        ]
+        if not parts:
+            return f"no verifying policy kept an answer here; always-large: median {large:.2f} s"
+        prompt, grammar = self.layout
+        return (
+            f"median latency of a query kept after verification (--verify-prompt {prompt} "
+            f"--verify-grammar {grammar}, k samples): "
+            + ", ".join(parts)
+            + f"; always-large {large:.2f} s"
+        )
 
 
 def pick_live_questions(items: Sequence[QAItem], n: int, *, seed: int = 0) -> list[QAItem]:
@@ -299,6 +341,31 @@ def _live_row(
     }
 
 
+def _layout(
+    replay: ReplayDataset, chosen: tuple[str, str] | None
+) -> tuple[tuple[str, str], str | None]:
+    """The verification layout to run live, and a note when it is not the replay's."""
+    version = replay_prompt_version(replay)
+    found = verification_layout(version)
+    if chosen is not None:
+        if found is not None and found != chosen:
+            return chosen, (
+                f"verifying live with --verify-prompt {chosen[0]} --verify-grammar {chosen[1]}, "
+                f"but the replay rows were verified with --verify-prompt {found[0]} "
+                f"--verify-grammar {found[1]}: the policies read confidences of another "
+                "measurement"
+            )
+        return chosen, None
+    if found is not None:
+        return found, None
+    if version is None:
+        return ("default", "none"), None
+    return ("default", "none"), (
+        f"the replay rows were verified with prompts this version does not name "
+        f"(prompt_version {version}); verifying live with the paper's prompt"
+    )
+
+
 def run_demo(
     models: Sequence[Any],
     *,
@@ -310,6 +377,7 @@ def run_demo(
     plot: bool = True,
     request_n: bool | None = None,
     max_concurrency: int | None = None,
+    layout: tuple[str, str] | None = None,
     stream: TextIO = sys.stderr,
     clock: Callable[[], float] = time.perf_counter,
 ) -> DemoReport:
@@ -317,16 +385,29 @@ def run_demo(
 
     ``max_concurrency`` bounds the calls in flight per query (1 for llama.cpp's server,
     which serves one request at a time); ``None`` sends the verifier samples at once.
+    ``layout`` names the verification prompt and grammar (``("shared", "verdict")``, the
+    keys of :data:`~langchain_automix.prompts.VERIFY_PROMPTS` and ``VERIFY_GRAMMARS``);
+    None: the layout the replay rows were verified with (their ``prompt_version``), so
+    that live confidences are the ones the policies were calibrated on.
     """
     from langchain_automix.runtime.runnable import AutoMixRunnable
 
     if len(models) != 2:
         raise ValueError(f"the demo compares two tiers; got {len(models)} models")
+    if layout is not None and (layout[0] not in VERIFY_PROMPTS or layout[1] not in VERIFY_GRAMMARS):
+        raise ValueError(
+            f"unknown verification layout {layout!r}: the prompt is one of "
+            f"{', '.join(VERIFY_PROMPTS)} and the grammar one of {', '.join(VERIFY_GRAMMARS)}"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     items = pick_live_questions(load_qa(SHIPPED_QA), n_questions, seed=seed)
     replay = load_replay(replay_path)
+    layout, layout_note = _layout(replay, layout)
+    verify_prompt, grammar = VERIFY_PROMPTS[layout[0]], VERIFY_GRAMMARS[layout[1]]
     policies, n_cal, notes = calibrate(replay, {i.id for i in items})
+    if layout_note:
+        notes.append(layout_note)
     for name, policy in policies:
         print(f"calibrated {name} on {n_cal} shipped replay rows: {policy.describe()}", file=stream)
     live_name, live_policy, why = choose_live(policies)
@@ -336,13 +417,14 @@ def run_demo(
         models=[small, large],
         meta_verifier=live_policy,
         num_verifications=k,
-        verifier_seed=seed,
+        verifier_seed=seed,  # each query verifies with its own seed (query_seed)
         request_n=request_n,
+        verify_prompt=verify_prompt,
+        verifier_grammar=grammar,
     )
     # the table's verifier rows read a verification of every small answer, also where the
     # live policy needs none (that call is measured, not charged to AutoMix)
     table_reads_verifier = any(p.reads_verifier() for _, p in policies)
-    settings = VerifierSettings(k=k, seed=seed, request_n=request_n)
     config = RunnableConfig(max_concurrency=max_concurrency) if max_concurrency else None
     rows: list[dict[str, Any]] = []
     results: list[AutoMixResult] = []
@@ -350,6 +432,13 @@ def run_demo(
     for i, item in enumerate(items, 1):
         t0 = clock()
         question = {"question": item.question, "context": item.context}
+        settings = VerifierSettings(
+            k=k,
+            seed=query_seed(seed, item.question, item.context),  # as the live graph seeds it
+            request_n=request_n,
+            prompt=verify_prompt,
+            grammar=grammar,
+        )
         result = automix.invoke_result(question, config=config)
         first = result.attempts[0]
         small_attempt = first
@@ -410,12 +499,16 @@ def run_demo(
     verify_s = np.array([r["tiers"][0]["verify_latency_s"] for r in rows], float)
     large_s = np.array([r["tiers"][1]["latency_s"] for r in rows], float)
     seconds_by_row = {"always small": small_s, "always large": large_s}
+    kept_seconds = {"always small": (float(np.median(small_s)), len(rows))}
     for name, policy in policies:
         if policy.start_tier(2) == 1:  # fixed to always-large: the large call alone
             seconds_by_row[name] = large_s
             continue
         checked = small_s + (verify_s if policy.reads_verifier() else 0.0)
-        seconds_by_row[name] = checked + np.where(policy.route(live) == 1, large_s, 0)
+        escalated = policy.route(live) == 1
+        seconds_by_row[name] = checked + np.where(escalated, large_s, 0)
+        if not escalated.all():
+            kept_seconds[name] = (float(np.median(checked[~escalated])), int((~escalated).sum()))
     report = DemoReport(
         live=live,
         results=results,
@@ -426,6 +519,8 @@ def run_demo(
         notes=notes,
         median_seconds={k: float(np.median(v)) for k, v in seconds_by_row.items()},
         live_policy=live_name,
+        kept_seconds=kept_seconds,
+        layout=layout,
     )
     if plot:
         try:

@@ -28,10 +28,13 @@ __all__ = [
     "SHARED_PREFIX_VERIFY_PROMPT",
     "SHARED_VERIFY_REQUEST",
     "VERDICT_GRAMMAR",
+    "VERIFY_GRAMMARS",
     "VERIFY_INSTRUCTION",
+    "VERIFY_PROMPTS",
     "decision_grammar",
     "prompt_version",
     "shared_prefix_verify_prompt",
+    "verification_layout",
 ]
 
 NO_CONTEXT = "(no context was given)"
@@ -359,3 +362,43 @@ def prompt_version(
     if verify_mode != "chat":
         text += "\nmode:" + verify_mode
     return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+VERIFY_PROMPTS: dict[str, BasePromptTemplate | None] = {
+    "default": None,
+    "claims": CLAIMS_VERIFY_PROMPT,
+    "shared": SHARED_PREFIX_VERIFY_PROMPT,
+}
+"""The named verification prompts (``--verify-prompt``): ``default`` is the paper's
+(:data:`DEFAULT_VERIFY_PROMPT`, sent as None so that the runtime's own default applies)."""
+
+VERIFY_GRAMMARS: dict[str, str | None] = {
+    "none": None,
+    "sentence": DECISION_GRAMMAR,
+    "decision": decision_grammar(0),
+    "verdict": VERDICT_GRAMMAR,
+}
+"""The named verifier grammars (``--verify-grammar``)."""
+
+
+def verification_layout(version: str | None, verify_mode: str = "chat") -> tuple[str, str] | None:
+    """The named prompt and grammar whose :func:`prompt_version` is ``version``.
+
+    The names are the choices of ``--verify-prompt`` and ``--verify-grammar``, under the
+    default solve prompt; None if no named pair has that version. It tells what a replay's
+    rows were verified with, so that a live run can verify the same way (``automix demo``
+    reads it from the replay it calibrates on).
+
+    Example:
+        >>> verification_layout(prompt_version(SHARED_PREFIX_VERIFY_PROMPT, VERDICT_GRAMMAR))
+        ('shared', 'verdict')
+        >>> verification_layout(prompt_version()), verification_layout("0123456789ab")
+        (('default', 'none'), None)
+    """
+    if version is None:
+        return None
+    for prompt_name, prompt in VERIFY_PROMPTS.items():
+        for grammar_name, grammar in VERIFY_GRAMMARS.items():
+            if prompt_version(prompt, grammar, verify_mode) == version:
+                return prompt_name, grammar_name
+    return None

@@ -256,13 +256,11 @@ def verify_prompt(choice: str) -> Any:
         >>> verify_prompt("default") is None, len(verify_prompt("shared").messages)
         (True, 4)
     """
-    from langchain_automix.prompts import CLAIMS_VERIFY_PROMPT, SHARED_PREFIX_VERIFY_PROMPT
+    from langchain_automix.prompts import VERIFY_PROMPTS as PROMPTS
 
-    if choice not in VERIFY_PROMPTS:
-        raise ValueError(
-            f"--verify-prompt must be one of {', '.join(VERIFY_PROMPTS)}, got {choice!r}"
-        )
-    return {"claims": CLAIMS_VERIFY_PROMPT, "shared": SHARED_PREFIX_VERIFY_PROMPT}.get(choice)
+    if choice not in PROMPTS:
+        raise ValueError(f"--verify-prompt must be one of {', '.join(PROMPTS)}, got {choice!r}")
+    return PROMPTS[choice]
 
 
 def verify_grammar(choice: str) -> str | None:
@@ -272,18 +270,10 @@ def verify_grammar(choice: str) -> str | None:
         >>> verify_grammar("none") is None, "Verification Decision" in verify_grammar("decision")
         (True, True)
     """
-    from langchain_automix.prompts import decision_grammar
+    from langchain_automix.prompts import VERIFY_GRAMMARS as GRAMMARS
 
-    if choice == "none":
-        return None
-    if choice == "sentence":
-        return decision_grammar()
-    if choice == "decision":
-        return decision_grammar(0)
-    if choice == "verdict":
-        from langchain_automix.prompts import VERDICT_GRAMMAR
-
-        return VERDICT_GRAMMAR
-    raise ValueError(
-        f"--verify-grammar must be none, sentence, decision or verdict, got {choice!r}"
-    )
+    if choice not in GRAMMARS:
+        raise ValueError(
+            f"--verify-grammar must be none, sentence, decision or verdict, got {choice!r}"
+        )
+    return GRAMMARS[choice]

@@ -15,6 +15,7 @@ import argparse
 import sys
 from typing import Any
 
+from langchain_automix.cli._common import VERIFY_GRAMMARS, VERIFY_PROMPTS
 from langchain_automix.cli._models import add_model_options, tier_factories
 
 __all__ = ["register", "run"]
@@ -42,6 +43,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--out", default="automix-demo", help="folder for the plot and live rows")
     p.add_argument("--replay", default=None, help="replay file to calibrate on (default: shipped)")
     p.add_argument("--no-plot", action="store_true", help="skip the cost-quality plot")
+    p.add_argument(
+        "--verify-prompt",
+        choices=VERIFY_PROMPTS,
+        default=None,
+        help="verification prompt live (default: the one the replay rows were verified with; "
+        "the shipped rows: shared)",
+    )
+    p.add_argument(
+        "--verify-grammar",
+        choices=VERIFY_GRAMMARS,
+        default=None,
+        help="verifier grammar live (default: the replay rows'; the shipped rows: verdict)",
+    )
     p.set_defaults(func=run)
 
 
@@ -51,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.questions < 1:
         print("automix: error: --questions must be >= 1", file=sys.stderr)
+        return 2
+    if (args.verify_prompt is None) != (args.verify_grammar is None):
+        print(
+            "automix: error: give --verify-prompt and --verify-grammar together (or neither, "
+            "to verify as the replay rows were verified)",
+            file=sys.stderr,
+        )
         return 2
     if (args.tier or args.tiers) and not args.replay:
         # the shipped rows are the embedded Qwen pair's: a policy fitted on them would
@@ -83,6 +104,11 @@ def run(args: argparse.Namespace) -> int:
                 plot=not args.no_plot,
                 request_n=factories[0].request_n,
                 max_concurrency=factories[0].max_concurrency,
+                layout=(
+                    None
+                    if args.verify_prompt is None
+                    else (args.verify_prompt, args.verify_grammar)
+                ),
             )
     except (ValueError, OSError, RuntimeError) as exc:
         print(f"automix: error: {exc}", file=sys.stderr)
@@ -99,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(report.headline())
     print(report.latency_line())
+    print(report.kept_line())
     for note in report.notes:
         print(f"note: {note}")
     print(f"live rows written to {args.out}/live_replay.jsonl")

@@ -31,6 +31,7 @@ import inspect
 import threading
 import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Literal, cast, get_args, get_type_hints
 
@@ -56,7 +57,11 @@ from langchain_automix.runtime.tier_step import (
     verified,
     verify_attempt,
 )
-from langchain_automix.runtime.verification import VerificationResult
+from langchain_automix.runtime.verification import (
+    VerificationResult,
+    VerifierSettings,
+    query_seed,
+)
 
 __all__ = [
     "EMPTY_ANSWER_ERROR",
@@ -430,6 +435,12 @@ async def asolve_large(
     return await _asolve_tier(state, config, runtime, tier, "solve_large")
 
 
+def _query_verifier(ctx: AutoMixContext, state: AutoMixState, tier: int) -> VerifierSettings:
+    """The verifier settings of this query: its own seed (``query_seed``)."""
+    seed = query_seed(ctx.verifier.seed, state["question"], state.get("context"), tier)
+    return ctx.verifier if seed is None else replace(ctx.verifier, seed=seed)
+
+
 def self_verify(
     state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any]
 ) -> dict[str, Any]:
@@ -450,7 +461,7 @@ def self_verify(
                 ctx.models[attempt.tier],
                 question=state["question"],
                 context=state.get("context"),
-                settings=ctx.verifier,
+                settings=_query_verifier(ctx, state, attempt.tier),
                 config=_tagged(config, "self_verify", hidden=True, publish=ctx.publish),
             ),
             ctx.timeout(attempt.tier),
@@ -476,7 +487,7 @@ async def aself_verify(
                 ctx.models[attempt.tier],
                 question=state["question"],
                 context=state.get("context"),
-                settings=ctx.verifier,
+                settings=_query_verifier(ctx, state, attempt.tier),
                 config=_tagged(config, "self_verify", hidden=True, publish=ctx.publish),
             ),
             ctx.timeout(attempt.tier),

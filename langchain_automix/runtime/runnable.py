@@ -254,7 +254,11 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     verifier_max_tokens: int | None = Field(default=128, ge=1)
     """Length cap of each verifier sample (for models that take ``max_tokens``)."""
     verifier_seed: int | None = None
-    """Base sampling seed of the verifier (for models that take ``seed``)."""
+    """Base sampling seed of the verifier (for models that take ``seed``). Each query
+    verifies with its own seed derived from it and the question
+    (:func:`~langchain_automix.runtime.verification.query_seed`): reproducible per query,
+    independent across queries (one seed for all would draw the same k random numbers for
+    every query and skew the confidences away from the calibration rows')."""
     request_n: bool | None = None
     """Ask for all verifier samples in one ``n=k`` call; None: when the model has ``n``."""
     verifier_grammar: str | None = None

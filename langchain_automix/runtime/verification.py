@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -72,6 +73,7 @@ __all__ = [
     "find_decision",
     "own_block",
     "parse_verification",
+    "query_seed",
     "unverifiable",
     "verify",
     "verify_mode",
@@ -220,6 +222,31 @@ def parse_verification(text: str) -> bool | None:
         return found[1]
     verdict = _VERDICT.fullmatch(text)
     return None if verdict is None else verdict.group(1) is None
+
+
+def query_seed(base: int | None, question: str, context: str | None, tier: int = 0) -> int | None:
+    """The verifier seed of one query: ``base`` mixed with a hash of the query and tier.
+
+    With one seed for every query, a sampling server draws the same ``k`` random numbers
+    for each, so sample ``i`` says "Correct" exactly when the model's probability of it is
+    above the same ``u_i`` every time: the confidence becomes a fixed step function of that
+    probability and is no longer distributed like rows collected with a seed per question
+    (seen live: every question's samples read Correct, Incorrect, Correct, ... in the same
+    order). A seed per query keeps runs reproducible and draws independent across queries.
+    None stays None (the server picks).
+
+    Example:
+        >>> query_seed(0, "Capital?", "Paris.") == query_seed(0, "Capital?", "Paris.")
+        True
+        >>> query_seed(0, "Capital?", "Paris.") == query_seed(0, "Largest city?", "Paris.")
+        False
+        >>> query_seed(None, "Capital?", None) is None
+        True
+    """
+    if base is None:
+        return None
+    key = f"{base}|{tier}|{question}|{context or ''}"
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % (2**31 - 64)
 
 
 def confidence_of(verdicts: Sequence[bool | None]) -> tuple[float, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from langchain_core.language_models import BaseChatModel
@@ -313,3 +313,142 @@ def test_demo_with_own_endpoints_needs_their_replay(capsys: pytest.CaptureFixtur
     assert main(["demo", *tiers]) == 2
     err = capsys.readouterr().err
     assert "give --replay FILE" in err and "automix collect --tier" in err
+
+
+class SharedLayoutOracle(OracleModel):
+    """The oracle pair, verifying in the shared-prefix layout: the answer is its own turn
+    and the last turn asks for one word. Records which layout each verification used."""
+
+    layouts: ClassVar[list[str]] = []  # shared by the pair on purpose
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        from langchain_automix.prompts import SHARED_VERIFY_REQUEST
+
+        if str(messages[-1].content) != SHARED_VERIFY_REQUEST:
+            if "AI Generated Answer:" in str(messages[-1].content):
+                self.layouts.append("paper")
+            return super()._generate(messages, stop, run_manager, **kw)
+        self.layouts.append("shared")
+        item = self._item(str(messages[-3].content))
+        given = str(messages[-2].content)
+        right = given == self._answer(item) and given != "something wrong"
+        out = "Correct" if right else "Incorrect"
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=out))])
+
+
+def _tagged_replay(tmp_path: Path, version: str) -> Path:
+    """The synthetic replay, its rows tagged as verified under ``version``."""
+    rows = synthetic_replay(200, seed=5, shares=(0.5, 0.5, 0.0)).to_records()
+    path = tmp_path / f"replay_{version}.jsonl"
+    path.write_text("".join(json.dumps({**r, "prompt_version": version}) + "\n" for r in rows))
+    return path
+
+
+def test_demo_verifies_live_as_the_replay_rows_were_verified(tmp_path: Path) -> None:
+    from langchain_automix.prompts import SHARED_PREFIX_VERIFY_PROMPT, prompt_version
+
+    SharedLayoutOracle.layouts = []
+    replay = _tagged_replay(tmp_path, prompt_version(SHARED_PREFIX_VERIFY_PROMPT))
+    report = _oracle_demo(tmp_path, replay, model=SharedLayoutOracle)
+    assert report.layout == ("shared", "none")
+    assert set(SharedLayoutOracle.layouts) == {"shared"}
+    assert not report.notes or not any("verif" in n for n in report.notes)
+    # the oracle's one-word verdicts are exact: the verifying rows keep only right answers
+    assert report.methods[-1].avg_performance == 1.0
+    # kept queries cost the small answer and its verification; the line names the layout
+    assert "kept s" in report.table()
+    kept = sum(not r.escalated for r in report.results)
+    assert 0 < kept < 8  # the oracle pair: about half the small answers are right
+    line = report.kept_line()
+    assert "--verify-prompt shared --verify-grammar none" in line and "always-large" in line
+    secs, n = report.kept_seconds["AutoMix + POMDP"]
+    assert secs > 0 and n == sum(row[0] == 1.0 for row in report.live.scores)
+
+
+def test_demo_says_when_live_verification_is_not_the_replays(tmp_path: Path) -> None:
+    from langchain_automix.prompts import SHARED_PREFIX_VERIFY_PROMPT, prompt_version
+
+    SharedLayoutOracle.layouts = []
+    replay = _tagged_replay(tmp_path, prompt_version(SHARED_PREFIX_VERIFY_PROMPT))
+    report = run_demo(
+        [SharedLayoutOracle(small=True), SharedLayoutOracle(small=False)],
+        n_questions=4,
+        k=2,
+        seed=3,
+        out_dir=tmp_path / "out",
+        replay_path=replay,
+        plot=False,
+        layout=("default", "none"),
+        stream=io.StringIO(),
+    )
+    assert set(SharedLayoutOracle.layouts) == {"paper"}
+    assert any("another measurement" in n for n in report.notes)
+    # rows tagged with a version no named layout has: the paper's prompt, said so
+    report = _oracle_demo(tmp_path, _tagged_replay(tmp_path, "0123456789ab"), n=2)
+    assert report.layout == ("default", "none")
+    assert any("0123456789ab" in n for n in report.notes)
+
+
+def test_demo_rejects_an_unknown_layout_before_any_call(tmp_path: Path) -> None:
+    class Refuses(OracleModel):
+        def _generate(self, *a: Any, **kw: Any) -> ChatResult:
+            raise AssertionError("no model may be called")
+
+    with pytest.raises(ValueError, match="unknown verification layout"):
+        run_demo(
+            [Refuses(), Refuses(small=False)],
+            n_questions=2,
+            out_dir=tmp_path,
+            replay_path=_replay(tmp_path),
+            layout=("shared", "bnf"),
+            stream=io.StringIO(),
+        )
+
+
+def test_demo_cli_needs_prompt_and_grammar_together(capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_automix.cli.main import main
+
+    assert main(["demo", "--verify-prompt", "shared"]) == 2
+    assert "--verify-prompt and --verify-grammar together" in capsys.readouterr().err
+
+
+def test_cli_layout_choices_are_the_named_layouts() -> None:
+    from langchain_automix import prompts
+    from langchain_automix.cli import _common
+
+    assert _common.VERIFY_PROMPTS == tuple(prompts.VERIFY_PROMPTS)
+    assert _common.VERIFY_GRAMMARS == tuple(prompts.VERIFY_GRAMMARS)
+
+
+class SeedOracle(OracleModel):
+    """The oracle pair, recording the seed of every verification call by question."""
+
+    seed: int | None = None
+    seeds: ClassVar[dict[str, set[int]]] = {}
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kw: Any
+    ) -> ChatResult:
+        text = str(messages[-1].content)
+        if "AI Generated Answer:" in text:
+            self.seeds.setdefault(self._item(text).id, set()).add(kw["seed"])
+        return super()._generate(messages, stop, run_manager, **kw)
+
+
+def test_demo_verifies_each_question_with_its_own_seed(tmp_path: Path) -> None:
+    """One seed for every question draws the same k random numbers for each, so live
+    confidences stop being distributed like the calibration rows' (seen live: every
+    question's samples read Correct, Incorrect, Correct, ... in the same order)."""
+    from langchain_automix.runtime.verification import query_seed
+
+    SeedOracle.seeds = {}
+    report = _oracle_demo(tmp_path, _replay(tmp_path), model=SeedOracle, n=4)
+    items = {i.id: i for i in load_qa(SHIPPED_QA)}
+    ids = [str(qid) for qid in report.live.ids]
+    assert set(SeedOracle.seeds) == set(ids)
+    for qid in ids:  # k = 2 samples: seeds base and base + 1, live and for the table alike
+        base = query_seed(3, items[qid].question, items[qid].context)
+        assert SeedOracle.seeds[qid] == {base, base + 1}
+    assert len({min(s) for s in SeedOracle.seeds.values()}) == 4

@@ -111,3 +111,28 @@ def test_loader_errors_name_file_and_line(tmp_path: Path, bad: str, message: str
     with pytest.raises(QADataError, match=message) as info:
         load_qa(path)
     assert f"{path}:2" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("answers_from", "reverified"),
+    [
+        ("replay_local_qwen.jsonl", "replay_local_qwen_shared.jsonl"),
+        ("replay_local_qwen_squad11.jsonl", "replay_local_qwen_squad11_shared.jsonl"),
+    ],
+)
+def test_shared_layout_replays_hold_the_same_answers_verified_the_shared_way(
+    answers_from: str, reverified: str
+) -> None:
+    """The demo calibrates on the shared-layout mix replay and verifies live the way its
+    ``prompt_version`` names; each shared replay re-verifies another replay's answers."""
+    from langchain_automix.prompts import verification_layout
+
+    folder = shipped_path("qa_mix_500").parent
+    old = [json.loads(line) for line in (folder / answers_from).read_text().splitlines()]
+    new = [json.loads(line) for line in (folder / reverified).read_text().splitlines()]
+    assert [r["id"] for r in new] == [r["id"] for r in old]
+    for a, b in zip(old, new, strict=True):
+        assert [t["answer"] for t in b["tiers"]] == [t["answer"] for t in a["tiers"]]
+        assert b["tiers"][0]["answer_reused"] is True
+    assert {verification_layout(r["prompt_version"]) for r in new} == {("shared", "verdict")}
+    assert reverified in (folder / "README.md").read_text()
