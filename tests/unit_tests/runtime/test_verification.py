@@ -1,3 +1,5 @@
+import asyncio
+
 import pytest
 
 from langchain_automix import VerifierSettings, parse_verification
@@ -268,3 +270,32 @@ def test_runnable_refuses_a_grammar_its_models_cannot_send() -> None:
         AutoMixRunnable(
             models=[ScriptedChatModel(), ScriptedChatModel()], verifier_grammar=DECISION_GRAMMAR
         )
+
+
+@pytest.mark.parametrize("mode", ["invoke", "ainvoke"])
+def test_each_query_verifies_with_its_own_seed(mode: str) -> None:
+    """A fixed ``verifier_seed`` seeds each query differently (reproducibly): one seed
+    for every query made a sampling server draw the same k numbers for each (#27)."""
+    from langchain_automix import AutoMixRunnable
+    from langchain_automix.runtime.verification import query_seed
+
+    small, large = NChatModel(), NChatModel(answer="Paris, France")
+    automix = AutoMixRunnable(models=[small, large], verifier_seed=7, num_verifications=4)
+    queries = [
+        {"question": "Capital of France?", "context": "Paris is the capital of France."},
+        {"question": "Largest city of France?", "context": "Paris is the capital of France."},
+        {"question": "Capital of France?", "context": "Paris is the capital of France."},
+    ]
+    for q in queries:
+        if mode == "invoke":
+            automix.invoke(q)
+        else:
+            asyncio.run(automix.ainvoke(q))
+    seeds = [kw["seed"] for kind, kw in small.calls if kind == "verify"]
+    expected = [query_seed(7, q["question"], q["context"]) for q in queries]
+    assert seeds == expected
+    assert seeds[0] == seeds[2] != seeds[1]
+    # no base seed: none is sent, the server picks
+    plain = NChatModel()
+    AutoMixRunnable(models=[plain, NChatModel()]).invoke(queries[0])
+    assert [kw.get("seed") for kind, kw in plain.calls if kind == "verify"] == [None]
