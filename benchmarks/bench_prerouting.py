@@ -69,6 +69,9 @@ REPLAYS = {
     "mix 305 (SQuAD 2.0 + BoolQ)": "replay_local_qwen.jsonl",
     "squad1.1 400": "replay_local_qwen_squad11.jsonl",
     "three tiers 305, SmolLM2 -> final": "replay_local_three.jsonl",
+    "mix 305, shared-layout verifier": "replay_local_qwen_shared.jsonl",
+    "squad1.1 400, shared-layout verifier": "replay_local_qwen_squad11_shared.jsonl",
+    "squad1.1 400, completion-mode verifier": "replay_local_qwen_squad11_completion.jsonl",
 }
 COSTS = (1.0, 50.0)
 CORRECT_AT = 0.5

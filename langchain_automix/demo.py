@@ -79,7 +79,7 @@ SHIPPED_REPLAY = DATA_DIR / "replay_local_qwen_shared.jsonl"
 """Replay rows collected with the default local pair, verified with the shared-prefix
 layout (the answers of ``replay_local_qwen.jsonl``; see the data README)."""
 DEFAULT_QUESTIONS = 20
-"""Live questions by default: about 4.5 minutes on 2 CPU cores (each is answered by both
+"""Live questions by default: about a minute on 2 CPU cores (each is answered by both
 models and verified k = 8 times, so that every row of the table is scored on the same
 answers)."""
 COSTS = (1.0, 50.0)

@@ -2,7 +2,7 @@ r"""``automix demo``: AutoMix live on the embedded local models, with a paper-st
 
 Examples::
 
-    automix demo                       # 20 shipped questions, about 4.5 minutes on 2 cores
+    automix demo                       # 20 shipped questions, about a minute on 2 cores
     automix demo --questions 40        # more questions
     automix demo --tier small=gpt-4o-mini,key_env=OPENAI_API_KEY \
                  --tier large=gpt-4o,key_env=OPENAI_API_KEY \

@@ -285,6 +285,13 @@ class VerifierSettings:
     (llama.cpp's server reads it; see :func:`~langchain_automix.prompts.decision_grammar`,
     which bounds the evaluation and forces the decision line). Needs a chat model with
     an ``extra_body`` field (``ChatOpenAI``); None sends nothing."""
+    max_in_flight: int | None = None
+    """Separate sample requests in flight at once, for a model that does not honour ``n``
+    (or only up to a limit); None: the run config's ``max_concurrency``, else all at once.
+    1 sends them one after another: a server that keeps a prompt cache per slot, as
+    llama.cpp's does, then reads the shared prompt once, where requests sent together
+    each land in a slot of their own and read it again (about 10x slower on the embedded
+    pair; docs/verification.md). A server with a shared prefix cache does not need it."""
     method: Literal["sampling", "logprob"] = "sampling"
     """``sampling``: the paper's ``k`` sampled verifications. ``logprob``: one greedy call;
     the confidence is the probability of "Correct" in the decision token's top logprobs
@@ -303,6 +310,12 @@ class VerifierSettings:
             raise ValueError(f"verifier temperature must be >= 0, got {self.temperature!r}")
         if self.grammar is not None and (not isinstance(self.grammar, str) or not self.grammar):
             raise ValueError(f"verifier grammar must be a non-empty string, got {self.grammar!r}")
+        if self.max_in_flight is not None and (
+            not isinstance(self.max_in_flight, int) or self.max_in_flight < 1
+        ):
+            raise ValueError(
+                f"max_in_flight must be an integer >= 1 or None, got {self.max_in_flight!r}"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -647,7 +660,10 @@ def verify(
             samples.add_error(exc)
     calls = samples.top_up(model)
     if calls:
-        with get_executor_for_config(cfg) as executor:
+        cap = settings.max_in_flight
+        with get_executor_for_config(
+            cfg if cap is None else {**cfg, "max_concurrency": cap}
+        ) as executor:
             futures: list[Future[BaseMessage | str]] = [
                 executor.submit(model.invoke, messages, cfg, **kwargs) for kwargs in calls
             ]
@@ -691,7 +707,7 @@ async def averify(
             samples.add_error(exc)
     calls = samples.top_up(model)
     if calls:
-        limit = cfg.get("max_concurrency")
+        limit = settings.max_in_flight or cfg.get("max_concurrency")
         sem = asyncio.Semaphore(limit) if limit else None
 
         async def one(kwargs: dict[str, Any]) -> BaseMessage | str:

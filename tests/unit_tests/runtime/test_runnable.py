@@ -151,6 +151,35 @@ async def test_max_concurrency_reaches_the_verifier_samples(limit: int | None, p
         assert small.peak_in_flight == peak, run
 
 
+@pytest.mark.parametrize(("cap", "peak"), [(None, 4), (1, 1), (2, 2)])
+async def test_verifier_max_in_flight_bounds_the_separate_samples_only(
+    cap: int | None, peak: int
+) -> None:
+    """#27: a server with a prompt cache per slot answers k requests sent in a row far
+    faster than k at once; ``verifier_max_in_flight`` bounds the samples without bounding
+    the batch."""
+    for run in ("sync", "async"):
+        small = ScriptedChatModel(answer="x", verdicts=[CORRECT], overlap=peak, latency=0.02)
+        automix = AutoMixRunnable(
+            models=[small, ScriptedChatModel()], num_verifications=4, verifier_max_in_flight=cap
+        )
+        if run == "sync":
+            r = automix.invoke_result(QUERY)
+        else:
+            r = await automix.with_result().ainvoke(QUERY)
+        assert r.attempts[0].verifier_n_samples == 4 and r.attempts[0].verifier_n_valid == 4
+        assert small.peak_in_flight == peak, run
+
+
+def test_verifier_max_in_flight_is_checked() -> None:
+    from langchain_automix import VerifierSettings
+
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        AutoMixRunnable(models=[ScriptedChatModel(), ScriptedChatModel()], verifier_max_in_flight=0)
+    with pytest.raises(ValueError, match="max_in_flight must be an integer >= 1"):
+        VerifierSettings(max_in_flight=0)
+
+
 class Always(MetaVerifier):
     name = "always"
 
