@@ -6,13 +6,11 @@ from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal, Union, cast
 
-from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.documents import Document
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
-from langchain_core.runnables.config import patch_config
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
@@ -492,19 +490,18 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
 
     # --- invoke ----------------------------------------------------------------------------
 
-    def _run(
-        self, value: Any, run_manager: CallbackManagerForChainRun, config: RunnableConfig
-    ) -> AIMessage:
-        state = self._coerce(value)
-        cfg = patch_config(config, callbacks=run_manager.get_child())
-        return drive_to_result(drive(self.graph, state, cfg, self._context)).to_message()
+    # ``config`` in the bodies below is already this run's child config: LangChain's
+    # ``_call_with_config`` (and its stream twins) hand over the caller's config patched
+    # with ``run_manager.get_child()``, so the graph's run nests under this one.
 
-    async def _arun(
-        self, value: Any, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
-    ) -> AIMessage:
+    def _run(self, value: Any, config: RunnableConfig) -> AIMessage:
         state = self._coerce(value)
-        cfg = patch_config(config, callbacks=run_manager.get_child())
-        return (await adrive_to_result(adrive(self.graph, state, cfg, self._context))).to_message()
+        return drive_to_result(drive(self.graph, state, config, self._context)).to_message()
+
+    async def _arun(self, value: Any, config: RunnableConfig) -> AIMessage:
+        state = self._coerce(value)
+        events = adrive(self.graph, state, config, self._context)
+        return (await adrive_to_result(events)).to_message()
 
     def invoke(
         self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any
@@ -561,30 +558,22 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     # --- stream ----------------------------------------------------------------------------
 
     def _stream_run(
-        self,
-        inputs: Iterator[Any],
-        run_manager: CallbackManagerForChainRun,
-        config: RunnableConfig,
+        self, inputs: Iterator[Any], config: RunnableConfig
     ) -> Iterator[AIMessageChunk]:
         state = self._coerce(_single(inputs))
         ctx = replace(self._context, stream_final=True)
-        cfg = patch_config(config, callbacks=run_manager.get_child())
-        for event in drive(self.graph, state, cfg, ctx):
+        for event in drive(self.graph, state, config, ctx):
             yield from _chunks(event)
 
     async def _astream_run(
-        self,
-        inputs: AsyncIterator[Any],
-        run_manager: AsyncCallbackManagerForChainRun,
-        config: RunnableConfig,
+        self, inputs: AsyncIterator[Any], config: RunnableConfig
     ) -> AsyncIterator[AIMessageChunk]:
         value = None
         async for item in inputs:
             value = item
         state = self._coerce(value)
         ctx = replace(self._context, stream_final=True)
-        cfg = patch_config(config, callbacks=run_manager.get_child())
-        async for event in adrive(self.graph, state, cfg, ctx):
+        async for event in adrive(self.graph, state, config, ctx):
             for chunk in _chunks(event):
                 yield chunk
 

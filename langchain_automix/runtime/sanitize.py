@@ -130,7 +130,8 @@ def _visible(text: str) -> str:
     U+2028, U+2029, NEL, VT and FF.
     """
     text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    if not text.isascii():  # format characters are all outside ASCII: skip the scan
+        text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     return _LINE_BREAKS.sub("\n", text)
 
 
@@ -156,6 +157,8 @@ def _skeleton(text: str) -> str:
     removed is removed from the original, and a Russian or Greek context keeps its
     own letters.
     """
+    if text.isascii():  # every ASCII character is its own skeleton (see _latin)
+        return text
     return "".join(_latin(ch) for ch in text)
 
 
