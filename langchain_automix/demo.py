@@ -118,6 +118,8 @@ class DemoReport:
     verification) and how many it kept."""
     layout: tuple[str, str] = ("default", "none")
     """The verification layout used live: ``(--verify-prompt, --verify-grammar)``."""
+    verifier_rows: tuple[str, ...] = ()
+    """The table rows whose policy reads the verifier."""
 
     def headline(self, draws: int = 2000) -> str:
         """AutoMix's live cost saving and quality against always-large, with 95% intervals.
@@ -217,7 +219,7 @@ class DemoReport:
         parts = [
             f"{name} {secs:.2f} s ({n} kept)"
             for name, (secs, n) in self.kept_seconds.items()
-            if name.startswith("AutoMix +")
+            if name in self.verifier_rows
         ]
         if not parts:
             return f"no verifying policy kept an answer here; always-large: median {large:.2f} s"
@@ -521,6 +523,7 @@ def run_demo(
         live_policy=live_name,
         kept_seconds=kept_seconds,
         layout=layout,
+        verifier_rows=tuple(name for name, p in policies if p.reads_verifier()),
     )
     if plot:
         try:

@@ -248,6 +248,10 @@ def test_demo_reports_the_no_verifier_row_and_its_latency(tmp_path: Path) -> Non
     assert free.llm_call_share == pytest.approx(wrong / 8)
     assert free.avg_cost == pytest.approx(1.0 + 50.0 * wrong / 8)  # no verification paid
     assert "AutoMix, no verifier" in report.table()
+    # the kept-after-verification line names only the rows that read the verifier
+    assert "AutoMix, no verifier" in report.kept_seconds
+    assert "AutoMix, no verifier" not in report.kept_line()
+    assert "AutoMix + POMDP" in report.verifier_rows
 
 
 def test_live_free_policy_pays_no_verification_but_the_table_still_reads_one(
