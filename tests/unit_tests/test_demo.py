@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import zlib
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,7 +38,7 @@ class OracleModel(BaseChatModel):
 
     def _answer(self, item: Any) -> str:
         gold = item.answers[0] if item.answers else "unanswerable"
-        if self.small and hash(item.id) % 2:
+        if self.small and zlib.crc32(item.id.encode()) % 2:  # str hash() varies by process
             return "something wrong"
         return gold
 
