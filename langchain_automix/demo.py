@@ -385,8 +385,10 @@ def run_demo(
 ) -> DemoReport:
     """Run the demo on two chat models (small, large); see the module docstring.
 
-    ``max_concurrency`` bounds the calls in flight per query (1 for llama.cpp's server,
-    which serves one request at a time); ``None`` sends the verifier samples at once.
+    ``max_concurrency`` bounds the calls in flight per query (1 for llama-cpp-python's
+    server, which serves one request at a time; ``llama-server`` has parallel slots and
+    takes the k samples in one ``n = k`` request); ``None`` sends the verifier samples at
+    once.
     ``layout`` names the verification prompt and grammar (``("shared", "verdict")``, the
     keys of :data:`~langchain_automix.prompts.VERIFY_PROMPTS` and ``VERIFY_GRAMMARS``);
     None: the layout the replay rows were verified with (their ``prompt_version``), so
