@@ -106,8 +106,10 @@ def sleeping_graph(latency: float) -> Any:
     return b.compile(name="bare-sleeping")
 
 
-async def bare_abatch_share(n: int = 500, concurrency: int = 50, latency: float = 0.05) -> float:
-    graph = sleeping_graph(latency)
+async def graph_abatch_share(
+    graph: Any, n: int = 500, concurrency: int = 50, latency: float = 0.05
+) -> float:
+    """``graph.abatch`` of ``n`` queries as a share of the ideal (two ``latency`` steps)."""
     queries = [dict(QUERY, question=f"q{i}") for i in range(n)]
     t0 = time.perf_counter()
     await graph.abatch(queries, config={"max_concurrency": concurrency})
@@ -150,17 +152,6 @@ def same_calls_graph(latency: float) -> Any:
     return b.compile(name="same-calls")
 
 
-async def same_calls_abatch_share(
-    n: int = 500, concurrency: int = 50, latency: float = 0.05
-) -> float:
-    graph = same_calls_graph(latency)
-    queries = [dict(QUERY, question=f"q{i}") for i in range(n)]
-    t0 = time.perf_counter()
-    await graph.abatch(queries, config={"max_concurrency": concurrency})
-    elapsed = time.perf_counter() - t0
-    return (n / elapsed) / (concurrency / (2 * latency))
-
-
 async def abatch_share(
     n: int = 500, concurrency: int = 50, latency: float = 0.05
 ) -> dict[str, float]:
@@ -194,7 +185,7 @@ def main() -> int:
             f"  (ratio {o[f'automix_{label}_ms'] / o['bare_graph_ms']:.1f}x)"
         )
     b = asyncio.run(abatch_share())
-    bare_share = asyncio.run(bare_abatch_share())
+    bare_share = asyncio.run(graph_abatch_share(sleeping_graph(0.05)))
     print("== abatch: 500 queries, 50 ms per model call, max_concurrency=50 ==")
     print(
         f"AutoMixRunnable: elapsed {b['elapsed_s']:.2f} s, {b['qps']:.1f} q/s, "
@@ -206,7 +197,7 @@ def main() -> int:
     )
     of_ceiling = b["share_of_ideal"] / bare_share
     print(f"AutoMixRunnable / bare LangGraph ceiling, same run: {of_ceiling:.1%}")
-    floor = asyncio.run(same_calls_abatch_share())
+    floor = asyncio.run(graph_abatch_share(same_calls_graph(0.05)))
     print(
         "same four nodes and the same two model calls, no AutoMix logic: share of ideal "
         f"{floor:.1%} = {floor / bare_share:.1%} of the bare ceiling; AutoMixRunnable = "

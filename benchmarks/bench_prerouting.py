@@ -56,6 +56,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 from _retrieval import embed_cached
 
 from langchain_automix.calibration.metrics import CostSpec, auroc, delta_ibc, query_costs
@@ -646,10 +647,7 @@ def main() -> None:
         f"({time.time() - t0:.0f} s)",
     ]
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.with_suffix(".txt").write_text(text + "\n")
-    out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_results(args.out, text, records)
 
 
 if __name__ == "__main__":

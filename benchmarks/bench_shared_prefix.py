@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from langchain_automix.collection.datasets import load_qa
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
@@ -400,9 +401,7 @@ def main() -> None:
         t0 = time.perf_counter()
         records = asyncio.run(fanout(args.n, args.seed))
         text = summarize_fanout(records) + f"\n({time.perf_counter() - t0:.0f} s in all)"
-        print(text)
-        Path(args.out + "_fanout.txt").write_text(text + "\n")
-        Path(args.out + "_fanout.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        write_results(args.out + "_fanout", text, records)
         return
     if args.routing:
         text = routing()
@@ -412,10 +411,7 @@ def main() -> None:
     t0 = time.perf_counter()
     records = asyncio.run(run(args.n, args.k, args.seed))
     text = summarize(records, args.k) + f"\n({time.perf_counter() - t0:.0f} s in all)"
-    print(text)
-    out = Path(args.out)
-    out.with_suffix(".txt").write_text(text + "\n")
-    out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_results(args.out, text, records)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import time
 import warnings
 import zlib
@@ -31,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _results import write_results
 
 from langchain_automix.calibration.replay import ReplayDataset, load_replay
 from langchain_automix.collection.labels import relabel
@@ -169,10 +169,7 @@ def main() -> None:
     lines += ["## summary (test ΔIBC %, gold labels; 95% bootstrap interval over seeds)",
               *table, "", f"({time.time() - t0:.0f} s)"]  # fmt: skip
     text = "\n".join(lines)
-    print(text)
-    out = Path(args.out)
-    out.with_suffix(".txt").write_text(text + "\n")
-    out.with_suffix(".jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    write_results(args.out, text, records)
 
 
 if __name__ == "__main__":
