@@ -79,7 +79,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
-from bench_vector_stores import _dists, _du, _pip_env  # noqa: E402
+from bench_vector_stores import _dists, _du, _pip_env, _versions  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 RAW = CACHE / "bench_embeddings_raw.jsonl"
@@ -307,18 +307,6 @@ def wait_quiet(phase: str, wait_max: float) -> dict[str, Any]:
 
 def _key(texts: list[str], role: str) -> str:
     return hashlib.sha256(("\x00".join(texts) + role).encode()).hexdigest()[:16]
-
-
-def _versions(names: list[str]) -> dict[str, str]:
-    import importlib.metadata as md
-
-    out: dict[str, str] = {}
-    for name in names:
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            continue
-    return out
 
 
 def worker(name: str, wait_max: float) -> dict[str, Any]:

@@ -443,11 +443,12 @@ def _du(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
 
-def _versions() -> dict[str, str]:
+def _versions(names: Iterable[str] = VERSIONED) -> dict[str, str]:
+    """Installed versions of ``names`` (those not installed are left out)."""
     import importlib.metadata as md
 
     out: dict[str, str] = {}
-    for name in VERSIONED:
+    for name in names:
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
