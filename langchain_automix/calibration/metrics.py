@@ -429,6 +429,11 @@ def aiq(costs: Any, performances: Any, cost_range: tuple[float, float] | None = 
     p = np.asarray(performances, float)
     order = np.lexsort((p, c))
     c, p = c[order], p[order]
+    # one point per cost, the best: a worse point at the same cost is dominated, and
+    # keeping it lets the hull's cross product underflow to 0 for a next point a
+    # subnormal cost away and drop the better one
+    last = np.append(c[1:] != c[:-1], True)
+    c, p = c[last], p[last]
     hull: list[int] = []
     for i in range(len(c)):  # upper hull (monotone chain)
         while len(hull) >= 2:

@@ -83,6 +83,12 @@ def test_aiq_between_min_and_max_quality(points) -> None:
     assert value >= min(cheapest, max(q)) - 1e-9
 
 
+def test_aiq_keeps_the_best_point_of_a_cost() -> None:
+    # found by hypothesis: two points at cost 0 and one a subnormal cost later made the
+    # hull's cross product underflow to 0, and the better point at cost 0 was dropped
+    assert aiq([0.0, 0.0, 1.0, 5e-324], [1.0, 0.5, 0.0, 0.0]) == pytest.approx(1.0)
+
+
 def test_aiq_known_value_and_non_decreasing_hull() -> None:
     # the hull goes (0, 0) -> (1, 1) and stays flat: a worse, dearer point is ignored
     assert aiq([0, 1, 2], [0.0, 1.0, 0.5]) == pytest.approx(0.75)
