@@ -1,12 +1,24 @@
 """``AutoMixObserver``: a callback handler that hands every finished AutoMix query to sinks.
 
 It watches the callbacks of any chain that contains an ``AutoMixRunnable`` (the served
-runnable, or your own ``retriever | automix | parser``): when an AutoMix run ends, its
-routing trace goes to the configured sinks, Prometheus metrics
+runnable, or your own ``retriever | automix | parser``) or a ``ChatAutoMix`` (called
+alone, in ``prompt | chat``, in an agent): when an AutoMix run ends, its routing trace
+goes to the configured sinks, Prometheus metrics
 (:class:`~langchain_automix.observability.metrics.AutoMixMetrics`), the drift monitor
 (:class:`~langchain_automix.calibration.drift.DriftMonitor`) and the trace log
 (:class:`~langchain_automix.observability.trace_log.TraceLog`). Graph node runs are
 timed for the metrics' ``node_seconds``. Nothing is sent anywhere: sinks are local.
+
+Each query is reported once, by the innermost run whose output carries its trace: the
+``AutoMixRunnable`` run, or the ``ChatAutoMix`` chat model run (recognised at its start
+by its ``_llm_type``, ``"automix"``; invoke, stream, sync and async alike). The
+chains around it that pass its message on (``prompt | chat``) do not report it again.
+The tier calls inside the graph report as chat models too; they are not AutoMix runs
+and are ignored, and a tier failure the graph recovers from (it escalates) is no failed
+query. A ``ChatAutoMix`` query's trace log text (``store_text``) is the question and
+context it routed on: the last human message, and the system messages, ``context``
+argument and earlier turns (see
+:func:`~langchain_automix.runtime.chat_model.conversation_query`).
 
 Pass a fresh observer in each call's ``callbacks`` (it keeps per-run start times), or
 let :func:`~langchain_automix.server.create_app` do it for every served request.
@@ -30,13 +42,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
 
 from langchain_automix.errors import AutoMixInputError, AutoMixModelError
+from langchain_automix.runtime.chat_model import conversation_query
 from langchain_automix.runtime.graph import NODES
 from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
 
@@ -50,6 +64,16 @@ __all__ = ["AutoMixObserver", "result_of"]
 logger = logging.getLogger("langchain_automix.observability")
 
 _NODES = frozenset(NODES)
+
+_CHAT_AUTOMIX = "automix"
+"""``ChatAutoMix._llm_type``: a chat model run's ``invocation_params["_type"]``."""
+
+
+class _Conversation(NamedTuple):
+    """A ``ChatAutoMix`` run's input, kept for the trace log's text."""
+
+    messages: list[BaseMessage]
+    context: Any
 
 
 def result_of(output: Any) -> AutoMixResult | None:
@@ -76,8 +100,8 @@ class AutoMixObserver(BaseCallbackHandler):
     """
 
     run_inline = True
-    ignore_llm = True
-    ignore_chat_model = True
+    ignore_llm = False  # ``on_llm_end`` / ``on_llm_error`` of ChatAutoMix runs
+    ignore_chat_model = False
     ignore_retriever = True
     ignore_agent = True
     ignore_retry = True
@@ -96,6 +120,8 @@ class AutoMixObserver(BaseCallbackHandler):
         self._keep_inputs = trace_log is not None and trace_log.store_text
         self._runs: dict[UUID, tuple[float, Any]] = {}
         self._nodes: dict[UUID, tuple[str, float]] = {}
+        self._chats: dict[UUID, tuple[float, Any]] = {}
+        self._reported: set[UUID] = set()  # open runs of ``_runs`` whose query was reported
         self._failed: set[int] = set()
 
     def on_chain_start(
@@ -111,20 +137,99 @@ class AutoMixObserver(BaseCallbackHandler):
         """Time runs outside graph nodes (one of them is the AutoMix run) and node runs."""
         node = (metadata or {}).get("langgraph_node")
         if node is None:
-            self._runs[run_id] = (time.perf_counter(), inputs if self._keep_inputs else None)
+            if parent_run_id not in self._chats:  # not the graph run of a ChatAutoMix
+                self._runs[run_id] = (time.perf_counter(), inputs if self._keep_inputs else None)
         elif self.metrics is not None and kwargs.get("name") == node and node in _NODES:
             self._nodes[run_id] = (node, time.perf_counter())
 
-    def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_chain_end(
+        self,
+        outputs: Any,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
         """Observe a finished node or AutoMix run."""
         node = self._nodes.pop(run_id, None)
         if node is not None:
             self._sink("metrics", self.metrics.observe_node, node[0], time.perf_counter() - node[1])  # type: ignore[union-attr]
             return
         started = self._runs.pop(run_id, None)
-        result = result_of(outputs)
-        if result is None or started is None:
+        if started is None:
             return
+        if run_id in self._reported:  # passes on a query reported below it
+            self._reported.discard(run_id)
+            self._mark_reported(parent_run_id)
+            return
+        result = result_of(outputs)
+        if result is not None:
+            self._report(run_id, parent_run_id, started, result)
+
+    def on_chat_model_start(
+        self,
+        serialized: dict[str, Any] | None,
+        messages: list[list[BaseMessage]],
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        invocation_params: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Time a ChatAutoMix run (the tier calls inside the graph are not timed)."""
+        if invocation_params is None or invocation_params.get("_type") != _CHAT_AUTOMIX:
+            return
+        inputs = None
+        if self._keep_inputs and messages:
+            inputs = _Conversation(messages[0], invocation_params.get("context"))
+        self._chats[run_id] = (time.perf_counter(), inputs)
+
+    def on_llm_end(
+        self,
+        response: LLMResult,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Observe a finished ChatAutoMix run (its message, streamed or not, has the trace)."""
+        started = self._chats.pop(run_id, None)
+        if started is None:
+            return
+        generations = response.generations
+        message = (
+            getattr(generations[0][0], "message", None) if generations and generations[0] else None
+        )
+        result = result_of(message)
+        if result is not None:
+            self._report(run_id, parent_run_id, started, result)
+
+    def on_llm_error(
+        self,
+        error: BaseException,
+        *,
+        run_id: UUID,
+        parent_run_id: UUID | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Count a failed ChatAutoMix run as ``on_chain_error`` counts an AutoMix run."""
+        started = self._chats.pop(run_id, None)
+        if started is not None:
+            self._fail(error, run_id, parent_run_id, started)
+
+    def _mark_reported(self, run_id: UUID | None) -> None:
+        """Note that ``run_id``'s query was reported (when it is a run that could report it)."""
+        if run_id is not None and run_id in self._runs:
+            self._reported.add(run_id)
+
+    def _report(
+        self,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        started: tuple[float, Any],
+        result: AutoMixResult,
+    ) -> None:
+        self._mark_reported(parent_run_id)
         seconds = time.perf_counter() - started[0]
         if self.metrics is not None:
             self._sink("metrics", self.metrics.observe_result, result, seconds=seconds)
@@ -151,8 +256,19 @@ class AutoMixObserver(BaseCallbackHandler):
     ) -> None:
         """Count a failed AutoMix run once (innermost run first), keep its partial trace."""
         self._nodes.pop(run_id, None)
+        self._reported.discard(run_id)
         started = self._runs.pop(run_id, None)
-        if started is None or id(error) in self._failed:
+        if started is not None:
+            self._fail(error, run_id, parent_run_id, started)
+
+    def _fail(
+        self,
+        error: BaseException,
+        run_id: UUID,
+        parent_run_id: UUID | None,
+        started: tuple[float, Any],
+    ) -> None:
+        if id(error) in self._failed:
             return
         if isinstance(error, AutoMixInputError):
             outcome, partial = "input_error", None
@@ -199,6 +315,12 @@ def _feed_drift(drift: DriftMonitor, result: AutoMixResult, metrics: Any) -> Non
 
 
 def _texts(inputs: Any) -> tuple[str | None, str | None]:
+    if isinstance(inputs, _Conversation):
+        try:
+            query = conversation_query(inputs.messages, inputs.context)
+        except Exception:  # no human message, a context of the wrong type
+            return None, None
+        return query["question"], query["context"]
     if isinstance(inputs, str):
         return inputs, None
     if isinstance(inputs, Mapping):
