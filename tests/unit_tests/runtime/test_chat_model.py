@@ -29,7 +29,7 @@ from langchain_automix.runtime.chat_model import (
     ToolCallEscalation,
     conversation_query,
 )
-from tests.unit_tests.chat_fakes import CORRECT, INCORRECT, ToolChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, ToolChatModel
 
 CONVERSATION: list[BaseMessage] = [
     SystemMessage("Hamlet is a tragedy by William Shakespeare, born in 1564."),

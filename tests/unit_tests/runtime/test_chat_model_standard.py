@@ -12,7 +12,7 @@ from typing import Any
 from langchain_tests.unit_tests import ChatModelUnitTests
 
 from langchain_automix.runtime.chat_model import ChatAutoMix
-from tests.unit_tests.chat_fakes import ToolChatModel
+from tests.unit_tests.fake_models import ToolChatModel
 
 
 class TestChatAutoMixStandard(ChatModelUnitTests):

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from langchain_automix.server import create_app
-from tests.unit_tests.server_fixtures import make_automix
+from tests.unit_tests.server._served import make_automix
 
 TURNS = [
     {"role": "system", "content": "Hamlet is a tragedy by William Shakespeare, born in 1564."},

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit_tests.server_fixtures import Served, running_server
+from tests.unit_tests.server._served import Served
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -51,12 +51,6 @@ def browser() -> Iterator[object]:
             yield b
         finally:
             b.close()
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    with running_server() as s:
-        yield s
 
 
 def test_playground_answers_a_question(browser: object, served: Served, tmp_path: Path) -> None:

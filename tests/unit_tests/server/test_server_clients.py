@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import openai
 import pytest
 from langchain_core.messages import AIMessage, AIMessageChunk
 from langserve import RemoteRunnable
 
-from tests.unit_tests.server_fixtures import Served, running_server
+from tests.unit_tests.server._served import Served
 
 QUESTION = {"question": "What is the capital of France?", "context": "Paris is France's capital."}
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    with running_server() as s:
-        yield s
 
 
 @pytest.fixture
@@ -88,24 +80,23 @@ async def test_remote_astream_events(remote: RemoteRunnable) -> None:
     assert {"on_chain_start", "on_chain_end"} <= names
 
 
-def test_schemas_and_playground(served: Served) -> None:
-    with httpx.Client(base_url=served.url, timeout=5) as http:
-        schema = http.get("/automix/input_schema").json()
-        assert set(schema["properties"]) == {"question", "context"}
-        assert schema["properties"]["context"]["maxLength"] == 2_000
-        assert "anyOf" not in str(schema)  # the playground cannot render nullable fields
-        out = http.get("/automix/output_schema").json()
-        # an AIMessage, or (in a batch) a failed item's error object
-        assert "content" in out["$defs"]["AIMessage"]["properties"]
-        assert {"error", "automix"} <= set(out["$defs"]["BatchItemError"]["properties"])
-        config = http.get("/automix/config_schema").json()
-        assert set(config["$defs"]["Configurable"]["properties"]) == {
-            "threshold",
-            "num_verifications",
-        }
-        page = http.get("/automix/playground/")
-        assert page.status_code == 200 and "<title>Playground</title>" in page.text
-        assert http.get("/health").json()["tiers"] == ["scripted", "scripted"]
+def test_schemas_and_playground(http: httpx.Client) -> None:
+    schema = http.get("/automix/input_schema").json()
+    assert set(schema["properties"]) == {"question", "context"}
+    assert schema["properties"]["context"]["maxLength"] == 2_000
+    assert "anyOf" not in str(schema)  # the playground cannot render nullable fields
+    out = http.get("/automix/output_schema").json()
+    # an AIMessage, or (in a batch) a failed item's error object
+    assert "content" in out["$defs"]["AIMessage"]["properties"]
+    assert {"error", "automix"} <= set(out["$defs"]["BatchItemError"]["properties"])
+    config = http.get("/automix/config_schema").json()
+    assert set(config["$defs"]["Configurable"]["properties"]) == {
+        "threshold",
+        "num_verifications",
+    }
+    page = http.get("/automix/playground/")
+    assert page.status_code == 200 and "<title>Playground</title>" in page.text
+    assert http.get("/health").json()["tiers"] == ["scripted", "scripted"]
 
 
 # --- OpenAI-compatible ---------------------------------------------------------------------
@@ -168,14 +159,13 @@ def test_openai_stream(client: openai.OpenAI) -> None:
     assert all(c.id == chunks[0].id for c in chunks)
 
 
-def test_openai_stream_raw_sse_ends_with_done(served: Served) -> None:
+def test_openai_stream_raw_sse_ends_with_done(http: httpx.Client) -> None:
     body = {
         "model": "automix",
         "messages": [{"role": "user", "content": "Capital?"}],
         "stream": True,
     }
-    with httpx.Client(base_url=served.url, timeout=5) as http:
-        resp = http.post("/v1/chat/completions", json=body)
+    resp = http.post("/v1/chat/completions", json=body)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/event-stream")
     events = [line for line in resp.text.split("\n\n") if line]

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.unit_tests.server_fixtures import (
+from tests.unit_tests.server._served import (
     MAX_BODY_BYTES,
     MAX_CONTEXT_CHARS,
     Served,
@@ -20,18 +20,6 @@ CHAT = "/v1/chat/completions"
 
 def chat(question: str = "Capital?", **extra: object) -> dict[str, object]:
     return {"model": "automix", "messages": [{"role": "user", "content": question}], **extra}
-
-
-@pytest.fixture(scope="module")
-def served() -> Iterator[Served]:
-    with running_server() as s:
-        yield s
-
-
-@pytest.fixture
-def http(served: Served) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=served.url, timeout=5) as c:
-        yield c
 
 
 # --- 413 -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from langchain_automix.server import ServerLimits, create_app
 from langchain_automix.server.background import serve_in_thread
-from tests.unit_tests.server_fixtures import make_automix
+from tests.unit_tests.server._served import make_automix
 
 
 def _post_short(url: str, announced: int, sent: bytes, wait_s: float) -> tuple[bytes, float]:

@@ -1,4 +1,7 @@
-"""A real uvicorn server on loopback, backed by scripted fake models, for the server tests."""
+"""A real uvicorn server on loopback, backed by scripted fake models, for the server tests.
+
+The fixtures built on it (``served``, ``http``) are in ``conftest.py``.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +11,25 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.messages import BaseMessage
-from pydantic import Field
-
 from langchain_automix import AutoMixRunnable
 from langchain_automix.server import create_app
 from langchain_automix.server.background import serve_in_thread
-from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
+from tests.unit_tests.fake_models import CORRECT, INCORRECT, RecordingChatModel, ScriptedChatModel
+
+__all__ = [
+    "LATENCY",
+    "MAX_BODY_BYTES",
+    "MAX_CONTEXT_CHARS",
+    "Served",
+    "make_automix",
+    "running_server",
+]
 
 LATENCY = 0.02
 """Fixed latency of every fake model call, in seconds."""
 
 MAX_CONTEXT_CHARS = 2_000
 MAX_BODY_BYTES = 20_000
-
-
-class RecordingChatModel(ScriptedChatModel):
-    """A scripted model that also keeps the text of every prompt it was sent."""
-
-    prompts: list[str] = Field(default_factory=list)
-
-    def _kind(self, messages: list[BaseMessage]) -> str:
-        self.prompts.append(str(messages[-1].content))
-        return super()._kind(messages)
 
 
 @dataclass
