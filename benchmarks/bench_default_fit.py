@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python benchmarks/bench_default_fit.py [--seeds 10] [--risks strict,balanced,off]
+        [--oracle]
         [--json benchmarks/results/bench_default_fit.jsonl]
 
 Each *cell* is a way to draw training and test rows, repeated over seeds:
@@ -23,6 +24,11 @@ prints the mean test ΔIBC ± sd over seeds with a 95% interval of the mean (res
 the seeds), how often a fit fell back, and the per-seed difference of each default to
 automix-llm's best method in that cell (the best by mean, chosen after the fact, so the
 comparison favours the library).
+
+``--oracle`` prints, per two-tier cell and candidate share, the cross-validated gain
+the default chooses by (mean and lower 5% bound) beside the test ΔIBC of that share
+refitted on all training rows: where the two disagree, the choice, not the candidates,
+costs the gain (benchmarks/results/bench_default_fit_oracle.txt).
 """
 
 from __future__ import annotations
@@ -172,6 +178,54 @@ class Variant(Calibrated):
         return int(np.argmax(means if self.select == "mean" else lowers))
 
 
+class _Recorded(Calibrated):
+    """The default fit, keeping each candidate share's cross-validated gain (mean, lower)."""
+
+    def _select(self, lowers: Any, means: Any) -> int:
+        self.cv_means, self.cv_lowers = list(means), list(lowers)
+        return super()._select(lowers, means)
+
+
+class _OneShare(Calibrated):
+    """The default fit's refit at one fixed share, never falling back."""
+
+    def __init__(self, share: float) -> None:
+        super().__init__(POMDP(), min_gain=-np.inf, risk="off")
+        self.share = share
+
+    def _candidates(self, objective: Any) -> list[Any]:
+        from langchain_automix.meta_verifiers._fitting import Objective
+
+        return [Objective("target_share", self.share)]
+
+
+def oracle(seeds: int, only: str | None) -> None:
+    """Why the default trails where the verifier is strong: per candidate share, the
+    cross-validated gain the default chooses by (mean and lower bound over bootstrap
+    draws, averaged over seeds) beside the test ΔIBC of that share refitted on all
+    training rows, and how often the default chose it."""
+    for cell, costs, splits in cells(seeds, only):
+        if len(costs) != 2:
+            continue
+        means, lowers, tests, chosen = [], [], [], []
+        for train, test in splits:
+            rec = _Recorded(POMDP()).fit(train, costs=costs)
+            means.append(rec.cv_means)
+            lowers.append(rec.cv_lowers)
+            chosen.append(-1 if rec.fallback else CV_SHARES.index(rec.report["cv_share"]))
+            row = []
+            for share in CV_SHARES:
+                res = evaluate_policy(_OneShare(share).fit(train, costs=costs), test, costs=costs)
+                row.append(np.nan if res.delta_ibc is None else float(res.delta_ibc))
+            tests.append(row)
+        m, lo, t = (np.nanmean(np.array(x, float), axis=0) for x in (means, lowers, tests))
+        print(f"\n## {cell} ({len(splits)} seeds): per candidate share, mean over seeds")
+        print(f"{'share':>6}{'CV mean':>10}{'CV lower':>10}{'refit test':>12}{'chosen':>8}")
+        for i, share in enumerate(CV_SHARES):
+            print(f"{share:6.1f}{m[i]:+10.1f}{lo[i]:+10.1f}{t[i]:+12.1f}{chosen.count(i):8d}")
+        print(f"{'fallback':>6}{'':>32}{chosen.count(-1):8d}")
+
+
 def variant(spec: str) -> dict[str, Any]:
     """``c0.8,mean,shares5+paper`` -> Variant keyword arguments."""
     kw: dict[str, Any] = {}
@@ -224,12 +278,21 @@ def main() -> None:
     ap.add_argument("--json", default=None, help="append per-seed results to this JSONL file")
     ap.add_argument("--no-library", action="store_true")
     ap.add_argument(
+        "--oracle",
+        action="store_true",
+        help="instead: per candidate share, the cross-validated gain beside the test "
+        "ΔIBC of that share refitted on all training rows (why a cell trails)",
+    )
+    ap.add_argument(
         "--union",
         action="store_true",
         help="also the default fit around AutomixUnion (POMDP, GreedyPOMDP, DoubleThreshold "
         "and Threshold, the members of automix-llm's 'POMDP')",
     )
     args = ap.parse_args()
+    if args.oracle:
+        oracle(args.seeds, args.only)
+        return
     risks = [r for r in args.risks.split(",") if r]
     ours = fits(risks, [v for v in args.variants.split(";") if v], args.union)
     cache_path = Path(args.library_cache) if args.library_cache else None
