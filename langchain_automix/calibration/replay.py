@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from langchain_automix._jsonl import json_lines
 from langchain_automix.signals import answer_kind_signals
 
 __all__ = ["ReplayDataset", "ReplayError", "load_replay", "write_replay"]
@@ -244,23 +245,13 @@ class ReplayDataset:
         """Load and validate a JSON Lines replay file (blank lines are skipped).
 
         Raises:
-            ReplayError: naming ``line N`` for bad JSON, missing fields or out-of-range values.
+            ReplayError: naming the file and line: ``<path>:N: invalid JSON (...)``, or
+                ``<path>: line N: ...`` for missing fields or out-of-range values.
             FileNotFoundError: if the file does not exist.
         """
         p = Path(path)
-
-        def numbered() -> Iterable[tuple[int, Any]]:
-            with p.open(encoding="utf-8") as fh:
-                for lineno, line in enumerate(fh, start=1):
-                    if not line.strip():
-                        continue
-                    try:
-                        yield lineno, json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ReplayError(f"{p}: line {lineno}: invalid JSON ({exc.msg})") from None
-
         try:
-            return cls._from_numbered(numbered(), "line")
+            return cls._from_numbered(json_lines(p, error=ReplayError), "line")
         except ReplayError as exc:
             msg = str(exc)
             raise ReplayError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None

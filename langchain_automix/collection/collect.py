@@ -52,6 +52,7 @@ from typing import Any, TextIO
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.prompts import BasePromptTemplate
 
+from langchain_automix._jsonl import json_lines
 from langchain_automix._model_utils import flat_usage
 from langchain_automix.collection.datasets import QAItem
 from langchain_automix.collection.labels import (
@@ -186,12 +187,8 @@ def read_done_ids(output: str | os.PathLike[str], *, repair: bool = True) -> tup
 
 
 def _prompt_versions(output: Path) -> set[str]:
-    versions: set[str] = set()
-    with output.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                versions.add(str(json.loads(line).get("prompt_version")))
-    return versions
+    """The ``prompt_version`` of every row; a bad line is a ValueError naming file and line."""
+    return {str(row.get("prompt_version")) for _, row in json_lines(output, objects=True)}
 
 
 _VERIFY_FIELDS = (
@@ -235,25 +232,14 @@ def load_reuse(
     """
     now = prompt_version(verify_prompt, verify_grammar, verify_mode)
     out: dict[str, dict[str, dict[str, Any]]] = {}
-    with Path(path).open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path} line {lineno}: invalid JSON ({exc.msg})") from None
-            if (
-                not isinstance(row, dict)
-                or "id" not in row
-                or not isinstance(row.get("tiers"), list)
-            ):
-                raise ValueError(f"{path} line {lineno}: not a replay row (id and tiers)")
-            if not answers_only and row.get("prompt_version", now) != now:
-                continue
-            out[str(row["id"])] = {
-                str(t["model"]): t for t in row["tiers"] if isinstance(t, dict) and "model" in t
-            }
+    for lineno, row in json_lines(path):
+        if not isinstance(row, dict) or "id" not in row or not isinstance(row.get("tiers"), list):
+            raise ValueError(f"{path}:{lineno}: not a replay row (id and tiers)")
+        if not answers_only and row.get("prompt_version", now) != now:
+            continue
+        out[str(row["id"])] = {
+            str(t["model"]): t for t in row["tiers"] if isinstance(t, dict) and "model" in t
+        }
     return out
 
 
@@ -701,12 +687,13 @@ async def aadd_signals(
         progress_stream: where the progress goes (stderr by default).
     """
     src = Path(source)
-    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line]
-    for n, row in enumerate(rows, 1):
+    rows: list[dict[str, Any]] = []
+    for lineno, row in json_lines(src, objects=True):
         if "question" not in row or len(row.get("tiers") or []) != len(tiers):
             raise ValueError(
-                f"{src}: line {n}: needs 'question' and {len(tiers)} tiers to add signals"
+                f"{src}:{lineno}: needs 'question' and {len(tiers)} tiers to add signals"
             )
+        rows.append(row)
     out = Path(output)
     done, torn = read_done_ids(out)
     todo = [r for r in rows if str(r["id"]) not in done]

@@ -58,13 +58,14 @@ Example:
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from langchain_automix._jsonl import json_lines
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -236,15 +237,8 @@ def _resolve(path_or_name: str | os.PathLike[str]) -> Path:
 
 def _json_lines(path: Path) -> Iterator[tuple[str, Any]]:
     """``(file:line, parsed object)`` for each non-blank line; invalid JSON is a QADataError."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{lineno}"
-            try:
-                yield where, json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise QADataError(f"{where}: invalid JSON ({exc.msg})") from exc
+    for lineno, obj in json_lines(path, error=QADataError):
+        yield f"{path}:{lineno}", obj
 
 
 def iter_qa(path_or_name: str | os.PathLike[str]) -> Iterator[QAItem]:

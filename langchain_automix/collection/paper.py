@@ -112,6 +112,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from langchain_automix._jsonl import json_lines
 from langchain_automix.collection.scoring import score
 from langchain_automix.runtime.result import TierAttempt
 from langchain_automix.runtime.tier_step import verified
@@ -292,14 +293,7 @@ class _BadJSON(NamedTuple):
 
 def _parsed(path: Path) -> Iterator[tuple[int, Any]]:
     """``(line number, parsed JSON or _BadJSON)`` of every non-blank line."""
-    with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield lineno, _BadJSON(f"invalid JSON ({exc.msg})")
+    return json_lines(path, on_bad=_BadJSON)
 
 
 def _numbered(path: Path) -> Iterator[tuple[int, Any]]:

@@ -39,6 +39,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from langchain_automix._jsonl import json_lines
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult, observation_of
 
@@ -268,17 +269,8 @@ def read_traces(path: str | Path, *, feedback: bool = True) -> list[dict[str, An
 
 
 def _read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        for number, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{number}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ValueError(f"{path}:{number}: expected a JSON object")
-            yield row
+    for _, row in json_lines(path, objects=True):
+        yield row
 
 
 @dataclass

@@ -23,6 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
         "_version",
         "_lazy",
         "_checks",
+        "_jsonl",
         "_async_utils",
         "_model_utils",
         "errors",

@@ -202,7 +202,7 @@ def test_add_signals_to_an_existing_replay_resumes_and_flags_other_answers(
     assert small.count("solve") == 2  # the large tier is never asked again
     bad = tmp_path / "bad.jsonl"
     bad.write_text(json.dumps({"id": "x", "tiers": []}) + "\n")
-    with pytest.raises(ValueError, match="line 1: needs 'question' and 2 tiers"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1: needs 'question' and 2 tiers"):
         asyncio.run(aadd_signals(bad, tiers, tmp_path / "o.jsonl", progress=False))
 
 

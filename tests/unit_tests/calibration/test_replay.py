@@ -90,7 +90,7 @@ def test_loads_good_file(tmp_path: Path) -> None:
             '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}]}',
             "line 2: 'tiers' must be a list of at least 2 tiers",
         ),
-        ("{not json", "line 2: invalid JSON"),
+        ("{not json", ".jsonl:2: invalid JSON"),
         ("[1, 2]", "line 2: expected a JSON object"),
     ],
 )

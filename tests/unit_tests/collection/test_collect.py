@@ -9,9 +9,12 @@ import pytest
 
 from langchain_automix.collection.collect import (
     Tier,
+    _prompt_versions,
+    aadd_signals,
     acollect,
     collect_one,
     errors_path,
+    load_reuse,
     read_done_ids,
 )
 from langchain_automix.collection.datasets import QAItem
@@ -158,6 +161,40 @@ async def test_resume_refuses_rows_from_other_prompts(tmp_path: Path) -> None:
         await acollect(items(3), tiers(), out, k=2, progress=False)
     stats = await acollect(items(3), tiers(), out, k=2, progress=False, allow_mixed_prompts=True)
     assert stats.written == 1
+
+
+def test_prompt_versions_names_the_file_and_line_of_a_bad_row(tmp_path: Path) -> None:
+    out = tmp_path / "r.jsonl"
+    out.write_text('{"id": "a", "prompt_version": "v1"}\n\n{oops\n{"id": "b"}\n')
+    with pytest.raises(ValueError, match=r"r\.jsonl:3: invalid JSON"):
+        _prompt_versions(out)
+    out.write_text('{"id": "a", "prompt_version": "v1"}\n[1]\n')
+    with pytest.raises(ValueError, match=r"r\.jsonl:2: expected a JSON object, got list"):
+        _prompt_versions(out)
+    out.write_text('{"id": "a", "prompt_version": "v1"}\n\n{"id": "b"}\n')
+    assert _prompt_versions(out) == {"v1", "None"}
+
+
+async def test_add_signals_names_the_file_and_true_line_of_a_bad_row(tmp_path: Path) -> None:
+    good = json.dumps({"id": "a", "question": "Q?", "tiers": [{}, {}]})
+    src = tmp_path / "src.jsonl"
+    src.write_text(f"{good}\n\n{{oops\n")
+    with pytest.raises(ValueError, match=r"src\.jsonl:3: invalid JSON"):
+        await aadd_signals(src, tiers(), tmp_path / "o.jsonl", progress=False)
+    src.write_text(f"{good}\n\n\n" + json.dumps({"id": "b", "tiers": [{}, {}]}) + "\n")
+    with pytest.raises(ValueError, match=r"src\.jsonl:4: needs 'question' and 2 tiers"):
+        await aadd_signals(src, tiers(), tmp_path / "o.jsonl", progress=False)
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_load_reuse_names_the_file_and_line_of_a_bad_row(tmp_path: Path) -> None:
+    old = tmp_path / "old.jsonl"
+    old.write_text('\n{"id": "a", "tiers": []}\n{oops\n')
+    with pytest.raises(ValueError, match=r"old\.jsonl:3: invalid JSON"):
+        load_reuse(old)
+    old.write_text('\n{"id": "a"}\n')
+    with pytest.raises(ValueError, match=r"old\.jsonl:2: not a replay row"):
+        load_reuse(old)
 
 
 @pytest.mark.parametrize(("limit", "peak"), [(None, 4), (1, 1)])

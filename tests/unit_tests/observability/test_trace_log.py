@@ -110,7 +110,7 @@ def test_latest_feedback_wins_and_unknown_ids_are_ignored(tmp_path: Path) -> Non
 def test_a_corrupt_line_is_named(tmp_path: Path) -> None:
     path = tmp_path / "t.jsonl"
     path.write_text('{"id": "a"}\nnot json\n')
-    with pytest.raises(ValueError, match=r"t.jsonl:2: not JSON"):
+    with pytest.raises(ValueError, match=r"t\.jsonl:2: invalid JSON"):
         read_traces(path)
     with pytest.raises(FileNotFoundError):
         read_traces(tmp_path / "missing.jsonl")
