@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import pairwise
 from pathlib import Path
@@ -152,7 +152,17 @@ class ReplayDataset:
         return cls._from_numbered(((i + 1, r) for i, r in enumerate(records)), source)
 
     @classmethod
-    def _from_numbered(cls, numbered: Iterable[tuple[int, Any]], source: str) -> ReplayDataset:
+    def _from_numbered(
+        cls,
+        numbered: Iterable[tuple[int, Any]],
+        source: str,
+        where_of: Callable[[int], str] | None = None,
+    ) -> ReplayDataset:
+        """Rows from ``(number, record)`` pairs.
+
+        Errors name a record ``where_of(number)`` (default ``"<source> <number>"``).
+        """
+        where_of = where_of or (lambda number: f"{source} {number}")
         ids: list[Any] = []
         scores: list[list[float]] = []
         confs: list[list[float]] = []
@@ -163,7 +173,7 @@ class ReplayDataset:
         n_tiers: int | None = None
         seen: dict[Any, int] = {}
         for lineno, rec in numbered:
-            where = f"{source} {lineno}"
+            where = where_of(lineno)
             if not isinstance(rec, Mapping):
                 raise ReplayError(f"{where}: expected a JSON object, got {type(rec).__name__}")
             if "id" not in rec or rec["id"] is None:
@@ -172,7 +182,7 @@ class ReplayDataset:
             if not isinstance(qid, (str, int)) or isinstance(qid, bool):
                 raise ReplayError(f"{where}: 'id' must be a string or integer, got {qid!r}")
             if qid in seen:
-                raise ReplayError(f"{where}: duplicate id {qid!r} (first on {source} {seen[qid]})")
+                raise ReplayError(f"{where}: duplicate id {qid!r} (first on {where_of(seen[qid])})")
             seen[qid] = lineno
             tiers = rec.get("tiers")
             if not isinstance(tiers, list) or len(tiers) < 2:
@@ -245,13 +255,15 @@ class ReplayDataset:
         """Load and validate a JSON Lines replay file (blank lines are skipped).
 
         Raises:
-            ReplayError: naming the file and line: ``<path>:N: invalid JSON (...)``, or
-                ``<path>: line N: ...`` for missing fields or out-of-range values.
+            ReplayError: naming the file and line, ``<path>:N: ...``, for bad JSON,
+                missing fields or out-of-range values.
             FileNotFoundError: if the file does not exist.
         """
         p = Path(path)
         try:
-            return cls._from_numbered(json_lines(p, error=ReplayError), "line")
+            return cls._from_numbered(
+                json_lines(p, error=ReplayError), "line", lambda number: f"{p}:{number}"
+            )
         except ReplayError as exc:
             msg = str(exc)
             raise ReplayError(msg if msg.startswith(str(p)) else f"{p}: {msg}") from None

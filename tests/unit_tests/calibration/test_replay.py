@@ -59,39 +59,39 @@ def test_loads_good_file(tmp_path: Path) -> None:
     [
         (
             '{"id": "q9", "tiers": [{"verifier_confidence": 0.5}, {"score": 1}]}',
-            "line 2: tier 0 is missing required field 'score'",
+            ".jsonl:2: tier 0 is missing required field 'score'",
         ),
         (
             '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 1.5}, {"score": 1}]}',
-            "line 2: tier 0 verifier_confidence must be in [0, 1]",
+            ".jsonl:2: tier 0 verifier_confidence must be in [0, 1]",
         ),
         (
             '{"id": "q9", "tiers": [{"score": 0.5}, {"score": 1}]}',
-            "line 2: tier 0 is missing required field 'verifier_confidence'",
+            ".jsonl:2: tier 0 is missing required field 'verifier_confidence'",
         ),
         (
             '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": -0.1}]}',
-            "line 2: tier 1 score must be in [0, 1]",
+            ".jsonl:2: tier 1 score must be in [0, 1]",
         ),
         (
             '{"id": "q9", "tiers": [{"score": "high", "verifier_confidence": 0.5}, {"score": 1}]}',
-            "line 2: tier 0 score must be a number",
+            ".jsonl:2: tier 0 score must be a number",
         ),
         (
             '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": NaN}]}',
-            "line 2: tier 1 score must be in [0, 1]",
+            ".jsonl:2: tier 1 score must be in [0, 1]",
         ),
-        ('{"tiers": []}', "line 2: missing required field 'id'"),
+        ('{"tiers": []}', ".jsonl:2: missing required field 'id'"),
         (
             '{"id": "q1", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}, {"score": 1}]}',
-            "line 2: duplicate id 'q1'",
+            ".jsonl:2: duplicate id 'q1'",
         ),
         (
             '{"id": "q9", "tiers": [{"score": 0.5, "verifier_confidence": 0.5}]}',
-            "line 2: 'tiers' must be a list of at least 2 tiers",
+            ".jsonl:2: 'tiers' must be a list of at least 2 tiers",
         ),
         ("{not json", ".jsonl:2: invalid JSON"),
-        ("[1, 2]", "line 2: expected a JSON object"),
+        ("[1, 2]", ".jsonl:2: expected a JSON object"),
     ],
 )
 def test_bad_rows_name_their_line(tmp_path: Path, bad: str, message: str) -> None:
@@ -104,13 +104,13 @@ def test_bad_rows_name_their_line(tmp_path: Path, bad: str, message: str) -> Non
 
 def test_bad_row_after_blank_lines_keeps_file_line_number(tmp_path: Path) -> None:
     path = write_lines(tmp_path, [json.dumps(GOOD), "", "", '{"id": "z", "tiers": 3}'])
-    with pytest.raises(ReplayError, match="line 4:"):
+    with pytest.raises(ReplayError, match=r"\.jsonl:4: "):
         load_replay(path)
 
 
 def test_tier_count_mismatch_and_empty(tmp_path: Path) -> None:
     three = {"id": "q2", "tiers": [{"score": 1, "verifier_confidence": 1}] * 2 + [{"score": 1}]}
-    with pytest.raises(ReplayError, match="line 2: has 3 tiers, earlier rows have 2"):
+    with pytest.raises(ReplayError, match=r"\.jsonl:2: has 3 tiers, earlier rows have 2"):
         load_replay(write_lines(tmp_path, [json.dumps(GOOD), json.dumps(three)]))
     with pytest.raises(ReplayError, match="empty"):
         load_replay(write_lines(tmp_path, [""]))

@@ -137,7 +137,7 @@ def test_plot(files, tmp_path: Path) -> None:
             "unknown meta-verifier",
         ),
         (["fit", "--train", "{tmp}/missing.jsonl", "-o", "{tmp}/p.json"], "cannot read --train"),
-        (["fit", "--train", "{bad}", "-o", "{tmp}/p.json"], "line 2: tier 0 is missing"),
+        (["fit", "--train", "{bad}", "-o", "{tmp}/p.json"], "bad.jsonl:2: tier 0 is missing"),
         (["fit", "--train", "{train}", "--budget", "0.5", "-o", "{tmp}/p.json"], "budget"),
         (["evaluate", "--policy", "{train}", "--test", "{train}"], "cannot read --policy"),
         (["evaluate", "--policy", "{tmp}/p.json"], "--policy needs --test"),
