@@ -166,7 +166,7 @@ def _bootstrap(
 ) -> dict[str, np.ndarray]:
     """ΔIBC, cost, quality (``n`` draws) and APGR (``apgr_draws``) on resampled test rows."""
     rng = np.random.default_rng(seed)
-    rows = rng.integers(0, test.n_rows, size=(n, test.n_rows))
+    rows = test.resample_rows(n, rng)  # copies of one observation move together
     p = routing_points(
         test.scores[rows], final[rows], spec, None if visited is None else visited[rows]
     )

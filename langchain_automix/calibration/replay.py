@@ -36,6 +36,17 @@ class ReplayError(ValueError):
     """A replay file or record is invalid; the message names the line and the problem."""
 
 
+def _copy_groups(ids: Sequence[Any], copies: Mapping[int, Any]) -> np.ndarray | None:
+    """Group index per row, ``None`` when no row copies another.
+
+    Rows that name one ``copy_of`` id, and the row with that id, form a group.
+    """
+    if not copies:
+        return None
+    keys = [str(copies.get(i, qid)) for i, qid in enumerate(ids)]
+    return np.unique(np.asarray(keys, dtype=object), return_inverse=True)[1].astype(np.intp)
+
+
 def _unit_float(value: Any, what: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ReplayError(f"{where}: {what} must be a number in [0, 1], got {value!r}")
@@ -59,6 +70,13 @@ class ReplayDataset:
         records: The raw records (only when loaded from JSON Lines), for writing back.
         signals: Further routing signals by name, each shape ``(n, n_tiers - 1)`` with NaN
             where a row lacks it; the ``verifier`` signal is ``confidences``.
+        groups: Group index of each row, shape ``(n,)``, or ``None`` when every row is an
+            observation of its own. Rows that copy one observation share a group: served
+            traces weight an explored query by repeating it (a record's ``copy_of`` names
+            the row it copies). Splits, cross-validation folds and bootstrap resamples
+            keep a group together (:meth:`split`, :meth:`fold_of_rows`,
+            :meth:`resample_rows`), so copies never sit on both sides of a split and do
+            not count as independent evidence.
 
     Example:
         >>> data = ReplayDataset.from_arrays(
@@ -76,6 +94,7 @@ class ReplayDataset:
     models: tuple[str | None, ...] = ()
     records: tuple[Mapping[str, Any], ...] = field(default=(), repr=False)
     signals: Mapping[str, np.ndarray] = field(default_factory=dict, repr=False)
+    groups: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         scores = np.asarray(self.scores, dtype=float)
@@ -118,6 +137,17 @@ class ReplayDataset:
                 )
             signals[str(name)] = arr
         object.__setattr__(self, "signals", signals)
+        if self.groups is not None:
+            groups = np.asarray(self.groups).reshape(-1)
+            if groups.shape[0] != n or (n and not np.issubdtype(groups.dtype, np.integer)):
+                raise ReplayError(f"groups must be {n} integers, got {groups.shape[0]} values")
+            # canonical labels 0..G-1 in order of first appearance; None when all distinct
+            _, first, inverse = np.unique(groups, return_index=True, return_inverse=True)
+            if first.size == n:
+                object.__setattr__(self, "groups", None)
+            else:
+                order = np.argsort(np.argsort(first))
+                object.__setattr__(self, "groups", order[inverse].astype(np.intp))
 
     # ------------------------------------------------------------------ builders
     @classmethod
@@ -172,6 +202,7 @@ class ReplayDataset:
         row_signals: list[list[Mapping[str, Any]]] = []
         n_tiers: int | None = None
         seen: dict[Any, int] = {}
+        copies: dict[int, Any] = {}  # row -> the id of the observation it copies
         for lineno, rec in numbered:
             where = where_of(lineno)
             if not isinstance(rec, Mapping):
@@ -184,6 +215,8 @@ class ReplayDataset:
             if qid in seen:
                 raise ReplayError(f"{where}: duplicate id {qid!r} (first on {where_of(seen[qid])})")
             seen[qid] = lineno
+            if rec.get("copy_of") is not None:
+                copies[len(ids)] = rec["copy_of"]
             tiers = rec.get("tiers")
             if not isinstance(tiers, list) or len(tiers) < 2:
                 raise ReplayError(f"{where}: 'tiers' must be a list of at least 2 tiers")
@@ -248,6 +281,7 @@ class ReplayDataset:
             models=model_names,
             records=tuple(records),
             signals=signals,
+            groups=_copy_groups(ids, copies),
         )
 
     @classmethod
@@ -384,6 +418,7 @@ class ReplayDataset:
             else (),
             models=tuple(self.models[t] for t in idx) if self.models else (),
             signals={k: v[:, head] for k, v in self.signals.items()},
+            groups=self.groups,
         )
 
     # ------------------------------------------------------------------ views
@@ -497,7 +532,54 @@ class ReplayDataset:
             models=self.models,
             records=tuple(self.records[i] for i in idx) if self.records else (),
             signals={k: v[idx] for k, v in self.signals.items()},
+            groups=None if self.groups is None else self.groups[idx],
         )
+
+    def group_index(self) -> np.ndarray:
+        """Group of every row (``arange(n)`` when every row is its own observation)."""
+        return np.arange(self.n_rows) if self.groups is None else self.groups
+
+    def fold_of_rows(self, folds: int, rng: np.random.Generator) -> np.ndarray:
+        """A random fold (``0 .. folds - 1``) for every row, a group's rows in one fold.
+
+        Without groups this is the permutation ``rng.permutation(n)`` dealt out in turn
+        (row ``perm[i]`` in fold ``i % folds``), as plain k-fold cross-validation does.
+        """
+        n = self.n_rows
+        units = n if self.groups is None else int(self.groups.max()) + 1
+        perm = rng.permutation(units)
+        fold_of_unit = np.empty(units, dtype=np.intp)
+        fold_of_unit[perm] = np.arange(units) % folds
+        return fold_of_unit if self.groups is None else fold_of_unit[self.groups]
+
+    def resample_rows(self, draws: int, rng: np.random.Generator) -> np.ndarray:
+        """Bootstrap resamples of the rows, shape ``(draws, n)``.
+
+        Without groups, ``n`` rows drawn with replacement
+        (``rng.integers(0, n, (draws, n))``). With groups, whole groups are drawn with
+        replacement until ``n`` rows are filled (the last group drawn may be cut), so a
+        group's copies move together and count as one observation.
+        """
+        n = self.n_rows
+        if self.groups is None:
+            return rng.integers(0, n, size=(draws, n))
+        order = np.argsort(self.groups, kind="stable")
+        sizes = np.bincount(self.groups)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        out = np.empty((draws, n), dtype=np.intp)
+        # enough groups to fill n rows almost surely; topped up in the rare other case
+        per_draw = 2 * sizes.size
+        for d in range(draws):
+            rows: list[np.ndarray] = []
+            filled = 0
+            while filled < n:
+                picked = rng.integers(0, sizes.size, size=per_draw)
+                lengths = sizes[picked]
+                within = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+                rows.append(order[np.repeat(starts[picked], lengths) + within])
+                filled += int(lengths.sum())
+            out[d] = np.concatenate(rows)[:n]
+        return out
 
     def split(
         self, train_size: int | float, *, seed: int = 0
@@ -507,8 +589,20 @@ class ReplayDataset:
         k = round(train_size * n) if isinstance(train_size, float) else int(train_size)
         if not 1 <= k < n:
             raise ValueError(f"train_size must leave rows on both sides, got {train_size!r} of {n}")
-        perm = np.random.default_rng(seed).permutation(n)
-        return self.subset(np.sort(perm[:k])), self.subset(np.sort(perm[k:]))
+        rng = np.random.default_rng(seed)
+        if self.groups is None:
+            perm = rng.permutation(n)
+            return self.subset(np.sort(perm[:k])), self.subset(np.sort(perm[k:]))
+        # whole groups, in random order, until the training side has at least k rows
+        units = rng.permutation(int(self.groups.max()) + 1)
+        sizes = np.bincount(self.groups)[units]
+        take = int(np.searchsorted(np.cumsum(sizes), k)) + 1
+        if take >= units.size:
+            raise ValueError(
+                f"train_size {train_size!r} leaves no whole group of rows for the test side"
+            )
+        train = np.isin(self.groups, units[:take])
+        return self.subset(np.flatnonzero(train)), self.subset(np.flatnonzero(~train))
 
     def sample(self, size: int, *, seed: int = 0) -> ReplayDataset:
         """``size`` rows drawn without replacement."""

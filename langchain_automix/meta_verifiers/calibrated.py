@@ -528,7 +528,7 @@ class Calibrated(MetaVerifier):
         # Bootstrap the rows: the gain of each candidate's held-out routing over the best
         # fixed choice. The candidate with the best lower bound is chosen (a pessimistic
         # choice, so that picking the luckiest of several candidates is not rewarded).
-        rows = np.random.default_rng(self.seed).integers(0, n, size=(_DRAWS, n))
+        rows = data.resample_rows(_DRAWS, np.random.default_rng(self.seed))
         fixed_boot = _score(
             data.scores[rows],
             fixed_finals[best_fixed][rows],
@@ -659,17 +659,17 @@ class Calibrated(MetaVerifier):
         ``(candidates, repeats, n, tiers)``.
         """
         n, t = data.n_rows, data.n_tiers
-        folds = min(self.folds, n)
+        folds = min(self.folds, int(data.group_index().max()) + 1 if n else 0)
         rng = np.random.default_rng(self.seed)
         out = np.full((len(candidates), self.repeats, n), t - 1, dtype=np.intp)
         visits = np.ones((len(candidates), self.repeats, n, t), dtype=bool)
         self._held_obs = np.full((self.repeats, n), np.nan)
         for r in range(self.repeats):
-            perm = rng.permutation(n)
+            fold = data.fold_of_rows(folds, rng)  # copies of one observation: one fold
             for f in range(folds):
-                test_idx = np.sort(perm[f::folds])
-                train_idx = np.setdiff1d(np.arange(n), test_idx)
-                if train_idx.size < 2:
+                test_idx = np.flatnonzero(fold == f)
+                train_idx = np.flatnonzero(fold != f)
+                if train_idx.size < 2 or test_idx.size == 0:
                     continue
                 train, test = data.subset(train_idx), data.subset(test_idx)
                 part = Calibrated(

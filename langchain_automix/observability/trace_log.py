@@ -405,5 +405,9 @@ def served_replay(traces: Sequence[dict[str, Any]]) -> ServedRows:
         else:
             out.n_escalated += 1
         for i in range(copies):
-            out.rows.append(labelled if i == 0 else {**labelled, "id": f"{labelled['id']}#{i}"})
+            out.rows.append(
+                labelled
+                if i == 0
+                else {**labelled, "id": f"{labelled['id']}#{i}", "copy_of": labelled["id"]}
+            )
     return out

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from langchain_automix import AutoMixRunnable
+from langchain_automix.calibration.replay import ReplayDataset
 from langchain_automix.meta_verifiers import Threshold
 from langchain_automix.observability import TraceLog, read_traces, redecide
 from langchain_automix.observability.trace_log import served_replay
@@ -97,6 +98,18 @@ def test_inverse_propensity_weights_recover_the_traffic_a_biased_sample_misses()
     assert abs(labels.mean() - truth) < 0.02  # weighted: the whole traffic
     # and the confidence distribution the fit sees is the traffic's
     assert abs(confs.mean() - confidence.mean()) < 0.02
+
+
+def test_explored_copies_name_their_original_so_fits_count_them_once() -> None:
+    traces = [_trace(i, 0.875, True, True, True) for i in range(3)]  # explored, weight 10
+    traces += [_trace(i + 3, 0.25, False, True, False) for i in range(4)]  # escalated
+    served = served_replay(traces)
+    assert len(served.rows) == 3 * 10 + 4
+    copies = [row for row in served.rows if "copy_of" in row]
+    assert len(copies) == 3 * 9
+    assert all(row["id"].split("#")[0] == row["copy_of"] for row in copies)
+    data = ReplayDataset.from_records(served.rows)
+    assert len(set(data.group_index().tolist())) == served.n_both == 7
 
 
 def test_without_exploration_the_rows_are_the_escalated_ones_only() -> None:
