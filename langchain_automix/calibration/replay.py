@@ -605,11 +605,20 @@ class ReplayDataset:
         return self.subset(np.flatnonzero(train)), self.subset(np.flatnonzero(~train))
 
     def sample(self, size: int, *, seed: int = 0) -> ReplayDataset:
-        """``size`` rows drawn without replacement."""
+        """``size`` rows drawn without replacement.
+
+        With :attr:`groups`, whole groups in random order until there are at least
+        ``size`` rows (a group's copies are taken together or not at all).
+        """
         if not 1 <= size <= self.n_rows:
             raise ValueError(f"sample size must be in [1, {self.n_rows}], got {size}")
-        idx = np.random.default_rng(seed).choice(self.n_rows, size=size, replace=False)
-        return self.subset(np.sort(idx))
+        rng = np.random.default_rng(seed)
+        if self.groups is None:
+            idx = rng.choice(self.n_rows, size=size, replace=False)
+            return self.subset(np.sort(idx))
+        units = rng.permutation(int(self.groups.max()) + 1)
+        take = int(np.searchsorted(np.cumsum(np.bincount(self.groups)[units]), size)) + 1
+        return self.subset(np.flatnonzero(np.isin(self.groups, units[:take])))
 
     def to_records(self) -> list[dict[str, Any]]:
         """Records in the JSON Lines layout (the raw records when loaded from JSON Lines)."""

@@ -78,6 +78,17 @@ def test_split_and_folds_never_separate_a_group() -> None:
             assert len(set(folds[data.group_index() == g].tolist())) == 1
 
 
+def test_sample_takes_whole_groups() -> None:
+    data = ReplayDataset.from_records(_weighted())
+    for seed in range(10):
+        part = data.sample(30, seed=seed)
+        assert part.n_rows >= 30
+        originals = {str(i).split("#")[0] for i in part.ids}
+        expected = sum(int((np.char.partition(data.ids.astype(str), "#")[:, 0] == o).sum())
+                       for o in originals)  # fmt: skip
+        assert part.n_rows == expected  # every copy of a drawn observation came along
+
+
 def test_bootstrap_draws_whole_groups_and_spreads_wider() -> None:
     data = ReplayDataset.from_records(_weighted(n=200))
     groups, sizes = data.group_index(), np.bincount(data.group_index())
