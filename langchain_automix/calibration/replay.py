@@ -593,15 +593,11 @@ class ReplayDataset:
         if self.groups is None:
             perm = rng.permutation(n)
             return self.subset(np.sort(perm[:k])), self.subset(np.sort(perm[k:]))
-        # whole groups, in random order, until the training side has at least k rows
-        units = rng.permutation(int(self.groups.max()) + 1)
-        sizes = np.bincount(self.groups)[units]
-        take = int(np.searchsorted(np.cumsum(sizes), k)) + 1
-        if take >= units.size:
+        train = self._whole_groups(k, rng)
+        if train.all():
             raise ValueError(
                 f"train_size {train_size!r} leaves no whole group of rows for the test side"
             )
-        train = np.isin(self.groups, units[:take])
         return self.subset(np.flatnonzero(train)), self.subset(np.flatnonzero(~train))
 
     def sample(self, size: int, *, seed: int = 0) -> ReplayDataset:
@@ -616,9 +612,14 @@ class ReplayDataset:
         if self.groups is None:
             idx = rng.choice(self.n_rows, size=size, replace=False)
             return self.subset(np.sort(idx))
-        units = rng.permutation(int(self.groups.max()) + 1)
-        take = int(np.searchsorted(np.cumsum(np.bincount(self.groups)[units]), size)) + 1
-        return self.subset(np.flatnonzero(np.isin(self.groups, units[:take])))
+        return self.subset(np.flatnonzero(self._whole_groups(size, rng)))
+
+    def _whole_groups(self, size: int, rng: np.random.Generator) -> np.ndarray:
+        """A mask of whole groups, drawn in random order until at least ``size`` rows."""
+        groups = self.group_index()
+        units = rng.permutation(int(groups.max()) + 1)
+        take = int(np.searchsorted(np.cumsum(np.bincount(groups)[units]), size)) + 1
+        return np.isin(groups, units[:take])
 
     def to_records(self) -> list[dict[str, Any]]:
         """Records in the JSON Lines layout (the raw records when loaded from JSON Lines)."""
