@@ -545,12 +545,11 @@ class ReplayDataset:
         Without groups this is the permutation ``rng.permutation(n)`` dealt out in turn
         (row ``perm[i]`` in fold ``i % folds``), as plain k-fold cross-validation does.
         """
-        n = self.n_rows
-        units = n if self.groups is None else int(self.groups.max()) + 1
-        perm = rng.permutation(units)
+        groups = self.group_index()
+        units = int(groups.max()) + 1
         fold_of_unit = np.empty(units, dtype=np.intp)
-        fold_of_unit[perm] = np.arange(units) % folds
-        return fold_of_unit if self.groups is None else fold_of_unit[self.groups]
+        fold_of_unit[rng.permutation(units)] = np.arange(units) % folds
+        return fold_of_unit[groups]
 
     def resample_rows(self, draws: int, rng: np.random.Generator) -> np.ndarray:
         """Bootstrap resamples of the rows, shape ``(draws, n)``.
