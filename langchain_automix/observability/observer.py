@@ -164,6 +164,9 @@ class AutoMixObserver(BaseCallbackHandler):
             return
         result = result_of(outputs)
         if result is not None:
+            if self._keep_inputs and kwargs.get("inputs") is not None:
+                # a streamed run starts with a placeholder input; its end carries the input
+                started = (started[0], kwargs["inputs"])
             self._report(run_id, parent_run_id, started, result)
 
     def on_chat_model_start(

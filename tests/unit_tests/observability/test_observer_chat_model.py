@@ -158,8 +158,8 @@ def test_an_automix_runnable_query_is_still_observed_once(tmp_path: Path, mode: 
     assert s.drift_n() == 1
     [row] = s.rows()
     assert row["id"] == str(run_id)
-    if mode.endswith("invoke"):  # a chain stream's start sees no input (as before)
-        assert (row["question"], row["context"]) == ("Capital?", "Paris is...")
+    # streamed too: a stream's start sees a placeholder, its end the input
+    assert (row["question"], row["context"]) == ("Capital?", "Paris is...")
     # in a chain that passes its message on, still once (the AutoMix run's row)
     run(RunnableLambda(lambda x: x) | automix, query, mode, {"callbacks": [s.observer]})
     assert s.outcomes() == {"ok": 2} and len(s.rows()) == 2

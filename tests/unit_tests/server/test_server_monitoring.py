@@ -174,6 +174,15 @@ def test_trace_log_keeps_text_only_when_asked(tmp_path: Path) -> None:
     assert (row["question"], row["context"]) == ("Question 4?", "Paris is in France.")
 
 
+def test_trace_log_keeps_the_text_of_streamed_queries(tmp_path: Path) -> None:
+    s = Served(tmp_path, store_text=True)
+    with s.http.stream("POST", "/automix/stream", json=ask(5)) as response:
+        assert response.status_code == 200
+        response.read()
+    [row] = read_traces(s.log.path)
+    assert (row["question"], row["context"]) == ("Question 5?", "Paris is in France.")
+
+
 def test_served_decisions_are_reproduced_offline(tmp_path: Path) -> None:
     s = Served(tmp_path)
     for i in range(6):
