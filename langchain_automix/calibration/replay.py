@@ -535,6 +535,11 @@ class ReplayDataset:
             groups=None if self.groups is None else self.groups[idx],
         )
 
+    @property
+    def n_groups(self) -> int:
+        """Number of observations: rows, counting a group of copies once."""
+        return self.n_rows if self.groups is None else int(self.groups.max()) + 1
+
     def group_index(self) -> np.ndarray:
         """Group of every row (``arange(n)`` when every row is its own observation)."""
         return np.arange(self.n_rows) if self.groups is None else self.groups
@@ -545,11 +550,10 @@ class ReplayDataset:
         Without groups this is the permutation ``rng.permutation(n)`` dealt out in turn
         (row ``perm[i]`` in fold ``i % folds``), as plain k-fold cross-validation does.
         """
-        groups = self.group_index()
-        units = int(groups.max()) + 1
+        units = self.n_groups
         fold_of_unit = np.empty(units, dtype=np.intp)
         fold_of_unit[rng.permutation(units)] = np.arange(units) % folds
-        return fold_of_unit[groups]
+        return fold_of_unit[self.group_index()]
 
     def resample_rows(self, draws: int, rng: np.random.Generator) -> np.ndarray:
         """Bootstrap resamples of the rows, shape ``(draws, n)``.
@@ -616,7 +620,7 @@ class ReplayDataset:
     def _whole_groups(self, size: int, rng: np.random.Generator) -> np.ndarray:
         """A mask of whole groups, drawn in random order until at least ``size`` rows."""
         groups = self.group_index()
-        units = rng.permutation(int(groups.max()) + 1)
+        units = rng.permutation(self.n_groups)
         take = int(np.searchsorted(np.cumsum(np.bincount(groups)[units]), size)) + 1
         return np.isin(groups, units[:take])
 

@@ -659,7 +659,7 @@ class Calibrated(MetaVerifier):
         ``(candidates, repeats, n, tiers)``.
         """
         n, t = data.n_rows, data.n_tiers
-        folds = min(self.folds, int(data.group_index().max()) + 1 if n else 0)
+        folds = min(self.folds, data.n_groups)
         rng = np.random.default_rng(self.seed)
         out = np.full((len(candidates), self.repeats, n), t - 1, dtype=np.intp)
         visits = np.ones((len(candidates), self.repeats, n, t), dtype=bool)
