@@ -201,6 +201,31 @@ def test_max_delta_ibc_fit_is_best_on_training_frontier() -> None:
         assert got == pytest.approx(best, rel=1e-9)
 
 
+def test_double_threshold_band_spans_two_values_by_default() -> None:
+    # one confidence value (0.625) whose few rows all gain: the best band on these rows
+    # is that value alone, which only a half-open band [0.625, 0.75) can hold
+    scores = [[1.0, 1.0]] * 40 + [[0.0, 1.0]] * 4 + [[0.0, 1.0], [1.0, 1.0]] * 8
+    conf = [[0.875]] * 40 + [[0.625]] * 4 + [[0.5]] * 8 + [[0.375]] * 8
+    data = ReplayDataset.from_arrays(scores, conf)
+    half_open = DoubleThreshold(inclusive=False).fit(data)
+    assert (half_open.low, half_open.high) == (0.625, 0.875)
+    assert half_open.route(data).sum() == 4  # the lucky value alone
+    default = DoubleThreshold().fit(data)
+    assert default.inclusive
+    escalated = set(data.confidences[default.route(data) == 1, 0])
+    assert len(escalated) >= 2, default.describe()
+
+
+def test_double_threshold_files_without_the_convention_load_half_open() -> None:
+    fitted = DoubleThreshold(0.25, 0.75).to_dict()
+    assert fitted["params"]["inclusive"] is True
+    del fitted["params"]["inclusive"]  # written before inclusive became the default
+    loaded = MetaVerifier.from_dict(fitted)
+    assert isinstance(loaded, DoubleThreshold)
+    assert loaded.inclusive is False
+    assert loaded.describe() == "double_threshold([0.25,0.75))"
+
+
 def test_fixed_answer_routing_escalates_listed_answers() -> None:
     policy = FixedAnswerRouting(Threshold(), ["unanswerable"]).fit(TRAIN)
     fixed = np.array([a == "unanswerable" for a in TEST.tier_answers(0)])
