@@ -284,6 +284,15 @@ async def alogprob_verify(
     return _result(msg if isinstance(msg, BaseMessage) else AIMessage(content=str(msg)), started)
 
 
+def _settings_kwargs(settings: VerifierSettings) -> dict[str, Any]:
+    """The prompt, token cap and seed that ``settings`` asks of a logprob verification."""
+    kwargs: dict[str, Any] = {"seed": settings.seed}
+    if settings.prompt is not None:
+        kwargs["prompt"] = settings.prompt
+        kwargs["max_tokens"] = settings.max_tokens or 12
+    return kwargs
+
+
 def logprob_verify_settings(
     model: Runnable[Any, Any],
     *,
@@ -293,9 +302,19 @@ def logprob_verify_settings(
     settings: VerifierSettings,
     config: RunnableConfig | None = None,
 ) -> VerificationResult:
-    """:func:`logprob_verify` driven by :class:`VerifierSettings` (as the graph calls it)."""
+    """:func:`logprob_verify` driven by :class:`VerifierSettings` (as the graph calls it).
+
+    ``settings.prompt`` is the verification prompt when set (e.g. the shared-prefix
+    layout, whose one-word verdict is the first token), with ``settings.max_tokens`` as
+    the cap; otherwise :data:`DECISION_ONLY_VERIFY_PROMPT` with a 12-token cap.
+    """
     return logprob_verify(
-        model, question=question, context=context, answer=answer, seed=settings.seed, config=config
+        model,
+        question=question,
+        context=context,
+        answer=answer,
+        config=config,
+        **_settings_kwargs(settings),
     )
 
 
@@ -310,5 +329,10 @@ async def alogprob_verify_settings(
 ) -> VerificationResult:
     """Async twin of :func:`logprob_verify_settings`."""
     return await alogprob_verify(
-        model, question=question, context=context, answer=answer, seed=settings.seed, config=config
+        model,
+        question=question,
+        context=context,
+        answer=answer,
+        config=config,
+        **_settings_kwargs(settings),
     )

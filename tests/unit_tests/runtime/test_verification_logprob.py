@@ -135,6 +135,49 @@ async def test_runnable_can_verify_with_logprobs(use_async: bool) -> None:
     assert len(small.seen) == 1 and small.seen[0]["logprobs"] is True
 
 
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_runnable_logprob_verification_uses_the_chosen_prompt(use_async: bool) -> None:
+    from langchain_automix import AutoMixRunnable
+    from langchain_automix.prompts import SHARED_PREFIX_VERIFY_PROMPT, SHARED_VERIFY_REQUEST
+
+    class SharedLayoutModel(LogprobModel):
+        def _generate(
+            self,
+            messages: list[BaseMessage],
+            stop: Any = None,
+            run_manager: Any = None,
+            **kwargs: Any,
+        ) -> ChatResult:
+            if len(messages) < 4:  # the solve call: system + passage/question turn
+                return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Paris"))])
+            roles = [m.type for m in messages]
+            self.seen.append({**kwargs, "roles": roles, "last": messages[-1].content})
+            verdict = entry(
+                "Correct",
+                {"Correct": math.log(self.p_correct), "Incorrect": math.log(1 - self.p_correct)},
+            )
+            return ChatResult(generations=[ChatGeneration(message=msg([verdict]))])
+
+    small, large = SharedLayoutModel(p_correct=0.7), SharedLayoutModel(p_correct=0.9)
+    automix = AutoMixRunnable(
+        models=[small, large],
+        verification="logprob",
+        verify_prompt=SHARED_PREFIX_VERIFY_PROMPT,
+        verifier_max_tokens=2,
+        threshold=0.5,
+    )
+    query = {"question": "Capital of France?", "context": "Paris is the capital."}
+    out = await automix.ainvoke(query) if use_async else automix.invoke(query)
+    first = out.response_metadata["automix"]["attempts"][0]
+    assert first["verifier_confidence"] == pytest.approx(0.7)
+    assert first["decision"] == "accept"
+    # the conversation of the answer, the answer as the model's turn, the verdict request
+    (call,) = small.seen
+    assert call["roles"] == ["system", "human", "ai", "human"]
+    assert call["max_tokens"] == 2 and call["logprobs"] is True
+    assert call["last"] == SHARED_VERIFY_REQUEST
+
+
 def test_unknown_verification_method_is_rejected() -> None:
     from langchain_automix import AutoMixRunnable, VerifierSettings
 
