@@ -64,7 +64,7 @@ async def judge_replay(key: str, model: Any, concurrency: int) -> JudgeStats:
         if judged is not None:
             with path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(judged, ensure_ascii=False) + "\n")
-        n = stats.calls + stats.identical
+        n = stats.calls + stats.identical + stats.settled + stats.refused
         if n % 25 == 0:
             print(f"  {key}: {n}/{len(records)} judged, {time.time() - t0:.0f} s", flush=True)
 
@@ -97,16 +97,17 @@ def evaluate(key: str, seeds: int, rng: np.random.Generator) -> list[str]:
     gold = relabel(judge, "gold")
     agree = relabel(judge, "agreement")
     right = gold.scores[:, 0] >= 0.5
-    calls = sum(int(r["tiers"][0].get("judge") in ("same", "different")) for r in judge.records)
+    how = [r["tiers"][0].get("judge") for r in judge.records]
     identical = sum(
         1 for r in judge.records if r["tiers"][0].get("judge") == "same"
         and r["tiers"][0].get("agreement_score") == 1.0
     )  # fmt: skip
-    invalid = sum(1 for r in judge.records if r["tiers"][0].get("judge") == "invalid")
+    calls = sum(h in ("same", "different", "invalid") for h in how) - identical
     out = [
-        f"## {name}: {judge.n_rows} rows judged ({invalid} invalid verdicts; "
-        f"~{judge.n_rows - identical} judge calls, {identical} pairs identical after "
-        f"normalisation; {calls} verdicts)",
+        f"## {name}: {judge.n_rows} rows: {identical} pairs identical after normalisation, "
+        f"{how.count('rule')} settled by the yes/no / unanswerable rule, {how.count('refused')} "
+        f"refused (speak the judge's words), ~{calls} judge calls ({how.count('invalid')} "
+        "invalid verdicts)",
         f"  small answer right (gold >= 0.5) matched by agreement >= 0.5: "
         f"{np.mean((agree.scores[:, 0] >= 0.5) == right):.1%}, by judge: "
         f"{np.mean((judge.scores[:, 0] >= 0.5) == right):.1%}",
@@ -150,7 +151,8 @@ def main() -> None:
                 stats = await judge_replay(key, large, args.concurrency)
                 print(
                     f"{key}: {stats.calls} judge calls, {stats.identical} identical pairs, "
-                    f"{stats.invalid} invalid, {time.time() - t0:.0f} s",
+                    f"{stats.settled} settled by the yes/no / unanswerable rule, "
+                    f"{stats.refused} refused, {stats.invalid} invalid, {time.time() - t0:.0f} s",
                     flush=True,
                 )
 

@@ -35,7 +35,7 @@ from functools import lru_cache
 
 from confusable_homoglyphs import confusables
 
-__all__ = ["FIELD_LABELS", "imitates_prompt", "neutralize"]
+__all__ = ["FIELD_LABELS", "imitates_prompt", "mentions", "neutralize"]
 
 FIELD_LABELS = (
     "context",
@@ -118,6 +118,29 @@ def imitates_prompt(text: str) -> bool:
     text = _skeleton(_visible(text))
     labels = {re.sub(r"[\W_]", "", m.group(2).lower()) for m in _SCAFFOLD_LABEL.finditer(text)}
     return len(labels) >= 2 or bool(_INSTRUCTION.search(text))
+
+
+def mentions(text: str, phrases: tuple[str, ...]) -> bool:
+    """Whether ``text`` says one of ``phrases`` as whole words, however disguised.
+
+    Found as :func:`neutralize` finds decision statements: on the NFKC form without
+    format characters, look-alike letters of other scripts read as Latin, in any case,
+    the letters of a phrase allowed to be split by spaces, hyphens or line breaks, and
+    no letter or digit right before or after it.
+
+    Example:
+        >>> mentions("Lyon \u0405ame", ("same",)), mentions("Lyon. S a-m e.", ("same",))
+        (True, True)
+        >>> mentions("Paris, a metropolis of the same name", ("answer b",))
+        False
+    """
+    return _mentions_pattern(phrases).search(_skeleton(_visible(text))) is not None
+
+
+@lru_cache(maxsize=32)
+def _mentions_pattern(phrases: tuple[str, ...]) -> re.Pattern[str]:
+    alternatives = "|".join(_spread(phrase.lower()) for phrase in phrases)
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
 
 
 _LINE_BREAKS = re.compile(r"\r\n?|[\u2028\u2029\x85\x0b\x0c]")
