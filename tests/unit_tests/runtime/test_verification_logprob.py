@@ -108,24 +108,36 @@ def test_decision_only_prompt_variables() -> None:
     assert text.rstrip().endswith("Verification Decision:")
 
 
+class TierLogprobModel(LogprobModel):
+    """A tier: answers "Paris" to the solve call, a logprob verdict to a verification.
+
+    A verification is the decision-only prompt (its text shows the answer) or the
+    shared-prefix layout (four messages: solve turns, the answer, the verdict request,
+    whose one-word verdict comes first).
+    """
+
+    def _generate(
+        self, messages: list[BaseMessage], stop: Any = None, run_manager: Any = None, **kwargs: Any
+    ) -> ChatResult:
+        if len(messages) == 4:  # shared layout
+            roles = [m.type for m in messages]
+            self.seen.append({**kwargs, "roles": roles, "last": messages[-1].content})
+            verdict = entry(
+                "Correct",
+                {"Correct": math.log(self.p_correct), "Incorrect": math.log(1 - self.p_correct)},
+            )
+            return ChatResult(generations=[ChatGeneration(message=msg([verdict]))])
+        if "AI Generated Answer" in str(messages[-1].content):
+            return super()._generate(messages, stop, run_manager, **kwargs)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Paris"))])
+
+
 @pytest.mark.parametrize("use_async", [False, True])
 async def test_runnable_can_verify_with_logprobs(use_async: bool) -> None:
     from langchain_automix import AutoMixRunnable
 
-    class SmallLogprobModel(LogprobModel):
-        def _generate(
-            self,
-            messages: list[BaseMessage],
-            stop: Any = None,
-            run_manager: Any = None,
-            **kwargs: Any,
-        ) -> ChatResult:
-            if "AI Generated Answer" not in str(messages[-1].content):
-                return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Paris"))])
-            return super()._generate(messages, stop, run_manager, **kwargs)
-
-    small = SmallLogprobModel(p_correct=0.3)
-    large = SmallLogprobModel(p_correct=0.9)
+    small = TierLogprobModel(p_correct=0.3)
+    large = TierLogprobModel(p_correct=0.9)
     automix = AutoMixRunnable(models=[small, large], verification="logprob", threshold=0.5)
     query = {"question": "Capital of France?", "context": "Paris is the capital."}
     msg = await automix.ainvoke(query) if use_async else automix.invoke(query)
@@ -140,25 +152,7 @@ async def test_runnable_logprob_verification_uses_the_chosen_prompt(use_async: b
     from langchain_automix import AutoMixRunnable
     from langchain_automix.prompts import SHARED_PREFIX_VERIFY_PROMPT, SHARED_VERIFY_REQUEST
 
-    class SharedLayoutModel(LogprobModel):
-        def _generate(
-            self,
-            messages: list[BaseMessage],
-            stop: Any = None,
-            run_manager: Any = None,
-            **kwargs: Any,
-        ) -> ChatResult:
-            if len(messages) < 4:  # the solve call: system + passage/question turn
-                return ChatResult(generations=[ChatGeneration(message=AIMessage(content="Paris"))])
-            roles = [m.type for m in messages]
-            self.seen.append({**kwargs, "roles": roles, "last": messages[-1].content})
-            verdict = entry(
-                "Correct",
-                {"Correct": math.log(self.p_correct), "Incorrect": math.log(1 - self.p_correct)},
-            )
-            return ChatResult(generations=[ChatGeneration(message=msg([verdict]))])
-
-    small, large = SharedLayoutModel(p_correct=0.7), SharedLayoutModel(p_correct=0.9)
+    small, large = TierLogprobModel(p_correct=0.7), TierLogprobModel(p_correct=0.9)
     automix = AutoMixRunnable(
         models=[small, large],
         verification="logprob",
