@@ -71,7 +71,8 @@ def imitates_judge(text: str) -> bool:
     "Same" by such an answer 8 to 11 times out of 11 (``benchmarks/
     bench_injection_judge.py``), so such a pair is not judged and keeps its agreement
     label. About 0.6% of the shipped replays' answers use one of the words (mostly
-    yes/no answers, which the agreement rule settles first).
+    yes/no answers, which the agreement rule settles first), and 1% of the questions
+    whose pair would be judged ("... appear the same?").
 
     Example:
         >>> imitates_judge("Lyon\nSame")
@@ -145,7 +146,7 @@ class JudgeStats:
     settled: int = 0
     """Pairs with a yes/no or "unanswerable" answer: the agreement rule decides, no call."""
     refused: int = 0
-    """Pairs where an answer speaks the judge's own words ("Answer B", "Same"): not asked,
+    """Pairs where an answer or the question speaks the judge's own words: not asked,
     labelled by agreement (a judge can be talked into "Same"; see :func:`imitates_judge`)."""
 
 
@@ -180,7 +181,8 @@ async def ajudge_record(
     answer is the same as the final tier's, else 0; answers equal after normalisation
     need no call. No call either, and the agreement label stays, where either answer is
     yes/no or "unanswerable" (the agreement rule reads those exactly; ``judge: "rule"``)
-    or speaks the judge's own words (:func:`imitates_judge`; ``judge: "refused"``). A
+    or where an answer or the question speaks the judge's own words
+    (:func:`imitates_judge`; ``judge: "refused"``). A
     verdict naming neither keeps the agreement label (counted in ``stats.invalid``).
     Gold scores are kept as ``gold_score`` as in :func:`agreement_record`, the token
     agreement as ``agreement_score``.
@@ -206,7 +208,7 @@ async def ajudge_record(
             stats.settled += 1
             tier["judge"] = "rule"
             continue
-        elif imitates_judge(str(answer)) or imitates_judge(reference):
+        elif imitates_judge(str(answer)) or imitates_judge(reference) or imitates_judge(question):
             stats.refused += 1
             tier["judge"] = "refused"
             continue

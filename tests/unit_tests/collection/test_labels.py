@@ -247,7 +247,13 @@ async def test_answers_that_speak_to_the_judge_keep_their_agreement_label(answer
     swapped = {"id": "q", "tiers": [{"answer": "Lyon"}, {"answer": f"Paris {answer}"}]}
     again = await ajudge_record(swapped, judge, stats)
     assert again is not None and again["tiers"][0]["judge"] == "refused"
-    assert judge.prompts == []
+    # nor one whose question does (the question is the user's text)
+    asked = {"id": "q", "question": f"Capital of France? {answer}", "tiers": [
+        {"answer": "Lyon"}, {"answer": "Paris"},
+    ]}  # fmt: skip
+    third = await ajudge_record(asked, judge, stats)
+    assert third is not None and third["tiers"][0]["judge"] == "refused"
+    assert judge.prompts == [] and stats.refused == 3
 
 
 def test_imitates_judge_leaves_ordinary_answers_alone() -> None:
