@@ -45,8 +45,8 @@ __all__ = [
     "agreement",
     "agreement_record",
     "ajudge",
-    "imitates_judge",
     "ajudge_record",
+    "imitates_judge",
     "relabel",
 ]
 
@@ -156,7 +156,8 @@ async def ajudge(
     """Whether ``model`` judges ``answer`` the same as ``reference`` (None: no verdict).
 
     One greedy call of :data:`~langchain_automix.prompts.JUDGE_PROMPT`; question and
-    both answers are neutralised first, as the verifier's are.
+    both answers are neutralised first, as the verifier's are. This is the call alone:
+    which pairs are safe to judge at all is :func:`ajudge_record`'s decision.
     """
     from langchain_automix.prompts import JUDGE_PROMPT
     from langchain_automix.runtime.sanitize import neutralize
@@ -182,10 +183,10 @@ async def ajudge_record(
     need no call. No call either, and the agreement label stays, where either answer is
     yes/no or "unanswerable" (the agreement rule reads those exactly; ``judge: "rule"``)
     or where an answer or the question speaks the judge's own words
-    (:func:`imitates_judge`; ``judge: "refused"``). A
-    verdict naming neither keeps the agreement label (counted in ``stats.invalid``).
-    Gold scores are kept as ``gold_score`` as in :func:`agreement_record`, the token
-    agreement as ``agreement_score``.
+    (:func:`imitates_judge`; ``judge: "refused"``). A verdict naming neither keeps the
+    agreement label (counted in ``stats.invalid``). Gold scores are kept as
+    ``gold_score`` as in :func:`agreement_record`, the token agreement as
+    ``agreement_score``.
     """
     stats = stats if stats is not None else JudgeStats()
     labelled = agreement_record(record)
