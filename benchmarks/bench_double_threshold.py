@@ -9,7 +9,7 @@ strength x training rows, 4,000 test rows per seed; each shipped two-tier real r
 half/half splits; costs 1/50) it fits ``DoubleThreshold`` by ΔIBC on the training rows,
 as the paper's library does, under two conventions:
 
-* half-open ``[low, high)`` (``inclusive=False``, the default before December 2026): a
+* half-open ``[low, high)`` (``inclusive=False``, the default before 2026-12-07): a
   band may hold one confidence value alone;
 * inclusive ``[low, high]`` (``inclusive=True``, today's default and the library's): every
   band spans at least two candidate values;

@@ -14,8 +14,9 @@ on the same answer carrying each payload below, two ways:
   itself (answers neutralised, as before December 7);
 * ``labelled``: :func:`~langchain_automix.collection.labels.ajudge_record`, the label a
   replay row gets: yes/no and "unanswerable" answers settled by the agreement rule, and
-  answers that speak the judge's words (:func:`~langchain_automix.collection.labels.
-  imitates_judge`) not judged (agreement label).
+  pairs whose answers or question speak the judge's words
+  (:func:`~langchain_automix.collection.labels.imitates_judge`) not judged (agreement
+  label).
 
 A flip is a label of 0 ("Different") on the clean answer that turns 1 ("Same").
 
