@@ -213,6 +213,29 @@ def _exact_top(q: Any, p: Any, ids: list[str]) -> list[list[str]]:
     return out
 
 
+def _workload(
+    docs: list[Any],
+    texts: list[str],
+    pvec: Any,
+    qtexts: list[str],
+    qvec: Any,
+    gold: list[str | None],
+    name: str,
+) -> Workload:
+    """A workload from documents (texts and vectors) and queries (texts and vectors)."""
+    return Workload(
+        docs=docs,
+        queries=qtexts,
+        gold=gold,
+        exact_top=_exact_top(qvec, pvec, [str(d.id) for d in docs]),
+        embeddings=CachedEmbeddings(
+            passages=dict(zip(texts, pvec, strict=True)),
+            queries=dict(zip(qtexts, qvec, strict=True)),
+        ),
+        name=name,
+    )
+
+
 def squad_workload() -> Workload:
     """The shipped corpus and questions, with cached E5 vectors."""
     from _retrieval import corpus_vectors, embed_cached, questions
@@ -229,18 +252,7 @@ def squad_workload() -> Workload:
         for d in load_corpus("squad11_paragraphs")
     ]
     assert [d.id for d in docs] == ids
-    emb = CachedEmbeddings(
-        passages=dict(zip(texts, pvec, strict=True)),
-        queries=dict(zip(qtexts, qvec, strict=True)),
-    )
-    return Workload(
-        docs=docs,
-        queries=qtexts,
-        gold=[item.context for item in items],
-        exact_top=_exact_top(qvec, pvec, ids),
-        embeddings=emb,
-        name="squad11",
-    )
+    return _workload(docs, texts, pvec, qtexts, qvec, [item.context for item in items], "squad11")
 
 
 def synthetic_workload(n: int, n_queries: int, kind: str = "random", seed: int = 0) -> Workload:
@@ -290,18 +302,7 @@ def synthetic_workload(n: int, n_queries: int, kind: str = "random", seed: int =
     docs = [
         Document(id=i, page_content=t, metadata={"pid": i}) for i, t in zip(ids, texts, strict=True)
     ]
-    emb = CachedEmbeddings(
-        passages=dict(zip(texts, pvec, strict=True)),
-        queries=dict(zip(qtexts, qvec, strict=True)),
-    )
-    return Workload(
-        docs=docs,
-        queries=qtexts,
-        gold=[None] * n_queries,
-        exact_top=_exact_top(qvec, pvec, ids),
-        embeddings=emb,
-        name=f"{kind}-{n}",
-    )
+    return _workload(docs, texts, pvec, qtexts, qvec, [None] * n_queries, f"{kind}-{n}")
 
 
 # --------------------------------------------------------------------------- stores
