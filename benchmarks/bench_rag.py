@@ -6,6 +6,10 @@ Three stages, run from the repository root::
     python benchmarks/bench_rag.py collect     # embedded pair on retrieved context (hours)
     python benchmarks/bench_rag.py evaluate    # the routing table
 
+Every stage writes to, and the next reads from, ``benchmarks/results`` (the committed
+run); ``--results DIR`` keeps a run of your own apart (copy ``bench_rag_ranks.jsonl`` and
+``bench_rag_top1_misses.jsonl`` there to re-evaluate the committed collection).
+
 **recall**: the 2,067 paragraphs of the shipped corpus (every paragraph of the 48 SQuAD
 1.1 dev articles, :func:`~langchain_automix.collection.datasets.load_corpus`) go into
 LangChain's ``InMemoryVectorStore`` with
@@ -57,13 +61,23 @@ from langchain_automix.evaluation import evaluate_policy, paired_interval, verif
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 GOLD_REPLAY = ROOT / "langchain_automix" / "data" / "replay_local_qwen_squad11.jsonl"
-RANKS = RESULTS / "bench_rag_ranks.jsonl"
-MISSES = RESULTS / "bench_rag_top1_misses.jsonl"
+
+
+def _ranks(results: Path) -> Path:
+    """Stage 1's per-question retrieval ranks, which stages 2 and 3 read."""
+    return results / "bench_rag_ranks.jsonl"
+
+
+def _misses(results: Path) -> Path:
+    """Stage 2's replay of the questions whose top paragraph is not the gold one."""
+    return results / "bench_rag_top1_misses.jsonl"
+
+
 TOP_K = 10
 COSTS = (1.0, 50.0)
 
 
-def recall() -> None:
+def recall(results: Path = RESULTS) -> None:
     """Stage 1: retrieval recall@k of the gold paragraph, and per-question ranks."""
     from langchain_core.vectorstores import InMemoryVectorStore
 
@@ -138,13 +152,13 @@ def recall() -> None:
     ]
     text = "\n".join(lines)
     print(text)
-    (RESULTS / "bench_rag_recall.txt").write_text(text + "\n")
-    RANKS.write_text("".join(json.dumps(r) + "\n" for r in ranks))
+    (results / "bench_rag_recall.txt").write_text(text + "\n")
+    _ranks(results).write_text("".join(json.dumps(r) + "\n" for r in ranks))
 
 
-def _misses_qa() -> Path:
+def _misses_qa(results: Path) -> Path:
     """The QA file of top-1 misses: each question with its retrieved paragraph as context."""
-    ranks = {r["id"]: r for r in map(json.loads, RANKS.read_text().splitlines())}
+    ranks = {r["id"]: r for r in map(json.loads, _ranks(results).read_text().splitlines())}
     by_id = {d.id: d for d in load_corpus()}
     out = CACHE / "rag_top1_misses_qa.jsonl"
     CACHE.mkdir(exist_ok=True)
@@ -161,26 +175,27 @@ def _misses_qa() -> Path:
     return out
 
 
-def collect(extra: list[str]) -> None:
+def collect(extra: list[str], results: Path = RESULTS) -> None:
     """Stage 2: run the embedded pair on the questions whose top-1 paragraph is not gold."""
-    data = _misses_qa()
+    data = _misses_qa(results)
     cmd = [sys.executable, "-m", "langchain_automix.cli.main", "collect", "--local"]
-    cmd += ["--data", str(data), "--out", str(MISSES), *extra]
+    cmd += ["--data", str(data), "--out", str(_misses(results)), *extra]
     print(" ".join(cmd), flush=True)
     raise SystemExit(subprocess.call(cmd))  # noqa: S603 - our own CLI, fixed arguments
 
 
-def _replays() -> tuple[ReplayDataset, ReplayDataset, np.ndarray]:
+def _replays(results: Path) -> tuple[ReplayDataset, ReplayDataset, np.ndarray]:
     """Gold-context and retrieved-context replays on the same questions, and the miss mask.
 
     While ``collect`` is under way, only the questions before the first miss not yet
     collected count (file order), so hits and misses stay in their true proportion.
     """
     gold_rows = [json.loads(line) for line in GOLD_REPLAY.read_text().splitlines() if line]
-    ranks = {r["id"]: r for r in map(json.loads, RANKS.read_text().splitlines())}
+    ranks = {r["id"]: r for r in map(json.loads, _ranks(results).read_text().splitlines())}
     fresh = {}
-    if MISSES.exists():
-        fresh = {r["id"]: r for r in map(json.loads, MISSES.read_text().splitlines()) if r}
+    if _misses(results).exists():
+        lines = _misses(results).read_text().splitlines()
+        fresh = {r["id"]: r for r in map(json.loads, lines) if r}
     gold, retrieved, miss = [], [], []
     for row in gold_rows:
         hit = ranks[row["id"]]["gold_rank"] == 1
@@ -260,9 +275,9 @@ def _fits() -> dict[str, Callable[[], Any]]:
     }
 
 
-def evaluate(seeds: int) -> None:
+def evaluate(seeds: int, results: Path = RESULTS) -> None:
     """Stage 3: quality, signal AUROC and routing, gold vs retrieved context."""
-    gold, retrieved, miss = _replays()
+    gold, retrieved, miss = _replays(results)
     n_miss = int(miss.sum())
     lines = [
         f"# AutoMix on retrieved (top-1, E5 + InMemoryVectorStore) vs gold context: "
@@ -309,8 +324,8 @@ def evaluate(seeds: int) -> None:
             lines.append(_row(label, f"automix-llm {lib}", np.array(dibc), rng, "", None, None))
     text = "\n".join(lines)
     print(text)
-    (RESULTS / "bench_rag.txt").write_text(text + "\n")
-    (RESULTS / "bench_rag.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (results / "bench_rag.txt").write_text(text + "\n")
+    (results / "bench_rag.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
 
 
 def _row(
@@ -335,13 +350,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("stage", choices=("recall", "collect", "evaluate"))
     parser.add_argument("--seeds", type=int, default=10, help="evaluate: half/half splits")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="directory of every stage's outputs and of the files the next stage reads "
+        "(default benchmarks/results: the committed run)",
+    )
     args, extra = parser.parse_known_args()
+    args.results.mkdir(parents=True, exist_ok=True)
     if args.stage == "recall":
-        recall()
+        recall(args.results)
     elif args.stage == "collect":
-        collect(extra)
+        collect(extra, args.results)
     else:
-        evaluate(args.seeds)
+        evaluate(args.seeds, args.results)
 
 
 if __name__ == "__main__":
