@@ -38,7 +38,9 @@ class DoubleThreshold(MetaVerifier):
     Very low confidence often marks queries no model can answer ("hopeless"), so
     escalating them wastes money; very high confidence marks answers that are right.
     The band in between is escalated. :meth:`fit` searches all pairs ``low < high`` of
-    the candidate values (observed confidences plus 0 and 1, or ``i / grid``).
+    the candidate values: the observed confidences plus 0 and 1, or with ``grid`` the
+    library's points ``i / grid`` for ``i = 0 .. grid - 1`` (they stop short of 1), so
+    that ``DoubleThreshold(grid=8)`` reproduces automix-llm's ``DoubleThreshold(num_bins=8)``.
 
     Both ends are included by default, the paper library's convention. That also makes
     every fitted band span at least two candidate values: a half-open band ``[low,
@@ -94,8 +96,11 @@ class DoubleThreshold(MetaVerifier):
         return np.asarray((c >= self.low) & upper)
 
     def _pairs(self, data: ReplayDataset) -> np.ndarray:
-        cap = 512 if data.n_tiers == 2 else N_TIER_CANDIDATES
-        v = candidate_values(data.confidences.reshape(-1), self.grid, cap)
+        if self.grid is not None:  # the library's points, which stop short of 1
+            v = np.arange(self.grid) * (1.0 / self.grid)
+        else:
+            cap = 512 if data.n_tiers == 2 else N_TIER_CANDIDATES
+            v = candidate_values(data.confidences.reshape(-1), None, cap)
         i, j = np.triu_indices(v.size, k=1)
         return np.stack([v[i], v[j]], axis=1)
 

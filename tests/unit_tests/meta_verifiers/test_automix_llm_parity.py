@@ -87,6 +87,35 @@ def test_strict_convention_differs_on_ties() -> None:
     assert np.array_equal(strict != inclusive, ties)
 
 
+@pytest.mark.parametrize(
+    ("num_bins", "seed", "strength"), [(8, 0, 1.0), (10, 1, 0.55), (8, 6, 0.15)]
+)
+def test_double_threshold_matches_library(num_bins: int, seed: int, strength: float) -> None:
+    from langchain_automix.meta_verifiers import DoubleThreshold
+
+    data = synthetic_replay(1200, seed=seed, verifier_strength=strength)
+    train, test = data.split(400, seed=seed)
+    best, res = library_run(automix.DoubleThreshold(num_bins=num_bins), train, test)
+
+    policy = DoubleThreshold(grid=num_bins).fit(train, costs=(1, 50))  # inclusive by default
+    assert (policy.low, policy.high) == pytest.approx(tuple(best), abs=1e-12)
+    assert_same_as_library(policy, test, res)
+
+
+def test_double_threshold_matches_library_on_small_weak_samples() -> None:
+    """Where a band up to 1.0 used to be picked (50 rows, a weak verifier)."""
+    from langchain_automix.meta_verifiers import DoubleThreshold
+
+    for seed in (6, 10, 15, 27, 29):
+        train = synthetic_replay(50, seed=seed, verifier_strength=0.15)
+        test = synthetic_replay(1000, seed=10_000 + seed, verifier_strength=0.15)
+        best, res = library_run(automix.DoubleThreshold(num_bins=8), train, test)
+        policy = DoubleThreshold(grid=8).fit(train, costs=(1, 50))
+        assert policy.high < 1.0
+        assert (policy.low, policy.high) == pytest.approx(tuple(best), abs=1e-12)
+        assert_same_as_library(policy, test, res)
+
+
 @pytest.mark.parametrize(("num_bins", "seed"), [(8, 0), (10, 1), (6, 5)])
 def test_triple_threshold_matches_library(num_bins: int, seed: int) -> None:
     from langchain_automix.meta_verifiers import TripleThreshold
