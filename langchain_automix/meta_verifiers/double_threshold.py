@@ -21,7 +21,11 @@ from langchain_automix.meta_verifiers.base import (
     current_confidence,
     register_meta_verifier,
 )
-from langchain_automix.meta_verifiers.threshold import N_TIER_CANDIDATES, candidate_values
+from langchain_automix.meta_verifiers.threshold import (
+    N_TIER_CANDIDATES,
+    band_points,
+    candidate_values,
+)
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
@@ -96,8 +100,8 @@ class DoubleThreshold(MetaVerifier):
         return np.asarray((c >= self.low) & upper)
 
     def _pairs(self, data: ReplayDataset) -> np.ndarray:
-        if self.grid is not None:  # the library's points, which stop short of 1
-            v = np.arange(self.grid) * (1.0 / self.grid)
+        if self.grid is not None:
+            v = band_points(self.grid)
         else:
             cap = 512 if data.n_tiers == 2 else N_TIER_CANDIDATES
             v = candidate_values(data.confidences.reshape(-1), None, cap)

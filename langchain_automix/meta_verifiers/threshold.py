@@ -47,6 +47,15 @@ def candidate_values(conf: np.ndarray, grid: int | None, max_values: int = 512) 
     return np.unique(np.concatenate([[0.0], values, [1.0]]))
 
 
+def band_points(grid: int) -> np.ndarray:
+    """The paper library's band ends ``i / grid`` for ``i = 0 .. grid - 1`` (short of 1).
+
+    automix-llm's ``DoubleThreshold`` and ``TripleThreshold`` search these; its
+    ``Threshold`` also includes 1 (:func:`candidate_values`).
+    """
+    return np.arange(grid) * (1.0 / grid)
+
+
 @register_meta_verifier
 class Threshold(MetaVerifier):
     """Escalate when the verifier confidence is below a threshold.

@@ -16,7 +16,7 @@ from langchain_automix.meta_verifiers.base import (
     current_confidence,
     register_meta_verifier,
 )
-from langchain_automix.meta_verifiers.threshold import candidate_values
+from langchain_automix.meta_verifiers.threshold import band_points, candidate_values
 
 if TYPE_CHECKING:
     from langchain_automix.calibration.metrics import CostSpec
@@ -91,7 +91,7 @@ class TripleThreshold(MetaVerifier):
 
     def _triples(self, data: ReplayDataset) -> np.ndarray:
         if self.grid is not None:
-            v = np.arange(self.grid) * (1.0 / self.grid)
+            v = band_points(self.grid)
         else:
             v = candidate_values(data.confidences.reshape(-1), None, MAX_CANDIDATES)
         i, j, k = (a.reshape(-1) for a in np.meshgrid(*(np.arange(v.size),) * 3, indexing="ij"))
