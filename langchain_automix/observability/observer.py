@@ -39,6 +39,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Mapping
@@ -87,20 +88,24 @@ def result_of(output: Any) -> AutoMixResult | None:
 
 
 _COUNTED_BY = "_automix_counted_by"
-"""Attribute of an exception that lists the observers which counted it.
+"""Attribute of an exception that lists the observers (their serial numbers) which
+counted it.
 
 One failure passes through several runs (the node, the graph, a chain around it) and is
 counted once, at the innermost run that can count it. The mark lives on the exception
 itself: recognising it by ``id()`` counted 4 of 60 failed queries, because a freed
-exception's id is soon reused by the next one's."""
+exception's id is soon reused by the next one's. Serial numbers, not the observers, so
+the exception still pickles."""
+
+_SERIALS = itertools.count()
 
 
-def _mark_counted(error: BaseException, observer: AutoMixObserver) -> None:
+def _mark_counted(error: BaseException, serial: int) -> None:
     counted = getattr(error, _COUNTED_BY, None)
     if counted is None:
         counted = []
         setattr(error, _COUNTED_BY, counted)
-    counted.append(observer)
+    counted.append(serial)
 
 
 class AutoMixObserver(BaseCallbackHandler):
@@ -139,6 +144,7 @@ class AutoMixObserver(BaseCallbackHandler):
         self._nodes: dict[UUID, tuple[str, float]] = {}
         self._chats: dict[UUID, tuple[float, Any]] = {}
         self._reported: set[UUID] = set()  # open runs of ``_runs`` whose query was reported
+        self._serial = next(_SERIALS)  # marks the failures this observer counted
 
     def on_chain_start(
         self,
@@ -287,7 +293,7 @@ class AutoMixObserver(BaseCallbackHandler):
         parent_run_id: UUID | None,
         started: tuple[float, Any],
     ) -> None:
-        if self in getattr(error, _COUNTED_BY, ()):  # seen at an inner run already
+        if self._serial in getattr(error, _COUNTED_BY, ()):  # seen at an inner run already
             return
         if isinstance(error, AutoMixInputError):
             outcome, partial = "input_error", None
@@ -297,7 +303,7 @@ class AutoMixObserver(BaseCallbackHandler):
             outcome, partial = "error", None
         else:  # a failure inside the chain: counted where it reaches the root
             return
-        _mark_counted(error, self)
+        _mark_counted(error, self._serial)
         seconds = time.perf_counter() - started[0]
         if self.metrics is not None:
             self._sink("metrics", self.metrics.observe_failure, outcome, partial, seconds=seconds)

@@ -249,3 +249,17 @@ def test_every_failed_query_is_counted_however_python_reuses_error_ids(tmp_path:
     assert s.outcomes() == {"input_error": n}
     assert len(s.rows()) == n
     s.assert_nothing_left()
+
+
+def test_a_counted_failure_still_pickles(tmp_path: Path) -> None:
+    import pickle
+
+    s = observed(tmp_path)
+    automix = AutoMixRunnable(models=[ScriptedChatModel(), ScriptedChatModel()])
+    with pytest.raises(AutoMixInputError) as caught:
+        automix.invoke({"question": "", "context": "x"}, {"callbacks": [s.observer]})
+    assert s.outcomes() == {"input_error": 1}
+    # the mark on the exception is plain data, not the observer (locks, registries)
+    mark = vars(caught.value)["_automix_counted_by"]
+    assert mark and all(type(x) is int for x in mark)
+    assert pickle.loads(pickle.dumps(vars(caught.value))) == vars(caught.value)
