@@ -195,21 +195,24 @@ async def ajudge_record(
     tiers = labelled["tiers"]
     reference = str(tiers[-1]["answer"])
     question = str(record.get("question") or "")
+    # what the reference and the question say holds for every cheaper tier's pair
+    reference_norm, reference_rule = normalize_answer(reference), _rule_kind(reference)
+    scaffold = imitates_judge(reference) or imitates_judge(question)
     for tier in tiers[:-1]:
         tier["agreement_score"] = tier["score"]
         answer = tier.get("answer")
         if answer is None:
             continue
-        if normalize_answer(str(answer)) == normalize_answer(reference):
+        if normalize_answer(str(answer)) == reference_norm:
             stats.identical += 1
             verdict: bool | None = True
-        elif _rule_kind(str(answer)) or _rule_kind(reference):
+        elif reference_rule or _rule_kind(str(answer)):
             # yes against no, or an abstention against an answer: the rule is exact,
             # where the embedded judge called "yes" and "no" the same
             stats.settled += 1
             tier["judge"] = "rule"
             continue
-        elif imitates_judge(str(answer)) or imitates_judge(reference) or imitates_judge(question):
+        elif scaffold or imitates_judge(str(answer)):
             stats.refused += 1
             tier["judge"] = "refused"
             continue
