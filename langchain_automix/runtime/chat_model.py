@@ -37,6 +37,7 @@ against the schema first. When it does not parse, the query escalates (a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import uuid
@@ -826,8 +827,9 @@ class ChatAutoMix(BaseChatModel):
         thread_id = kwargs.pop(_THREAD_KWARG, None)
         config = self._config(run_manager, thread_id, kwargs.pop(_STREAM_KWARG, None))
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=True)
-        for event in drive(self.automix.graph, state, config, ctx):
-            yield from self._chunks(event, call)
+        with contextlib.closing(drive(self.automix.graph, state, config, ctx)) as events:
+            for event in events:
+                yield from self._chunks(event, call)
 
     async def _astream(
         self,
@@ -839,9 +841,10 @@ class ChatAutoMix(BaseChatModel):
         thread_id = kwargs.pop(_THREAD_KWARG, None)
         config = self._config(run_manager, thread_id, kwargs.pop(_STREAM_KWARG, None))
         state, ctx, call = self._prepare(messages, stop, kwargs, stream=True)
-        async for event in adrive(self.automix.graph, state, config, ctx):
-            for chunk in self._chunks(event, call):
-                yield chunk
+        async with contextlib.aclosing(adrive(self.automix.graph, state, config, ctx)) as events:
+            async for event in events:
+                for chunk in self._chunks(event, call):
+                    yield chunk
 
     def _chunks(
         self, event: AIMessageChunk | AutoMixResult, call: _Call

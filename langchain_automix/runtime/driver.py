@@ -29,7 +29,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 from langchain_core.messages import AIMessageChunk
@@ -132,7 +132,7 @@ class _Run:
 
 def drive(
     graph: Any, state: InputState, config: RunnableConfig, ctx: AutoMixContext
-) -> Iterator[Event]:
+) -> Generator[Event, None, None]:
     """Run one query through ``graph``: the final tier's tokens, then the result.
 
     Args:
@@ -166,7 +166,7 @@ def drive(
 
 async def adrive(
     graph: Any, state: InputState, config: RunnableConfig, ctx: AutoMixContext
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Async twin of :func:`drive`."""
     run = _Run(graph, config, ctx)
     lock = (
@@ -191,19 +191,26 @@ async def adrive(
         yield run.result()
 
 
-def drive_to_result(events: Iterator[Event]) -> AutoMixResult:
-    """The result of a driven run whose tokens nobody reads (``invoke``)."""
-    for event in events:
-        if isinstance(event, AutoMixResult):
-            return event
+def drive_to_result(events: Generator[Event, None, None]) -> AutoMixResult:
+    """The result of a driven run whose tokens nobody reads (``invoke``).
+
+    The driver is closed before the result is returned, so the thread's run lock (and
+    an async SQLite connection's lease) is released by the call that took it, not
+    whenever the garbage collector finalizes a suspended generator.
+    """
+    with contextlib.closing(events):
+        for event in events:
+            if isinstance(event, AutoMixResult):
+                return event
     raise RuntimeError("the AutoMix driver ended without a result")  # pragma: no cover
 
 
-async def adrive_to_result(events: AsyncIterator[Event]) -> AutoMixResult:
+async def adrive_to_result(events: AsyncGenerator[Event, None]) -> AutoMixResult:
     """Async twin of :func:`drive_to_result`."""
-    async for event in events:
-        if isinstance(event, AutoMixResult):
-            return event
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if isinstance(event, AutoMixResult):
+                return event
     raise RuntimeError("the AutoMix driver ended without a result")  # pragma: no cover
 
 

@@ -107,6 +107,42 @@ def _missing(backend: str, exc: ImportError) -> ImportError:
 _PG_CONN_KWARGS: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
 
 
+@contextlib.contextmanager
+def _schema_lock(path: str) -> Iterator[None]:
+    """Hold ``<database>.setup.lock`` while a connection creates the checkpoint tables.
+
+    Processes that open a fresh SQLite file at the same moment (server workers, a
+    script beside a server) each ran the setup script at once and now and then took
+    each other's locks ("database is locked"); taking turns they do not.
+    """
+    import fcntl
+
+    fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # drops the lock
+
+
+@contextlib.asynccontextmanager
+async def _aschema_lock(path: str) -> AsyncIterator[None]:
+    """Async twin of :func:`_schema_lock` (waits without blocking the event loop)."""
+    import fcntl
+
+    fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(_POLL_S)
+        yield
+    finally:
+        os.close(fd)
+
+
 class UrlCheckpointer(BaseCheckpointSaver[str]):
     """A LangGraph checkpointer on a SQLite file or a Postgres database, sync and async.
 
@@ -134,6 +170,9 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             weakref.WeakKeyDictionary()
         )
         self._leases: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
         if self.backend == "sqlite":
@@ -165,7 +204,11 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             conn = sqlite3.connect(self._path, check_same_thread=False, timeout=30.0)
             self._sync_closers.append(conn.close)
             saver: BaseCheckpointSaver[str] = SqliteSaver(conn, serde=self.serde)
-            saver.setup()  # type: ignore[attr-defined]
+            lock = (
+                _schema_lock(self._path) if self._path != ":memory:" else contextlib.nullcontext()
+            )
+            with lock:
+                saver.setup()  # type: ignore[attr-defined]
             return saver
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
@@ -190,6 +233,20 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         saver = self._async.get(loop)
         if saver is not None:
             return saver
+        # one opening per loop at a time: concurrent first runs each opened a connection
+        # and ran the schema setup side by side, and now and then took each other's
+        # SQLite locks ("database is locked"; the failed connection's thread then kept
+        # the process alive). Across processes, :func:`_schema_lock` takes turns.
+        with self._lock:
+            opening = self._opening.setdefault(loop, asyncio.Lock())
+        async with opening:
+            saver = self._async.get(loop)
+            if saver is None:
+                saver = await self._open_async()
+                self._async[loop] = saver
+            return saver
+
+    async def _open_async(self) -> Any:
         if self.backend == "sqlite":
             try:
                 import aiosqlite
@@ -197,31 +254,38 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             except ImportError as exc:
                 raise _missing("sqlite", exc) from exc
             conn = aiosqlite.connect(self._path, timeout=30.0)
-            saver = AsyncSqliteSaver(conn, serde=self.serde)
-            await saver.setup()
-        else:
-            try:
-                from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-                from psycopg.rows import dict_row
-                from psycopg_pool import AsyncConnectionPool
-            except ImportError as exc:
-                raise _missing("postgres", exc) from exc
-            pool: Any = AsyncConnectionPool(
-                self.url,
-                min_size=1,
-                max_size=self.pool_size,
-                kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
-                open=False,
+            saver: Any = AsyncSqliteSaver(conn, serde=self.serde)
+            lock = (
+                _aschema_lock(self._path) if self._path != ":memory:" else contextlib.nullcontext()
             )
-            await pool.open()
-            saver = AsyncPostgresSaver(pool, serde=self.serde)
-            await saver.setup()
-        # another task of this loop may have opened one meanwhile: keep the first, close
-        # ours (an open SQLite connection's thread would keep the process alive)
-        kept = self._async.setdefault(loop, saver)
-        if kept is not saver:
-            await saver.conn.close()  # an aiosqlite connection, or a Postgres pool
-        return kept
+            try:
+                async with lock:
+                    await saver.setup()
+            except BaseException:
+                await conn.close()  # its worker thread would keep the process alive
+                raise
+            return saver
+        try:
+            from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+            from psycopg.rows import dict_row
+            from psycopg_pool import AsyncConnectionPool
+        except ImportError as exc:
+            raise _missing("postgres", exc) from exc
+        pool: Any = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self.pool_size,
+            kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
+            open=False,
+        )
+        await pool.open()
+        pg = AsyncPostgresSaver(pool, serde=self.serde)
+        try:
+            await pg.setup()
+        except BaseException:
+            await pool.close()
+            raise
+        return pg
 
     @contextlib.asynccontextmanager
     async def alease(self) -> AsyncIterator[None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal, Union, cast
@@ -573,8 +574,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     ) -> Iterator[AIMessageChunk]:
         state = self._coerce(_single(inputs))
         ctx = replace(self._context, stream_final=True)
-        for event in drive(self.graph, state, config, ctx):
-            yield from _chunks(event)
+        with contextlib.closing(drive(self.graph, state, config, ctx)) as events:
+            for event in events:
+                yield from _chunks(event)
 
     async def _astream_run(
         self,
@@ -587,9 +589,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
             value = item
         state = self._coerce(value)
         ctx = replace(self._context, stream_final=True)
-        async for event in adrive(self.graph, state, config, ctx):
-            for chunk in _chunks(event):
-                yield chunk
+        async with contextlib.aclosing(adrive(self.graph, state, config, ctx)) as events:
+            async for event in events:
+                for chunk in _chunks(event):
+                    yield chunk
 
     def stream(
         self, input: AutoMixInputLike, config: RunnableConfig | None = None, **kwargs: Any

@@ -410,3 +410,92 @@ asyncio.run(main())
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Paris"
+
+
+async def test_concurrent_first_runs_of_a_loop_open_one_sqlite_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent first runs each opened a connection and ran the schema setup side by
+    side on a fresh file; now and then they took each other's locks ("database is
+    locked" after the 30 s busy timeout, and the loser's worker thread then kept the
+    process from exiting: the CI hang of ``test_an_async_sqlite_run_lets_the_process_exit``).
+    """
+    import aiosqlite
+
+    opened: list[Any] = []
+    real_connect = aiosqlite.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
+    automix, small, _ = make(checkpointer_from_url(f"sqlite:///{tmp_path / 'c.db'}"), [CORRECT])
+    queries = [automix.ainvoke(QUERY, {"configurable": {"thread_id": f"t{i}"}}) for i in range(4)]
+    answers = await asyncio.gather(*queries)
+    assert [a.content for a in answers] == ["Paris"] * 4
+    assert len(opened) == 1  # the four runs shared one connection (four before)
+    opened[0]._thread.join(timeout=10)  # the last run out closed it: its thread ends
+    assert not opened[0]._thread.is_alive()
+
+
+async def test_a_failed_sqlite_setup_closes_its_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection whose schema setup fails is closed, not left to keep the process alive."""
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    opened: list[Any] = []
+    real_connect = aiosqlite.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    async def locked_setup(self: Any) -> None:
+        await self.conn  # connected (its worker thread running), then the setup fails
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
+    monkeypatch.setattr(AsyncSqliteSaver, "setup", locked_setup)
+    automix, small, _ = make(checkpointer_from_url(f"sqlite:///{tmp_path / 'c.db'}"), [CORRECT])
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await automix.ainvoke(QUERY, {"configurable": {"thread_id": "t"}})
+    assert len(opened) == 1
+    opened[0]._thread.join(timeout=10)
+    assert not opened[0]._thread.is_alive()
+    assert calls(small) == (0, 0)  # nothing was asked before the database was open
+
+
+async def test_processes_take_turns_creating_the_checkpoint_tables(tmp_path: Path) -> None:
+    """Another process creating the tables (holding ``<db>.setup.lock``) is waited for:
+    setups run side by side in several processes now and then failed with "database
+    is locked" (1 of 60 processes, four at a time on fresh files)."""
+    import fcntl
+    import os
+
+    db = tmp_path / "c.db"
+    automix, small, _ = make(checkpointer_from_url(f"sqlite:///{db}"), [CORRECT])
+    other = os.open(f"{db}.setup.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)  # "another process" is setting the database up
+    try:
+        run = asyncio.ensure_future(automix.ainvoke(QUERY, {"configurable": {"thread_id": "t"}}))
+        await asyncio.sleep(0.3)
+        assert not run.done() and calls(small) == (0, 0)
+    finally:
+        os.close(other)
+    assert (await run).content == "Paris"
+    sync_automix, _, _ = make(checkpointer_from_url(f"sqlite:///{db}"), [CORRECT])
+    other = os.open(f"{db}.setup.lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        loop = asyncio.get_running_loop()
+        sync_run = loop.run_in_executor(
+            None, lambda: sync_automix.invoke(QUERY, {"configurable": {"thread_id": "u"}})
+        )
+        await asyncio.sleep(0.3)
+        assert not sync_run.done()
+    finally:
+        os.close(other)
+    assert (await sync_run).content == "Paris"
