@@ -30,6 +30,12 @@ class AutoMixInputError(AutoMixError, ValueError):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
+        self.message = message
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its two arguments: a worker process (server workers, a process
+        # pool running a batch) can send it back to its parent
+        return (type(self), (self.field, self.message))
 
 
 class AutoMixModelError(AutoMixError, RuntimeError):

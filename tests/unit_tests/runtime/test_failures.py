@@ -1,6 +1,6 @@
 import pytest
 
-from langchain_automix import AutoMixModelError, AutoMixRunnable, CostModel
+from langchain_automix import AutoMixInputError, AutoMixModelError, AutoMixRunnable, CostModel
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, ScriptedChatModel
 
 QUERY = {"question": "q?", "context": "c"}
@@ -105,3 +105,15 @@ def test_model_error_pickles_with_partial() -> None:
         AutoMixRunnable(models=[small, large], num_verifications=1).invoke(QUERY)
     again = pickle.loads(pickle.dumps(info.value))
     assert again.partial is not None and again.partial.answer == "g"
+
+
+def test_input_error_pickles_with_its_field() -> None:
+    """A worker process can send a rejected input's error back to its parent."""
+    import pickle
+
+    automix = AutoMixRunnable(models=[ScriptedChatModel(), ScriptedChatModel()])
+    with pytest.raises(AutoMixInputError) as info:
+        automix.invoke({"question": ""})
+    again = pickle.loads(pickle.dumps(info.value))
+    assert type(again) is AutoMixInputError
+    assert (again.field, str(again)) == (info.value.field, str(info.value))
