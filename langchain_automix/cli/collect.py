@@ -66,7 +66,9 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--logprob-verifier",
         action="store_true",
-        help="also record the one-call logprob verifier's P(Correct) (signal logprob_verifier)",
+        help="also record the one-call logprob verifier's P(Correct) (signal "
+        "logprob_verifier), under --verify-prompt when given (as a live "
+        "verification='logprob' asks), else the decision-only prompt",
     )
     add_verify_prompt_option(p, "docs/verification.md")
     add_verify_grammar_option(p, "see docs/verification.md for cost and AUROC")

@@ -73,7 +73,7 @@ from langchain_automix.runtime.verification import (
     check_grammar_model,
     verify_mode,
 )
-from langchain_automix.runtime.verification_logprob import alogprob_verify
+from langchain_automix.runtime.verification_logprob import alogprob_verify_settings
 
 __all__ = [
     "CollectStats",
@@ -364,13 +364,20 @@ async def collect_one(
         if not final:
             verifier = tier.verifier or tier.model
             if logprob_verifier:
-                lp = await alogprob_verify(
+                lp = await alogprob_verify_settings(
                     # the logprob verifier reads a chat reply's top logprobs
                     verifier if mode == "chat" else tier.model,
                     question=item.question,
                     context=item.context,
                     answer=attempt.answer or "",
-                    seed=qseed,
+                    # as a live ``verification="logprob"`` asks: the verification
+                    # prompt when one is given, else the decision-only one
+                    settings=VerifierSettings(
+                        seed=qseed,
+                        max_tokens=verify_max_tokens,
+                        prompt=verify_prompt,
+                        method="logprob",
+                    ),
                 )
                 if lp.n_valid:
                     signals = {**attempt.signals, "logprob_verifier": float(lp.confidence)}

@@ -179,3 +179,26 @@ def test_unknown_verification_method_is_rejected() -> None:
         AutoMixRunnable(models=[LogprobModel(), LogprobModel()], verification="vibes")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="'sampling' or 'logprob'"):
         VerifierSettings(method="vibes")  # type: ignore[arg-type]
+
+
+async def test_collect_records_the_logprob_verifier_under_the_chosen_prompt() -> None:
+    """``automix collect --logprob-verifier --verify-prompt shared`` asks as a live
+    ``verification="logprob"`` with that prompt does (it sent the decision-only prompt)."""
+    from langchain_automix.collection.collect import Tier, collect_one
+    from langchain_automix.collection.datasets import QAItem
+    from langchain_automix.prompts import SHARED_PREFIX_VERIFY_PROMPT, SHARED_VERIFY_REQUEST
+
+    small, large = TierLogprobModel(p_correct=0.7), TierLogprobModel(p_correct=0.9)
+    item = QAItem(id="q1", question="Capital?", context="Paris is it.", answers=("Paris",))
+    row = await collect_one(
+        item,
+        [Tier("s", small), Tier("l", large)],
+        k=1,
+        logprob_verifier=True,
+        verify_prompt=SHARED_PREFIX_VERIFY_PROMPT,
+    )
+    assert row["tiers"][0]["signals"]["logprob_verifier"] == pytest.approx(0.7)
+    logprob_calls = [c for c in small.seen if c.get("logprobs")]
+    assert len(logprob_calls) == 1
+    assert logprob_calls[0]["roles"] == ["system", "human", "ai", "human"]
+    assert logprob_calls[0]["last"] == SHARED_VERIFY_REQUEST
