@@ -107,40 +107,81 @@ def _missing(backend: str, exc: ImportError) -> ImportError:
 _PG_CONN_KWARGS: dict[str, Any] = {"autocommit": True, "prepare_threshold": 0}
 
 
+_PG_SETUP_LOCK = (0x41754D78, 0)
+"""The Postgres advisory lock (two-int form: a space apart from the one-bigint thread
+locks of :class:`_ProcessLock`) held while one process creates or migrates the tables."""
+
+
 @contextlib.contextmanager
-def _schema_lock(path: str) -> Iterator[None]:
-    """Hold ``<database>.setup.lock`` while a connection creates the checkpoint tables.
+def _schema_lock(url: str, backend: str, path: str) -> Iterator[None]:
+    """Hold the database's setup lock while this process creates the checkpoint tables.
 
-    Processes that open a fresh SQLite file at the same moment (server workers, a
-    script beside a server) each ran the setup script at once and now and then took
-    each other's locks ("database is locked"); taking turns they do not.
+    Processes that open a fresh database at the same moment (server workers, replicas,
+    a script beside a server) each ran LangGraph's setup at once: on SQLite now and then
+    "database is locked" (1 of 60 processes, four at a time), on Postgres a duplicate
+    key in ``checkpoint_migrations`` or ``pg_type`` (7 of 24). Taking turns, the later
+    ones find the tables made. SQLite: ``flock`` on ``<database>.setup.lock``; Postgres:
+    ``pg_advisory_lock`` on a connection of its own.
     """
-    import fcntl
+    if backend == "sqlite":
+        if path == ":memory:":
+            yield
+            return
+        import fcntl
 
-    fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # drops the lock
+        fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # drops the lock
+        return
+    import psycopg
+
+    with psycopg.connect(url, **_PG_CONN_KWARGS) as conn:
+        # polled, not a blocking pg_advisory_lock: a session waiting inside a query holds
+        # a transaction, and the setup's CREATE INDEX CONCURRENTLY waits for every open
+        # transaction to end (a blocking wait deadlocked four processes in four of six
+        # rounds)
+        while True:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s, %s)", _PG_SETUP_LOCK).fetchone()
+            if row and row[0]:
+                break
+            time.sleep(_POLL_S)
+        yield  # closing the session drops the lock
 
 
 @contextlib.asynccontextmanager
-async def _aschema_lock(path: str) -> AsyncIterator[None]:
+async def _aschema_lock(url: str, backend: str, path: str) -> AsyncIterator[None]:
     """Async twin of :func:`_schema_lock` (waits without blocking the event loop)."""
-    import fcntl
+    if backend == "sqlite":
+        if path == ":memory:":
+            yield
+            return
+        import fcntl
 
-    fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+        fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    await asyncio.sleep(_POLL_S)
+            yield
+        finally:
+            os.close(fd)
+        return
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(url, **_PG_CONN_KWARGS) as conn:
         while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            cur = await conn.execute("SELECT pg_try_advisory_lock(%s, %s)", _PG_SETUP_LOCK)
+            row = await cur.fetchone()
+            if row and row[0]:
                 break
-            except BlockingIOError:
-                await asyncio.sleep(_POLL_S)
+            await asyncio.sleep(_POLL_S)
         yield
-    finally:
-        os.close(fd)
 
 
 class UrlCheckpointer(BaseCheckpointSaver[str]):
@@ -187,6 +228,12 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         """Create the checkpoint tables now (else done on first use); idempotent."""
         self._sync_saver()
 
+    def _schema_lock(self) -> contextlib.AbstractContextManager[None]:
+        return _schema_lock(self.url, self.backend, getattr(self, "_path", ""))
+
+    def _aschema_lock(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return _aschema_lock(self.url, self.backend, getattr(self, "_path", ""))
+
     def _sync_saver(self) -> BaseCheckpointSaver[str]:
         with self._lock:
             if self._sync is None:
@@ -202,13 +249,14 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             except ImportError as exc:
                 raise _missing("sqlite", exc) from exc
             conn = sqlite3.connect(self._path, check_same_thread=False, timeout=30.0)
-            self._sync_closers.append(conn.close)
             saver: BaseCheckpointSaver[str] = SqliteSaver(conn, serde=self.serde)
-            lock = (
-                _schema_lock(self._path) if self._path != ":memory:" else contextlib.nullcontext()
-            )
-            with lock:
-                saver.setup()  # type: ignore[attr-defined]
+            try:
+                with self._schema_lock():
+                    saver.setup()  # type: ignore[attr-defined]
+            except BaseException:
+                conn.close()
+                raise
+            self._sync_closers.append(conn.close)
             return saver
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
@@ -223,9 +271,14 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
             open=True,
         )
-        self._sync_closers.append(pool.close)
         pg = PostgresSaver(pool, serde=self.serde)
-        pg.setup()
+        try:
+            with self._schema_lock():
+                pg.setup()
+        except BaseException:
+            pool.close()
+            raise
+        self._sync_closers.append(pool.close)
         return pg
 
     async def _async_saver(self) -> Any:
@@ -236,7 +289,7 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         # one opening per loop at a time: concurrent first runs each opened a connection
         # and ran the schema setup side by side, and now and then took each other's
         # SQLite locks ("database is locked"; the failed connection's thread then kept
-        # the process alive). Across processes, :func:`_schema_lock` takes turns.
+        # the process alive). Across processes, :func:`_aschema_lock` takes turns.
         with self._lock:
             opening = self._opening.setdefault(loop, asyncio.Lock())
         async with opening:
@@ -255,11 +308,8 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
                 raise _missing("sqlite", exc) from exc
             conn = aiosqlite.connect(self._path, timeout=30.0)
             saver: Any = AsyncSqliteSaver(conn, serde=self.serde)
-            lock = (
-                _aschema_lock(self._path) if self._path != ":memory:" else contextlib.nullcontext()
-            )
             try:
-                async with lock:
+                async with self._aschema_lock():
                     await saver.setup()
             except BaseException:
                 await conn.close()  # its worker thread would keep the process alive
@@ -281,7 +331,8 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         await pool.open()
         pg = AsyncPostgresSaver(pool, serde=self.serde)
         try:
-            await pg.setup()
+            async with self._aschema_lock():
+                await pg.setup()
         except BaseException:
             await pool.close()
             raise
