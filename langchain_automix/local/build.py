@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,7 +49,7 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -452,17 +453,61 @@ def build_llama_server(
         BuildError: the download, the compile or the portability check failed.
     """
     level = level or default_cpu_level()
-    flags = cmake_flags(level)
+    flags = cmake_flags(level)  # an unknown level fails here
     final = builds_dir() / _build_key(level)
     binary = final / "llama-server"
     if binary.is_file() and not force:
         return BuiltServer(binary, _read_info(final))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with _build_lock(final, level, stream) as waited:
+        if waited and binary.is_file():  # the other process built it meanwhile
+            return BuiltServer(binary, _read_info(final))
+        return _build(level, flags, final, source=source, jobs=jobs, stream=stream)
+
+
+@contextlib.contextmanager
+def _build_lock(final: Path, level: str, stream: TextIO) -> Iterator[bool]:
+    """Hold ``<build>.lock``: one build of a level at a time (yields: had to wait).
+
+    Two processes setting up at once (``make demo`` beside ``make test``, two CI jobs
+    on one cache) each compiled for minutes and then raced to replace the same folder;
+    the second now waits and takes the first's build.
+    """
+    import fcntl
+
+    fd = os.open(final.parent / f"{final.name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        waited = False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waited = True
+            print(
+                f"another process is building llama-server for {level}; waiting for it",
+                file=stream,
+                flush=True,
+            )
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield waited
+    finally:
+        os.close(fd)  # drops the lock
+
+
+def _build(
+    level: str,
+    flags: list[str],
+    final: Path,
+    *,
+    source: str | os.PathLike[str] | None,
+    jobs: int | None,
+    stream: TextIO,
+) -> BuiltServer:
+    """Compile, check and install one build of ``level`` into ``final`` (lock held)."""
     for tool in ("cmake", "c++"):
         if shutil.which(tool) is None:
             raise BuildError(
                 f"{tool} is needed to build llama-server (Debian: apt-get install cmake g++)"
             )
-    final.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="automix-llama-build-", dir=final.parent) as tmp:
         work = Path(tmp)

@@ -13,7 +13,9 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -234,3 +236,60 @@ def test_build_info_records_level_and_flags(
     (folder / "build_info.json").write_text(json.dumps({"level": "x86-64-v3"}))
     built = build.build_llama_server("x86-64-v3")
     assert built.binary == folder / "llama-server" and built.info["level"] == "x86-64-v3"
+
+
+def _fake_toolchain(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, gate: Any) -> list[str]:
+    """A build whose compile step writes the binary (after ``gate`` opens); returns the
+    list of compile calls."""
+    compiles: list[str] = []
+    source = tmp_path / "src"
+    source.mkdir(exist_ok=True)
+    (source / "CMakeLists.txt").write_text("")
+
+    def run_logged(cmd: Any, cwd: Path, log: Path, stream: Any, label: str) -> None:
+        if label == "compile":
+            compiles.append(label)
+            gate.wait(10)
+            out = Path(cmd[cmd.index("--build") + 1]) / "bin"
+            out.mkdir(parents=True)
+            (out / "llama-server").write_text("#!/bin/sh\n")
+
+    monkeypatch.setenv("AUTOMIX_LLAMA_BUILDS", str(tmp_path / "builds"))
+    monkeypatch.setattr(build, "_run_logged", run_logged)
+    monkeypatch.setattr(build, "check_portable", lambda path, level: [])
+    monkeypatch.setattr(build, "_cmake_version", lambda: (3, 28))
+    monkeypatch.setattr(build.shutil, "which", lambda tool: f"/usr/bin/{tool}")
+    return compiles
+
+
+def test_concurrent_setups_compile_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two setups at once (``make demo`` beside ``make test``): the second waits for the
+    first's build and takes it, instead of compiling for minutes and racing to replace
+    the same folder."""
+    import io
+    import threading
+
+    gate = threading.Event()
+    compiles = _fake_toolchain(monkeypatch, tmp_path, gate)
+    out: dict[str, Any] = {}
+    streams = {name: io.StringIO() for name in ("first", "second")}
+
+    def setup(name: str) -> None:
+        out[name] = build.build_llama_server(
+            "x86-64-v3", source=tmp_path / "src", stream=streams[name]
+        )
+
+    first = threading.Thread(target=setup, args=("first",))
+    first.start()
+    while not compiles:  # the first build is compiling
+        time.sleep(0.01)
+    second = threading.Thread(target=setup, args=("second",))
+    second.start()
+    time.sleep(0.3)
+    assert second.is_alive()  # waiting for the first, not compiling
+    gate.set()
+    first.join(10)
+    second.join(10)
+    assert compiles == ["compile"]
+    assert out["first"].binary == out["second"].binary and out["second"].binary.is_file()
+    assert "another process is building llama-server for x86-64-v3" in streams["second"].getvalue()
