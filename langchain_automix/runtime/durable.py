@@ -228,6 +228,16 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         """Create the checkpoint tables now (else done on first use); idempotent."""
         self._sync_saver()
 
+    def _pool_args(self) -> dict[str, Any]:
+        """The arguments of a Postgres connection pool (sync or async) but its URL."""
+        from psycopg.rows import dict_row
+
+        return {
+            "min_size": 1,
+            "max_size": self.pool_size,
+            "kwargs": {**_PG_CONN_KWARGS, "row_factory": dict_row},
+        }
+
     def _schema_lock(self) -> contextlib.AbstractContextManager[None]:
         return _schema_lock(self.url, self.backend, getattr(self, "_path", ""))
 
@@ -260,17 +270,10 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             return saver
         try:
             from langgraph.checkpoint.postgres import PostgresSaver
-            from psycopg.rows import dict_row
             from psycopg_pool import ConnectionPool
         except ImportError as exc:
             raise _missing("postgres", exc) from exc
-        pool: Any = ConnectionPool(
-            self.url,
-            min_size=1,
-            max_size=self.pool_size,
-            kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
-            open=True,
-        )
+        pool: Any = ConnectionPool(self.url, open=True, **self._pool_args())
         pg = PostgresSaver(pool, serde=self.serde)
         try:
             with self._schema_lock():
@@ -317,17 +320,10 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
             return saver
         try:
             from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-            from psycopg.rows import dict_row
             from psycopg_pool import AsyncConnectionPool
         except ImportError as exc:
             raise _missing("postgres", exc) from exc
-        pool: Any = AsyncConnectionPool(
-            self.url,
-            min_size=1,
-            max_size=self.pool_size,
-            kwargs={**_PG_CONN_KWARGS, "row_factory": dict_row},
-            open=False,
-        )
+        pool: Any = AsyncConnectionPool(self.url, open=False, **self._pool_args())
         await pool.open()
         pg = AsyncPostgresSaver(pool, serde=self.serde)
         try:
