@@ -25,6 +25,7 @@ class AutoMixInputError(AutoMixError, ValueError):
 
     Attributes:
         field: Name of the offending input field (``"question"``, ``"context"``, ...).
+        message: What is wrong with it (the error's text is ``"<field>: <message>"``).
     """
 
     def __init__(self, field: str, message: str) -> None:

@@ -560,9 +560,7 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         try:
             self._coerce(value)
         except AutoMixInputError as exc:
-            raise AutoMixInputError(
-                f"inputs[{index}].{exc.field}", str(exc).split(": ", 1)[1]
-            ) from exc
+            raise AutoMixInputError(f"inputs[{index}].{exc.field}", exc.message) from exc
 
     # --- stream ----------------------------------------------------------------------------
 
