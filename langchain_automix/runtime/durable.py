@@ -342,7 +342,9 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         daemon: left open, it keeps the process from exiting after ``asyncio.run``. So
         the async runs of a loop share one connection while any of them is in flight,
         and it is closed when the last one ends (reopened by the next; a Postgres pool
-        is kept for the loop's life, it holds no thread).
+        is kept for the loop's life, it holds no thread). Every async call of the saver
+        holds one too, so a call made outside a run (``graph.aget_state(...)`` from user
+        code) closes what it opened: it used to leave the process unable to exit.
         """
         loop = asyncio.get_running_loop()
         self._leases[loop] = self._leases.get(loop, 0) + 1
@@ -428,7 +430,8 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         """See ``BaseCheckpointSaver.aget_tuple``."""
-        return await (await self._async_saver()).aget_tuple(config)
+        async with self.alease():
+            return await (await self._async_saver()).aget_tuple(config)
 
     async def alist(
         self,
@@ -439,9 +442,10 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
         """See ``BaseCheckpointSaver.alist``."""
-        saver = await self._async_saver()
-        async for item in saver.alist(config, filter=filter, before=before, limit=limit):
-            yield item
+        async with self.alease():
+            saver = await self._async_saver()
+            async for item in saver.alist(config, filter=filter, before=before, limit=limit):
+                yield item
 
     async def aput(
         self,
@@ -451,8 +455,9 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         """See ``BaseCheckpointSaver.aput``."""
-        saver = await self._async_saver()
-        return await saver.aput(config, checkpoint, metadata, new_versions)
+        async with self.alease():
+            saver = await self._async_saver()
+            return await saver.aput(config, checkpoint, metadata, new_versions)
 
     async def aput_writes(
         self,
@@ -462,18 +467,21 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         task_path: str = "",
     ) -> None:
         """See ``BaseCheckpointSaver.aput_writes``."""
-        await (await self._async_saver()).aput_writes(config, writes, task_id, task_path)
+        async with self.alease():
+            await (await self._async_saver()).aput_writes(config, writes, task_id, task_path)
 
     async def adelete_thread(self, thread_id: str) -> None:
         """See ``BaseCheckpointSaver.adelete_thread``."""
-        await (await self._async_saver()).adelete_thread(thread_id)
+        async with self.alease():
+            await (await self._async_saver()).adelete_thread(thread_id)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, Any]:
         """See ``BaseCheckpointSaver.aget_delta_channel_history``."""
-        saver = await self._async_saver()
-        return await saver.aget_delta_channel_history(config=config, channels=channels)
+        async with self.alease():
+            saver = await self._async_saver()
+            return await saver.aget_delta_channel_history(config=config, channels=channels)
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """String versions, as both the SQLite and the Postgres savers write them."""

@@ -499,3 +499,31 @@ async def test_processes_take_turns_creating_the_checkpoint_tables(tmp_path: Pat
     finally:
         os.close(other)
     assert (await sync_run).content == "Paris"
+
+
+async def test_async_calls_outside_a_run_close_what_they_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``graph.aget_state`` or ``alist`` from user code, outside any run: the SQLite
+    connection they open is closed again (left open, its thread kept ``asyncio.run``'s
+    process from exiting)."""
+    import aiosqlite
+
+    opened: list[Any] = []
+    real_connect = aiosqlite.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
+        opened.append(real_connect(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
+    saver = checkpointer_from_url(f"sqlite:///{tmp_path / 'c.db'}")
+    automix, _, _ = make(saver, [CORRECT])
+    config = {"configurable": {"thread_id": "t"}}
+    await automix.ainvoke(QUERY, config)
+    snapshot = await automix.graph.aget_state(config)
+    assert snapshot.values["question"] == QUERY["question"]
+    assert len([c async for c in saver.alist(config)]) > 1
+    for conn in opened:
+        conn._thread.join(timeout=10)
+        assert not conn._thread.is_alive()
