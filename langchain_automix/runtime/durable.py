@@ -124,9 +124,6 @@ def _schema_lock(url: str, backend: str, path: str) -> Iterator[None]:
     ``pg_advisory_lock`` on a connection of its own.
     """
     if backend == "sqlite":
-        if path == ":memory:":
-            yield
-            return
         import fcntl
 
         fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -155,9 +152,6 @@ def _schema_lock(url: str, backend: str, path: str) -> Iterator[None]:
 async def _aschema_lock(url: str, backend: str, path: str) -> AsyncIterator[None]:
     """Async twin of :func:`_schema_lock` (waits without blocking the event loop)."""
     if backend == "sqlite":
-        if path == ":memory:":
-            yield
-            return
         import fcntl
 
         fd = os.open(f"{path}.setup.lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -194,7 +188,8 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
     see the same checkpoints. Use :func:`checkpointer_from_url` to make one.
 
     Args:
-        url: ``sqlite:///PATH`` (``sqlite:///:memory:`` for a private in-memory one) or
+        url: ``sqlite:///PATH`` (``sqlite:///:memory:`` for a private one in this process,
+            kept by LangGraph's ``InMemorySaver`` and shared by sync and async calls) or
             ``postgresql://user:password@host:port/dbname``.
         pool_size: Postgres connections per pool (one sync pool, one per event loop).
     """
@@ -216,8 +211,17 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         self._opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        self._memory: BaseCheckpointSaver[str] | None = None
         if self.backend == "sqlite":
             self._path = _sqlite_path(url)
+            if self._path == ":memory:":
+                # one in-process saver for sync and async calls alike: an in-memory SQLite
+                # database lives only as long as its connection, so a per-loop async
+                # connection closed after each run (and the sync one beside it) each saw
+                # a database of their own, and a finished thread ran again
+                from langgraph.checkpoint.memory import InMemorySaver
+
+                self._memory = InMemorySaver(serde=self.serde)
 
     def __repr__(self) -> str:
         return f"UrlCheckpointer({_redacted(self.url)!r})"
@@ -245,6 +249,8 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         return _aschema_lock(self.url, self.backend, getattr(self, "_path", ""))
 
     def _sync_saver(self) -> BaseCheckpointSaver[str]:
+        if self._memory is not None:
+            return self._memory
         with self._lock:
             if self._sync is None:
                 self._sync = self._open_sync()
@@ -285,6 +291,8 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         return pg
 
     async def _async_saver(self) -> Any:
+        if self._memory is not None:
+            return self._memory
         loop = asyncio.get_running_loop()
         saver = self._async.get(loop)
         if saver is not None:

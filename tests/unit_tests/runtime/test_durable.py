@@ -527,3 +527,18 @@ async def test_async_calls_outside_a_run_close_what_they_open(
     for conn in opened:
         conn._thread.join(timeout=10)
         assert not conn._thread.is_alive()
+
+
+async def test_an_in_memory_url_keeps_threads_across_async_and_sync_calls() -> None:
+    """``sqlite:///:memory:``: a finished thread replays, whichever kind of call asks.
+    Each async run used to open (and close) an in-memory database of its own, and the
+    sync one was another: the same thread ran its models again every time."""
+    automix, small, _ = make(checkpointer_from_url("sqlite:///:memory:"), [CORRECT])
+    config = {"configurable": {"thread_id": "t"}}
+    first = await automix.ainvoke(QUERY, config)
+    again = await automix.ainvoke(QUERY, config)
+    sync = automix.invoke(QUERY, config)
+    assert [m.content for m in (first, again, sync)] == ["Paris"] * 3
+    assert calls(small) == (1, 2)  # one answer, its k = 2 verifications, once
+    assert again.response_metadata["automix"]["resumed"] is True
+    assert sync.response_metadata["automix"]["spent_this_call"] == 0.0
