@@ -538,8 +538,7 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
         model is called, so one bad input fails the batch at no cost.
         """
         if not return_exceptions:
-            for i, value in enumerate(inputs):
-                self._check_batch_item(i, value)
+            self._check_batch(inputs, config)
         return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
 
     async def abatch(
@@ -552,15 +551,41 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     ) -> list[AIMessage]:
         """Async twin of :meth:`batch`."""
         if not return_exceptions:
-            for i, value in enumerate(inputs):
-                self._check_batch_item(i, value)
+            self._check_batch(inputs, config)
         return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
 
-    def _check_batch_item(self, index: int, value: Any) -> None:
-        try:
-            self._coerce(value)
-        except AutoMixInputError as exc:
-            raise AutoMixInputError(f"inputs[{index}].{exc.field}", exc.message) from exc
+    def _check_batch(
+        self,
+        inputs: Sequence[AutoMixInputLike],
+        config: RunnableConfig | Sequence[RunnableConfig] | None,
+    ) -> None:
+        """Validate a batch before any model is called.
+
+        Every input, and (durable runs) that no thread id is given to two different
+        questions: a thread names one query, so the second failed after the first ran.
+        """
+        states = []
+        for i, value in enumerate(inputs):
+            try:
+                states.append(self._coerce(value))
+            except AutoMixInputError as exc:
+                raise AutoMixInputError(f"inputs[{i}].{exc.field}", exc.message) from exc
+        if self.checkpointer is None:
+            return
+        configs = config if isinstance(config, Sequence) else [config] * len(states)
+        first: dict[str, int] = {}
+        for i, (state, cfg) in enumerate(zip(states, configs, strict=False)):
+            thread_id = ((cfg or {}).get("configurable") or {}).get("thread_id")
+            if thread_id is None:
+                continue
+            j = first.setdefault(str(thread_id), i)
+            if j != i and states[j] != state:
+                raise AutoMixInputError(
+                    f"inputs[{i}].thread_id",
+                    f"thread id {str(thread_id)!r} is also given to inputs[{j}], another "
+                    "question; a thread id names one query: give each input its own config "
+                    "(a list) or none (each query then gets a new thread id)",
+                )
 
     # --- stream ----------------------------------------------------------------------------
 

@@ -542,3 +542,22 @@ async def test_an_in_memory_url_keeps_threads_across_async_and_sync_calls() -> N
     assert calls(small) == (1, 2)  # one answer, its k = 2 verifications, once
     assert again.response_metadata["automix"]["resumed"] is True
     assert sync.response_metadata["automix"]["spent_this_call"] == 0.0
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_batch_giving_one_thread_id_to_two_questions_fails_before_any_call(
+    use_async: bool,
+) -> None:
+    automix, small, large = make(InMemorySaver(), [CORRECT])
+    shared = {"configurable": {"thread_id": "x"}}
+    for config in (shared, [shared, {"configurable": {"thread_id": "x"}}]):
+        with pytest.raises(AutoMixInputError, match=r"inputs\[1\]\.thread_id: thread id 'x'"):
+            if use_async:
+                await automix.abatch(["Q1?", "Q2?"], config)
+            else:
+                automix.batch(["Q1?", "Q2?"], config)
+    assert calls(small) == (0, 0) and calls(large) == (0, 0)
+    # one thread id per input, or the same question twice (the second replays): fine
+    ok = [{"configurable": {"thread_id": "a"}}, {"configurable": {"thread_id": "b"}}]
+    assert len(automix.batch(["Q1?", "Q2?"], ok)) == 2
+    assert len(automix.batch(["Q3?", "Q3?"], {"configurable": {"thread_id": "c"}})) == 2
