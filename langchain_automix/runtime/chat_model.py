@@ -94,7 +94,7 @@ from langchain_automix.runtime.driver import (
     drive,
     drive_to_result,
 )
-from langchain_automix.runtime.durable import thread_config
+from langchain_automix.runtime.durable import check_batch_threads, thread_config
 from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
 from langchain_automix.runtime.runnable import AutoMixRunnable, coerce_input
 from langchain_automix.runtime.sanitize import neutralize
@@ -757,6 +757,44 @@ class ChatAutoMix(BaseChatModel):
     ) -> AIMessage:
         """Async twin of :meth:`invoke`."""
         return await super().ainvoke(input, config, stop=stop, **self._threaded(config, kwargs))
+
+    def batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Answer many conversations (see :meth:`invoke`).
+
+        With a ``checkpointer``, configs that give one thread id to two different
+        conversations are refused before any model is called.
+        """
+        self._check_batch(inputs, config, return_exceptions)
+        return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    async def abatch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[AIMessage]:
+        """Async twin of :meth:`batch`."""
+        self._check_batch(inputs, config, return_exceptions)
+        return await super().abatch(inputs, config, return_exceptions=return_exceptions, **kwargs)
+
+    def _check_batch(
+        self,
+        inputs: list[LanguageModelInput],
+        config: RunnableConfig | list[RunnableConfig] | None,
+        return_exceptions: bool,
+    ) -> None:
+        if self.automix.checkpointer is None or return_exceptions:
+            return
+        check_batch_threads([self._convert_input(x).to_messages() for x in inputs], config)
 
     def stream(
         self,

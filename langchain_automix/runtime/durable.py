@@ -53,6 +53,7 @@ from langchain_automix.errors import AutoMixInputError
 __all__ = [
     "SERDE_ALLOWLIST",
     "asingle_flight",
+    "check_batch_threads",
     "single_flight",
     "DurablePlan",
     "UrlCheckpointer",
@@ -562,6 +563,39 @@ def thread_config(config: RunnableConfig) -> tuple[RunnableConfig, str]:
     conf["thread_id"] = thread_id
     out: RunnableConfig = {**config, "configurable": conf}
     return out, thread_id
+
+
+def check_batch_threads(
+    queries: Sequence[Any], config: RunnableConfig | Sequence[RunnableConfig] | None
+) -> None:
+    """Refuse a batch whose configs give one thread id to two different queries.
+
+    A thread names one query, so the second would fail (``AutoMixInputError``) only
+    after the first had run and been paid for. ``queries`` are the batch's inputs in a
+    comparable form; ``config`` is one config for all or one per input.
+
+    Example:
+        >>> check_batch_threads(["a", "a"], {"configurable": {"thread_id": "t"}})
+        >>> try:
+        ...     check_batch_threads(["a", "b"], {"configurable": {"thread_id": "t"}})
+        ... except AutoMixInputError as exc:
+        ...     print(exc.field)
+        inputs[1].thread_id
+    """
+    configs = config if isinstance(config, Sequence) else [config] * len(queries)
+    first: dict[str, int] = {}
+    for i, (query, cfg) in enumerate(zip(queries, configs, strict=False)):
+        thread_id = ((cfg or {}).get("configurable") or {}).get("thread_id")
+        if thread_id is None:
+            continue
+        j = first.setdefault(str(thread_id), i)
+        if j != i and queries[j] != query:
+            raise AutoMixInputError(
+                f"inputs[{i}].thread_id",
+                f"thread id {str(thread_id)!r} is also given to inputs[{j}], another query; "
+                "a thread id names one query: give each input its own config (a list) or "
+                "none (each query then gets a new thread id)",
+            )
 
 
 @dataclass(frozen=True)

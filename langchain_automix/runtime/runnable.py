@@ -26,7 +26,7 @@ from langchain_automix.meta_verifiers.threshold import Threshold
 from langchain_automix.prompts import prompt_version
 from langchain_automix.runtime.context import AutoMixContext
 from langchain_automix.runtime.driver import adrive, adrive_to_result, drive, drive_to_result
-from langchain_automix.runtime.durable import SERDE_ALLOWLIST
+from langchain_automix.runtime.durable import SERDE_ALLOWLIST, check_batch_threads
 from langchain_automix.runtime.graph import build_automix_graph
 from langchain_automix.runtime.result import TRACE_KEY, AutoMixResult
 from langchain_automix.runtime.state import AutoMixInput, InputState
@@ -570,22 +570,8 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
                 states.append(self._coerce(value))
             except AutoMixInputError as exc:
                 raise AutoMixInputError(f"inputs[{i}].{exc.field}", exc.message) from exc
-        if self.checkpointer is None:
-            return
-        configs = config if isinstance(config, Sequence) else [config] * len(states)
-        first: dict[str, int] = {}
-        for i, (state, cfg) in enumerate(zip(states, configs, strict=False)):
-            thread_id = ((cfg or {}).get("configurable") or {}).get("thread_id")
-            if thread_id is None:
-                continue
-            j = first.setdefault(str(thread_id), i)
-            if j != i and states[j] != state:
-                raise AutoMixInputError(
-                    f"inputs[{i}].thread_id",
-                    f"thread id {str(thread_id)!r} is also given to inputs[{j}], another "
-                    "question; a thread id names one query: give each input its own config "
-                    "(a list) or none (each query then gets a new thread id)",
-                )
+        if self.checkpointer is not None:
+            check_batch_threads(states, config)
 
     # --- stream ----------------------------------------------------------------------------
 

@@ -561,3 +561,20 @@ async def test_a_batch_giving_one_thread_id_to_two_questions_fails_before_any_ca
     ok = [{"configurable": {"thread_id": "a"}}, {"configurable": {"thread_id": "b"}}]
     assert len(automix.batch(["Q1?", "Q2?"], ok)) == 2
     assert len(automix.batch(["Q3?", "Q3?"], {"configurable": {"thread_id": "c"}})) == 2
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+async def test_a_chat_batch_giving_one_thread_id_to_two_conversations_fails_first(
+    use_async: bool,
+) -> None:
+    from langchain_automix import ChatAutoMix
+
+    small, large = ScriptedChatModel(verdicts=[CORRECT]), ScriptedChatModel()
+    chat = ChatAutoMix(models=[small, large], num_verifications=1, checkpointer=InMemorySaver())
+    shared = {"configurable": {"thread_id": "x"}}
+    with pytest.raises(AutoMixInputError, match=r"inputs\[1\]\.thread_id"):
+        if use_async:
+            await chat.abatch(["Capital of France?", "Capital of Spain?"], shared)
+        else:
+            chat.batch(["Capital of France?", "Capital of Spain?"], shared)
+    assert small.count("solve") == 0 and large.count("solve") == 0
