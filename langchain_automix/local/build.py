@@ -460,7 +460,7 @@ def build_llama_server(
         return BuiltServer(binary, _read_info(final))
     final.parent.mkdir(parents=True, exist_ok=True)
     with _build_lock(final, level, stream) as waited:
-        if waited and binary.is_file():  # the other process built it meanwhile
+        if waited and binary.is_file() and not force:  # the other process built it
             return BuiltServer(binary, _read_info(final))
         return _build(level, flags, final, source=source, jobs=jobs, stream=stream)
 

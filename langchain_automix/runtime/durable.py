@@ -122,7 +122,7 @@ def _schema_lock(url: str, backend: str, path: str) -> Iterator[None]:
     "database is locked" (1 of 60 processes, four at a time), on Postgres a duplicate
     key in ``checkpoint_migrations`` or ``pg_type`` (7 of 24). Taking turns, the later
     ones find the tables made. SQLite: ``flock`` on ``<database>.setup.lock``; Postgres:
-    ``pg_advisory_lock`` on a connection of its own.
+    an advisory lock (:data:`_PG_SETUP_LOCK`), polled, on a connection of its own.
     """
     if backend == "sqlite":
         import fcntl
