@@ -412,24 +412,30 @@ asyncio.run(main())
     assert done.stdout.strip() == "Paris"
 
 
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every ``aiosqlite`` connection the test opens, to check each one is closed."""
+    import aiosqlite
+
+    connections: list[Any] = []
+    real_connect = aiosqlite.connect
+
+    def counting_connect(*args: Any, **kwargs: Any) -> Any:
+        connections.append(real_connect(*args, **kwargs))
+        return connections[-1]
+
+    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
+    return connections
+
+
 async def test_concurrent_first_runs_of_a_loop_open_one_sqlite_connection(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, opened: list[Any]
 ) -> None:
     """Concurrent first runs each opened a connection and ran the schema setup side by
     side on a fresh file; now and then they took each other's locks ("database is
     locked" after the 30 s busy timeout, and the loser's worker thread then kept the
     process from exiting: the CI hang of ``test_an_async_sqlite_run_lets_the_process_exit``).
     """
-    import aiosqlite
-
-    opened: list[Any] = []
-    real_connect = aiosqlite.connect
-
-    def counting_connect(*args: Any, **kwargs: Any) -> Any:
-        opened.append(real_connect(*args, **kwargs))
-        return opened[-1]
-
-    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
     automix, small, _ = make(checkpointer_from_url(f"sqlite:///{tmp_path / 'c.db'}"), [CORRECT])
     queries = [automix.ainvoke(QUERY, {"configurable": {"thread_id": f"t{i}"}}) for i in range(4)]
     answers = await asyncio.gather(*queries)
@@ -440,24 +446,15 @@ async def test_concurrent_first_runs_of_a_loop_open_one_sqlite_connection(
 
 
 async def test_a_failed_sqlite_setup_closes_its_connection(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, opened: list[Any]
 ) -> None:
     """A connection whose schema setup fails is closed, not left to keep the process alive."""
-    import aiosqlite
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
-
-    opened: list[Any] = []
-    real_connect = aiosqlite.connect
-
-    def counting_connect(*args: Any, **kwargs: Any) -> Any:
-        opened.append(real_connect(*args, **kwargs))
-        return opened[-1]
 
     async def locked_setup(self: Any) -> None:
         await self.conn  # connected (its worker thread running), then the setup fails
         raise sqlite3.OperationalError("database is locked")
 
-    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
     monkeypatch.setattr(AsyncSqliteSaver, "setup", locked_setup)
     automix, small, _ = make(checkpointer_from_url(f"sqlite:///{tmp_path / 'c.db'}"), [CORRECT])
     with pytest.raises(sqlite3.OperationalError, match="locked"):
@@ -502,21 +499,11 @@ async def test_processes_take_turns_creating_the_checkpoint_tables(tmp_path: Pat
 
 
 async def test_async_calls_outside_a_run_close_what_they_open(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, opened: list[Any]
 ) -> None:
     """``graph.aget_state`` or ``alist`` from user code, outside any run: the SQLite
     connection they open is closed again (left open, its thread kept ``asyncio.run``'s
     process from exiting)."""
-    import aiosqlite
-
-    opened: list[Any] = []
-    real_connect = aiosqlite.connect
-
-    def counting_connect(*args: Any, **kwargs: Any) -> Any:
-        opened.append(real_connect(*args, **kwargs))
-        return opened[-1]
-
-    monkeypatch.setattr(aiosqlite, "connect", counting_connect)
     saver = checkpointer_from_url(f"sqlite:///{tmp_path / 'c.db'}")
     automix, _, _ = make(saver, [CORRECT])
     config = {"configurable": {"thread_id": "t"}}
