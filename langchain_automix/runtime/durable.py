@@ -212,6 +212,7 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         self._opening: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+        self._opening_guard = threading.Lock()
         self._memory: BaseCheckpointSaver[str] | None = None
         if self.backend == "sqlite":
             self._path = _sqlite_path(url)
@@ -302,7 +303,7 @@ class UrlCheckpointer(BaseCheckpointSaver[str]):
         # and ran the schema setup side by side, and now and then took each other's
         # SQLite locks ("database is locked"; the failed connection's thread then kept
         # the process alive). Across processes, :func:`_aschema_lock` takes turns.
-        with self._lock:
+        with self._opening_guard:  # not self._lock: a sync open holds it through its setup
             opening = self._opening.setdefault(loop, asyncio.Lock())
         async with opening:
             saver = self._async.get(loop)
