@@ -16,8 +16,10 @@ Each *cell* is a way to draw training and test rows, repeated over seeds:
   by the seed), costs 1/50 (three tiers: 1/10/50).
 
 On the same rows it fits our default (``Calibrated(POMDP())``: signal ``auto``, the
-cross-validated operating point and the fallback, at each ``--risks`` setting), the
-default ``Calibrated(Threshold())``, the paper's fit ``POMDP().fit`` (ΔIBC maximised on
+model check from 100 two-tier rows, else the cross-validated operating point, and the
+fallback, at each ``--risks`` setting), the same with ``check="held_out"`` (the default
+before December 7: the cross-validated choice at every size), the default
+``Calibrated(Threshold())``, the paper's fit ``POMDP().fit`` (ΔIBC maximised on
 the training rows, verifier confidence), and automix-llm 1.0.3's Threshold,
 DoubleThreshold and POMDP (``num_bins=8``, verifier confidence; two tiers only). It
 prints the mean test ΔIBC ± sd over seeds with a 95% interval of the mean (resampling
@@ -79,7 +81,12 @@ def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> f
     return float(mixer.evaluate(frame(test), return_dict=True)["ibc_lift"] * 100)
 
 
-MAIN = ("default POMDP [balanced]", "default POMDP [strict]", "paper-fit POMDP")
+MAIN = (
+    "default POMDP [balanced]",
+    "held-out POMDP [balanced]",
+    "default POMDP [strict]",
+    "paper-fit POMDP",
+)
 """The fits of the summary table."""
 
 
@@ -98,10 +105,17 @@ def summary_row(
 ) -> dict[str, str]:
     """One line of the summary: each main fit's mean [95% CI], the library's best, the gap."""
     row = {"cell": cell}
+    if MAIN[0] in results and MAIN[1] in results:
+        diff = np.array(results[MAIN[0]], float) - np.array(results[MAIN[1]], float)
+        row["default - held-out"] = _mean_ci(diff, rng)
     for label in MAIN:
         if label in results:
             v = np.array(results[label], float)
-            fb = f" ({fallbacks.get(label, 0)}/{v.size} fb)" if label.startswith("default") else ""
+            fb = (
+                f" ({fallbacks.get(label, 0)}/{v.size} fb)"
+                if label.startswith(("default", "held-out"))
+                else ""
+            )
             row[label] = _mean_ci(v, rng) + fb
     if lib:
         best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
@@ -116,7 +130,14 @@ def summary_row(
 
 def markdown(rows: list[dict[str, str]]) -> str:
     """The summary as a Markdown table (test ΔIBC %, mean [95% interval over seeds])."""
-    cols = ["cell", *MAIN, "automix-llm best", "default - best", "paper POMDP - lib POMDP"]
+    cols = [
+        "cell",
+        *MAIN,
+        "automix-llm best",
+        "default - best",
+        "default - held-out",
+        "paper POMDP - lib POMDP",
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(r.get(c, "n/a") for c in cols) + " |" for r in rows]
     return "\n".join(lines)
@@ -249,6 +270,7 @@ def fits(
     for risk in risks:
         out[f"default POMDP [{risk}]"] = lambda r=risk: Calibrated(POMDP(), risk=r)  # type: ignore[misc]
         out[f"default Threshold [{risk}]"] = lambda r=risk: Calibrated(Threshold(), risk=r)  # type: ignore[misc]
+    out["held-out POMDP [balanced]"] = lambda: Calibrated(POMDP(), check="held_out")
     for spec in variants:
         out[f"default POMDP <{spec}>"] = lambda s=spec: Variant(POMDP(), **variant(s))  # type: ignore[misc]
     if unions:
@@ -332,20 +354,24 @@ def main() -> None:
         for label, vals in results.items():
             v = np.array(vals, float)
             lo, hi = paired_interval(v[np.isfinite(v)], 2000, rng)
-            fb = f"{fallbacks.get(label, 0)}/{len(v)}" if label.startswith("default") else ""
+            fb = (
+                f"{fallbacks.get(label, 0)}/{len(v)}"
+                if label.startswith(("default", "held-out"))
+                else ""
+            )
             print(
                 f"{label:<30}{np.nanmean(v):+8.1f} ± {np.nanstd(v):5.1f}  "
                 f"[{lo:+6.1f}, {hi:+6.1f}]  {fb:>6}"
             )
         for label, picked in choices.items():
-            if label.startswith("default POMDP"):
+            if label.startswith(("default POMDP", "held-out")):
                 print(f"  per split, {label}: {'; '.join(picked)}")
         lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
         summary.append(summary_row(cell, results, fallbacks, lib, rng))
         if lib:
             best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
             print(f"default - {best} (best automix-llm method here), same seeds:")
-            for label in [k for k in ours if k.startswith(("default", "paper"))]:
+            for label in [k for k in ours if k.startswith(("default", "held-out", "paper"))]:
                 diff = np.array(results[label], float) - lib[best]
                 diff = diff[np.isfinite(diff)]
                 lo, hi = paired_interval(diff, 2000, rng)

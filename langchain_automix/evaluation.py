@@ -415,6 +415,7 @@ def compare_methods(
     robust: bool = False,
     bootstrap: int = 0,
     risk: str = "balanced",
+    check: str = "auto",
     train_view: Callable[[ReplayDataset], ReplayDataset] | None = None,
     test_view: Callable[[ReplayDataset], ReplayDataset] | None = None,
 ) -> Comparison:
@@ -428,9 +429,9 @@ def compare_methods(
 
     Methods named in ``methods`` are fitted on ``signal`` (default the paper's
     verifier confidence) and, with ``robust``, with the cross-validated fallback of
-    :class:`~langchain_automix.meta_verifiers.Calibrated` (at ``risk``). ``bootstrap=B`` adds 95%
-    intervals (``<metric>_ci`` in :meth:`Comparison.summary`) from ``B`` resamples of
-    each seed's test rows.
+    :class:`~langchain_automix.meta_verifiers.Calibrated` (at ``risk`` and ``check``).
+    ``bootstrap=B`` adds 95% intervals (``<metric>_ci`` in :meth:`Comparison.summary`)
+    from ``B`` resamples of each seed's test rows.
 
     ``train_view`` / ``test_view`` transform each seed's training and test rows after
     the split (e.g. :func:`~langchain_automix.collection.labels.relabel`: fit on
@@ -446,7 +447,9 @@ def compare_methods(
     elif robust or signal != "verifier":
 
         def calibrated(m: str) -> Callable[[], MetaVerifier]:
-            return lambda: Calibrated(get_meta_verifier(m), signal=signal, robust=robust, risk=risk)
+            return lambda: Calibrated(
+                get_meta_verifier(m), signal=signal, robust=robust, risk=risk, check=check
+            )
 
         factories = {m: calibrated(m) for m in methods}
     else:

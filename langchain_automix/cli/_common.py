@@ -200,6 +200,17 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
         "ranks the rows where the large model helps better than chance at its 5%% bound), "
         "off (never falls back); measured in docs/meta-verifiers.md",
     )
+    p.add_argument(
+        "--check",
+        choices=("auto", "model", "held_out"),
+        default="auto",
+        help="how the robust fit chooses its escalation share and decides to fall back: "
+        "model (each share scored under a smoothed model of the gain per signal level, "
+        "routing when the lower 20%% posterior bound of its gain is above 0), held_out "
+        "(the share with the best lower 5%% bootstrap bound of its cross-validated gain), "
+        "auto (default: model on two tiers from 100 rows, else held_out); measured in "
+        "docs/meta-verifiers.md",
+    )
 
 
 def resolve_signal(signal: str | tuple[str, ...], data: Any) -> str | tuple[str, ...]:

@@ -305,6 +305,7 @@ def _run(args: argparse.Namespace) -> int:
                 signal=resolve_signal(args.signal, train),
                 robust=args.robust,
                 risk=args.risk,
+                check=args.check,
                 bootstrap=args.bootstrap,
             )
         except (ValueError, NotImplementedError) as exc:

@@ -88,7 +88,9 @@ def run(args: argparse.Namespace) -> int:
     if args.robust or signal != "verifier":
         if isinstance(policy, Calibrated):
             return fail("--method calibrated is what --signal/--robust build; name the policy")
-        policy = Calibrated(policy, signal=signal, robust=args.robust, risk=args.risk)
+        policy = Calibrated(
+            policy, signal=signal, robust=args.robust, risk=args.risk, check=args.check
+        )
     verify = None
     if args.verify_costs is not None:
         verify = args.verify_costs
@@ -185,10 +187,17 @@ def _print_report(policy: Calibrated) -> None:
         share = ""
         if rep.get("cv_share") is not None:
             share = f"escalation share {rep['cv_share']:.0%} chosen; "
-        print(
-            f"  {share}{1 - rep['cv_confidence']:.0%} bootstrap bound of the held-out gain over "
-            f"always-{rep['best_fixed']}: {rep['cv_margin_lower']:+.4g}"
-        )
+        if rep.get("check") == "model":
+            print(
+                f"  {share}ΔIBC % under the smoothed gain model {rep['model_delta_ibc']:+.4g}; "
+                f"lower {rep['model_quantile']:.0%} posterior bound of its gain over "
+                f"always-{rep['best_fixed']}: {rep['model_margin_lower']:+.4g}"
+            )
+        else:
+            print(
+                f"  {share}{1 - rep['cv_confidence']:.0%} bootstrap bound of the held-out gain "
+                f"over always-{rep['best_fixed']}: {rep['cv_margin_lower']:+.4g}"
+            )
     if rep.get("cv_routes_because"):
         print(f"  routes: {rep['cv_routes_because']}")
     if policy.fallback is not None:

@@ -56,6 +56,7 @@ from langchain_automix._checks import (
     checked,
     optional,
 )
+from langchain_automix.meta_verifiers._gain_model import MODEL_MIN_ROWS
 from langchain_automix.meta_verifiers.base import (
     Decision,
     MetaVerifier,
@@ -160,8 +161,18 @@ def _fixed_visits(fallback: str, n_tiers: int) -> np.ndarray:
 _DRAWS = 200
 """Bootstrap draws of the cross-validated check."""
 
+_MODEL_DRAWS = 400
+"""Posterior draws of the model check."""
+
+MODEL_QUANTILE = 0.2
+"""Posterior quantile of the model check's margin that must be above ``min_gain``
+(``risk="balanced"``; ``"strict"`` uses ``1 - confidence``)."""
+
 RISKS = ("strict", "balanced", "off")
 """How readily the robust fit routes (see :class:`Calibrated`'s ``risk``)."""
+
+CHECKS = ("auto", "model", "held_out")
+"""How the robust fit chooses its share and decides to fall back (``check``)."""
 
 CV_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 """Escalation shares among which the robust fit chooses by cross-validation."""
@@ -215,6 +226,23 @@ class Calibrated(MetaVerifier):
             ``min_gain``; 0.95 by default: a false "routing pays" costs far more than a
             missed one, and the best of nine candidate shares is lucky more often than
             any one of them.
+        risk: how readily a doubtful fit still routes: ``"balanced"`` (default) routes
+            when the check passes *or* the held-out signal ranks the rows the last tier
+            helps above chance (two tiers; not when the model check finds no gain at
+            all); ``"strict"`` only when the check passes (the model check then at the
+            ``1 - confidence`` quantile); ``"off"`` never falls back.
+        check: how the escalation share is chosen and the fallback decided.
+            ``"held_out"``: the share whose cross-validated gain over the best fixed
+            choice has the best lower bound, falling back unless that bound is above
+            ``min_gain``. ``"model"`` (two tiers and the ΔIBC objective): every share
+            refitted on all rows and scored under a smoothed model of the gain per
+            signal level (:class:`~langchain_automix.meta_verifiers._gain_model.
+            GainModel`); the best one is kept unless the lower
+            :data:`MODEL_QUANTILE` of its margin over the posterior draws is below
+            ``min_gain``. ``"auto"`` (default): ``"model"`` on two tiers from
+            :data:`~langchain_automix.meta_verifiers._gain_model.MODEL_MIN_ROWS`
+            observations, else ``"held_out"``. The cross-validation runs either way
+            (``cv_*`` in the report).
         target: what the combiner is fitted to: ``"score"`` (default; the small
             answer's score, so the observation is a calibrated P(correct)) or ``"gain"``
             (whether the small answer is as good as the last tier's).
@@ -248,6 +276,7 @@ class Calibrated(MetaVerifier):
         min_gain: float = 0.0,
         confidence: float = 0.95,
         risk: str = "balanced",
+        check: str = "auto",
         l2: float = 1.0,
         seed: int = 0,
         target: str = "score",
@@ -289,6 +318,9 @@ class Calibrated(MetaVerifier):
         if risk not in RISKS:
             raise ValueError(f"risk must be one of {', '.join(RISKS)}, got {risk!r}")
         self.risk = risk
+        if check not in CHECKS:
+            raise ValueError(f"check must be one of {', '.join(CHECKS)}, got {check!r}")
+        self.check = check
         self.l2 = float(l2)
         self.seed = int(seed)
         self.combiner = (
@@ -399,6 +431,7 @@ class Calibrated(MetaVerifier):
             min_gain=self.min_gain,
             confidence=self.confidence,
             risk=self.risk,
+            check=self.check,
             seed=self.seed,
         )
         twin._fit(data, costs, objective, forced)
@@ -551,7 +584,12 @@ class Calibrated(MetaVerifier):
             q = float(np.quantile(margin, 1.0 - self.confidence)) if margin.size else -np.inf
             lowers.append(q)
             means.append(float(np.mean(margin)) if margin.size else -np.inf)
-        best = self._select(lowers, means)
+        model = None
+        if objective.kind == "max_delta_ibc" and self._model_check_applies(data, candidates):
+            model = self._model_check(data, costs, objective, candidates, forced, best_fixed)
+            best = int(np.argmax(model["by_candidate"]))
+        else:
+            best = self._select(lowers, means)
         lower = lowers[best]
         chosen = candidates[best]
         self._fit_once(data, costs, chosen, forced)
@@ -575,9 +613,23 @@ class Calibrated(MetaVerifier):
             best_fixed=best_fixed,
             best_fixed_score=fixed[best_fixed],
             objective=objective.kind,
+            check="held_out" if model is None else "model",
         )
-        pays = lower > self.min_gain
-        if not pays and self.risk == "balanced" and data.n_tiers == 2:
+        if model is None:
+            pays = lower > self.min_gain
+        else:
+            labels = [_label(c) for c in candidates]
+            self.report.update(
+                model_delta_ibc_by_share=dict(zip(labels, model["by_candidate"], strict=True)),
+                model_delta_ibc=model["by_candidate"][best],
+                model_margin_lower=model["lower"],
+                model_quantile=model["quantile"],
+                model_tau2=model["tau2"],
+            )
+            pays = model["lower"] > self.min_gain
+        # the rank check, unless the model finds no gain in the best share at all
+        model_gains = model is None or model["by_candidate"][best] > self.min_gain
+        if not pays and self.risk == "balanced" and data.n_tiers == 2 and model_gains:
             rank_lower = self._rank_lower(data, rows)
             self.report["cv_rank_auroc_lower"] = rank_lower
             pays = rank_lower > 0.5
@@ -589,13 +641,22 @@ class Calibrated(MetaVerifier):
         if not pays and self.risk != "off":
             self.fallback = best_fixed  # type: ignore[assignment]
             what = "ΔIBC" if objective.kind == "max_delta_ibc" else "utility"
-            self.report["fallback_reason"] = (
-                f"held-out {what} of the fitted policy {mean:+.4g} ({self.repeats} x "
-                f"{self.folds}-fold) against always-{best_fixed} {fixed[best_fixed]:+.4g}: "
-                f"the lower {1 - self.confidence:.0%} bootstrap bound of the gain is "
-                f"{lower:+.4g}, not above {self.min_gain:g}, on {n} rows: routing on signal "
-                f"{self._signal_label()!r} does not pay here"
-            )
+            if model is None:
+                self.report["fallback_reason"] = (
+                    f"held-out {what} of the fitted policy {mean:+.4g} ({self.repeats} x "
+                    f"{self.folds}-fold) against always-{best_fixed} {fixed[best_fixed]:+.4g}: "
+                    f"the lower {1 - self.confidence:.0%} bootstrap bound of the gain is "
+                    f"{lower:+.4g}, not above {self.min_gain:g}, on {n} rows: routing on "
+                    f"signal {self._signal_label()!r} does not pay here"
+                )
+            else:
+                self.report["fallback_reason"] = (
+                    f"ΔIBC of the fitted policy under the smoothed gain model "
+                    f"{model['by_candidate'][best]:+.4g} against always-{best_fixed}: its "
+                    f"lower {model['quantile']:.0%} posterior bound is {model['lower']:+.4g}, "
+                    f"not above {self.min_gain:g}, on {n} rows (held-out {what} {mean:+.4g}): "
+                    f"routing on signal {self._signal_label()!r} does not pay here"
+                )
             if "cv_rank_auroc_lower" in self.report:
                 self.report["fallback_reason"] += (
                     "; nor does the held-out signal rank the rows the last tier helps (AUROC "
@@ -632,6 +693,74 @@ class Calibrated(MetaVerifier):
         if objective.kind == "lam":
             return [objective]
         return [Objective("target_share", float(s)) for s in CV_SHARES]
+
+    def _model_check_applies(self, data: ReplayDataset, candidates: Sequence[Objective]) -> bool:
+        """Whether the model check chooses and checks (``check``; two tiers)."""
+        if self.check == "held_out" or len(candidates) < 2:
+            return False
+        if data.n_tiers != 2:
+            if self.check == "model":
+                raise ValueError(
+                    f"check='model' needs two tiers, got {data.n_tiers}; use 'auto' or 'held_out'"
+                )
+            return False
+        return self.check == "model" or data.n_groups >= MODEL_MIN_ROWS
+
+    def _model_check(
+        self,
+        data: ReplayDataset,
+        costs: CostSpec,
+        objective: Objective,
+        candidates: Sequence[Objective],
+        forced: np.ndarray | None,
+        best_fixed: str,
+    ) -> dict[str, Any]:
+        """Each candidate refitted on all rows, scored under the smoothed gain model.
+
+        Returns the model ΔIBC of every candidate (``by_candidate``), and for the best
+        one the lower ``quantile`` of its margin over the best fixed choice across
+        posterior draws of the model (``lower``).
+        """
+        from langchain_automix.meta_verifiers._gain_model import GainModel
+
+        obs = self.observations(data)
+        routed = data.with_confidences(obs)
+        model = GainModel.fit(obs[:, 0], data.scores[:, -1] - data.scores[:, 0], groups=data.groups)
+        finals, visits = [], []
+        for objective_c in candidates:
+            policy = _clone(self.policy)
+            policy._fit(routed, costs, objective_c, forced)
+            routing = policy.route_paths(routed)
+            final, visited = routing.final, routing.visited
+            if forced is not None:
+                final = np.where(forced, data.n_tiers - 1, final)
+                visited = np.where(forced[:, None], True, visited)
+            finals.append(final)
+            visits.append(visited)
+
+        def scored(gains: np.ndarray, final: np.ndarray, visited: np.ndarray) -> Any:
+            scores = np.stack([np.zeros_like(gains), gains], axis=-1)
+            return _score(scores, final, costs, objective, visited)
+
+        fixed_final = np.full(data.n_rows, _fixed_tier(best_fixed, 2), np.intp)
+        fixed_visits = np.broadcast_to(_fixed_visits(best_fixed, 2), (data.n_rows, 2))
+        mean = model.mean
+        by_candidate = [float(scored(mean, f, v)) for f, v in zip(finals, visits, strict=True)]
+        best = int(np.argmax(by_candidate))
+        draws = model.draws(_MODEL_DRAWS, np.random.default_rng(self.seed))
+        with np.errstate(invalid="ignore"):
+            margin = scored(draws, finals[best], visits[best]) - scored(
+                draws, fixed_final, fixed_visits
+            )
+        margin = margin[np.isfinite(margin)]
+        quantile = 1.0 - self.confidence if self.risk == "strict" else MODEL_QUANTILE
+        lower = float(np.quantile(margin, quantile)) if margin.size else -np.inf
+        return {
+            "by_candidate": by_candidate,
+            "lower": lower,
+            "quantile": quantile,
+            "tau2": model.tau2,
+        }
 
     def _select(self, lowers: Sequence[float], means: Sequence[float]) -> int:
         """The candidate kept: the best lower bound (a hook for studies; see the benchmark)."""
@@ -706,6 +835,7 @@ class Calibrated(MetaVerifier):
             "min_gain": self.min_gain,
             "confidence": self.confidence,
             "risk": self.risk,
+            "check": self.check,
             "l2": self.l2,
             "seed": self.seed,
             "target": self.target,
@@ -727,6 +857,7 @@ class Calibrated(MetaVerifier):
             "min_gain": as_float,
             "confidence": as_float,
             "risk": as_str,
+            "check": as_str,
             "l2": as_float,
             "seed": as_int,
             "target": as_str,
@@ -738,6 +869,8 @@ class Calibrated(MetaVerifier):
         params = dict(params)
         # policy files written before the risk option held the strict rule
         params.setdefault("risk", "strict")
+        # and those before the model check chose by cross-validation alone
+        params.setdefault("check", "held_out")
         return cls(**checked(params, spec))
 
     def describe(self) -> str:
