@@ -16,10 +16,10 @@ Each *cell* is a way to draw training and test rows, repeated over seeds:
   by the seed), costs 1/50 (three tiers: 1/10/50).
 
 On the same rows it fits our default (``Calibrated(POMDP())``: signal ``auto``, the
-model check from 100 two-tier rows, else the cross-validated operating point, and the
-fallback, at each ``--risks`` setting), the same with ``check="held_out"`` (the default
-before December 7: the cross-validated choice at every size), the default
-``Calibrated(Threshold())``, the paper's fit ``POMDP().fit`` (ΔIBC maximised on
+cross-validated operating point and the fallback, at each ``--risks`` setting), the same
+with ``check="model"`` (share and fallback decided under a smoothed model of the gain
+per signal level, an opt-in), the default ``Calibrated(Threshold())``, the paper's fit
+``POMDP().fit`` (ΔIBC maximised on
 the training rows, verifier confidence), and automix-llm 1.0.3's Threshold,
 DoubleThreshold and POMDP (``num_bins=8``, verifier confidence; two tiers only). It
 prints the mean test ΔIBC ± sd over seeds with a 95% interval of the mean (resampling
@@ -65,6 +65,11 @@ REPLAYS = {
         "replay_local_qwen_squad11_completion.jsonl",
         (1.0, 50.0),
     ),
+    "mix 305 (shared-prefix verifier)": ("replay_local_qwen_shared.jsonl", (1.0, 50.0)),
+    "squad1.1 400 (shared-prefix verifier)": (
+        "replay_local_qwen_squad11_shared.jsonl",
+        (1.0, 50.0),
+    ),
     "three tiers 305": ("replay_local_three.jsonl", (1.0, 10.0, 50.0)),
 }
 STRENGTHS = (0.15, 0.3, 0.55)
@@ -81,12 +86,12 @@ def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> f
     return float(mixer.evaluate(frame(test), return_dict=True)["ibc_lift"] * 100)
 
 
-MAIN = (
+DEFAULT, MODEL, PAPER = (
     "default POMDP [balanced]",
-    "held-out POMDP [balanced]",
-    "default POMDP [strict]",
+    "model-check POMDP [balanced]",
     "paper-fit POMDP",
 )
+MAIN = (DEFAULT, MODEL, "default POMDP [strict]", PAPER)
 """The fits of the summary table."""
 
 
@@ -105,25 +110,25 @@ def summary_row(
 ) -> dict[str, str]:
     """One line of the summary: each main fit's mean [95% CI], the library's best, the gap."""
     row = {"cell": cell}
-    if MAIN[0] in results and MAIN[1] in results:
-        diff = np.array(results[MAIN[0]], float) - np.array(results[MAIN[1]], float)
-        row["default - held-out"] = _mean_ci(diff, rng)
+    if DEFAULT in results and MODEL in results:
+        diff = np.array(results[MODEL], float) - np.array(results[DEFAULT], float)
+        row["model check - default"] = _mean_ci(diff, rng)
     for label in MAIN:
         if label in results:
             v = np.array(results[label], float)
             fb = (
                 f" ({fallbacks.get(label, 0)}/{v.size} fb)"
-                if label.startswith(("default", "held-out"))
+                if label.startswith(("default", "model-check"))
                 else ""
             )
             row[label] = _mean_ci(v, rng) + fb
     if lib:
         best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
         row["automix-llm best"] = f"{best.split()[-1]} {_mean_ci(lib[best], rng)}"
-        if MAIN[0] in results:
-            row["default - best"] = _mean_ci(np.array(results[MAIN[0]], float) - lib[best], rng)
-        if "automix-llm POMDP" in lib and MAIN[2] in results:
-            diff = np.array(results[MAIN[2]], float) - lib["automix-llm POMDP"]
+        if DEFAULT in results:
+            row["default - best"] = _mean_ci(np.array(results[DEFAULT], float) - lib[best], rng)
+        if "automix-llm POMDP" in lib and PAPER in results:
+            diff = np.array(results[PAPER], float) - lib["automix-llm POMDP"]
             row["paper POMDP - lib POMDP"] = _mean_ci(diff, rng)
     return row
 
@@ -135,7 +140,7 @@ def markdown(rows: list[dict[str, str]]) -> str:
         *MAIN,
         "automix-llm best",
         "default - best",
-        "default - held-out",
+        "model check - default",
         "paper POMDP - lib POMDP",
     ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -247,6 +252,25 @@ def oracle(seeds: int, only: str | None) -> None:
         print(f"{'fallback':>6}{'':>32}{chosen.count(-1):8d}")
 
 
+def summary_from(paths: list[Path]) -> str:
+    """The summary table of earlier runs, from their per-seed JSON lines (``--json``)."""
+    rng = np.random.default_rng(0)
+    by_cell: dict[str, dict[str, list[float]]] = {}
+    falls: dict[str, dict[str, int]] = {}
+    for path in paths:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            by_cell.setdefault(row["cell"], {})[row["fit"]] = row["delta_ibc"]
+            if "choices" in row:
+                n = sum(c.startswith("always-") for c in row["choices"])
+                falls.setdefault(row["cell"], {})[row["fit"]] = n
+    rows = []
+    for cell, results in by_cell.items():
+        lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
+        rows.append(summary_row(cell, results, falls.get(cell, {}), lib, rng))
+    return markdown(rows)
+
+
 def variant(spec: str) -> dict[str, Any]:
     """``c0.8,mean,shares5+paper`` -> Variant keyword arguments."""
     kw: dict[str, Any] = {}
@@ -270,7 +294,7 @@ def fits(
     for risk in risks:
         out[f"default POMDP [{risk}]"] = lambda r=risk: Calibrated(POMDP(), risk=r)  # type: ignore[misc]
         out[f"default Threshold [{risk}]"] = lambda r=risk: Calibrated(Threshold(), risk=r)  # type: ignore[misc]
-    out["held-out POMDP [balanced]"] = lambda: Calibrated(POMDP(), check="held_out")
+    out[MODEL] = lambda: Calibrated(POMDP(), check="model")
     for spec in variants:
         out[f"default POMDP <{spec}>"] = lambda s=spec: Variant(POMDP(), **variant(s))  # type: ignore[misc]
     if unions:
@@ -311,7 +335,16 @@ def main() -> None:
         help="also the default fit around AutomixUnion (POMDP, GreedyPOMDP, DoubleThreshold "
         "and Threshold, the members of automix-llm's 'POMDP')",
     )
+    ap.add_argument(
+        "--summary-from",
+        default=None,
+        help="instead: print the summary table again from the per-seed results of earlier "
+        "runs (--json files, comma-separated), nothing refitted",
+    )
     args = ap.parse_args()
+    if args.summary_from:
+        print(summary_from([Path(p) for p in args.summary_from.split(",")]))
+        return
     if args.oracle:
         oracle(args.seeds, args.only)
         return
@@ -331,6 +364,8 @@ def main() -> None:
         choices: dict[str, list[str]] = {}
         for seed, (train, test) in enumerate(splits):
             for label, make in ours.items():
+                if label == MODEL and train.n_tiers != 2:
+                    continue  # the model check is a two-tier rule
                 policy = make().fit(train, costs=costs)
                 res = evaluate_policy(policy, test, costs=costs)
                 results.setdefault(label, []).append(
@@ -356,7 +391,7 @@ def main() -> None:
             lo, hi = paired_interval(v[np.isfinite(v)], 2000, rng)
             fb = (
                 f"{fallbacks.get(label, 0)}/{len(v)}"
-                if label.startswith(("default", "held-out"))
+                if label.startswith(("default", "model-check"))
                 else ""
             )
             print(
@@ -364,20 +399,20 @@ def main() -> None:
                 f"[{lo:+6.1f}, {hi:+6.1f}]  {fb:>6}"
             )
         for label, picked in choices.items():
-            if label.startswith(("default POMDP", "held-out")):
+            if label.startswith(("default POMDP", "model-check")):
                 print(f"  per split, {label}: {'; '.join(picked)}")
         lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
         summary.append(summary_row(cell, results, fallbacks, lib, rng))
         if lib:
             best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
             print(f"default - {best} (best automix-llm method here), same seeds:")
-            for label in [k for k in ours if k.startswith(("default", "held-out", "paper"))]:
+            for label in [k for k in ours if k.startswith(("default", "model-check", "paper"))]:
                 diff = np.array(results[label], float) - lib[best]
                 diff = diff[np.isfinite(diff)]
                 lo, hi = paired_interval(diff, 2000, rng)
                 worst[label] = min(worst.get(label, np.inf), float(diff.mean()))
                 print(f"  {label:<28}{diff.mean():+8.1f}  [{lo:+6.1f}, {hi:+6.1f}]")
-        for label in ours:
+        for label in [k for k in ours if k in results]:
             worst[f"{label} mean"] = min(
                 worst.get(f"{label} mean", np.inf), float(np.nanmean(results[label]))
             )

@@ -202,14 +202,14 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--check",
-        choices=("auto", "model", "held_out"),
-        default="auto",
+        choices=("held_out", "model"),
+        default="held_out",
         help="how the robust fit chooses its escalation share and decides to fall back: "
-        "model (each share scored under a smoothed model of the gain per signal level, "
-        "routing when the lower 20%% posterior bound of its gain is above 0), held_out "
-        "(the share with the best lower 5%% bootstrap bound of its cross-validated gain), "
-        "auto (default: model on two tiers from 100 rows, else held_out); measured in "
-        "docs/meta-verifiers.md",
+        "held_out (default: the share with the best lower 5%% bootstrap bound of its "
+        "cross-validated gain) or model (two tiers: each share refitted on all rows and "
+        "scored under a smoothed model of the gain per signal level, routing when the "
+        "lower 20%% posterior bound of its gain is above 0; gains with a strong verifier, "
+        "lost on the mixed replays); measured in docs/meta-verifiers.md",
     )
 
 

@@ -1,11 +1,12 @@
 """A smoothed model of what escalating gains at each level of a routing signal.
 
-:class:`~langchain_automix.meta_verifiers.Calibrated` uses it to choose an escalation
-share and to decide whether routing pays on two-tier rows (its *model check*, see
-:data:`MODEL_MIN_ROWS`). The gain of escalating a row is the last tier's score minus the
-first tier's; the ΔIBC of any routing depends on the rows' gains alone. On 100-200 rows
-the mean gain of each signal level (9 levels for k = 8 verifier samples) is noisy, so
-the model smooths it, empirical-Bayes style:
+:class:`~langchain_automix.meta_verifiers.Calibrated` uses it, with ``check="model"``, to
+choose an escalation share and to decide whether routing pays on two-tier rows (an
+opt-in: on real replays it lost the held-out check's protection, see
+docs/meta-verifiers.md "Which rule the default uses"). The gain of escalating a row is
+the last tier's score minus the first tier's; the ΔIBC of any routing depends on the
+rows' gains alone. On 100-200 rows the mean gain of each signal level (9 levels for
+k = 8 verifier samples) is noisy, so the model smooths it, empirical-Bayes style:
 
 * the level means are pulled toward a quadratic trend in the signal value (weighted
   least squares; a strong verifier's gain is hump-shaped: hopeless queries at the
@@ -37,16 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MODEL_MIN_ROWS", "GainModel", "signal_levels"]
-
-MODEL_MIN_ROWS = 100
-"""Observations from which the model check replaces the cross-validated choice.
-
-Below it the quadratic trend and the per-level means are too noisy: on synthetic rows
-with 50 training rows the model's choice trailed the cross-validated one by 1.6-4.9
-ΔIBC points (30 seeds per cell, ``benchmarks/bench_default_fit.py``), while from 100
-rows it was ahead or level on every cell.
-"""
+__all__ = ["GainModel", "signal_levels"]
 
 _MAX_DISCRETE = 12
 """A signal with at most this many distinct values is taken level by level."""

@@ -15,10 +15,14 @@ what a fit on 50-300 noisy rows needs:
   each escalation share in :data:`CV_SHARES` (each fitted with the target-share
   objective) and scored on the held-out folds; the share whose held-out gain over the
   best fixed choice (always escalate, or always accept) has the best lower bootstrap
-  bound is refitted on all rows. ΔIBC maximised on the training rows themselves picks
-  noise: its denominator is tiny at low escalation shares;
-* **a fallback**: unless that bound (``1 - confidence`` = 5% quantile over bootstrap
-  resamples of the rows) is above ``min_gain``, the policy *falls back* to the fixed
+  bound is refitted on all rows (``check="held_out"``, the default; ``check="model"``
+  chooses under a smoothed model of the gain per signal level instead, an opt-in).
+  ΔIBC maximised on the training rows themselves picks noise: its denominator is tiny
+  at low escalation shares;
+* **a fallback**: unless the chosen share's bound (held out: the ``1 - confidence`` =
+  5% quantile over bootstrap resamples of the rows; model: the
+  :data:`MODEL_QUANTILE` over posterior draws of the model) is above ``min_gain``, the
+  policy *falls back* to the fixed
   choice and says why (``fallback``, ``report``, the policy file, ``automix fit``'s
   output). A fit that chases noise costs more than it saves; a fallback *is* the fixed
   choice, at its cost: always-accept calls the first tier alone (no verification),
@@ -56,7 +60,6 @@ from langchain_automix._checks import (
     checked,
     optional,
 )
-from langchain_automix.meta_verifiers._gain_model import MODEL_MIN_ROWS
 from langchain_automix.meta_verifiers.base import (
     Decision,
     MetaVerifier,
@@ -171,7 +174,7 @@ MODEL_QUANTILE = 0.2
 RISKS = ("strict", "balanced", "off")
 """How readily the robust fit routes (see :class:`Calibrated`'s ``risk``)."""
 
-CHECKS = ("auto", "model", "held_out")
+CHECKS = ("held_out", "model")
 """How the robust fit chooses its share and decides to fall back (``check``)."""
 
 CV_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -239,10 +242,12 @@ class Calibrated(MetaVerifier):
             signal level (:class:`~langchain_automix.meta_verifiers._gain_model.
             GainModel`); the best one is kept unless the lower
             :data:`MODEL_QUANTILE` of its margin over the posterior draws is below
-            ``min_gain``. ``"auto"`` (default): ``"model"`` on two tiers from
-            :data:`~langchain_automix.meta_verifiers._gain_model.MODEL_MIN_ROWS`
-            observations, else ``"held_out"``. The cross-validation runs either way
-            (``cv_*`` in the report).
+            ``min_gain``. ``"held_out"`` is the default: ``"model"`` gains where a
+            verifier confidence is strong (synthetic rows, 100-200 training rows) and
+            on SQuAD 1.1's combined signal, but on the mixed replays and on weak real
+            verifiers it routed where routing lost (docs/meta-verifiers.md, "Which
+            rule the default uses"). The cross-validation runs either way (``cv_*`` in
+            the report).
         target: what the combiner is fitted to: ``"score"`` (default; the small
             answer's score, so the observation is a calibrated P(correct)) or ``"gain"``
             (whether the small answer is as good as the last tier's).
@@ -276,7 +281,7 @@ class Calibrated(MetaVerifier):
         min_gain: float = 0.0,
         confidence: float = 0.95,
         risk: str = "balanced",
-        check: str = "auto",
+        check: str = "held_out",
         l2: float = 1.0,
         seed: int = 0,
         target: str = "score",
@@ -695,16 +700,14 @@ class Calibrated(MetaVerifier):
         return [Objective("target_share", float(s)) for s in CV_SHARES]
 
     def _model_check_applies(self, data: ReplayDataset, candidates: Sequence[Objective]) -> bool:
-        """Whether the model check chooses and checks (``check``; two tiers)."""
-        if self.check == "held_out" or len(candidates) < 2:
+        """Whether the model check chooses and checks (``check="model"``; two tiers)."""
+        if self.check != "model" or len(candidates) < 2:
             return False
         if data.n_tiers != 2:
-            if self.check == "model":
-                raise ValueError(
-                    f"check='model' needs two tiers, got {data.n_tiers}; use 'auto' or 'held_out'"
-                )
-            return False
-        return self.check == "model" or data.n_groups >= MODEL_MIN_ROWS
+            raise ValueError(
+                f"check='model' needs two tiers, got {data.n_tiers}; use check='held_out'"
+            )
+        return True
 
     def _model_check(
         self,
@@ -869,8 +872,6 @@ class Calibrated(MetaVerifier):
         params = dict(params)
         # policy files written before the risk option held the strict rule
         params.setdefault("risk", "strict")
-        # and those before the model check chose by cross-validation alone
-        params.setdefault("check", "held_out")
         return cls(**checked(params, spec))
 
     def describe(self) -> str:

@@ -29,7 +29,15 @@ def test_point_on_random_mixing_line_has_zero_delta_ibc(c, p_small, p_large, w) 
     perf = p_small + w * (p_large - p_small)
     if w < 1e-6:
         return
-    assert delta_ibc(cost, perf, (c[0], p_small), (c[1], p_large)) == pytest.approx(0, abs=1e-6)
+    # ΔIBC divides by the point's distance from the small model: rounding in
+    # ``perf - p_small`` and ``cost - c[0]`` grows as that distance shrinks (hypothesis
+    # found w = 1e-6 with a 0.002 quality gap off by 1.1e-6 %), so the tolerance is the
+    # float error bound, not a constant
+    gap = abs(p_large - p_small)
+    rounding = 8 * np.finfo(float).eps * (1 / (w * gap) + c[1] / (w * (c[1] - c[0])) + 1 / gap)
+    assert delta_ibc(cost, perf, (c[0], p_small), (c[1], p_large)) == pytest.approx(
+        0, abs=1e-9 + 100 * rounding
+    )
 
 
 @settings(max_examples=100, deadline=None)

@@ -290,7 +290,7 @@ def test_risk_levels_decide_when_a_doubtful_fit_still_routes(
     assert ranked.fallback is None
     assert "ranks the rows" in ranked.report["cv_routes_because"]
     # unless the model check finds no gain in any share: then the rank check is not asked
-    model = Calibrated(Threshold(), signal="verifier").fit(data)
+    model = Calibrated(Threshold(), signal="verifier", check="model").fit(data)
     assert model.report["check"] == "model" and model.report["model_delta_ibc"] <= 0
     assert model.fallback == "escalate" and "cv_rank_auroc_lower" not in model.report
     assert "smoothed gain model" in model.report["fallback_reason"]
@@ -298,48 +298,43 @@ def test_risk_levels_decide_when_a_doubtful_fit_still_routes(
         Calibrated(Threshold(), risk="yolo")
 
 
-def test_the_model_check_chooses_from_100_two_tier_rows_and_says_so() -> None:
-    """From 100 observations the share is the best under the smoothed gain model and the
-    fit routes when the model's lower 20% bound of the gain is above 0 (strict: 5%)."""
+def test_the_model_check_chooses_under_the_gain_model_and_says_so() -> None:
+    """check="model": the share is the best under the smoothed gain model and the fit
+    routes when the model's lower 20% bound of the gain is above 0 (strict: 5%)."""
     data = synthetic_replay(200, seed=0, verifier_strength=0.55)  # verifier AUROC ~0.84
-    mv = Calibrated(POMDP()).fit(data)
+    mv = Calibrated(POMDP(), check="model").fit(data)
     rep = mv.report
     assert rep["check"] == "model" and mv.fallback is None
     by_share = rep["model_delta_ibc_by_share"]
     assert max(by_share.values()) == by_share[rep["cv_choice"]] == rep["model_delta_ibc"]
     assert rep["model_quantile"] == 0.2 and 0 < rep["model_margin_lower"] < rep["model_delta_ibc"]
     assert "cv_delta_ibc" in rep  # the held-out estimate of the same share, beside it
-    strict = Calibrated(POMDP(), risk="strict").fit(data)
+    strict = Calibrated(POMDP(), risk="strict", check="model").fit(data)
     assert strict.report["model_quantile"] == pytest.approx(0.05)
     assert strict.report["model_margin_lower"] < rep["model_margin_lower"]
-    # below 100 rows, or with check="held_out", the cross-validated choice as before
-    assert Calibrated(POMDP()).fit(data.subset(np.arange(99))).report["check"] == "held_out"
-    held = Calibrated(POMDP(), check="held_out").fit(data)
-    assert held.report["check"] == "held_out" and "model_delta_ibc" not in held.report
-    # check="model" on fewer rows is the user's call; on three tiers it is refused
-    assert Calibrated(POMDP(), check="model").fit(data.subset(np.arange(60))).report["check"] == (
-        "model"
-    )
-    with pytest.raises(ValueError, match="check must be one of auto, model, held_out"):
-        Calibrated(POMDP(), check="both")
+    # the default chooses by cross-validation
+    held = Calibrated(POMDP()).fit(data)
+    assert held.check == "held_out" and held.report["check"] == "held_out"
+    assert "model_delta_ibc" not in held.report
+    with pytest.raises(ValueError, match="check must be one of held_out, model"):
+        Calibrated(POMDP(), check="auto")
     three = ReplayDataset.from_arrays(
         np.column_stack([data.scores[:, 0], data.scores]),
         np.column_stack([data.confidences, data.confidences]),
     )
     with pytest.raises(ValueError, match="check='model' needs two tiers, got 3"):
         Calibrated(POMDP(), check="model").fit(three, costs=(1, 10, 50))
-    assert Calibrated(POMDP()).fit(three, costs=(1, 10, 50)).report["check"] == "held_out"
 
 
 def test_the_model_check_keeps_the_gain_of_a_strong_verifier_on_100_rows() -> None:
-    """The case behind issue #23: a strong verifier (AUROC ~0.84) on 100 rows. On these
+    """What check="model" is for: a strong verifier (AUROC ~0.84) on 100 rows. On these
     10 splits the cross-validated check falls back on 2 (seeds 1 and 6), the model check
     on 1 (seed 6), and its shares score higher on the 4,000 test rows: 23.3 vs 18.4."""
     new, old = [], []
     for seed in range(10):
         train = synthetic_replay(100, seed=seed, verifier_strength=0.55)
         test = synthetic_replay(4000, seed=10_000 + seed, verifier_strength=0.55)
-        for fits, check in ((new, "auto"), (old, "held_out")):
+        for fits, check in ((new, "model"), (old, "held_out")):
             mv = Calibrated(POMDP(), check=check).fit(train)
             fits.append(evaluate_policy(mv, test).delta_ibc or 0.0)
     assert sum(v == 0 for v in old) == 2 and sum(v == 0 for v in new) == 1
@@ -370,9 +365,10 @@ def test_policy_files_before_the_risk_option_load_as_strict(tmp_path: Path) -> N
     del params["params"]["risk"]
     assert Calibrated.from_dict(params).risk == "strict"
     # nor did they know the model check: refitted, they choose by cross-validation
-    assert Calibrated.from_dict(fitted.to_dict()).check == "auto"
     del params["params"]["check"]
     assert Calibrated.from_dict(params).check == "held_out"
+    model = Calibrated(Threshold(), signal="answer_min_prob", check="model").fit(data)
+    assert Calibrated.from_dict(model.to_dict()).check == "model"
 
 
 def test_three_tiers_never_route_on_the_rank_check(monkeypatch: pytest.MonkeyPatch) -> None:
