@@ -189,6 +189,25 @@ def test_fit_is_robust_by_default_and_reports(files, tmp_path: Path, capsys) -> 
     assert ("FALLBACK" in text) == (policy.fallback is not None)
 
 
+def test_fit_and_evaluate_take_the_model_check(files, tmp_path: Path, capsys) -> None:
+    train, test = files
+    out = tmp_path / "policy.json"
+    args = ["fit", "--method", "pomdp", "--train", str(train), "--check", "model", "-o", str(out)]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "ΔIBC % under the smoothed gain model" in text
+    assert "lower 20% posterior bound of its gain over always-escalate" in text
+    policy = MetaVerifier.load(out)
+    assert isinstance(policy, Calibrated) and policy.check == "model"
+    assert policy.report["check"] == "model"
+    args = ["evaluate", "--train", str(train), "--test", str(test), "--seeds", "1"]
+    assert main([*args, "--check", "model", "--json"]) == 0
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main([*args, "--check", "cross"])
+    assert "invalid choice: 'cross' (choose from 'held_out', 'model')" in capsys.readouterr().err
+
+
 def test_fit_and_evaluate_reject_unknown_signals(files, tmp_path: Path, capsys) -> None:
     train, _ = files
     with pytest.raises(SystemExit):
