@@ -525,6 +525,11 @@ class Calibrated(MetaVerifier):
             self.signal = resolve_auto(data.signal_names)
         self.fallback = None
         costs = self.charged(costs)  # free signals: no verification is charged
+        if self.robust and self.check == "model" and objective.kind == "lam":
+            raise ValueError(
+                "check='model' scores candidate escalation shares by ΔIBC; a lam objective "
+                "has one candidate: fit it with check='held_out'"
+            )
         if not self.robust or objective.kind not in ("max_delta_ibc", "lam"):
             self._fit_once(data, costs, objective, forced)
             self._start_report(data)
@@ -597,7 +602,11 @@ class Calibrated(MetaVerifier):
             best = self._select(lowers, means)
         lower = lowers[best]
         chosen = candidates[best]
-        self._fit_once(data, costs, chosen, forced)
+        if model is None:
+            self._fit_once(data, costs, chosen, forced)
+        else:  # the model check fitted every candidate on all rows already
+            self.fallback = None
+            self.policy = model["policies"][best]
         self._start_report(data)
         per_repeat = _score(data.scores, held_out[best], costs, objective, held_visits[best])
         mean = float(np.mean(per_repeat))
@@ -720,19 +729,20 @@ class Calibrated(MetaVerifier):
     ) -> dict[str, Any]:
         """Each candidate refitted on all rows, scored under the smoothed gain model.
 
-        Returns the model ΔIBC of every candidate (``by_candidate``), and for the best
-        one the lower ``quantile`` of its margin over the best fixed choice across
-        posterior draws of the model (``lower``).
+        Returns the fitted candidates (``policies``), the model ΔIBC of every one
+        (``by_candidate``), and for the best one the lower ``quantile`` of its margin
+        over the best fixed choice across posterior draws of the model (``lower``).
         """
         from langchain_automix.meta_verifiers._gain_model import GainModel
 
         obs = self.observations(data)
         routed = data.with_confidences(obs)
         model = GainModel.fit(obs[:, 0], data.scores[:, -1] - data.scores[:, 0], groups=data.groups)
-        finals, visits = [], []
+        finals, visits, policies = [], [], []
         for objective_c in candidates:
             policy = _clone(self.policy)
             policy._fit(routed, costs, objective_c, forced)
+            policies.append(policy)
             routing = policy.route_paths(routed)
             final, visited = routing.final, routing.visited
             if forced is not None:
@@ -759,6 +769,7 @@ class Calibrated(MetaVerifier):
         quantile = 1.0 - self.confidence if self.risk == "strict" else MODEL_QUANTILE
         lower = float(np.quantile(margin, quantile)) if margin.size else -np.inf
         return {
+            "policies": policies,
             "by_candidate": by_candidate,
             "lower": lower,
             "quantile": quantile,

@@ -19,8 +19,10 @@ from langchain_automix import (
     Threshold,
     compare_methods,
 )
+from langchain_automix.calibration.metrics import CostSpec
 from langchain_automix.calibration.synthetic import synthetic_replay
 from langchain_automix.evaluation import evaluate_policy
+from langchain_automix.meta_verifiers._fitting import Objective
 from langchain_automix.meta_verifiers.base import Observation
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, LogprobChatModel
 
@@ -318,6 +320,18 @@ def test_the_model_check_chooses_under_the_gain_model_and_says_so() -> None:
     assert "model_delta_ibc" not in held.report
     with pytest.raises(ValueError, match="check must be one of held_out, model"):
         Calibrated(POMDP(), check="auto")
+    with pytest.raises(ValueError, match="a lam objective has one candidate"):
+        Calibrated(POMDP(), check="model").fit(data, lam=0.001)
+    # the kept policy is the candidate the model scored, fitted on all rows: the same
+    # routing as refitting the wrapped policy at that share
+    refit = POMDP()
+    refit._fit(
+        data.with_confidences(mv.observations(data)),
+        CostSpec.make((1.0, 50.0), None, n_tiers=2),
+        Objective("target_share", float(rep["cv_choice"])),
+        None,
+    )
+    assert np.array_equal(mv.route(data), refit.route(data))
     three = ReplayDataset.from_arrays(
         np.column_stack([data.scores[:, 0], data.scores]),
         np.column_stack([data.confidences, data.confidences]),
