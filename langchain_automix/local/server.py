@@ -111,6 +111,15 @@ def _install_handlers() -> None:
     _HANDLERS_INSTALLED = True
 
 
+_BIND_RETRIES = 3
+"""How often a server whose port was taken before it bound is started on another."""
+_BIND_ERRORS = (
+    "couldn't bind http server socket",  # llama-server
+    "error while attempting to bind",  # uvicorn (llama-cpp-python's server)
+    "address already in use",
+)
+
+
 @dataclass
 class _Proc:
     models: tuple[str, ...]
@@ -324,15 +333,11 @@ class LocalModelServer:
                         config_path=work / f"llama-server-{i}.json",
                         log_path=work / f"llama-server-{i}.log",
                     )
-                    if native:
-                        self._native_command(proc, paths)
-                    else:
-                        self._write_config(proc, paths)
-                    self._spawn(proc)
+                    self._launch(proc, paths)
                     self._procs.append(proc)
                 deadline = time.monotonic() + self.startup_timeout
                 for proc in self._procs:
-                    self._wait_healthy(proc, deadline)
+                    self._wait_started(proc, paths, deadline)
             except BaseException:
                 self._stop_locked()
                 raise
@@ -448,6 +453,43 @@ class LocalModelServer:
         return [self.chat_model(m, **kwargs) for m in self.models]
 
     # -- internals -----------------------------------------------------------------
+    def _launch(self, proc: _Proc, paths: dict[str, Path]) -> None:
+        if self.backend == "llama-server":
+            self._native_command(proc, paths)
+        else:
+            self._write_config(proc, paths)
+        self._spawn(proc)
+
+    def _wait_started(self, proc: _Proc, paths: dict[str, Path], deadline: float) -> None:
+        """Wait until ``proc`` answers; on a port taken meanwhile, start it on another.
+
+        ``free_port`` finds a port that is free when asked; another process (or a
+        second server of ours starting at the same moment) can bind it before the
+        server does. The server then exits with a bind error: it is started again on
+        a new port, up to ``_BIND_RETRIES`` times.
+        """
+        for attempt in range(_BIND_RETRIES + 1):
+            try:
+                self._wait_healthy(proc, deadline)
+                return
+            except LocalServerError:
+                if attempt == _BIND_RETRIES or not self._lost_port(proc):
+                    raise
+            if proc.log_file is not None:
+                proc.log_file.close()
+            proc.port = free_port(self.host)
+            self._launch(proc, paths)
+
+    def _lost_port(self, proc: _Proc) -> bool:
+        """Whether ``proc`` exited because its port was taken (its log says so)."""
+        if proc.popen is None or proc.popen.poll() is None:
+            return False
+        try:
+            log = proc.log_path.read_text(errors="replace").lower()
+        except OSError:
+            return False
+        return any(marker in log for marker in _BIND_ERRORS)
+
     def _native_command(self, proc: _Proc, paths: dict[str, Path]) -> None:
         (model_id,) = proc.models
         assert self._binary is not None  # noqa: S101 - set by the backend property

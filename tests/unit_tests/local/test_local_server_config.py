@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,95 @@ def test_a_missing_llama_server_is_built_only_when_asked(
     monkeypatch.setattr(build, "build_llama_server", failing_build)
     with pytest.raises(LocalServerError, match="cmake is needed"):
         _ = LocalModelServer(build_missing=True).backend
+
+
+_FAKE_LLAMA_SERVER = """\
+import http.server, json, sys
+args = sys.argv[1:]
+host, port = args[args.index("--host") + 1], int(args[args.index("--port") + 1])
+if "--fail" in open(__file__).read().split("#" + "MODE ")[1]:
+    sys.stderr.write("error loading model\\n")
+    sys.exit(1)
+
+class H(http.server.BaseHTTPRequestHandler):
+    def _ok(self):
+        body = json.dumps({"status": "ok", "content": "x"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._ok()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self._ok()
+
+    def log_message(self, *a):
+        pass
+
+try:
+    srv = http.server.HTTPServer((host, port), H)
+except OSError as e:
+    sys.stderr.write(f"couldn't bind HTTP server socket, hostname: {host}, port: {port}\\n")
+    sys.exit(1)
+srv.serve_forever()
+"""
+
+
+def _fake_llama_server(tmp_path: Path, mode: str) -> Path:
+    import sys
+
+    binary = tmp_path / "llama-server"
+    binary.write_text(f"#!{sys.executable}\n{_FAKE_LLAMA_SERVER}#MODE {mode}\n")
+    binary.chmod(0o755)
+    return binary
+
+
+@pytest.fixture
+def taken_port_first(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[tuple[int, list[int]]]:
+    """``free_port`` hands out a port another process holds first, then free ones."""
+    import socket
+
+    from langchain_automix.local import server as server_mod
+
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    taken = holder.getsockname()[1]
+    given: list[int] = []
+
+    def fake_free_port(host: str = "127.0.0.1") -> int:
+        port = taken if not given else _free_port(host)
+        given.append(port)
+        return port
+
+    monkeypatch.setattr(server_mod, "free_port", fake_free_port)
+    monkeypatch.setattr(server_mod, "assemble", lambda m, cache_dir=None: tmp_path / f"{m}.gguf")
+    yield taken, given
+    holder.close()
+
+
+def test_a_port_taken_before_the_server_binds_is_replaced(
+    tmp_path: Path, taken_port_first: tuple[int, list[int]]
+) -> None:
+    taken, given = taken_port_first
+    binary = _fake_llama_server(tmp_path, "serve")
+    with LocalModelServer(["qwen2.5-coder-0.5b"], binary=binary, startup_timeout=30) as server:
+        url = server.base_url("qwen2.5-coder-0.5b")
+    assert given[0] == taken and len(given) == 2
+    assert url == f"http://127.0.0.1:{given[1]}/v1"
+
+
+def test_a_server_that_dies_for_another_reason_is_not_restarted(
+    tmp_path: Path, taken_port_first: tuple[int, list[int]]
+) -> None:
+    _, given = taken_port_first
+    given.append(0)  # no taken port: the first port is free
+    binary = _fake_llama_server(tmp_path, "--fail")
+    with pytest.raises(LocalServerError, match="error loading model"):
+        LocalModelServer(["qwen2.5-coder-0.5b"], binary=binary, startup_timeout=30).start()
+    assert len(given) == 2  # one port asked for: started once
