@@ -2,7 +2,8 @@
 
 Run from the repository root::
 
-    python benchmarks/bench_default_fit.py [--seeds 10] [--risks strict,balanced,off]
+    python benchmarks/bench_default_fit.py [--seeds 10] [--first-seed 0]
+        [--risks strict,balanced,off]
         [--oracle]
         [--json benchmarks/results/bench_default_fit.jsonl]
 
@@ -158,8 +159,10 @@ def choice_of(policy: Calibrated) -> str:
     return (f"share {share:.2f}" if share is not None else str(rep.get("cv_choice"))) + why
 
 
-def cells(seeds: int, only: str | None) -> Iterator[tuple[str, tuple[float, ...], list[Any]]]:
-    """(cell name, costs, [(train, test) per seed]) for every cell."""
+def cells(
+    seeds: int, only: str | None, first: int = 0
+) -> Iterator[tuple[str, tuple[float, ...], list[Any]]]:
+    """(cell name, costs, [(train, test) per seed]) for every cell, seeds ``first`` on."""
     for strength in STRENGTHS:
         for n in TRAIN_SIZES:
             name = f"synthetic s={strength} n={n}"
@@ -170,7 +173,7 @@ def cells(seeds: int, only: str | None) -> Iterator[tuple[str, tuple[float, ...]
                     synthetic_replay(n, seed=seed, verifier_strength=strength),
                     synthetic_replay(4000, seed=10_000 + seed, verifier_strength=strength),
                 )
-                for seed in range(seeds)
+                for seed in range(first, first + seeds)
             ]
             yield name, (1.0, 50.0), splits
     for name, (file, costs) in REPLAYS.items():
@@ -181,7 +184,10 @@ def cells(seeds: int, only: str | None) -> Iterator[tuple[str, tuple[float, ...]
             print(f"({name}: {path} not found, skipped)")
             continue
         data = ReplayDataset.from_jsonl(path)
-        splits = [data.split(data.n_rows - data.n_rows // 2, seed=seed) for seed in range(seeds)]
+        splits = [
+            data.split(data.n_rows - data.n_rows // 2, seed=seed)
+            for seed in range(first, first + seeds)
+        ]
         yield f"{name}", costs, splits
 
 
@@ -225,12 +231,12 @@ class _OneShare(Calibrated):
         return [Objective("target_share", self.share)]
 
 
-def oracle(seeds: int, only: str | None) -> None:
+def oracle(seeds: int, only: str | None, first: int = 0) -> None:
     """Why the default trails where the verifier is strong: per candidate share, the
     cross-validated gain the default chooses by (mean and lower bound over bootstrap
     draws, averaged over seeds) beside the test ΔIBC of that share refitted on all
     training rows, and how often the default chose it."""
-    for cell, costs, splits in cells(seeds, only):
+    for cell, costs, splits in cells(seeds, only, first):
         if len(costs) != 2:
             continue
         means, lowers, tests, chosen = [], [], [], []
@@ -309,6 +315,12 @@ def main() -> None:
     """Print the table (and write one JSON line per cell and fit with ``--json``)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first seed (a confirmation run on seeds no rule was chosen on)",
+    )
     ap.add_argument("--risks", default="strict,balanced,off")
     ap.add_argument(
         "--variants",
@@ -346,7 +358,7 @@ def main() -> None:
         print(summary_from([Path(p) for p in args.summary_from.split(",")]))
         return
     if args.oracle:
-        oracle(args.seeds, args.only)
+        oracle(args.seeds, args.only, args.first_seed)
         return
     risks = [r for r in args.risks.split(",") if r]
     ours = fits(risks, [v for v in args.variants.split(";") if v], args.union)
@@ -358,11 +370,11 @@ def main() -> None:
     started = time.perf_counter()
     worst: dict[str, float] = {}
     summary: list[dict[str, str]] = []
-    for cell, costs, splits in cells(args.seeds, args.only):
+    for cell, costs, splits in cells(args.seeds, args.only, args.first_seed):
         results: dict[str, list[float]] = {}
         fallbacks: dict[str, int] = {}
         choices: dict[str, list[str]] = {}
-        for seed, (train, test) in enumerate(splits):
+        for seed, (train, test) in enumerate(splits, start=args.first_seed):
             for label, make in ours.items():
                 if label == MODEL and train.n_tiers != 2:
                     continue  # the model check is a two-tier rule
