@@ -16,10 +16,11 @@ Each *cell* is a way to draw training and test rows, repeated over seeds:
 * every shipped real replay: half the rows train, the other half test (the split drawn
   by the seed), costs 1/50 (three tiers: 1/10/50).
 
-On the same rows it fits our default (``Calibrated(POMDP())``: signal ``auto``, the
-cross-validated operating point and the fallback, at each ``--risks`` setting), the same
-with ``check="model"`` (share and fallback decided under a smoothed model of the gain
-per signal level, an opt-in), the default ``Calibrated(Threshold())``, the paper's fit
+On the same rows it fits our default (``Calibrated(POMDP())``: signal ``auto``,
+``check="agree"``, at each ``--risks`` setting), the same with ``check="held_out"`` (the
+cross-validated share and fallback alone, the default before) and with ``check="model"``
+(share and fallback decided under a smoothed model of the gain per signal level alone),
+the default ``Calibrated(Threshold())``, the paper's fit
 ``POMDP().fit`` (ΔIBC maximised on
 the training rows, verifier confidence), and automix-llm 1.0.3's Threshold,
 DoubleThreshold and POMDP (``num_bins=8``, verifier confidence; two tiers only). It
@@ -87,12 +88,13 @@ def library_delta_ibc(name: str, train: ReplayDataset, test: ReplayDataset) -> f
     return float(mixer.evaluate(frame(test), return_dict=True)["ibc_lift"] * 100)
 
 
-DEFAULT, MODEL, PAPER = (
+DEFAULT, HELD, MODEL, PAPER = (
     "default POMDP [balanced]",
+    "held-out check POMDP [balanced]",
     "model-check POMDP [balanced]",
     "paper-fit POMDP",
 )
-MAIN = (DEFAULT, MODEL, "default POMDP [strict]", PAPER)
+MAIN = (DEFAULT, HELD, MODEL, "default POMDP [strict]", PAPER)
 """The fits of the summary table."""
 
 
@@ -111,15 +113,15 @@ def summary_row(
 ) -> dict[str, str]:
     """One line of the summary: each main fit's mean [95% CI], the library's best, the gap."""
     row = {"cell": cell}
-    if DEFAULT in results and MODEL in results:
-        diff = np.array(results[MODEL], float) - np.array(results[DEFAULT], float)
-        row["model check - default"] = _mean_ci(diff, rng)
+    if DEFAULT in results and HELD in results:
+        diff = np.array(results[DEFAULT], float) - np.array(results[HELD], float)
+        row["default - held-out check"] = _mean_ci(diff, rng)
     for label in MAIN:
         if label in results:
             v = np.array(results[label], float)
             fb = (
                 f" ({fallbacks.get(label, 0)}/{v.size} fb)"
-                if label.startswith(("default", "model-check"))
+                if label.startswith(("default", "model-check", "held-out"))
                 else ""
             )
             row[label] = _mean_ci(v, rng) + fb
@@ -141,7 +143,7 @@ def markdown(rows: list[dict[str, str]]) -> str:
         *MAIN,
         "automix-llm best",
         "default - best",
-        "model check - default",
+        "default - held-out check",
         "paper POMDP - lib POMDP",
     ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -300,6 +302,7 @@ def fits(
     for risk in risks:
         out[f"default POMDP [{risk}]"] = lambda r=risk: Calibrated(POMDP(), risk=r)  # type: ignore[misc]
         out[f"default Threshold [{risk}]"] = lambda r=risk: Calibrated(Threshold(), risk=r)  # type: ignore[misc]
+    out[HELD] = lambda: Calibrated(POMDP(), check="held_out")
     out[MODEL] = lambda: Calibrated(POMDP(), check="model")
     for spec in variants:
         out[f"default POMDP <{spec}>"] = lambda s=spec: Variant(POMDP(), **variant(s))  # type: ignore[misc]
@@ -376,7 +379,7 @@ def main() -> None:
         choices: dict[str, list[str]] = {}
         for seed, (train, test) in enumerate(splits, start=args.first_seed):
             for label, make in ours.items():
-                if label == MODEL and train.n_tiers != 2:
+                if label in (MODEL, HELD) and train.n_tiers != 2:
                     continue  # the model check is a two-tier rule
                 policy = make().fit(train, costs=costs)
                 res = evaluate_policy(policy, test, costs=costs)
@@ -403,7 +406,7 @@ def main() -> None:
             lo, hi = paired_interval(v[np.isfinite(v)], 2000, rng)
             fb = (
                 f"{fallbacks.get(label, 0)}/{len(v)}"
-                if label.startswith(("default", "model-check"))
+                if label.startswith(("default", "model-check", "held-out"))
                 else ""
             )
             print(
@@ -411,14 +414,16 @@ def main() -> None:
                 f"[{lo:+6.1f}, {hi:+6.1f}]  {fb:>6}"
             )
         for label, picked in choices.items():
-            if label.startswith(("default POMDP", "model-check")):
+            if label.startswith(("default POMDP", "model-check", "held-out")):
                 print(f"  per split, {label}: {'; '.join(picked)}")
         lib = {k: np.array(v, float) for k, v in results.items() if k.startswith("automix")}
         summary.append(summary_row(cell, results, fallbacks, lib, rng))
         if lib:
             best = max(lib, key=lambda k: float(np.nanmean(lib[k])))
             print(f"default - {best} (best automix-llm method here), same seeds:")
-            for label in [k for k in ours if k.startswith(("default", "model-check", "paper"))]:
+            for label in [
+                k for k in ours if k.startswith(("default", "model-check", "held-out", "paper"))
+            ]:
                 diff = np.array(results[label], float) - lib[best]
                 diff = diff[np.isfinite(diff)]
                 lo, hi = paired_interval(diff, 2000, rng)

@@ -415,7 +415,7 @@ def compare_methods(
     robust: bool = False,
     bootstrap: int = 0,
     risk: str = "balanced",
-    check: str = "held_out",
+    check: str = "agree",
     train_view: Callable[[ReplayDataset], ReplayDataset] | None = None,
     test_view: Callable[[ReplayDataset], ReplayDataset] | None = None,
 ) -> Comparison:

@@ -202,14 +202,16 @@ def add_signal_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--check",
-        choices=("held_out", "model"),
-        default="held_out",
+        choices=("agree", "held_out", "model"),
+        default="agree",
         help="how the robust fit chooses its escalation share and decides to fall back: "
-        "held_out (default: the share with the best lower 5%% bootstrap bound of its "
-        "cross-validated gain) or model (two tiers: each share refitted on all rows and "
-        "scored under a smoothed model of the gain per signal level, routing when the "
-        "lower 20%% posterior bound of its gain is above 0; gains with a strong verifier, "
-        "lost on the mixed replays); measured in docs/meta-verifiers.md",
+        "held_out (the share with the best lower 5%% bootstrap bound of its "
+        "cross-validated gain, routing when that bound is above 0), model (two tiers: "
+        "each share refitted on all rows and scored under a smoothed model of the gain "
+        "per signal level, routing when the lower 20%% posterior bound of its gain is "
+        "above 0) or agree (default: the model's share when its bound is above 0 and the "
+        "cross-validated 5%% bound of the same share is above -15, else held_out); "
+        "measured in docs/meta-verifiers.md",
     )
 
 

@@ -187,7 +187,16 @@ def _print_report(policy: Calibrated) -> None:
         share = ""
         if rep.get("cv_share") is not None:
             share = f"escalation share {rep['cv_share']:.0%} chosen; "
-        if rep.get("check") == "model":
+        if rep.get("check") == "agree":
+            took = "taken" if rep["agree"] else "not taken: the held-out rule decides"
+            print(
+                f"  smoothed gain model: best share {float(rep['model_share']):.0%}, ΔIBC % "
+                f"{rep['model_delta_ibc']:+.4g}, lower {rep['model_quantile']:.0%} posterior "
+                f"bound of its gain {rep['model_margin_lower']:+.4g}; the same share held "
+                f"out: {1 - rep['cv_confidence']:.0%} bound {rep['agree_cv_lower']:+.4g} "
+                f"(tolerance {rep['agree_tolerance']:g}); {took}"
+            )
+        if rep.get("check") == "model" or rep.get("agree"):
             print(
                 f"  {share}ΔIBC % under the smoothed gain model {rep['model_delta_ibc']:+.4g}; "
                 f"lower {rep['model_quantile']:.0%} posterior bound of its gain over "

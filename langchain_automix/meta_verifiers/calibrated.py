@@ -15,10 +15,11 @@ what a fit on 50-300 noisy rows needs:
   each escalation share in :data:`CV_SHARES` (each fitted with the target-share
   objective) and scored on the held-out folds; the share whose held-out gain over the
   best fixed choice (always escalate, or always accept) has the best lower bootstrap
-  bound is refitted on all rows (``check="held_out"``, the default; ``check="model"``
-  chooses under a smoothed model of the gain per signal level instead, an opt-in).
-  ΔIBC maximised on the training rows themselves picks noise: its denominator is tiny
-  at low escalation shares;
+  bound is refitted on all rows (``check="held_out"``; ``check="model"`` chooses under
+  a smoothed model of the gain per signal level instead; ``check="agree"``, the
+  default, takes the model's share where the cross-validation does not speak against
+  it, else the held-out choice). ΔIBC maximised on the training rows themselves picks
+  noise: its denominator is tiny at low escalation shares;
 * **a fallback**: unless the chosen share's bound (held out: the ``1 - confidence`` =
   5% quantile over bootstrap resamples of the rows; model: the
   :data:`MODEL_QUANTILE` over posterior draws of the model) is above ``min_gain``, the
@@ -174,7 +175,13 @@ MODEL_QUANTILE = 0.2
 RISKS = ("strict", "balanced", "off")
 """How readily the robust fit routes (see :class:`Calibrated`'s ``risk``)."""
 
-CHECKS = ("held_out", "model")
+AGREE_TOLERANCE = 15.0
+"""How far (ΔIBC points) below ``min_gain`` the cross-validated bound at the model's
+share may be for ``check="agree"`` to take that share (``risk="strict"``: 0).
+Chosen among 10, 15, 20 and 30 on 60 seeds of the default-fit benchmark's cells
+(docs/meta-verifiers.md, "Which rule the default uses")."""
+
+CHECKS = ("held_out", "model", "agree")
 """How the robust fit chooses its share and decides to fall back (``check``)."""
 
 CV_SHARES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -242,12 +249,16 @@ class Calibrated(MetaVerifier):
             signal level (:class:`~langchain_automix.meta_verifiers._gain_model.
             GainModel`); the best one is kept unless the lower
             :data:`MODEL_QUANTILE` of its margin over the posterior draws is below
-            ``min_gain``. ``"held_out"`` is the default: ``"model"`` gains where a
-            verifier confidence is strong (synthetic rows, 100-200 training rows) and
-            on SQuAD 1.1's combined signal, but on the mixed replays and on weak real
-            verifiers it routed where routing lost (docs/meta-verifiers.md, "Which
-            rule the default uses"). The cross-validation runs either way (``cv_*`` in
-            the report).
+            ``min_gain``. ``"agree"`` (the default): the model's share when the model
+            finds a gain there (its own rule) and the cross-validated bound of the
+            same share is within :data:`AGREE_TOLERANCE` points of ``min_gain``;
+            otherwise the ``"held_out"`` rule decides alone (and always on three
+            tiers or with ``lam``). The model alone gains where a verifier is strong
+            (synthetic rows, SQuAD 1.1) but routed where routing lost on the mixed
+            replays and on weak small samples; requiring the cross-validation not to
+            speak against it keeps most of the gain and most of the protection
+            (docs/meta-verifiers.md, "Which rule the default uses"). The
+            cross-validation runs in every case (``cv_*`` in the report).
         target: what the combiner is fitted to: ``"score"`` (default; the small
             answer's score, so the observation is a calibrated P(correct)) or ``"gain"``
             (whether the small answer is as good as the last tier's).
@@ -281,7 +292,7 @@ class Calibrated(MetaVerifier):
         min_gain: float = 0.0,
         confidence: float = 0.95,
         risk: str = "balanced",
-        check: str = "held_out",
+        check: str = "agree",
         l2: float = 1.0,
         seed: int = 0,
         target: str = "score",
@@ -594,19 +605,25 @@ class Calibrated(MetaVerifier):
             q = float(np.quantile(margin, 1.0 - self.confidence)) if margin.size else -np.inf
             lowers.append(q)
             means.append(float(np.mean(margin)) if margin.size else -np.inf)
-        model = None
+        model = agree = None
         if objective.kind == "max_delta_ibc" and self._model_check_applies(data, candidates):
             model = self._model_check(data, costs, objective, candidates, forced, best_fixed)
             best = int(np.argmax(model["by_candidate"]))
+            if self.check == "agree":
+                agree = self._agreement(model, lowers[best])
+                if not agree["agrees"]:  # the held-out rule decides alone
+                    best = self._select(lowers, means)
         else:
             best = self._select(lowers, means)
+        uses_model = model is not None and (agree is None or agree["agrees"])
         lower = lowers[best]
         chosen = candidates[best]
-        if model is None:
-            self._fit_once(data, costs, chosen, forced)
-        else:  # the model check fitted every candidate on all rows already
+        if uses_model:  # the model check fitted every candidate on all rows already
+            assert model is not None  # noqa: S101 - for the type checker
             self.fallback = None
             self.policy = model["policies"][best]
+        else:
+            self._fit_once(data, costs, chosen, forced)
         self._start_report(data)
         per_repeat = _score(data.scores, held_out[best], costs, objective, held_visits[best])
         mean = float(np.mean(per_repeat))
@@ -627,22 +644,30 @@ class Calibrated(MetaVerifier):
             best_fixed=best_fixed,
             best_fixed_score=fixed[best_fixed],
             objective=objective.kind,
-            check="held_out" if model is None else "model",
+            check=self.check if model is not None else "held_out",
         )
-        if model is None:
-            pays = lower > self.min_gain
-        else:
+        if model is not None:
             labels = [_label(c) for c in candidates]
+            m_best = int(np.argmax(model["by_candidate"]))
             self.report.update(
                 model_delta_ibc_by_share=dict(zip(labels, model["by_candidate"], strict=True)),
-                model_delta_ibc=model["by_candidate"][best],
+                model_share=labels[m_best],
+                model_delta_ibc=model["by_candidate"][m_best],
                 model_margin_lower=model["lower"],
                 model_quantile=model["quantile"],
                 model_tau2=model["tau2"],
             )
-            pays = model["lower"] > self.min_gain
-        # the rank check, unless the model finds no gain in the best share at all
-        model_gains = model is None or model["by_candidate"][best] > self.min_gain
+        if agree is not None:
+            self.report.update(
+                agree=agree["agrees"],
+                agree_cv_lower=agree["cv_lower"],
+                agree_tolerance=agree["tolerance"],
+            )
+        pays = model["lower"] > self.min_gain if uses_model else lower > self.min_gain  # type: ignore[index]
+        # the rank check, unless the model check alone decides and finds no gain at all
+        model_gains = (
+            self.check != "model" or model is None or model["by_candidate"][best] > self.min_gain
+        )
         if not pays and self.risk == "balanced" and data.n_tiers == 2 and model_gains:
             rank_lower = self._rank_lower(data, rows)
             self.report["cv_rank_auroc_lower"] = rank_lower
@@ -655,7 +680,7 @@ class Calibrated(MetaVerifier):
         if not pays and self.risk != "off":
             self.fallback = best_fixed  # type: ignore[assignment]
             what = "ΔIBC" if objective.kind == "max_delta_ibc" else "utility"
-            if model is None:
+            if not uses_model:
                 self.report["fallback_reason"] = (
                     f"held-out {what} of the fitted policy {mean:+.4g} ({self.repeats} x "
                     f"{self.folds}-fold) against always-{best_fixed} {fixed[best_fixed]:+.4g}: "
@@ -664,6 +689,7 @@ class Calibrated(MetaVerifier):
                     f"signal {self._signal_label()!r} does not pay here"
                 )
             else:
+                assert model is not None  # noqa: S101 - for the type checker
                 self.report["fallback_reason"] = (
                     f"ΔIBC of the fitted policy under the smoothed gain model "
                     f"{model['by_candidate'][best]:+.4g} against always-{best_fixed}: its "
@@ -709,14 +735,32 @@ class Calibrated(MetaVerifier):
         return [Objective("target_share", float(s)) for s in CV_SHARES]
 
     def _model_check_applies(self, data: ReplayDataset, candidates: Sequence[Objective]) -> bool:
-        """Whether the model check chooses and checks (``check="model"``; two tiers)."""
-        if self.check != "model" or len(candidates) < 2:
+        """Whether the model check runs (``check="model"`` or ``"agree"``; two tiers).
+
+        ``"model"`` refuses more tiers; ``"agree"`` leaves them to the held-out rule.
+        """
+        if self.check == "held_out" or len(candidates) < 2:
             return False
         if data.n_tiers != 2:
+            if self.check == "agree":
+                return False
             raise ValueError(
                 f"check='model' needs two tiers, got {data.n_tiers}; use check='held_out'"
             )
         return True
+
+    def _agreement(self, model: Mapping[str, Any], cv_lower: float) -> dict[str, Any]:
+        """Whether the cross-validation lets the model check's share stand.
+
+        The model's lower posterior bound of the share's gain over the best fixed
+        choice must be above ``min_gain`` (the model check's own rule), and the
+        held-out gain of the same share at its ``1 - confidence`` bootstrap bound
+        (``cv_lower``) must not fall short of ``min_gain`` by :data:`AGREE_TOLERANCE`
+        points or more (``risk="strict"``: not at all, the held-out check's own bar).
+        """
+        tolerance = 0.0 if self.risk == "strict" else AGREE_TOLERANCE
+        agrees = model["lower"] > self.min_gain and cv_lower > self.min_gain - tolerance
+        return {"agrees": bool(agrees), "cv_lower": cv_lower, "tolerance": tolerance}
 
     def _model_check(
         self,
@@ -883,6 +927,8 @@ class Calibrated(MetaVerifier):
         params = dict(params)
         # policy files written before the risk option held the strict rule
         params.setdefault("risk", "strict")
+        # and those written before the check option, the held-out rule
+        params.setdefault("check", "held_out")
         return cls(**checked(params, spec))
 
     def describe(self) -> str:

@@ -205,7 +205,18 @@ def test_fit_and_evaluate_take_the_model_check(files, tmp_path: Path, capsys) ->
     capsys.readouterr()
     with pytest.raises(SystemExit):
         main([*args, "--check", "cross"])
-    assert "invalid choice: 'cross' (choose from 'held_out', 'model')" in capsys.readouterr().err
+    assert "invalid choice: 'cross' (choose from 'agree', 'held_out', 'model')" in (
+        capsys.readouterr().err
+    )
+    # the default (agree) prints the model's share, the held-out bound of that share and
+    # whether it was taken
+    assert main(["fit", "--method", "pomdp", "--train", str(train), "-o", str(out)]) == 0
+    text = capsys.readouterr().out
+    policy = MetaVerifier.load(out)
+    assert isinstance(policy, Calibrated) and policy.check == "agree"
+    assert policy.report["check"] == "agree"
+    assert "smoothed gain model: best share" in text and "(tolerance 15)" in text
+    assert ("; taken" in text) == policy.report["agree"]
 
 
 def test_fit_and_evaluate_reject_unknown_signals(files, tmp_path: Path, capsys) -> None:

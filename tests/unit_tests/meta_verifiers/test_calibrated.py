@@ -22,8 +22,10 @@ from langchain_automix import (
 from langchain_automix.calibration.metrics import CostSpec
 from langchain_automix.calibration.synthetic import synthetic_replay
 from langchain_automix.evaluation import evaluate_policy
+from langchain_automix.meta_verifiers import calibrated as calibrated_module
 from langchain_automix.meta_verifiers._fitting import Objective
 from langchain_automix.meta_verifiers.base import Observation
+from langchain_automix.meta_verifiers.calibrated import AGREE_TOLERANCE
 from tests.unit_tests.fake_models import CORRECT, INCORRECT, LogprobChatModel
 
 
@@ -314,11 +316,11 @@ def test_the_model_check_chooses_under_the_gain_model_and_says_so() -> None:
     strict = Calibrated(POMDP(), risk="strict", check="model").fit(data)
     assert strict.report["model_quantile"] == pytest.approx(0.05)
     assert strict.report["model_margin_lower"] < rep["model_margin_lower"]
-    # the default chooses by cross-validation
-    held = Calibrated(POMDP()).fit(data)
+    # the held-out rule chooses by cross-validation alone
+    held = Calibrated(POMDP(), check="held_out").fit(data)
     assert held.check == "held_out" and held.report["check"] == "held_out"
     assert "model_delta_ibc" not in held.report
-    with pytest.raises(ValueError, match="check must be one of held_out, model"):
+    with pytest.raises(ValueError, match="check must be one of held_out, model, agree"):
         Calibrated(POMDP(), check="auto")
     with pytest.raises(ValueError, match="a lam objective has one candidate"):
         Calibrated(POMDP(), check="model").fit(data, lam=0.001)
@@ -353,6 +355,47 @@ def test_the_model_check_keeps_the_gain_of_a_strong_verifier_on_100_rows() -> No
             fits.append(evaluate_policy(mv, test).delta_ibc or 0.0)
     assert sum(v == 0 for v in old) == 2 and sum(v == 0 for v in new) == 1
     assert np.mean(new) > np.mean(old) + 3
+
+
+def test_the_default_takes_the_model_share_where_the_cross_validation_agrees() -> None:
+    """check="agree" (the default): the model check's share where the held-out bound of
+    the same share is within AGREE_TOLERANCE of min_gain, else the held-out rule."""
+    data = synthetic_replay(200, seed=0, verifier_strength=0.55)
+    mv = Calibrated(POMDP()).fit(data)
+    rep = mv.report
+    assert mv.check == "agree" and rep["check"] == "agree" and rep["agree"] is True
+    assert rep["agree_tolerance"] == AGREE_TOLERANCE
+    assert rep["agree_cv_lower"] == rep["cv_lower_by_share"][rep["model_share"]]
+    assert rep["cv_choice"] == rep["model_share"] and mv.fallback is None
+    model = Calibrated(POMDP(), check="model").fit(data)
+    assert np.array_equal(mv.route(data), model.route(data))
+    # strict: no tolerance, the held-out check's own bar
+    strict = Calibrated(POMDP(), risk="strict").fit(data)
+    assert strict.report["agree_tolerance"] == 0.0
+    assert strict.report["agree"] == (strict.report["agree_cv_lower"] > 0)
+
+
+def test_the_default_falls_to_the_held_out_rule_where_they_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = synthetic_replay(100, seed=1, verifier_strength=0.3)
+    monkeypatch.setattr(calibrated_module, "AGREE_TOLERANCE", -1e9)  # never agrees
+    mv = Calibrated(POMDP()).fit(data)
+    held = Calibrated(POMDP(), check="held_out").fit(data)
+    assert mv.report["agree"] is False and "model_share" in mv.report
+    assert mv.fallback == held.fallback and mv.report["cv_choice"] == held.report["cv_choice"]
+    assert np.array_equal(mv.route(data), held.route(data))
+    if mv.fallback:  # the reason is the held-out rule's
+        assert "bootstrap bound" in mv.report["fallback_reason"]
+    # three tiers and a lam objective: the held-out rule alone, no error
+    three = ReplayDataset.from_arrays(
+        np.column_stack([data.scores[:, 0], data.scores]),
+        np.column_stack([data.confidences, data.confidences]),
+    )
+    tiers3 = Calibrated(POMDP()).fit(three, costs=(1, 10, 50))
+    assert tiers3.report["check"] == "held_out" and "agree" not in tiers3.report
+    lam = Calibrated(POMDP()).fit(data, lam=0.001)
+    assert lam.report["check"] == "held_out"
 
 
 def test_rank_check_reads_the_held_out_signal() -> None:
