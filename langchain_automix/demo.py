@@ -299,8 +299,9 @@ def choose_live(
     """The policy the demo runs live: the best cross-validated gain among the safe ones.
 
     Every calibrated policy has passed (or failed) its own safety check on the shipped
-    rows (the lower 5% bootstrap bound of its held-out gain must be above the best fixed
-    choice's, else it falls back to that choice). Among those that passed, the one with
+    rows (``Calibrated``'s ``check``: by default the smoothed gain model and the held-out
+    gain of the same share must agree, else the held-out bound alone decides, and a
+    policy that fails falls back to the best fixed choice). Among those that passed, the one with
     the highest mean held-out ΔIBC (``report["cv_delta_ibc"]``, repeated k-fold on the
     shipped rows) runs live: the most a user can expect to save, with the downside already
     bounded. When every policy fell back, the last one (its fixed choice).
