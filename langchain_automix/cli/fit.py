@@ -196,7 +196,7 @@ def _print_report(policy: Calibrated) -> None:
                 f"out: {1 - rep['cv_confidence']:.0%} bound {rep['agree_cv_lower']:+.4g} "
                 f"(tolerance {rep['agree_tolerance']:g}); {took}"
             )
-        if rep.get("check") == "model" or rep.get("agree"):
+        if rep.get("check") == "model":
             print(
                 f"  {share}ΔIBC % under the smoothed gain model {rep['model_delta_ibc']:+.4g}; "
                 f"lower {rep['model_quantile']:.0%} posterior bound of its gain over "

@@ -663,7 +663,11 @@ class Calibrated(MetaVerifier):
                 agree_cv_lower=agree["cv_lower"],
                 agree_tolerance=agree["tolerance"],
             )
-        pays = model["lower"] > self.min_gain if uses_model else lower > self.min_gain  # type: ignore[index]
+        if uses_model:
+            assert model is not None  # noqa: S101 - for the type checker
+            pays = model["lower"] > self.min_gain
+        else:
+            pays = lower > self.min_gain
         # the rank check, unless the model check alone decides and finds no gain at all
         model_gains = (
             self.check != "model" or model is None or model["by_candidate"][best] > self.min_gain
