@@ -128,6 +128,13 @@ def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
     table = report.table()
     for label in ("always small", "always large", "AutoMix + Threshold", "AutoMix + POMDP"):
         assert label in table
+    # each policy's ΔIBC carries its bootstrap interval over the 8 questions
+    assert "ΔIBC [95% CI]" in table
+    for m in report.methods:
+        line = next(ln for ln in table.splitlines() if ln.startswith(m.name))
+        if m.delta_ibc is not None:
+            lo, hi = (float(v) for v in line.split("[")[1].split("]")[0].split(","))
+            assert lo <= hi and f"{m.delta_ibc:+.1f} [" in line
     rows = (out / "live_replay.jsonl").read_text().splitlines()
     assert len(rows) == 8 and json.loads(rows[0])["tiers"][0]["verifier_confidence"] in (0.0, 1.0)
     assert "[8/8]" in log.getvalue()
