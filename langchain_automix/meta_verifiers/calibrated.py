@@ -608,7 +608,7 @@ class Calibrated(MetaVerifier):
         model = agree = None
         if objective.kind == "max_delta_ibc" and self._model_check_applies(data, candidates):
             model = self._model_check(data, costs, objective, candidates, forced, best_fixed)
-            best = int(np.argmax(model["by_candidate"]))
+            best = model_best = int(np.argmax(model["by_candidate"]))
             if self.check == "agree":
                 agree = self._agreement(model, lowers[best])
                 if not agree["agrees"]:  # the held-out rule decides alone
@@ -648,11 +648,10 @@ class Calibrated(MetaVerifier):
         )
         if model is not None:
             labels = [_label(c) for c in candidates]
-            m_best = int(np.argmax(model["by_candidate"]))
             self.report.update(
                 model_delta_ibc_by_share=dict(zip(labels, model["by_candidate"], strict=True)),
-                model_share=labels[m_best],
-                model_delta_ibc=model["by_candidate"][m_best],
+                model_share=labels[model_best],
+                model_delta_ibc=model["by_candidate"][model_best],
                 model_margin_lower=model["lower"],
                 model_quantile=model["quantile"],
                 model_tau2=model["tau2"],
