@@ -565,3 +565,45 @@ async def test_a_chat_batch_giving_one_thread_id_to_two_conversations_fails_firs
         else:
             chat.batch(["Capital of France?", "Capital of Spain?"], shared)
     assert small.count("solve") == 0 and large.count("solve") == 0
+
+
+def test_a_users_saver_reads_the_automix_state_back_under_strict_msgpack() -> None:
+    """LangGraph's serializer warns today, and will refuse in a later version
+    (``LANGGRAPH_STRICT_MSGPACK=true`` now), to read back a type outside its allowlist.
+    A saver the user builds (not :func:`checkpointer_from_url`) gets the AutoMix state's
+    types added to its allowlist, so a durable run resumes and replays in strict mode,
+    for ``AutoMixRunnable`` and ``ChatAutoMix`` alike, with no refusal logged."""
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    code = """
+import logging
+from langgraph.checkpoint.memory import InMemorySaver
+from langchain_automix import AutoMixRunnable, ChatAutoMix
+from tests.unit_tests.fake_models import INCORRECT, ScriptedChatModel
+logging.basicConfig(level=logging.WARNING)
+def models():
+    return [ScriptedChatModel(answer="Paris", verdicts=[INCORRECT]),
+            ScriptedChatModel(answer="Paris, France")]
+config = {"configurable": {"thread_id": "t"}}
+for automix, query in ((AutoMixRunnable(models=models(), num_verifications=2,
+                                        checkpointer=InMemorySaver()), {"question": "Q?"}),
+                       (ChatAutoMix(models=models(), num_verifications=2,
+                                    checkpointer=InMemorySaver()), "Q?")):
+    first = automix.invoke(query, config)
+    again = automix.invoke(query, config)  # replayed from the saved state
+    graph = automix.graph if isinstance(automix, AutoMixRunnable) else automix.automix.graph
+    attempts = graph.get_state(config).values["attempts"]
+    trace = again.response_metadata["automix"]
+    print(first.content, again.content, type(attempts[0]).__name__, len(attempts),
+          trace.get("resumed"))
+"""
+    env = dict(os.environ, LANGGRAPH_STRICT_MSGPACK="true")
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["Paris, France Paris, France TierAttempt 2 True"] * 2
+    assert "TierAttempt" not in done.stderr, done.stderr  # neither refused nor warned about
