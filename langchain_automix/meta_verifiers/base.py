@@ -613,7 +613,7 @@ def register_meta_verifier(cls: _M2) -> _M2:
     """Register a subclass under its ``name`` (usable as a class decorator).
 
     A registered policy can be named in a policy file (``MetaVerifier.load``), on the
-    command line and in ``Calibrated(candidates=...)``.
+    command line and as ``Calibrated("<name>")``.
     """
     META_VERIFIERS[cls.name] = cls
     return cls
