@@ -148,14 +148,20 @@ class DemoReport:
             verdict = "a loss: AutoMix cost more than always-large here"
         else:
             verdict = f"no saving that {n} questions can show: the interval includes 0"
-        within = "within" if lo <= 0.0 <= hi else ("above" if lo > 0 else "below")
+        if not diff.any():
+            same = "the same as always-large's on every question"
+        elif hi < 0:
+            same = "lower than always-large's: the interval excludes 0"
+        elif lo > 0:
+            same = "higher than always-large's: the interval excludes 0"
+        else:
+            same = f"the interval includes 0: {n} questions cannot tell it from always-large's"
         return (
             f"AutoMix live ({self.live_policy}): cost {spent.mean():.1f} vs always-large "
             f"{large_cost:.0f} per query, saved {saved.mean():.0%} (95% CI [{s_lo:.0%}, "
             f"{s_hi:.0%}] over {n} questions: {verdict});\n"
             f"quality {automix.mean():.3f} vs always-large {scores[:, -1].mean():.3f} "
-            f"(difference {diff.mean():+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]: {within} "
-            "always-large's)"
+            f"(difference {diff.mean():+.3f}, 95% CI [{lo:+.3f}, {hi:+.3f}]: {same})"
         )
 
     def latency_line(self) -> str:

@@ -147,7 +147,7 @@ def test_demo_routes_live_and_reports(tmp_path: Path) -> None:
     # the oracle pair: AutoMix keeps only right small answers, so it matches always-large
     line = report.headline()
     assert "quality 1.000 vs always-large 1.000 (difference +0.000" in line
-    assert "within always-large's" in line
+    assert "the same as always-large's on every question" in line
     # and the cost it saved, with its interval, from what the live run spent
     spent = sum(r.total_cost for r in report.results) / 8
     assert f"cost {spent:.1f} vs always-large 50 per query" in line
@@ -315,6 +315,15 @@ def test_headline_says_saving_loss_or_cannot_tell(tmp_path: Path) -> None:
         r.total_cost = 52.0
         r.escalated = True
     assert "a loss: AutoMix cost more than always-large here" in report.headline()
+    # and the quality verdict: all escalated gives always-large's answers
+    assert "the same as always-large's on every question" in report.headline()
+    wrong = [i for i, row in enumerate(report.live.scores) if row[0] < row[-1]]
+    assert len(wrong) >= 5
+    report.results[wrong[0]].escalated = False  # one wrong small answer kept
+    assert "the interval includes 0: 30 questions cannot tell it from" in report.headline()
+    for i in wrong:  # every wrong small answer kept
+        report.results[i].escalated = False
+    assert "lower than always-large's: the interval excludes 0" in report.headline()
 
 
 def test_demo_with_own_endpoints_needs_their_replay(capsys: pytest.CaptureFixture[str]) -> None:
