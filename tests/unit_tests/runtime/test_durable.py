@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +54,19 @@ def make(
 
 def calls(model: ScriptedChatModel) -> tuple[int, int]:
     return model.count("solve"), model.count("verify")
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter at the repository root (``env`` added to ours)."""
+    root = Path(__file__).resolve().parents[3]
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+    )
 
 
 def test_default_path_uses_the_shared_graph_and_an_unchanged_trace() -> None:
@@ -387,10 +403,6 @@ def test_an_async_sqlite_run_lets_the_process_exit(tmp_path: Path) -> None:
     """aiosqlite >= 0.22 runs each connection on a non-daemon thread: a connection left
     open after ``asyncio.run`` kept the interpreter from exiting (a served worker, a
     script). Each run's lease closes it when the last run of the loop ends."""
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[3]
     code = f"""
 import asyncio
 from langchain_automix import AutoMixRunnable
@@ -405,9 +417,7 @@ async def main():
     print((await automix.ainvoke("Q?", config)).content)
 asyncio.run(main())
 """
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60
-    )
+    done = run_python(code)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "Paris"
 
@@ -470,7 +480,6 @@ async def test_processes_take_turns_creating_the_checkpoint_tables(tmp_path: Pat
     setups run side by side in several processes now and then failed with "database
     is locked" (1 of 60 processes, four at a time on fresh files)."""
     import fcntl
-    import os
 
     db = tmp_path / "c.db"
     automix, small, _ = make(checkpointer_from_url(f"sqlite:///{db}"), [CORRECT])
@@ -573,11 +582,6 @@ def test_a_users_saver_reads_the_automix_state_back_under_strict_msgpack() -> No
     A saver the user builds (not :func:`checkpointer_from_url`) gets the AutoMix state's
     types added to its allowlist, so a durable run resumes and replays in strict mode,
     for ``AutoMixRunnable`` and ``ChatAutoMix`` alike, with no refusal logged."""
-    import os
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[3]
     code = """
 import logging
 from langgraph.checkpoint.memory import InMemorySaver
@@ -600,10 +604,7 @@ for automix, query in ((AutoMixRunnable(models=models(), num_verifications=2,
     print(first.content, again.content, type(attempts[0]).__name__, len(attempts),
           trace.get("resumed"))
 """
-    env = dict(os.environ, LANGGRAPH_STRICT_MSGPACK="true")
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60, env=env
-    )
+    done = run_python(code, LANGGRAPH_STRICT_MSGPACK="true")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split("\n")[:2] == ["Paris, France Paris, France TierAttempt 2 True"] * 2
     assert "TierAttempt" not in done.stderr, done.stderr  # neither refused nor warned about
