@@ -228,12 +228,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     rounds = [abatch_round() for _ in range(args.rounds)]
 
+    def ratios(key: str, of: str | None = None) -> list[float]:
+        """``key``'s share per round, as a share of ``of``'s in the same round when given."""
+        return [r[key] / (r[of] if of else 1.0) for r in rounds]
+
     def med(key: str, of: str | None = None) -> float:
-        return statistics.median(r[key] / (r[of] if of else 1.0) for r in rounds)
+        return statistics.median(ratios(key, of))
 
     def spread(key: str, of: str) -> str:
-        values = sorted(r[key] / r[of] for r in rounds)
-        return f"{values[0]:.1%}-{values[-1]:.1%}"
+        return f"{min(ratios(key, of)):.1%}-{max(ratios(key, of)):.1%}"
 
     print(
         f"== abatch: 500 queries, 50 ms per model call, max_concurrency=50; median of "
