@@ -364,6 +364,7 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
         "verifier_grammar": verify_grammar(getattr(args, "verify_grammar", "none")),
         "verify_prompt": verify_prompt(getattr(args, "verify_prompt", "default")),
         "explore": float(getattr(args, "explore", 0.0) or 0.0),
+        "explore_seed": int(getattr(args, "explore_seed", 0) or 0),
     }
     if args.costs is not None:
         options["costs"] = args.costs
@@ -435,6 +436,9 @@ def app_from_env() -> Any:
     # Written by the parent process (same user, same machine) just before it forks us.
     options = pickle.loads(base64.b64decode(packed))  # noqa: S301
     args = argparse.Namespace(**options)
+    # each worker counts its own repeats of a question: salt its exploration draws so
+    # that the workers' n-th repeats are not all explored or all accepted together
+    args.explore_seed = os.getpid()
     from langchain_automix.tiers import load_tier_config, parse_tier
 
     specs = load_tier_config(args.tiers) if args.tiers else [parse_tier(t) for t in args.tier]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 from langchain_core.prompts import BasePromptTemplate
@@ -12,7 +15,42 @@ from langchain_automix.costs import CostModel
 from langchain_automix.meta_verifiers.base import MetaVerifier
 from langchain_automix.runtime.verification import VerifierSettings
 
-__all__ = ["AutoMixContext", "RunKnobs"]
+__all__ = ["AutoMixContext", "Occurrences", "RunKnobs"]
+
+
+class Occurrences:
+    """How many times each key was seen before, in this process (thread-safe, bounded).
+
+    The exploration draw hashes a query together with its occurrence index, so each
+    repeat of a frequent question is explored at the rate on its own, instead of every
+    repeat or none. Keys are kept as 8-byte digests; past ``max_keys`` the least recently
+    seen is forgotten (its count starts again at 0).
+
+    Example:
+        >>> seen = Occurrences()
+        >>> [seen.next("Capital of France?") for _ in range(3)], seen.next("Other?")
+        ([0, 1, 2], 0)
+    """
+
+    def __init__(self, max_keys: int = 65_536) -> None:
+        if max_keys < 1:
+            raise ValueError(f"max_keys must be at least 1, got {max_keys!r}")
+        self.max_keys = max_keys
+        self._counts: OrderedDict[bytes, int] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def next(self, key: str) -> int:
+        """The number of earlier calls with ``key`` (0 the first time), counting this one."""
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        with self._lock:
+            n = self._counts.pop(digest, 0)
+            self._counts[digest] = n + 1
+            if len(self._counts) > self.max_keys:
+                self._counts.popitem(last=False)
+        return n
+
+    def __len__(self) -> int:
+        return len(self._counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +83,10 @@ class AutoMixContext:
     """Share of accepted answers escalated anyway, to observe the next tier's answer
     (exploration for refitting on served traffic; 0: none)."""
     explore_seed: int = 0
-    """Salt of the per-query exploration draw (a hash of the question and context)."""
+    """Salt of the per-query exploration draw (a hash of the question, its context and
+    how many times this runnable accepted it before)."""
+    explore_seen: Occurrences = field(default_factory=Occurrences, compare=False, repr=False)
+    """Accepted occurrences of each question so far (the exploration draw's counter)."""
     publish: bool = False
     """Write the run's end into the state (``answer``, ``trace``, ``message``): a graph
     built with its models (``create_automix_graph``) returns them; the runnables read

@@ -523,13 +523,20 @@ def _decided(state: AutoMixState, config: RunnableConfig, runtime: Runtime[Any])
 def _explores(ctx: AutoMixContext, state: AutoMixState, tier: int) -> bool:
     """Whether this query is one of the ``explore`` share escalated despite an accept.
 
-    A hash of the question, context, tier and ``explore_seed``: reproducible (a resumed
-    or repeated query draws the same), independent of the answers and the verifier.
+    A hash of the question, context, tier, ``explore_seed`` and the number of times the
+    same question was accepted at this tier before (``ctx.explore_seen``): independent of
+    the answers and the verifier, reproducible for a fresh runnable fed the same queries,
+    and drawn anew for every repeat, so a question asked a thousand times is explored on
+    about ``explore`` of them (a hash of the text alone explores all or none, which
+    breaks the cost bound and the inverse-propensity weights for frequent questions).
     """
     if ctx.explore <= 0.0 or tier >= ctx.n_tiers - 1:
         return False
     key = f"{ctx.explore_seed}|{tier}|{state['question']}|{state.get('context') or ''}"
-    return zlib.crc32(key.encode("utf-8")) / 2**32 < ctx.explore
+    repeat = ctx.explore_seen.next(key)
+    if repeat:  # a first occurrence draws as it always did
+        key = f"{key}|{repeat}"
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) / 2**32 < ctx.explore
 
 
 def _announcer() -> RunnableLambda[Any, Any]:

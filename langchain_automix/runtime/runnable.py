@@ -306,8 +306,10 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     shared graph, nothing saved."""
     explore: float = Field(default=0.0, ge=0.0, le=1.0)
     """Exploration for refitting on served traffic: this share of the answers the
-    meta-verifier accepts is escalated anyway (a hash of the question picks which), so
-    the next tier's answer is observed on an unbiased sample; the trace marks them
+    meta-verifier accepts is escalated anyway (a hash of the question and of how often
+    this runnable accepted it before picks which, so every repeat of a frequent question
+    draws anew), so the next tier's answer is observed on an unbiased sample; the trace
+    marks them
     (``explored``, ``explore_rate``) and ``automix fit --from-traces`` weights them by
     ``1 / explore``. Costs ``explore`` x (the next tier's cost) per accepted query."""
     explore_seed: int = 0

@@ -43,6 +43,8 @@ def test_workers_run_a_factory_that_rebuilds_the_app(
     app = factory()
     automix = app.state.automix.default
     assert automix.threshold == 0.7 and automix.num_verifications == 2
+    # each worker salts its exploration draws (its own count of a question's repeats)
+    assert automix.explore_seed == os.getpid()
     assert isinstance(automix.checkpointer, UrlCheckpointer)
     assert automix.checkpointer.url == f"sqlite:///{db}"
     assert TestClient(app, base_url="http://localhost").get("/health").json()["tiers"] == [

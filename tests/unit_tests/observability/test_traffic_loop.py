@@ -35,11 +35,35 @@ def test_exploration_escalates_the_share_asked_and_marks_it() -> None:
         assert all(r.attempts[0].explore_rate == (rate or None) for r in results)
         share = len(explored) / len(results)
         assert abs(share - rate) <= 0.05, (rate, share)  # a hash of each question
-        # the same question draws the same, run after run
-        again = [AutoMixResult.from_message(m) for m in automix.batch(questions[:50])]
-        assert [r.attempts[0].explored for r in again] == [
+        # a fresh runnable fed the same queries draws the same
+        fresh = always_accepting(rate).batch(questions[:50])
+        assert [AutoMixResult.from_message(m).attempts[0].explored for m in fresh] == [
             r.attempts[0].explored for r in results[:50]
         ]
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.25])
+def test_each_repeat_of_a_frequent_question_draws_anew(rate: float) -> None:
+    """A question asked 400 times is explored on about ``rate`` of them, not all or none.
+
+    With a hash of the text alone, each of these questions drew 0% or 100%: four times the
+    promised exploration cost at 0.25, and copies weighted 1/rate for every repeat.
+    """
+    for question in ("Capital of France?", "Capital of Peru?"):
+        batch = [{"question": question, "context": "Paris."}] * 400
+        explored = [
+            AutoMixResult.from_message(m).attempts[0].explored
+            for m in always_accepting(rate).batch(batch)
+        ]
+        share = sum(explored) / len(explored)
+        sd = (rate * (1 - rate) / len(batch)) ** 0.5
+        assert abs(share - rate) <= 3.5 * sd, (question, share)  # drawn per repeat
+        # which repeats are explored follows the batch's order, how many does not
+        again = always_accepting(rate).batch(batch[:100])
+        first = always_accepting(rate).batch(batch[:100])
+        assert sum(AutoMixResult.from_message(m).attempts[0].explored for m in again) == sum(
+            AutoMixResult.from_message(m).attempts[0].explored for m in first
+        )
 
 
 def test_explored_decisions_are_still_the_policys_when_redecided(tmp_path: Path) -> None:
