@@ -16,8 +16,18 @@ the refit on agreement labels of *all* the traffic (as if every query had reache
 large model: the most the traces could teach) and on its gold labels. The cost of
 exploration: extra large-model calls as a share of the traffic's cost.
 
+``--feedback`` asks instead whether user feedback (``POST /automix/feedback``) would
+make better labels than agreement alone. A share ``c`` of the served queries that
+reached the large model carry feedback ``f``, the gold score of the answer served (a
+perfect rater); their rows are relabelled ``final tier: f, cheaper tier: agreement x
+f`` (the small answer is as good as the reference where they agree, and counts as
+wrong where they differ; where the reference is wrong too that is a guess). Reported:
+the refit on those labels, and its paired difference to the refit on agreement labels
+alone, for ``c`` = 30% and 100% and explore 0 and 0.2
+(``benchmarks/results/bench_traffic_refit_feedback.txt``).
+
 Usage:
-    python benchmarks/bench_traffic_refit.py [--seeds 10] [--out PREFIX]
+    python benchmarks/bench_traffic_refit.py [--seeds 10] [--out PREFIX] [--feedback]
 """
 
 from __future__ import annotations
@@ -88,6 +98,71 @@ def traces(
     return out, extra
 
 
+def with_feedback(
+    rows: list[dict[str, Any]], gold_final: dict[str, float], coverage: float, seed: int
+) -> list[dict[str, Any]]:
+    """``rows`` (from :func:`served_replay`) with a share ``coverage`` of the queries
+    relabelled by feedback: the final tier scores ``f`` (its gold score), a cheaper tier
+    its agreement times ``f``. Copies of an explored row follow their original."""
+    out = []
+    for row in rows:
+        original = str(row.get("copy_of", row["id"]))
+        if zlib.crc32(f"feedback|{seed}|{original}".encode()) / 2**32 >= coverage:
+            out.append(row)
+            continue
+        f = gold_final[original]
+        tiers = [dict(t) for t in row["tiers"]]
+        for tier in tiers[:-1]:
+            tier["score"] = float(tier["score"]) * f
+        tiers[-1]["score"] = f
+        out.append({**row, "tiers": tiers, "labels": "feedback"})
+    return out
+
+
+def feedback_study(seeds: int, out: str) -> None:
+    """Refits on feedback-scaled labels against agreement labels alone (``--feedback``)."""
+    rng = np.random.default_rng(0)
+    t0 = time.time()
+    table = [
+        "| replay | running threshold | explore | agreement labels | feedback on 30% | "
+        "30% - agreement | feedback on 100% | 100% - agreement |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    records: list[dict[str, Any]] = []
+    for running in RUNNING:
+        for cell, file in REPLAYS.items():
+            gold = load_replay(DATA / file)
+            per: dict[tuple[float, float], list[float]] = {}
+            for seed in range(seeds):
+                perm = np.random.default_rng(seed).permutation(gold.n_rows)
+                half = gold.n_rows // 2
+                test = gold.subset(np.sort(perm[:half]))
+                traffic = gold.subset(np.sort(perm[half:]))
+                final = {str(r["id"]): float(r["tiers"][-1]["score"]) for r in traffic.records}
+                for rate in (0.0, 0.2):
+                    served = served_replay(traces(traffic, running, rate, seed)[0])
+                    for coverage in (0.0, 0.3, 1.0):
+                        rows = with_feedback(served.rows, final, coverage, seed)
+                        value = dibc(fit(ReplayDataset.from_records(rows, source="trace")), test)
+                        per.setdefault((rate, coverage), []).append(value)
+                        records.append({"replay": cell, "running": running, "seed": seed,
+                                        "explore": rate, "feedback": coverage,
+                                        "delta_ibc": value})  # fmt: skip
+            for rate in (0.0, 0.2):
+                base = np.array(per[(rate, 0.0)])
+                cols = [ci(base, rng)]
+                for coverage in (0.3, 1.0):
+                    v = np.array(per[(rate, coverage)])
+                    cols += [ci(v, rng), ci(v - base, rng)]
+                table.append(f"| {cell} | {running:g} | {rate:g} | " + " | ".join(cols) + " |")
+    text = "\n".join(
+        [f"# bench_traffic_refit --feedback: --seeds {seeds}", "",
+         "## refit from traces, test ΔIBC % on gold labels (95% bootstrap interval over "
+         "seeds; differences paired by seed)", *table, "", f"({time.time() - t0:.0f} s)"]
+    )  # fmt: skip
+    write_results(out, text, records)
+
+
 def fit(train: ReplayDataset) -> MetaVerifier:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -106,8 +181,13 @@ def ci(v: np.ndarray, rng: np.random.Generator) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--seeds", type=int, default=10)
-    p.add_argument("--out", default="benchmarks/results/bench_traffic_refit")
+    p.add_argument("--out", default=None)
+    p.add_argument("--feedback", action="store_true", help="the feedback-label study instead")
     args = p.parse_args()
+    if args.feedback:
+        feedback_study(args.seeds, args.out or "benchmarks/results/bench_traffic_refit_feedback")
+        return
+    args.out = args.out or "benchmarks/results/bench_traffic_refit"
     rng = np.random.default_rng(0)
     t0 = time.time()
     lines = [f"# bench_traffic_refit: --seeds {args.seeds}", ""]
