@@ -98,6 +98,13 @@ def traces(
     return out, extra
 
 
+def split(gold: ReplayDataset, seed: int) -> tuple[ReplayDataset, np.ndarray]:
+    """The held-out half (the test rows, gold labels) and the traffic's row indices."""
+    perm = np.random.default_rng(seed).permutation(gold.n_rows)
+    half = gold.n_rows // 2
+    return gold.subset(np.sort(perm[:half])), np.sort(perm[half:])
+
+
 def with_feedback(
     rows: list[dict[str, Any]], gold_final: dict[str, float], coverage: float, seed: int
 ) -> list[dict[str, Any]]:
@@ -134,10 +141,8 @@ def feedback_study(seeds: int, out: str) -> None:
             gold = load_replay(DATA / file)
             per: dict[tuple[float, float], list[float]] = {}
             for seed in range(seeds):
-                perm = np.random.default_rng(seed).permutation(gold.n_rows)
-                half = gold.n_rows // 2
-                test = gold.subset(np.sort(perm[:half]))
-                traffic = gold.subset(np.sort(perm[half:]))
+                test, traffic_idx = split(gold, seed)
+                traffic = gold.subset(traffic_idx)
                 final = {str(r["id"]): float(r["tiers"][-1]["score"]) for r in traffic.records}
                 for rate in (0.0, 0.2):
                     served = served_replay(traces(traffic, running, rate, seed)[0])
@@ -205,10 +210,7 @@ def main() -> None:
             extra_share: dict[float, list[float]] = {}
             sizes: dict[float, list[tuple[int, int]]] = {}
             for seed in range(args.seeds):
-                perm = np.random.default_rng(seed).permutation(gold.n_rows)
-                half = gold.n_rows // 2
-                test = gold.subset(np.sort(perm[:half]))
-                traffic_idx = np.sort(perm[half:])
+                test, traffic_idx = split(gold, seed)
                 traffic = gold.subset(traffic_idx)
                 per.setdefault(f"running Threshold({running:g})", []).append(
                     dibc(Threshold(running), test)
