@@ -40,7 +40,7 @@ class Occurrences:
         self._lock = threading.Lock()
 
     def next(self, key: str) -> int:
-        """The number of earlier calls with ``key`` (0 the first time), counting this one."""
+        """How many earlier calls had ``key`` (0 the first time); this call is counted too."""
         digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
         with self._lock:
             n = self._counts.pop(digest, 0)

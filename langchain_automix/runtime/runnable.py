@@ -309,9 +309,9 @@ class AutoMixRunnable(RunnableSerializable[AutoMixInputLike, AIMessage]):
     meta-verifier accepts is escalated anyway (a hash of the question and of how often
     this runnable accepted it before picks which, so every repeat of a frequent question
     draws anew), so the next tier's answer is observed on an unbiased sample; the trace
-    marks them
-    (``explored``, ``explore_rate``) and ``automix fit --from-traces`` weights them by
-    ``1 / explore``. Costs ``explore`` x (the next tier's cost) per accepted query."""
+    marks them (``explored``, ``explore_rate``) and ``automix fit --from-traces`` weights
+    them by ``1 / explore``. Costs ``explore`` x (the next tier's cost) per accepted
+    query."""
     explore_seed: int = 0
     """Salt of the exploration draw."""
     name: str | None = "AutoMixRunnable"
