@@ -36,6 +36,7 @@ import argparse
 import time
 import warnings
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,14 @@ def traces(
     return out, extra
 
 
+def cells() -> Iterator[tuple[float, str, ReplayDataset]]:
+    """(running threshold, replay name, its rows) of every study cell; each replay read once."""
+    replays = {cell: load_replay(DATA / file) for cell, file in REPLAYS.items()}
+    for running in RUNNING:
+        for cell, gold in replays.items():
+            yield running, cell, gold
+
+
 def split(gold: ReplayDataset, seed: int) -> tuple[ReplayDataset, np.ndarray]:
     """The held-out half (the test rows, gold labels) and the traffic's row indices."""
     perm = np.random.default_rng(seed).permutation(gold.n_rows)
@@ -136,30 +145,28 @@ def feedback_study(seeds: int, out: str) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     records: list[dict[str, Any]] = []
-    for running in RUNNING:
-        for cell, file in REPLAYS.items():
-            gold = load_replay(DATA / file)
-            per: dict[tuple[float, float], list[float]] = {}
-            for seed in range(seeds):
-                test, traffic_idx = split(gold, seed)
-                traffic = gold.subset(traffic_idx)
-                final = {str(r["id"]): float(r["tiers"][-1]["score"]) for r in traffic.records}
-                for rate in (0.0, 0.2):
-                    served = served_replay(traces(traffic, running, rate, seed)[0])
-                    for coverage in (0.0, 0.3, 1.0):
-                        rows = with_feedback(served.rows, final, coverage, seed)
-                        value = dibc(fit(ReplayDataset.from_records(rows, source="trace")), test)
-                        per.setdefault((rate, coverage), []).append(value)
-                        records.append({"replay": cell, "running": running, "seed": seed,
-                                        "explore": rate, "feedback": coverage,
-                                        "delta_ibc": value})  # fmt: skip
+    for running, cell, gold in cells():
+        per: dict[tuple[float, float], list[float]] = {}
+        for seed in range(seeds):
+            test, traffic_idx = split(gold, seed)
+            traffic = gold.subset(traffic_idx)
+            final = {str(r["id"]): float(r["tiers"][-1]["score"]) for r in traffic.records}
             for rate in (0.0, 0.2):
-                base = np.array(per[(rate, 0.0)])
-                cols = [ci(base, rng)]
-                for coverage in (0.3, 1.0):
-                    v = np.array(per[(rate, coverage)])
-                    cols += [ci(v, rng), ci(v - base, rng)]
-                table.append(f"| {cell} | {running:g} | {rate:g} | " + " | ".join(cols) + " |")
+                served = served_replay(traces(traffic, running, rate, seed)[0])
+                for coverage in (0.0, 0.3, 1.0):
+                    rows = with_feedback(served.rows, final, coverage, seed)
+                    value = dibc(fit(ReplayDataset.from_records(rows, source="trace")), test)
+                    per.setdefault((rate, coverage), []).append(value)
+                    records.append({"replay": cell, "running": running, "seed": seed,
+                                    "explore": rate, "feedback": coverage,
+                                    "delta_ibc": value})  # fmt: skip
+        for rate in (0.0, 0.2):
+            base = np.array(per[(rate, 0.0)])
+            cols = [ci(base, rng)]
+            for coverage in (0.3, 1.0):
+                v = np.array(per[(rate, coverage)])
+                cols += [ci(v, rng), ci(v - base, rng)]
+            table.append(f"| {cell} | {running:g} | {rate:g} | " + " | ".join(cols) + " |")
     text = "\n".join(
         [f"# bench_traffic_refit --feedback: --seeds {seeds}", "",
          "## refit from traces, test ΔIBC % on gold labels (95% bootstrap interval over "
@@ -202,52 +209,50 @@ def main() -> None:
         "|---|---|---|---|---|---|---|",
     ]
     records: list[dict[str, Any]] = []
-    for running in RUNNING:
-        for cell, file in REPLAYS.items():
-            gold = load_replay(DATA / file)
-            agree_all = relabel(gold, "agreement")
-            per: dict[str, list[float]] = {}
-            extra_share: dict[float, list[float]] = {}
-            sizes: dict[float, list[tuple[int, int]]] = {}
-            for seed in range(args.seeds):
-                test, traffic_idx = split(gold, seed)
-                traffic = gold.subset(traffic_idx)
-                per.setdefault(f"running Threshold({running:g})", []).append(
-                    dibc(Threshold(running), test)
-                )
-                per.setdefault("all traffic, gold labels", []).append(dibc(fit(traffic), test))
-                per.setdefault("all traffic, agreement labels", []).append(
-                    dibc(fit(agree_all.subset(traffic_idx)), test)
-                )
-                for rate in RATES:
-                    served_traces, extra = traces(traffic, running, rate, seed)
-                    served = served_replay(served_traces)
-                    base_cost = sum(t["automix"]["total_cost"] for t in served_traces)
-                    extra_share.setdefault(rate, []).append(extra * COSTS[1] / base_cost)
-                    sizes.setdefault(rate, []).append((len(served.rows), served.n_explored))
-                    rows = ReplayDataset.from_records(served.rows, source="trace")
-                    value = dibc(fit(rows), test)
-                    per.setdefault(f"traces, explore {rate:g}", []).append(value)
-                    records.append({"replay": cell, "running": running, "seed": seed,
-                                    "explore": rate, "delta_ibc": value,
-                                    "rows": len(served.rows), "explored": served.n_explored,
-                                    "extra": extra})  # fmt: skip
-            lines.append(
-                f"## {cell}, running Threshold({running:g}): {gold.n_rows} rows, traffic "
-                f"{gold.n_rows - gold.n_rows // 2}"
+    for running, cell, gold in cells():
+        agree_all = relabel(gold, "agreement")
+        per: dict[str, list[float]] = {}
+        extra_share: dict[float, list[float]] = {}
+        sizes: dict[float, list[tuple[int, int]]] = {}
+        for seed in range(args.seeds):
+            test, traffic_idx = split(gold, seed)
+            traffic = gold.subset(traffic_idx)
+            per.setdefault(f"running Threshold({running:g})", []).append(
+                dibc(Threshold(running), test)
             )
-            for name, values in per.items():
-                lines.append(f"  {name:32s} {ci(np.array(values), rng)}")
-            ref = np.array(per["all traffic, agreement labels"])
+            per.setdefault("all traffic, gold labels", []).append(dibc(fit(traffic), test))
+            per.setdefault("all traffic, agreement labels", []).append(
+                dibc(fit(agree_all.subset(traffic_idx)), test)
+            )
             for rate in RATES:
-                v = np.array(per[f"traces, explore {rate:g}"])
-                n_rows = np.mean([s[0] for s in sizes[rate]])
-                n_exp = np.mean([s[1] for s in sizes[rate]])
-                table.append(
-                    f"| {cell} | {running:g} | {rate:g} | {ci(v, rng)} | {n_rows:.0f} "
-                    f"({n_exp:.0f}) | {np.mean(extra_share[rate]):.1%} | {ci(v - ref, rng)} |"
-                )
-            lines.append("")
+                served_traces, extra = traces(traffic, running, rate, seed)
+                served = served_replay(served_traces)
+                base_cost = sum(t["automix"]["total_cost"] for t in served_traces)
+                extra_share.setdefault(rate, []).append(extra * COSTS[1] / base_cost)
+                sizes.setdefault(rate, []).append((len(served.rows), served.n_explored))
+                rows = ReplayDataset.from_records(served.rows, source="trace")
+                value = dibc(fit(rows), test)
+                per.setdefault(f"traces, explore {rate:g}", []).append(value)
+                records.append({"replay": cell, "running": running, "seed": seed,
+                                "explore": rate, "delta_ibc": value,
+                                "rows": len(served.rows), "explored": served.n_explored,
+                                "extra": extra})  # fmt: skip
+        lines.append(
+            f"## {cell}, running Threshold({running:g}): {gold.n_rows} rows, traffic "
+            f"{gold.n_rows - gold.n_rows // 2}"
+        )
+        for name, values in per.items():
+            lines.append(f"  {name:32s} {ci(np.array(values), rng)}")
+        ref = np.array(per["all traffic, agreement labels"])
+        for rate in RATES:
+            v = np.array(per[f"traces, explore {rate:g}"])
+            n_rows = np.mean([s[0] for s in sizes[rate]])
+            n_exp = np.mean([s[1] for s in sizes[rate]])
+            table.append(
+                f"| {cell} | {running:g} | {rate:g} | {ci(v, rng)} | {n_rows:.0f} "
+                f"({n_exp:.0f}) | {np.mean(extra_share[rate]):.1%} | {ci(v - ref, rng)} |"
+            )
+        lines.append("")
     lines += ["## summary (test ΔIBC %, gold labels; 95% bootstrap interval over seeds)",
               *table, "", f"({time.time() - t0:.0f} s)"]  # fmt: skip
     text = "\n".join(lines)
