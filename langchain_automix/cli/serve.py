@@ -16,6 +16,7 @@ import base64
 import contextlib
 import os
 import pickle
+import secrets
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -186,6 +187,15 @@ def register(subparsers: Any) -> None:
         "--from-traces' (e.g. 0.05; costs RATE x the large call per accepted query)",
     )
     watch.add_argument(
+        "--explore-seed",
+        type=int,
+        default=None,
+        metavar="N",
+        help="salt of the --explore draws, for reproducible runs (default: a random salt "
+        "per server process, so replicas and --workers do not explore the same repeats "
+        "of a question; with --workers, each worker adds its pid to N)",
+    )
+    watch.add_argument(
         "--log-text",
         action="store_true",
         help="keep each query's question and context in --log-traces (user text: opt in)",
@@ -350,6 +360,17 @@ def _meta_verifier(args: argparse.Namespace) -> Any:
     return policy
 
 
+def explore_salt(seed: int | None) -> int:
+    """The salt of a server process's ``--explore`` draws: ``seed``, else a random one.
+
+    Each process counts its own repeats of a question, and the n-th repeat draws from a
+    hash of the question, that count and the salt. With one fixed salt, every replica
+    behind a load balancer (and every worker) would explore the same repeats, so a
+    question's repeats would be explored together or not at all, fleet-wide.
+    """
+    return secrets.randbits(31) if seed is None else int(seed)
+
+
 def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
     """The FastAPI app that ``automix serve`` runs for these options and models."""
     from langchain_automix.runtime.runnable import AutoMixRunnable
@@ -364,7 +385,7 @@ def build_app(args: argparse.Namespace, models: list[Any]) -> Any:
         "verifier_grammar": verify_grammar(getattr(args, "verify_grammar", "none")),
         "verify_prompt": verify_prompt(getattr(args, "verify_prompt", "default")),
         "explore": float(getattr(args, "explore", 0.0) or 0.0),
-        "explore_seed": int(getattr(args, "explore_seed", 0) or 0),
+        "explore_seed": explore_salt(getattr(args, "explore_seed", None)),
     }
     if args.costs is not None:
         options["costs"] = args.costs
@@ -437,8 +458,10 @@ def app_from_env() -> Any:
     options = pickle.loads(base64.b64decode(packed))  # noqa: S301
     args = argparse.Namespace(**options)
     # each worker counts its own repeats of a question: salt its exploration draws so
-    # that the workers' n-th repeats are not all explored or all accepted together
-    args.explore_seed = os.getpid()
+    # that the workers' n-th repeats are not all explored or all accepted together (a
+    # random salt of its own without --explore-seed, see explore_salt)
+    if getattr(args, "explore_seed", None) is not None:
+        args.explore_seed += os.getpid()
     from langchain_automix.tiers import load_tier_config, parse_tier
 
     specs = load_tier_config(args.tiers) if args.tiers else [parse_tier(t) for t in args.tier]

@@ -43,14 +43,34 @@ def test_workers_run_a_factory_that_rebuilds_the_app(
     app = factory()
     automix = app.state.automix.default
     assert automix.threshold == 0.7 and automix.num_verifications == 2
-    # each worker salts its exploration draws (its own count of a question's repeats)
-    assert automix.explore_seed == os.getpid()
+    # each worker salts its exploration draws (its own count of a question's repeats):
+    # without --explore-seed, a random salt of its own
+    assert automix.explore_seed != factory().state.automix.default.explore_seed
     assert isinstance(automix.checkpointer, UrlCheckpointer)
     assert automix.checkpointer.url == f"sqlite:///{db}"
     assert TestClient(app, base_url="http://localhost").get("/health").json()["tiers"] == [
         "small",
         "large",
     ]
+
+
+def test_workers_add_their_pid_to_a_given_explore_seed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    monkeypatch.delenv("AUTOMIX_API_KEY", raising=False)
+    monkeypatch.delenv(SERVE_ARGS_ENV, raising=False)
+    assert main(["serve", *TIERS, "--workers", "2", "--explore", "0.1", "--explore-seed", "7"]) == 0
+    assert app_from_env().state.automix.default.explore_seed == 7 + os.getpid()
+
+
+def test_one_process_draws_a_random_salt_unless_given() -> None:
+    from langchain_automix.cli.serve import explore_salt
+
+    # two replicas of one server must not explore the same repeats (a collision: 2**-31)
+    assert explore_salt(None) != explore_salt(None)
+    assert explore_salt(5) == 5
 
 
 def test_workers_need_endpoints(capsys: pytest.CaptureFixture[str]) -> None:
