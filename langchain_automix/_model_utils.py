@@ -15,6 +15,7 @@ __all__ = [
     "as_language_model",
     "bound_kwargs",
     "child_config",
+    "extra_body_with",
     "flat_usage",
     "message_text",
     "model_name",
@@ -66,6 +67,27 @@ def bound_kwargs(model: Runnable[Any, Any]) -> dict[str, Any]:
     for layer in reversed(_unbind(model)[0]):
         merged.update(layer.kwargs)
     return merged
+
+
+def extra_body_with(model: Runnable[Any, Any], fields: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ``extra_body`` of a request to ``model`` with ``fields`` added, else None.
+
+    What the model already sends (its ``extra_body`` field, then what is bound to it),
+    updated with ``fields``: request fields an OpenAI-compatible server knows beyond
+    OpenAI's (llama.cpp's ``grammar``, ``cache_prompt``). None when ``model`` is not a
+    chat or completion model with an ``extra_body`` field to carry them.
+
+    Example:
+        >>> from langchain_openai import ChatOpenAI
+        >>> m = ChatOpenAI(api_key="x", extra_body={"top_k": 5}).bind(extra_body={"n_probs": 2})
+        >>> extra_body_with(m, {"cache_prompt": False})
+        {'top_k': 5, 'n_probs': 2, 'cache_prompt': False}
+    """
+    lm = as_language_model(model)
+    if lm is None or "extra_body" not in type(lm).model_fields:
+        return None
+    own = getattr(lm, "extra_body", None) or {}
+    return {**own, **(bound_kwargs(model).get("extra_body") or {}), **fields}
 
 
 def model_name(model: Runnable[Any, Any]) -> str:

@@ -27,6 +27,9 @@ class TierFactory:
     """Calls in flight per query: 1 for llama-cpp-python's server, which serves one
     request at a time (k = 8 async samples took 16.8 s concurrent against 13.2 s
     sequential in ``benchmarks/results/``); None: no limit."""
+    prompt_cache: bool = False
+    """True for the embedded ``llama-server``, whose prompt cache a request can turn off
+    (``cache_prompt``); an endpoint's server is unknown."""
 
 
 def add_model_options(p: argparse.ArgumentParser, *, default_local: bool = False) -> None:
@@ -125,6 +128,7 @@ def tier_factories(args: argparse.Namespace) -> Iterator[list[TierFactory]]:
                 lambda mid=mid, **kw: server.completion_model(mid, **kw),
                 request_n=None if native else False,
                 max_concurrency=None if native else 1,
+                prompt_cache=native,
             )
             for mid in ids
         ]

@@ -110,6 +110,15 @@ def register(subparsers: Any) -> None:
         "gold answers and keep gold scores beside. Default: gold when every question has "
         "answers, else agreement",
     )
+    p.add_argument(
+        "--judge-cache",
+        choices=("on", "off"),
+        default=None,
+        help="--labels judge: off sends llama.cpp's cache_prompt: false with every judge "
+        "call, so the verdicts do not change run to run (about 2.4x the judge's time; "
+        "llama.cpp servers only). Default: off for the embedded llama-server (--local), "
+        "on for endpoints",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--allow-mixed-prompts",
@@ -120,12 +129,13 @@ def register(subparsers: Any) -> None:
 
 
 @contextlib.contextmanager
-def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
+def _tiers(args: argparse.Namespace) -> Iterator[tuple[list[Any], Any]]:
+    """The tiers of ``args`` and the judge of ``--labels judge`` (None: the final tier's)."""
     from langchain_automix.collection.collect import Tier
 
     with tier_factories(args) as factories:
         completion = getattr(args, "verify_mode", "chat") == "completion"
-        yield [
+        tiers = [
             Tier(
                 name=f.name,
                 model=f.make(temperature=0.0, max_tokens=args.answer_max_tokens),
@@ -137,6 +147,17 @@ def _tiers(args: argparse.Namespace) -> Iterator[list[Any]]:
             )
             for f in factories
         ]
+        yield tiers, _judge(args, factories, tiers)
+
+
+def _judge(args: argparse.Namespace, factories: list[Any], tiers: list[Any]) -> Any:
+    """The final tier's model without its prompt cache, where ``--judge-cache`` says so."""
+    from langchain_automix.collection.labels import uncached_judge
+
+    if getattr(args, "labels", None) != "judge" or not tiers:
+        return None
+    cache = getattr(args, "judge_cache", None) or ("off" if factories[-1].prompt_cache else "on")
+    return uncached_judge(tiers[-1].model) if cache == "off" else None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,6 +169,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         print(f"collect: --k must be at least 1, got {args.k}", file=sys.stderr)
+        return 2
+    if args.judge_cache and args.labels != "judge":
+        print("collect: --judge-cache applies to --labels judge", file=sys.stderr)
         return 2
     if not args.data and not args.add_signals_to:
         print("collect: give --data (questions to collect) or --add-signals-to", file=sys.stderr)
@@ -172,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
 def _add_signals(args: argparse.Namespace) -> int:
     from langchain_automix.collection.collect import aadd_signals
 
-    with _tiers(args) as tiers:
+    with _tiers(args) as (tiers, _):
         stats = asyncio.run(
             aadd_signals(args.add_signals_to, tiers, args.out, progress=not args.no_progress)
         )
@@ -214,14 +238,15 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
             file=sys.stderr,
         )
         return 2
-    with _tiers(args) as tiers:
+    with _tiers(args) as (tiers, judge):
         if len(tiers) < 1:
             print("collect: need at least one tier", file=sys.stderr)
             return 2
         names = ", ".join(t.name for t in tiers)
         print(
             f"collect: {len(items)} questions, tiers: {names}, k={args.k}, "
-            f"verify mode {args.verify_mode}, {labels} labels",
+            f"verify mode {args.verify_mode}, {labels} labels"
+            + (" (judge without prompt cache)" if judge is not None else ""),
             file=sys.stderr,
         )
         stats = asyncio.run(
@@ -243,6 +268,7 @@ def _collect(args: argparse.Namespace, items: list[Any]) -> int:
                 verify_grammar=grammar,
                 reuse_answers=bool(args.reuse_answers),
                 labels=labels,
+                judge=judge,
             )
         )
     if stats.truncated_bytes:

@@ -51,6 +51,7 @@ from typing import Any, TextIO
 
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel
 from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import Runnable
 
 from langchain_automix._jsonl import json_lines
 from langchain_automix._model_utils import flat_usage
@@ -298,6 +299,7 @@ async def collect_one(
     verify_grammar: str | None = None,
     reuse_answers: bool = False,
     labels: str = "gold",
+    judge: Runnable[Any, Any] | None = None,
 ) -> dict[str, Any]:
     """Run every tier on one question and return its replay row.
 
@@ -324,6 +326,9 @@ async def collect_one(
             judging each cheaper answer the same as its own or not (one greedy call per
             answer that differs; ``judge_calls`` in the row). An item without answers is
             labelled by agreement unless ``judge``.
+        judge: the model that judges for ``labels="judge"`` (default: the final tier's;
+            e.g. :func:`~langchain_automix.collection.labels.uncached_judge` of it, for
+            verdicts that do not change run to run on a llama.cpp server).
 
     Returns:
         The replay row (see the module docstring). Non-final tiers carry ``signals``:
@@ -427,7 +432,7 @@ async def collect_one(
             entry.pop("exact_match", None)
     if labels == "judge":  # the final tier's model judges each cheaper answer
         stats = JudgeStats()
-        labelled = await ajudge_record(row, tiers[-1].model, stats)
+        labelled = await ajudge_record(row, judge or tiers[-1].model, stats)
         if labelled is not None:
             labelled["judge_calls"] = stats.calls
     else:
@@ -524,6 +529,7 @@ async def acollect(
     verify_grammar: str | None = None,
     reuse_answers: bool = False,
     labels: str = "gold",
+    judge: Runnable[Any, Any] | None = None,
 ) -> CollectStats:
     """Collect replay rows for ``items`` into ``output``, resuming a previous run.
 
@@ -556,6 +562,7 @@ async def acollect(
             the same answers.
         labels: ``gold``, ``agreement`` or ``judge`` (see :func:`collect_one`);
             ``gold`` needs every item's answers.
+        judge: the model that judges for ``labels="judge"`` (see :func:`collect_one`).
 
     Returns:
         A :class:`CollectStats`.
@@ -628,6 +635,7 @@ async def acollect(
                         reuse=(reuse or {}).get(item.id),
                         reuse_answers=reuse_answers,
                         labels=labels,
+                        judge=judge,
                     )
                 except asyncio.CancelledError:
                     raise

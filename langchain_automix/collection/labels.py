@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from langchain_automix._model_utils import message_text
+from langchain_automix._model_utils import extra_body_with, message_text
 from langchain_automix.answers import is_unanswerable_prediction, normalize_answer
 from langchain_automix.calibration.replay import ReplayDataset, ReplayError
 from langchain_automix.collection.scoring import Score, normalize_yes_no, score
@@ -48,6 +48,7 @@ __all__ = [
     "ajudge_record",
     "imitates_judge",
     "relabel",
+    "uncached_judge",
 ]
 
 LABEL_KINDS = ("gold", "agreement", "judge")
@@ -148,6 +149,35 @@ class JudgeStats:
     refused: int = 0
     """Pairs where an answer or the question speaks the judge's own words: not asked,
     labelled by agreement (a judge can be talked into "Same"; see :func:`imitates_judge`)."""
+
+
+def uncached_judge(model: Any) -> Any:
+    """``model`` asking a llama.cpp server not to reuse its prompt cache (``cache_prompt``).
+
+    A prefix read back from a slot's cache is computed in another batch than a fresh
+    read, and a small judge's greedy verdict can flip on that difference: with the cache
+    on, judging the same 78 pairs twice in one server's life differed on up to 8
+    verdicts; with it off, never (docs/meta-verifiers.md, "Without gold answers"). It
+    costs the judge about 2.4x its time. Only llama.cpp's servers know the field; an
+    OpenAI endpoint refuses it.
+
+    Raises:
+        ValueError: ``model`` has no ``extra_body`` field to send the field in.
+
+    Example:
+        >>> from langchain_openai import ChatOpenAI
+        >>> judge = uncached_judge(ChatOpenAI(api_key="x", base_url="http://127.0.0.1:9/v1"))
+        >>> judge.kwargs
+        {'extra_body': {'cache_prompt': False}}
+    """
+    body = extra_body_with(model, {"cache_prompt": False})
+    if body is None:
+        raise ValueError(
+            f"cannot turn the judge's prompt cache off: {type(model).__name__} has no "
+            "extra_body field to send cache_prompt in (use ChatOpenAI pointed at a "
+            "llama.cpp server)"
+        )
+    return model.bind(extra_body=body)
 
 
 async def ajudge(

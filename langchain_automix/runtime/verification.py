@@ -48,6 +48,7 @@ from langchain_automix._model_utils import (
     as_language_model,
     bound_kwargs,
     child_config,
+    extra_body_with,
     message_text,
     model_name,
     sum_usage,
@@ -483,9 +484,10 @@ def check_grammar_model(model: Runnable[Any, Any]) -> BaseLanguageModel[Any]:
 
 def _grammar_body(model: Runnable[Any, Any], grammar: str) -> dict[str, Any]:
     """The request's ``extra_body``: ``grammar`` added to what the model already sends."""
-    chat = check_grammar_model(model)
-    own = getattr(chat, "extra_body", None) or {}
-    return {**own, **(bound_kwargs(model).get("extra_body") or {}), "grammar": grammar}
+    check_grammar_model(model)
+    body = extra_body_with(model, {"grammar": grammar})
+    assert body is not None  # noqa: S101 - check_grammar_model found the field
+    return body
 
 
 def _wants_n(

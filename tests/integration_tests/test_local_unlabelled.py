@@ -43,6 +43,20 @@ def test_questions_without_answers_collect_fit_evaluate_serve(tmp_path: Path) ->
         assert large["score"] == 1.0 and 0.0 <= small["score"] <= 1.0
         assert "gold_score" not in small  # no gold to keep
 
+    # judge labels on the same answers (reused, not asked again): the embedded judge
+    # runs with llama-server's prompt cache off (a request field it must accept)
+    judged = tmp_path / "judged.jsonl"
+    done = automix("collect", "--local", "--data", str(data), "--out", str(judged),
+                   "--k", "2", "--no-progress", "--labels", "judge",
+                   "--reuse", str(replay))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "judge labels (judge without prompt cache)" in done.stderr
+    judged_rows = [json.loads(line) for line in judged.read_text().splitlines()]
+    assert [r["id"] for r in judged_rows] == [r["id"] for r in written]
+    assert all(r["labels"] == "judge" and "judge_calls" in r for r in judged_rows)
+    for before, after in zip(written, judged_rows, strict=True):
+        assert [t["answer"] for t in after["tiers"]] == [t["answer"] for t in before["tiers"]]
+
     policy = tmp_path / "policy.json"
     fit = automix("fit", "--method", "threshold", "--train", str(replay), "-o", str(policy))
     assert fit.returncode == 0, fit.stderr

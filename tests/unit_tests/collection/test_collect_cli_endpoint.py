@@ -33,6 +33,8 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         prompt = body["messages"][-1]["content"]
         if "AI Generated Answer:" in prompt:
             text = "Fine. Verification Decision: The AI generated answer is Correct."
+        elif "Answer B:" in prompt:  # the judge
+            text = "Different"
         else:
             text = "Paris" if body["model"] == "big" else "Lyon"
         n = int(body.get("n") or 1)
@@ -146,6 +148,34 @@ def test_collect_with_tier_flags_uses_env_key_and_never_writes_it(
     FakeOpenAI.requests = []
     assert main(argv) == 0
     assert len(out.read_text().splitlines()) == 2 and FakeOpenAI.requests == []
+
+
+@pytest.mark.parametrize(("flag", "uncached"), [(["--judge-cache", "off"], True), ([], False)])
+def test_judge_labels_turn_the_prompt_cache_off_when_asked(
+    endpoint: str, tmp_path: Path, flag: list[str], uncached: bool
+) -> None:
+    data = tmp_path / "qa.jsonl"
+    data.write_text(json.dumps({"id": "a", "question": "Capital?", "context": "Paris."}) + "\n")
+    out = tmp_path / "replay.jsonl"
+    argv = ["collect", "--data", str(data), "--out", str(out), "--k", "2", "--no-progress",
+            "--tier", f"small=tiny@{endpoint}", "--tier", f"large=big@{endpoint}",
+            "--labels", "judge", *flag]  # fmt: skip
+    assert main(argv) == 0
+    row = json.loads(out.read_text())
+    assert row["labels"] == "judge" and row["tiers"][0]["judge"] == "different"
+    judged = [r for r in FakeOpenAI.requests if "Answer B:" in r["messages"][-1]["content"]]
+    others = [r for r in FakeOpenAI.requests if r not in judged]
+    assert len(judged) == 1 and others
+    # an endpoint's server is unknown: its judge keeps the cache unless told
+    assert judged[0].get("cache_prompt") is (False if uncached else None)
+    assert all("cache_prompt" not in r for r in others)  # answers and verifications keep it
+
+
+def test_judge_cache_needs_judge_labels(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["collect", "--data", "x.jsonl", "--out", "o.jsonl", "--tier", "a@http://h/v1",
+            "--judge-cache", "off"]  # fmt: skip
+    assert main(argv) == 2
+    assert "--judge-cache applies to --labels judge" in capsys.readouterr().err
 
 
 def test_completion_mode_verifies_the_stored_answers_on_the_completions_route(

@@ -281,6 +281,37 @@ async def test_collect_with_judge_labels_uses_the_final_tier() -> None:
     assert row["tiers"][0]["score"] == 0.0 and row["tiers"][0]["judge"] == "different"
 
 
+async def test_collect_judges_with_the_judge_given() -> None:
+    from langchain_core.language_models import FakeListChatModel
+
+    large = FakeListChatModel(responses=["Paris", "Different"])
+    judge = FakeListChatModel(responses=["Same", "Different"])
+    small = ScriptedChatModel(answer="Lyon", verdicts=[CORRECT])
+    row = await collect_one(
+        unlabelled(1)[0],
+        [Tier("small", small), Tier("large", large)],
+        k=1,
+        labels="judge",
+        judge=judge,
+    )
+    assert row["judge_calls"] == 1 and row["tiers"][0]["judge"] == "same"
+    assert large.i == 1 and judge.i == 1  # the final tier answered once, the judge judged
+
+
+def test_uncached_judge_adds_cache_prompt_to_what_the_model_sends() -> None:
+    from langchain_core.language_models import FakeListChatModel
+    from langchain_openai import ChatOpenAI
+
+    from langchain_automix.collection.labels import uncached_judge
+
+    model = ChatOpenAI(api_key="x", base_url="http://127.0.0.1:9/v1", extra_body={"top_k": 1})
+    judge = uncached_judge(model.bind(max_tokens=8, extra_body={"n_probs": 0}))
+    assert judge.kwargs["extra_body"] == {"top_k": 1, "n_probs": 0, "cache_prompt": False}
+    assert judge.kwargs["max_tokens"] == 8  # what was bound stays
+    with pytest.raises(ValueError, match="no extra_body field"):
+        uncached_judge(FakeListChatModel(responses=["Same"]))
+
+
 def test_judge_labels_cannot_be_made_offline() -> None:
     with pytest.raises(ValueError, match="judge model"):
         relabel(load_replay(DATA / "replay_local_qwen.jsonl"), "judge")
