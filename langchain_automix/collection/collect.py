@@ -577,6 +577,8 @@ async def acollect(
     items = list(items)
     if labels not in LABEL_KINDS:
         raise ValueError(f"labels must be one of {', '.join(LABEL_KINDS)}, got {labels!r}")
+    if judge is not None and labels != "judge":
+        raise ValueError(f"a judge model applies to labels='judge', got labels={labels!r}")
     if labels == "gold":
         unlabelled = [item.id for item in items if item.answers is None]
         if unlabelled:

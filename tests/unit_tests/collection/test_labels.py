@@ -296,6 +296,8 @@ async def test_collect_judges_with_the_judge_given() -> None:
     )
     assert row["judge_calls"] == 1 and row["tiers"][0]["judge"] == "same"
     assert large.i == 1 and judge.i == 1  # the final tier answered once, the judge judged
+    with pytest.raises(ValueError, match="applies to labels='judge'"):
+        await acollect(unlabelled(1), [Tier("s", small), Tier("l", large)], "x", judge=judge)
 
 
 def test_uncached_judge_adds_cache_prompt_to_what_the_model_sends() -> None:
