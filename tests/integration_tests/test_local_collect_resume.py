@@ -15,7 +15,7 @@ import pytest
 from langchain_automix.collection.datasets import load_qa
 from tests.integration_tests.conftest import alive
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_models]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ def server_pids(parent: int | None = None) -> set[int]:
 
 def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
     data = tmp_path / "qa.jsonl"
-    items = load_qa("qa_mix_500", limit=4)
+    items = load_qa("qa_mix_500", limit=3)
     data.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in items))
     out = tmp_path / "replay.jsonl"
     cmd = [
@@ -84,7 +84,7 @@ def test_collect_resumes_after_kill_without_duplicates(tmp_path: Path) -> None:
         time.sleep(0.2)
     assert not any(alive(p) for p in servers), "server outlived its killed parent"
     done_before = [json.loads(x)["id"] for x in out.read_text().splitlines()[:-1]]
-    assert 1 <= len(done_before) < 4
+    assert 1 <= len(done_before) < 3
 
     second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert second.returncode == 0, second.stderr[-2000:]

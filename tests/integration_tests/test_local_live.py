@@ -23,7 +23,7 @@ from langchain_automix.runtime.verification import (
 from langchain_automix.runtime.verification_logprob import logprob_verify
 from tests.integration_tests.conftest import alive
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_models]
 
 CONTEXT = "The Eiffel Tower was completed in 1889 and stands in Paris, the capital of France."
 DESIGNER = " It was designed by the engineering company of Gustave Eiffel."
@@ -226,6 +226,18 @@ def test_sigterm_to_parent_stops_server() -> None:
     parent.send_signal(signal.SIGTERM)
     assert parent.wait(timeout=30) != 0
     assert not alive(child)
+
+
+async def test_the_judge_runs_without_the_prompt_cache(local_pair: LocalModelServer) -> None:
+    """llama-server takes ``cache_prompt: false`` (automix collect --local --labels judge)."""
+    from langchain_automix.collection.labels import ajudge, uncached_judge
+
+    judge = uncached_judge(local_pair.chat_model(DEFAULT_PAIR[-1]))
+    same = await ajudge(judge, question="Capital of France?", answer="Paris",
+                        reference="The answer is Paris.")  # fmt: skip
+    other = await ajudge(judge, question="Capital of France?", answer="Paris",
+                         reference="Lyon")  # fmt: skip
+    assert (same, other) == (True, False)
 
 
 def test_shipped_question_runs_through_both_tiers(local_pair: LocalModelServer) -> None:

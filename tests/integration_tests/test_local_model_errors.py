@@ -10,7 +10,7 @@ import pytest
 from langchain_automix.local import CorruptModelError, LocalModelServer, MissingModelError
 from langchain_automix.local import models as lm
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_models]
 
 SMALL = "qwen2.5-coder-0.5b"
 

@@ -14,7 +14,7 @@ from langchain_automix.demo import run_demo
 from langchain_automix.local import DEFAULT_PAIR, LocalModelServer
 from langchain_automix.server import create_app, serve_in_thread
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_models]
 
 CONTEXT = "The Eiffel Tower was completed in 1889 and stands in Paris, the capital of France."
 

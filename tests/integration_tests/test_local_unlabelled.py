@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from langchain_automix.collection.datasets import load_qa
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.local_models]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def automix(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_questions_without_answers_collect_fit_evaluate_serve(tmp_path: Path) -> None:
     data = tmp_path / "questions.jsonl"
-    items = load_qa("squad11_200", limit=6)
+    items = load_qa("squad11_200", limit=4)
     rows = [{k: v for k, v in i.to_dict().items() if k != "answers"} for i in items]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     replay = tmp_path / "replay.jsonl"
@@ -36,26 +36,12 @@ def test_questions_without_answers_collect_fit_evaluate_serve(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "agreement labels" in done.stderr
     written = [json.loads(line) for line in replay.read_text().splitlines()]
-    assert len(written) == 6
+    assert len(written) == 4
     for row in written:
         assert row["labels"] == "agreement" and row["answers"] is None
         small, large = row["tiers"]
         assert large["score"] == 1.0 and 0.0 <= small["score"] <= 1.0
         assert "gold_score" not in small  # no gold to keep
-
-    # judge labels on the same answers (reused, not asked again): the embedded judge
-    # runs with llama-server's prompt cache off (a request field it must accept)
-    judged = tmp_path / "judged.jsonl"
-    done = automix("collect", "--local", "--data", str(data), "--out", str(judged),
-                   "--k", "2", "--no-progress", "--labels", "judge",
-                   "--reuse", str(replay))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "judge labels (judge without prompt cache)" in done.stderr
-    judged_rows = [json.loads(line) for line in judged.read_text().splitlines()]
-    assert [r["id"] for r in judged_rows] == [r["id"] for r in written]
-    assert all(r["labels"] == "judge" and "judge_calls" in r for r in judged_rows)
-    for before, after in zip(written, judged_rows, strict=True):
-        assert [t["answer"] for t in after["tiers"]] == [t["answer"] for t in before["tiers"]]
 
     policy = tmp_path / "policy.json"
     fit = automix("fit", "--method", "threshold", "--train", str(replay), "-o", str(policy))

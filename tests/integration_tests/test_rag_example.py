@@ -24,15 +24,18 @@ def _example() -> ModuleType:
     return module
 
 
+@pytest.mark.local_models
 def test_rag_example_retrieves_gold_paragraphs_and_answers_with_local_models(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """On Chroma (the chosen store, extra [chroma]), persisted, with the embedded pair."""
     example = _example()
     index = tmp_path / "chroma"
-    rows = example.main(["--local", "--store", "chroma", "--index", str(index)])
+    # two of the four questions: each costs the embedded pair an answer and k = 8
+    # verifications, and the retrieval of all four is checked below
+    rows = example.main(["--local", "--store", "chroma", "--index", str(index), "--limit", "2"])
     assert any(index.iterdir()), "the vector store was not saved"
-    assert len(rows) == len(example.QUESTIONS)
+    assert len(rows) == 2
     for row in rows:
         assert row["gold_paragraph"], f"retrieved {row['retrieved']} for {row['question']!r}"
         assert row["answered_by"] in (0, 1)
@@ -41,7 +44,8 @@ def test_rag_example_retrieves_gold_paragraphs_and_answers_with_local_models(
     assert "embedding 91 paragraphs" in out
     # A second run loads the saved store instead of embedding again.
     again = example.main(["--store", "chroma", "--index", str(index)])
-    assert [r["retrieved"] for r in again] == [r["retrieved"] for r in rows]
+    assert len(again) == len(example.QUESTIONS) and all(r["gold_paragraph"] for r in again)
+    assert [r["retrieved"] for r in again[:2]] == [r["retrieved"] for r in rows]
     assert "embedding" not in capsys.readouterr().out
 
 
