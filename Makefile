@@ -101,11 +101,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The whole suite. llama-server's compile (about 10 minutes of both cores on a slow CPU)
-# starts first, niced, in the background, as soon as the [local] extra is in: it takes
-# the CPU that installing the other extras, lint, type check, unit tests and the offline
-# integration tests leave idle; the integration tests with the embedded models run last.
-# A failing step stops the rest (the background compile too).
+# The whole suite. llama-server's compile (10 to 17 minutes of both cores on a slow CPU)
+# starts first, in the background, as soon as the [local] extra is in, and shares the CPU
+# with installing the other extras, lint, type check, unit tests and the offline
+# integration tests (its own session: with the kernel's autogroups the two halves get
+# even shares, and nice only orders the compile's own jobs); the integration tests with
+# the embedded models run last. A failing step stops the rest (the background compile too).
 test:
 	@$(MAKE) --no-print-directory $(LOCAL_STAMP)
 	@log=$$(mktemp); \

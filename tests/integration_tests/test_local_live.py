@@ -230,13 +230,18 @@ def test_sigterm_to_parent_stops_server() -> None:
 
 async def test_the_judge_runs_without_the_prompt_cache(local_pair: LocalModelServer) -> None:
     """llama-server takes ``cache_prompt: false`` (automix collect --local --labels judge)."""
+    import httpx
+
     from langchain_automix.collection.labels import ajudge, uncached_judge
 
-    judge = uncached_judge(local_pair.chat_model(DEFAULT_PAIR[-1]))
-    same = await ajudge(judge, question="Capital of France?", answer="Paris",
-                        reference="The answer is Paris.")  # fmt: skip
-    other = await ajudge(judge, question="Capital of France?", answer="Paris",
-                         reference="Lyon")  # fmt: skip
+    # a client of this test's own: langchain-openai shares one async client per base URL
+    # across event loops, and this test's loop closes before the next test serves the pair
+    async with httpx.AsyncClient() as client:
+        judge = uncached_judge(local_pair.chat_model(DEFAULT_PAIR[-1], http_async_client=client))
+        same = await ajudge(judge, question="Capital of France?", answer="Paris",
+                            reference="The answer is Paris.")  # fmt: skip
+        other = await ajudge(judge, question="Capital of France?", answer="Paris",
+                             reference="Lyon")  # fmt: skip
     assert (same, other) == (True, False)
 
 

@@ -27,7 +27,7 @@ def automix(*argv: str) -> subprocess.CompletedProcess[str]:
 
 def test_questions_without_answers_collect_fit_evaluate_serve(tmp_path: Path) -> None:
     data = tmp_path / "questions.jsonl"
-    items = load_qa("squad11_200", limit=4)
+    items = load_qa("squad11_200", limit=3)
     rows = [{k: v for k, v in i.to_dict().items() if k != "answers"} for i in items]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     replay = tmp_path / "replay.jsonl"
@@ -36,7 +36,7 @@ def test_questions_without_answers_collect_fit_evaluate_serve(tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     assert "agreement labels" in done.stderr
     written = [json.loads(line) for line in replay.read_text().splitlines()]
-    assert len(written) == 4
+    assert len(written) == 3
     for row in written:
         assert row["labels"] == "agreement" and row["answers"] is None
         small, large = row["tiers"]
