@@ -25,7 +25,7 @@ def test_workers_run_a_factory_that_rebuilds_the_app(
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
     monkeypatch.delenv("AUTOMIX_API_KEY", raising=False)
-    monkeypatch.delenv(SERVE_ARGS_ENV, raising=False)
+    monkeypatch.setenv(SERVE_ARGS_ENV, "")  # main sets it; put back as it was afterwards
     db = tmp_path / "ck.db"
     code = main(
         ["serve", *TIERS, "--workers", "3", "--threshold", "0.7", "--num-verifications", "2",
@@ -60,7 +60,7 @@ def test_workers_add_their_pid_to_a_given_explore_seed(monkeypatch: pytest.Monke
     seen: dict[str, Any] = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
     monkeypatch.delenv("AUTOMIX_API_KEY", raising=False)
-    monkeypatch.delenv(SERVE_ARGS_ENV, raising=False)
+    monkeypatch.setenv(SERVE_ARGS_ENV, "")  # main sets it; put back as it was afterwards
     assert main(["serve", *TIERS, "--workers", "2", "--explore", "0.1", "--explore-seed", "7"]) == 0
     assert app_from_env().state.automix.default.explore_seed == 7 + os.getpid()
 
